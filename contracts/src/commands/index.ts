@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { HourMinute } from '../events/backup.js';
+import { AccountId, ClusterName, Id } from '../names.js';
+import { PlanId, PostgresVersion } from '../plans.js';
+
+/** Commands by the service that accepts them: `pgfleet.commands.{service}.{Command}`. */
+export const COMMANDS = {
+  provisioning: {
+    CreateCluster: z.object({ name: ClusterName, plan: PlanId, version: PostgresVersion.default(15), accountId: AccountId.default('default') }),
+    DeleteCluster: z.object({ clusterId: Id }),
+  },
+  backup: {
+    RequestBackup: z.object({ clusterId: Id }),
+    SetBackupSchedule: z.object({ clusterId: Id, at: HourMinute, tz: z.string().min(1).default('UTC') }),
+  },
+} as const;
+
+export type ServiceName = keyof typeof COMMANDS;
+export type CommandName<S extends ServiceName = ServiceName> = keyof (typeof COMMANDS)[S] & string;
+export type CommandData<S extends ServiceName, C extends CommandName<S>> = z.infer<(typeof COMMANDS)[S][C]>;
+
+/** Metadata sent with every command (NATS headers or body `meta`). */
+export const CommandMeta = z.object({
+  correlationId: z.string().min(1).optional(),
+  actor: z.object({ kind: z.enum(['user', 'service', 'system']), id: z.string().min(1) }).optional(),
+  /** A client-chosen id: sending the same command twice does it once. */
+  commandId: z.string().min(1).max(128).optional(),
+});
+export type CommandMeta = z.infer<typeof CommandMeta>;
+
+/** The reply to a command request. */
+export const CommandReply = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), streamId: z.string(), version: z.number().int().min(0), result: z.record(z.string(), z.unknown()).optional() }),
+  z.object({
+    ok: z.literal(false),
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+export type CommandReply = z.infer<typeof CommandReply>;
+
+export function commandSchema(service: string, command: string): z.ZodType | undefined {
+  const svc = (COMMANDS as Record<string, Record<string, z.ZodType>>)[service];
+  return svc && Object.hasOwn(svc, command) ? svc[command] : undefined;
+}

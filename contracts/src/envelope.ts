@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { EVENTS, isEventType, upcast, type DomainEvent, type EventType } from './events/index.js';
+import { zodRejection, type Result } from './validation.js';
+
+export const Actor = z.object({ kind: z.enum(['user', 'service', 'system']), id: z.string().min(1) });
+export type Actor = z.infer<typeof Actor>;
+
+/** Metadata every event carries, besides its type and data. */
+export const EnvelopeMeta = z.object({
+  id: z.uuid({ version: 'v7' }),
+  streamId: z.string().regex(/^[a-z]+-[A-Za-z0-9_-]+$/, 'must be "{category}-{id}"'),
+  streamVersion: z.number().int().positive(),
+  globalPosition: z.string().regex(/^\d+$/),
+  occurredAt: z.iso.datetime({ offset: true }),
+  schemaVersion: z.number().int().positive(),
+  correlationId: z.string().min(1),
+  causationId: z.string().min(1).nullable(),
+  actor: Actor,
+});
+export type EnvelopeMeta = z.infer<typeof EnvelopeMeta>;
+
+/** An event as stored and published: metadata plus `{ type, data }`. */
+export type EventEnvelope<E extends DomainEvent = DomainEvent> = EnvelopeMeta & E;
+
+/** The wire schema of an envelope (data checked separately against the type's schema). */
+export const EnvelopeWire = EnvelopeMeta.extend({ type: z.string(), data: z.unknown() });
+
+/** Validate an event's data against the schema of its type (after upcasting old versions). */
+export function validateEvent(type: string, data: unknown, schemaVersion?: number): Result<DomainEvent> {
+  if (!isEventType(type)) {
+    return { ok: false, rejection: { code: 'UNKNOWN_EVENT_TYPE', message: `unknown event type "${type}"`, details: { field: 'type', rule: 'known_event_type' } } };
+  }
+  const current = schemaVersion === undefined ? data : upcast(type, schemaVersion, data);
+  const parsed = EVENTS[type].schema.safeParse(current);
+  if (!parsed.success) return { ok: false, rejection: zodRejection(parsed.error, `${type} event`, 'INVALID_EVENT') };
+  return { ok: true, value: { type, data: parsed.data } as DomainEvent };
+}
+
+/** Parse a full envelope from the wire (NATS message, HTTP body). */
+export function parseEnvelope(input: unknown): Result<EventEnvelope> {
+  const meta = EnvelopeWire.safeParse(input);
+  if (!meta.success) return { ok: false, rejection: zodRejection(meta.error, 'event envelope', 'INVALID_EVENT') };
+  const event = validateEvent(meta.data.type, meta.data.data, meta.data.schemaVersion);
+  if (!event.ok) return event;
+  return { ok: true, value: { ...meta.data, ...event.value } as EventEnvelope };
+}
+
+export function categoryOf(type: EventType): string {
+  return EVENTS[type].category;
+}

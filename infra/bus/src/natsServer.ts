@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+
+export interface NatsServerOptions {
+  port: number;
+  /** JetStream file storage directory. */
+  storeDir: string;
+  host?: string;
+  /** A nats.conf to use instead of command-line settings (TLS, accounts, permissions). */
+  configFile?: string;
+  binary?: string;
+}
+
+export interface NatsServerHandle {
+  url: string;
+  port: number;
+  readonly pid: number | undefined;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit (chaos tests). */
+  kill9(): Promise<void>;
+  /** Start again on the same port and store after a stop or a kill. */
+  restart(): Promise<void>;
+}
+
+/** A real `nats-server` with JetStream, as a child process (the embedded default and the test harness). */
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  mkdirSync(opts.storeDir, { recursive: true });
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = async () => {
+    const args = opts.configFile
+      ? ['-c', opts.configFile]
+      : ['-a', host, '-p', String(opts.port), '-js', '-sd', opts.storeDir];
+    const proc = spawn(opts.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    let stderr = '';
+    proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr.trim().split('\n').pop()}`);
+      if (await canConnect(opts.port, host)) return;
+      if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${host}:${opts.port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const signal = async (sig: NodeJS.Signals) => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill(sig);
+      await exited;
+    }
+  };
+  await launch();
+  return {
+    url: `nats://${host}:${opts.port}`,
+    port: opts.port,
+    get pid() { return child?.pid; },
+    stop: () => signal('SIGTERM'),
+    kill9: () => signal('SIGKILL'),
+    restart: async () => { await signal('SIGTERM'); await launch(); },
+  };
+}
+
+function canConnect(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host }, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}

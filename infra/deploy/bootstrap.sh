@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Idempotent bootstrap for a fresh Debian bookworm machine: system packages, npm deps, build.
+# Called by `npm start` and `npm test`. Safe to run again: every step checks before acting.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pkgs_needed=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || pkgs_needed+=(postgresql-15)
+[ -x /usr/lib/postgresql/15/bin/pg_dump ] || pkgs_needed+=(postgresql-client-15)
+[ -x /usr/lib/postgresql/13/bin/postgres ] || pkgs_needed+=(postgresql-13)
+command -v nats-server >/dev/null || pkgs_needed+=(nats-server)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || pkgs_needed+=(haproxy)
+command -v pgbackrest >/dev/null || pkgs_needed+=(pgbackrest)
+command -v openssl >/dev/null || pkgs_needed+=(openssl)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || pkgs_needed+=(iproute2)
+command -v pgbench >/dev/null || [ -x /usr/lib/postgresql/15/bin/pgbench ] || pkgs_needed+=(postgresql-contrib)
+
+if [ ${#pkgs_needed[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${pkgs_needed[*]}"
+  # PostgreSQL 13 comes from bullseye, via the same mirror as the system's own Debian source.
+  if [[ " ${pkgs_needed[*]} " == *" postgresql-13 "* ]] && [ ! -f /etc/apt/sources.list.d/pgfleet-bullseye.sources ]; then
+    uri=""
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+    fi
+    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+      uri=$(awk '/^deb / && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || { echo "bootstrap: cannot find the Debian mirror in apt sources" >&2; exit 1; }
+    as_root tee /etc/apt/sources.list.d/pgfleet-bullseye.sources >/dev/null <<SRC
+Types: deb
+URIs: $uri
+Suites: bullseye
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    # Never let bullseye packages replace bookworm ones except where asked for.
+    as_root tee /etc/apt/preferences.d/pgfleet-bullseye >/dev/null <<PREF
+Package: *
+Pin: release n=bullseye
+Pin-Priority: 100
+PREF
+  fi
+  # pgfleet runs its own servers: no default 'main' cluster from the Debian packages.
+  as_root mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/pgfleet.conf >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o Dpkg::Options::=--force-confold "${pkgs_needed[@]}" >/dev/null
+  # Debian starts a nats-server service on install; pgfleet runs its own.
+  as_root sh -c 'command -v service >/dev/null && service nats-server stop >/dev/null 2>&1 || true'
+  as_root sh -c 'command -v service >/dev/null && service haproxy stop >/dev/null 2>&1 || true'
+fi
+
+# npm dependencies: reinstall only when the lock file changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "bootstrap: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Build every workspace (turbo caches unchanged packages).
+npx turbo run build --output-logs=errors-only >/dev/null || npx turbo run build --output-logs=errors-only

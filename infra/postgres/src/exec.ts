@@ -1,0 +1,37 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { postgresOsUser } from './osUser.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a PostgreSQL tool as the postgres OS user; resolves with its output, never throws on exit code. */
+export function runAsPostgres(cmd: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<ExecResult> {
+  const user = postgresOsUser();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      ...options,
+      uid: user.uid,
+      gid: user.gid,
+      env: { ...process.env, ...options.env, HOME: '/tmp', PGSYSCONFDIR: '/nonexistent' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Same, but rejects with the tool's stderr when it exits non-zero. */
+export async function runAsPostgresOk(cmd: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<string> {
+  const r = await runAsPostgres(cmd, args, options);
+  if (r.code !== 0) throw new Error(`${cmd.split('/').pop()} ${args.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  return r.stdout;
+}
