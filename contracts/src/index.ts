@@ -6,3 +6,5 @@ export * from './events/index.js';
 export * from './envelope.js';
 export * from './commands/index.js';
 export * from './subjects.js';
+export * from './jsonSchema.js';
+export * from './asyncapi.js';

@@ -3,6 +3,12 @@ import type { EventType } from './events/index.js';
 export const EVENTS_STREAM = 'PGFLEET_EVENTS';
 export const EVENTS_SUBJECT_ROOT = 'pgfleet.events';
 export const COMMANDS_SUBJECT_ROOT = 'pgfleet.commands';
+export const QUERIES_SUBJECT_ROOT = 'pgfleet.queries';
+
+/** `pgfleet.queries.{service}.{Query}`: read-only requests answered from a service's live view. */
+export function querySubject(service: string, query: string): string {
+  return `${QUERIES_SUBJECT_ROOT}.${service}.${query}`;
+}
 
 /** The category of a stream id: `cluster-abc` -> `cluster`. */
 export function streamCategory(streamId: string): string {
@@ -35,4 +41,5 @@ export const streamIds = {
   upgrade: (clusterId: string) => `upgrade-${clusterId}`,
   gateway: (clusterId: string) => `gateway-${clusterId}`,
   account: (accountId: string) => `account-${accountId}`,
+  names: (accountId: string) => `names-${accountId}`,
 };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
+import { nameEvents } from './names.js';
 
 /**
  * Every event type of the system: its data schema, the stream category it lives in and the
@@ -9,6 +10,7 @@ import { clusterEvents } from './cluster.js';
 export const EVENTS = {
   ...withCategory('cluster', clusterEvents),
   ...withCategory('backups', backupEvents),
+  ...withCategory('names', nameEvents),
 } as const;
 
 function withCategory<C extends string, M extends Record<string, z.ZodType>>(category: C, schemas: M) {
@@ -47,6 +49,6 @@ export function upcast(type: EventType, schemaVersion: number, data: unknown): u
   return current;
 }
 
-export { clusterEvents, backupEvents };
+export { clusterEvents, backupEvents, nameEvents };
 export * from './cluster.js';
 export * from './backup.js';

@@ -1,0 +1,89 @@
+import type { EventEnvelope } from '@pgfleet/contracts';
+import type { Checkpoint, EventStore } from '@pgfleet/eventstore';
+
+/** One row of the cluster list, folded from `cluster-*` events. */
+export interface ClusterSummary {
+  clusterId: string;
+  name: string;
+  accountId: string;
+  plan: string;
+  version: number;
+  status: 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
+  leader?: string;
+  nodes: number;
+  failureReason?: string;
+  createdAt: string;
+  updatedAt: string;
+  streamVersion: number;
+}
+
+export function applyToSummaries(map: Map<string, ClusterSummary>, e: EventEnvelope): void {
+  if (!e.streamId.startsWith('cluster-')) return;
+  if (e.type === 'ClusterRequested') {
+    const d = e.data;
+    map.set(d.clusterId, {
+      clusterId: d.clusterId, name: d.name, accountId: d.accountId, plan: d.plan, version: d.version,
+      status: 'provisioning', leader: d.nodes.find((n) => n.role === 'leader')?.nodeId, nodes: d.nodes.length,
+      createdAt: e.occurredAt, updatedAt: e.occurredAt, streamVersion: e.streamVersion,
+    });
+    return;
+  }
+  const row = map.get(e.streamId.slice('cluster-'.length));
+  if (!row) return;
+  row.updatedAt = e.occurredAt;
+  row.streamVersion = e.streamVersion;
+  switch (e.type) {
+    case 'ClusterReady': row.status = 'ready'; row.leader = e.data.leader; row.failureReason = undefined; break;
+    case 'ClusterProvisioningFailed': row.status = 'failed'; row.failureReason = e.data.reason; break;
+    case 'ClusterDeletionRequested': row.status = 'deleting'; break;
+    case 'ClusterDeleted': row.status = 'deleted'; break;
+    case 'LeaderChanged': row.leader = e.data.to; break;
+    default: break;
+  }
+}
+
+/**
+ * The cluster list as a projection: rebuilt from the whole event store at start, then kept
+ * current by following the global order. In memory: it is cheap to rebuild.
+ */
+export class ClusterProjection {
+  readonly clusters = new Map<string, ClusterSummary>();
+  private checkpoint: Checkpoint = null;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly store: EventStore) {}
+
+  async start(pollMs = 100): Promise<void> {
+    await this.catchUp();
+    const tick = () => {
+      this.running = this.catchUp().catch(() => undefined).finally(() => { this.timer = setTimeout(tick, pollMs); });
+    };
+    this.timer = setTimeout(tick, pollMs);
+  }
+
+  async catchUp(): Promise<void> {
+    for (;;) {
+      const page = await this.store.readAll({ after: this.checkpoint, limit: 5000 });
+      for (const e of page.events) applyToSummaries(this.clusters, e);
+      this.checkpoint = page.checkpoint;
+      if (page.events.length < 5000) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** The live (not deleted) cluster of that name in the account, else the most recent deleted one. */
+  byName(name: string, accountId = 'default', includeDeleted = false): ClusterSummary | undefined {
+    const rows = [...this.clusters.values()].filter((c) => c.name === name && c.accountId === accountId);
+    return rows.find((c) => c.status !== 'deleted') ?? (includeDeleted ? rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0] : undefined);
+  }
+
+  list(accountId?: string): ClusterSummary[] {
+    return [...this.clusters.values()].filter((c) => c.status !== 'deleted' && (!accountId || c.accountId === accountId))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+}

@@ -1,0 +1,132 @@
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
+import { sendCommand } from '@pgfleet/bus';
+import type { EventStore } from '@pgfleet/eventstore';
+import { openSecretStore } from '@pgfleet/postgres';
+import { foldCluster } from '@pgfleet/provisioning';
+import { openApiDocument } from './openapi.js';
+import { ClusterProjection, type ClusterSummary } from './projection.js';
+import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
+
+export interface ApiServerOptions {
+  port: number;
+  host?: string;
+  token: string;
+  store: EventStore;
+  nc: NatsConnection;
+  home: string;
+}
+
+const HTTP_STATUS: Record<string, number> = {
+  VALIDATION_FAILED: 400, MALFORMED_JSON: 400, NAME_TAKEN: 409, CLUSTER_EXISTS: 409, CLUSTER_NOT_FOUND: 404,
+  CLUSTER_DELETED: 409, UNAUTHORIZED: 401, NOT_READY: 409, INTERNAL: 500, UNAVAILABLE: 503,
+};
+
+const reject = (reply: FastifyReply, r: Rejection) => reply.code(HTTP_STATUS[r.code] ?? 400).send(r);
+
+/** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
+export async function startApiServer(opts: ApiServerOptions) {
+  const projection = new ClusterProjection(opts.store);
+  await projection.start();
+  const secrets = openSecretStore(opts.home);
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+
+  app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.message.includes('JSON')) {
+      return reject(reply, { code: 'MALFORMED_JSON', message: `request body is not valid JSON: ${error.message}` });
+    }
+    if (error.statusCode && error.statusCode < 500) return reject(reply, { code: 'VALIDATION_FAILED', message: error.message });
+    return reject(reply, { code: 'INTERNAL', message: error.message });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/healthz' || req.url === '/openapi.json') return;
+    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
+    const want = Buffer.from(opts.token);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+      return reject(reply, { code: 'UNAUTHORIZED', message: 'missing or wrong API token (see $PGFLEET_HOME/api-token)' });
+    }
+  });
+
+  const meta = (req: FastifyRequest) => ({ actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) });
+  const findCluster = (req: FastifyRequest, reply: FastifyReply, includeDeleted = false): ClusterSummary | undefined => {
+    const q = parseWith(AccountQuery, req.query, 'query');
+    const name = (req.params as { name: string }).name;
+    const row = q.ok ? projection.byName(name, q.value.accountId, includeDeleted) : undefined;
+    if (!row) void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
+    return row;
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/openapi.json', async () => openApiDocument());
+
+  app.get('/v1/clusters', async (req, reply) => {
+    const q = parseWith(AccountQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
+    await projection.catchUp();
+    return { clusters: projection.list(q.value.accountId) };
+  });
+
+  app.post('/v1/clusters', async (req, reply) => {
+    const body = parseWith(CreateClusterBody, req.body ?? {}, 'cluster');
+    if (!body.ok) return reject(reply, body.rejection);
+    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', body.value, meta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send(res);
+  });
+
+  app.get('/v1/clusters/:name', async (req, reply) => {
+    await projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const nodes = await opts.nc.request(querySubject('provisioning', 'ClusterStatus'), JSON.stringify({ clusterId: row.clusterId }), { timeout: 5000 })
+      .then((m) => (m.json() as { nodes: unknown[] }).nodes)
+      .catch((e: unknown) => ({ error: `node status unavailable: ${String(e)}` }));
+    return { ...row, nodes };
+  });
+
+  app.get('/v1/clusters/:name/url', async (req, reply) => {
+    await projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId));
+    const state = foldCluster(events);
+    const ready = [...events].reverse().find((e) => e.type === 'ClusterReady');
+    if (state.status !== 'ready' || !ready || ready.type !== 'ClusterReady' || !state.secretRef) {
+      return reject(reply, { code: 'NOT_READY', message: `cluster ${row.name} is ${state.status}, not ready` });
+    }
+    const password = await secrets.get(state.secretRef);
+    const c = ready.data;
+    const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
+    return { url, host: c.host, port: c.port, database: c.database, user: c.user };
+  });
+
+  app.delete('/v1/clusters/:name', async (req, reply) => {
+    await projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, meta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send({ ...res, clusterId: row.clusterId });
+  });
+
+  app.get('/v1/clusters/:name/audit', async (req, reply) => {
+    const q = parseWith(AuditQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
+    await projection.catchUp();
+    const row = findCluster(req, reply, true);
+    if (!row) return;
+    const until = q.value.at ? new Date(q.value.at) : undefined;
+    const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId), { until });
+    const state = foldCluster(events);
+    return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: { ...state, version_: undefined, streamVersion: state.version_ }, events };
+  });
+
+  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${opts.port}`,
+    close: async () => { await app.close(); await projection.stop(); },
+  };
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+/** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
+export const SERVICES = ['provisioning'] as const;
+
+export function serviceEntry(name: string): string | undefined {
+  try {
+    const pkg = require.resolve(`@pgfleet/${name}/package.json`);
+    const main = join(dirname(pkg), 'dist', 'main.js');
+    return existsSync(main) ? main : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Supervised {
+  name: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Run a service process; restart it (after a pause) when it dies unexpectedly, like an init system. */
+export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, log: (msg: string) => void): Supervised {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let exited: Promise<void> = Promise.resolve();
+  const launch = () => {
+    const proc = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
+      if (!stopping) {
+        log(`service ${name} exited (${signal ?? code}); restarting in 1 s`);
+        setTimeout(() => { if (!stopping) launch(); }, 1000);
+      }
+      resolve();
+    }));
+  };
+  launch();
+  return {
+    name,
+    get pid() { return child?.pid; },
+    stop: async () => {
+      stopping = true;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child?.kill('SIGKILL'), 15000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
