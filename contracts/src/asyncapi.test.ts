@@ -1,14 +1,14 @@
 import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
-import { asyncApiDocument } from './asyncapi.js';
+import { asyncApiDocument, type AsyncApiDocument } from './asyncapi.js';
 import { COMMANDS } from './commands/index.js';
 import { EVENTS, EVENT_TYPES } from './events/index.js';
 
 /** Spectral's severities: 0 = error, 1 = warning, 2 = info, 3 = hint. */
 const ERROR = 0;
 
-async function errorsOf(doc: unknown): Promise<string[]> {
-  const diagnostics = await new Parser().validate(doc as Record<string, unknown>);
+async function errorsOf(doc: AsyncApiDocument): Promise<string[]> {
+  const diagnostics = await new Parser().validate(doc);
   return diagnostics.filter((d) => d.severity === ERROR).map((d) => `${d.code}: ${d.message} at ${d.path.join('/')}`);
 }
 
@@ -21,13 +21,14 @@ describe('AsyncAPI document', () => {
   });
 
   it('the validator does catch a broken document (a dangling message reference)', async () => {
-    const broken = structuredClone(doc) as { operations: Record<string, { messages: { $ref: string }[] }> };
-    broken.operations['publishBackupRequested']!.messages = [{ $ref: '#/channels/nope/messages/Nope' }];
+    const broken = structuredClone(doc);
+    const operations = broken['operations'] as Record<string, { messages: { $ref: string }[] }>;
+    operations['publishBackupRequested']!.messages = [{ $ref: '#/channels/nope/messages/Nope' }];
     expect((await errorsOf(broken)).length).toBeGreaterThan(0);
   });
 
   it('has one channel per event type with a streamId parameter, sent by the platform', async () => {
-    const { document } = await new Parser().parse(doc as Record<string, unknown>);
+    const { document } = await new Parser().parse(doc);
     expect(document).toBeDefined();
     for (const type of EVENT_TYPES) {
       const channel = document!.channels().get(`events.${EVENTS[type].category}.${type}`);
@@ -40,7 +41,7 @@ describe('AsyncAPI document', () => {
   });
 
   it('has one request/reply operation per command, replying with CommandReply', async () => {
-    const { document } = await new Parser().parse(doc as Record<string, unknown>);
+    const { document } = await new Parser().parse(doc);
     const pairs = Object.entries(COMMANDS).flatMap(([service, cmds]) => Object.keys(cmds).map((command) => [service, command] as const));
     expect(pairs.length).toBeGreaterThan(0);
     for (const [service, command] of pairs) {

@@ -1,1 +1,3 @@
-export {};
+export * from './port.js';
+export { createProcessRuntime, type ProcessRuntimeOptions } from './process/processRuntime.js';
+export { livePostmaster, processesIn } from './process/postmaster.js';

@@ -1,0 +1,109 @@
+import pg from 'pg';
+import type { AppendResult, Checkpoint, EventStore, NewEvent, SubscribeOptions, Subscription } from '../port.js';
+import { DEFAULT_TIMING } from '../subscription/runSubscription.js';
+import { appendToStream, type PostgresAppendOptions } from './appendToStream.js';
+import { loadCheckpoint, storeCheckpoint } from './checkpoints.js';
+import { Notifications } from './notifications.js';
+import { readAll } from './readAll.js';
+import { readStream } from './readStream.js';
+import { migrateSchema, storeSchema } from './schema.js';
+import { subscribe } from './subscribe.js';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  /** PostgreSQL schema holding the store's tables (default `pgfleet_eventstore`). */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /**
+   * Every event store connection runs with short timeouts: an open write transaction holds
+   * back every reader of the global order (they read only below the oldest open transaction),
+   * so no statement or forgotten transaction may stay open long. Defaults 30 s and 10 s.
+   */
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** Fallback poll of idle subscribers, besides LISTEN/NOTIFY (default 500 ms). */
+  pollIntervalMs?: number;
+  /** Create or migrate the schema on first use (default true); `migrate()` does it explicitly. */
+  autoMigrate?: boolean;
+  /** TLS options passed to `pg` (when the server requires TLS). */
+  ssl?: pg.ClientConfig['ssl'];
+  applicationName?: string;
+  /** Errors of idle connections and of the LISTEN connection (they are retried). */
+  onConnectionError?: (error: unknown) => void;
+}
+
+export interface PostgresEventStore extends EventStore {
+  appendToStream(streamId: string, events: readonly NewEvent[], options?: PostgresAppendOptions): Promise<AppendResult>;
+  /** Create or migrate the store's tables (idempotent; safe from several processes). */
+  migrate(): Promise<void>;
+}
+
+/** The EventStore on PostgreSQL (the default adapter); see the design's "Global order". */
+export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
+  const s = storeSchema(options.schema);
+  const onConnectionError = options.onConnectionError ?? (() => undefined);
+  const clientConfig: pg.ClientConfig = {
+    connectionString: options.connectionString,
+    ssl: options.ssl,
+    application_name: options.applicationName ?? 'pgfleet-eventstore',
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
+  pool.on('error', onConnectionError);
+  const notifications = new Notifications(clientConfig, s.channel, onConnectionError);
+  const timing = { ...DEFAULT_TIMING, pollIntervalMs: options.pollIntervalMs ?? DEFAULT_TIMING.pollIntervalMs };
+  const subscriptions = new Set<Subscription>();
+
+  let migrated: Promise<void> | undefined;
+  const migrate = () => {
+    migrated ??= migrateSchema(pool, s).then(() => undefined, (error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
+  const ready = options.autoMigrate === false ? () => Promise.resolve() : migrate;
+
+  return {
+    migrate,
+    async appendToStream(streamId, events, appendOptions) {
+      await ready();
+      return appendToStream(pool, s, streamId, events, appendOptions);
+    },
+    async readStream(streamId, readOptions) {
+      await ready();
+      return readStream(pool, s, streamId, readOptions);
+    },
+    async readAll(readOptions) {
+      await ready();
+      return readAll(pool, s, readOptions);
+    },
+    subscribe(subscribeOptions: SubscribeOptions): Subscription {
+      const subscription = subscribe(pool, s, notifications, subscribeOptions, timing, ready);
+      const tracked: Subscription = {
+        stop: async () => {
+          subscriptions.delete(tracked);
+          await subscription.stop();
+        },
+        caughtUp: () => subscription.caughtUp(),
+      };
+      subscriptions.add(tracked);
+      return tracked;
+    },
+    async loadCheckpoint(subscriberId: string): Promise<Checkpoint> {
+      await ready();
+      return loadCheckpoint(pool, s, subscriberId);
+    },
+    async storeCheckpoint(subscriberId: string, checkpoint: Checkpoint) {
+      await ready();
+      return storeCheckpoint(pool, s, subscriberId, checkpoint);
+    },
+    async close() {
+      await Promise.all([...subscriptions].map((sub) => sub.stop()));
+      await notifications.close();
+      await pool.end();
+    },
+  };
+}

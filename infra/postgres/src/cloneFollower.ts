@@ -1,0 +1,103 @@
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAsPostgresOk } from './exec.js';
+import { emptyDir, isNodeInitialized, writeNodeConfig, type InitializedNode, type InitNodeInput } from './initNode.js';
+import { pgString } from './nodeConfig.js';
+import { ensureOwnedDir, ownedTempDir } from './osUser.js';
+import { writeOwnedFile } from './ownedFile.js';
+import { writePassfile } from './passfile.js';
+import { withClient } from './sql.js';
+import { toolchain } from './toolchain.js';
+
+export interface LeaderEndpoint {
+  host: string;
+  port: number;
+  /** A role with REPLICATION (the replication role). */
+  user: string;
+  password: string;
+  /** libpq sslmode for replication (e.g. verify-full, with sslrootcert). */
+  sslmode?: string;
+  sslrootcert?: string;
+}
+
+export interface CloneFollowerInput extends Omit<InitNodeInput, 'superuserPassword'> {
+  leader: LeaderEndpoint;
+  /** Physical replication slot on the leader, created by the clone. */
+  slotName: string;
+  /** The follower's application_name on the leader (what synchronous_standby_names lists); default slotName. */
+  applicationName?: string;
+}
+
+/** The follower's password file for its connection to the leader (inside its data dir, 0600). */
+export const FOLLOWER_PASSFILE = 'pgfleet.pgpass';
+
+const conninfoValue = (v: string) => (/^[A-Za-z0-9_./-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+
+/** Drop `slot` on the leader when a previous, interrupted clone left it unused. */
+async function dropStaleSlot(leader: LeaderEndpoint, slot: string): Promise<void> {
+  await withClient({ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'postgres' }, async (q) => {
+    const r = await q.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const row = r.rows[0];
+    if (!row) return;
+    if (row.active) throw new Error(`replication slot ${slot} is in use on ${leader.host}:${leader.port}: another follower streams from it`);
+    await q.query('SELECT pg_drop_replication_slot($1)', [slot]);
+  });
+}
+
+/** Point a cloned data directory at the leader: standby.signal (from -R), passfile, conninfo, slot. */
+function writeStandbySettings(input: CloneFollowerInput, applicationName: string): void {
+  const { dataDir, leader } = input;
+  const passfile = join(dataDir, FOLLOWER_PASSFILE);
+  writePassfile(passfile, [{ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'replication' }]);
+  const conninfo = [
+    `host=${conninfoValue(leader.host)}`,
+    `port=${leader.port}`,
+    `user=${conninfoValue(leader.user)}`,
+    `passfile=${conninfoValue(passfile)}`,
+    `application_name=${conninfoValue(applicationName)}`,
+    ...(leader.sslmode ? [`sslmode=${conninfoValue(leader.sslmode)}`] : []),
+    ...(leader.sslrootcert ? [`sslrootcert=${conninfoValue(leader.sslrootcert)}`] : []),
+  ].join(' ');
+  const autoConf = join(dataDir, 'postgresql.auto.conf');
+  const kept = readFileSync(autoConf, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(l));
+  kept.push(`primary_conninfo = ${pgString(conninfo)}`, `primary_slot_name = ${pgString(input.slotName)}`);
+  writeOwnedFile(autoConf, kept.join('\n') + '\n');
+  writeOwnedFile(join(dataDir, 'standby.signal'), '');
+}
+
+/**
+ * Clone a follower from the leader with pg_basebackup (-R, WAL streamed, slot created), then
+ * make it this node: its own port, socket, configuration, and a primary_conninfo that reads the
+ * password from a 0600 passfile (never on a command line). Idempotent: a complete clone is only
+ * reconfigured; an interrupted one is wiped and redone (its unused slot dropped first).
+ */
+export async function cloneFollower(input: CloneFollowerInput): Promise<InitializedNode> {
+  const { dataDir, leader } = input;
+  const applicationName = input.applicationName ?? input.slotName;
+  const config = { ...input, clusterName: input.clusterName ?? applicationName };
+  if (isNodeInitialized(dataDir)) return writeNodeConfig(config);
+
+  emptyDir(dataDir);
+  ensureOwnedDir(dataDir);
+  await dropStaleSlot(leader, input.slotName);
+  const scratch = await ownedTempDir('pgfleet-clone-');
+  try {
+    const passfile = join(scratch, 'pgpass');
+    writePassfile(passfile, [{ host: leader.host, port: leader.port, user: leader.user, password: leader.password }]);
+    await runAsPostgresOk(
+      toolchain(input.major).bin('pg_basebackup'),
+      ['-D', dataDir, '-h', leader.host, '-p', String(leader.port), '-U', leader.user, '--no-password',
+        '-R', '-X', 'stream', '-C', `--slot=${input.slotName}`, '--checkpoint=fast'],
+      { env: { PGPASSFILE: passfile, PGAPPNAME: 'pgfleet-clone', ...(leader.sslmode ? { PGSSLMODE: leader.sslmode } : {}), ...(leader.sslrootcert ? { PGSSLROOTCERT: leader.sslrootcert } : {}) } },
+    );
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  // The leader's socket locks and logs came along; they are not this node's.
+  for (const f of readdirSync(dataDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(dataDir, f), { force: true });
+  emptyDir(join(dataDir, 'log'));
+  writeStandbySettings(input, applicationName);
+  return writeNodeConfig(config);
+}

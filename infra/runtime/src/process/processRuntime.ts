@@ -1,0 +1,162 @@
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  ensureOwnedDir, ensureSocketDir, isNodeInitialized, nodeLogFile, runAsPostgres, toolchain, type ExecResult,
+} from '@pgfleet/postgres';
+import { NodeRuntimeError, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport, type StopMode } from '../port.js';
+import { Layout } from './layout.js';
+import { livePostmaster, waitForNoProcesses } from './postmaster.js';
+
+export interface ProcessRuntimeOptions {
+  /** The platform's home ($PGFLEET_HOME): nodes live under `${home}/clusters`. */
+  home: string;
+  /** Seconds pg_ctl waits for a start or stop. */
+  timeoutSeconds?: number;
+}
+
+const tail = (file: string, lines = 5): string => {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
+};
+
+const sameSpec = (a: NodeInfo, b: NodeInfo) =>
+  a.clusterId === b.clusterId && a.major === b.major && a.port === b.port && a.dataDir === b.dataDir;
+
+/**
+ * The `process` driver: each node a real postgres server on 127.0.0.1, run as the postgres OS
+ * user with pg_ctl (detached, so servers outlive the control plane). It keeps no state in memory:
+ * every call reads node.json and postmaster.pid (checked against /proc), so a restarted control
+ * plane, or a second instance over the same home, sees the running servers and never starts a
+ * second one on a data directory.
+ */
+export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntime {
+  const layout = new Layout(options.home);
+  const timeout = String(options.timeoutSeconds ?? 60);
+
+  const need = (nodeId: string): NodeInfo => {
+    const info = layout.find(nodeId);
+    if (!info) throw new NodeRuntimeError('NODE_NOT_FOUND', `node ${nodeId} does not exist`, { nodeId });
+    return info;
+  };
+
+  const pgCtl = (info: NodeInfo, args: string[]) => runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
+
+  const stop = async (nodeId: string, mode: StopMode = 'fast'): Promise<void> => {
+    const info = need(nodeId);
+    if (livePostmaster(info.dataDir) === undefined) return;
+    const r = await pgCtl(info, ['-m', mode, '-w', '-t', timeout, 'stop']);
+    if (r.code !== 0 && livePostmaster(info.dataDir) !== undefined) {
+      throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} did not stop: ${(r.stderr || r.stdout).trim()}`, { nodeId });
+    }
+    await waitForNoProcesses(info.dataDir);
+  };
+
+  return {
+    async create(spec: NodeSpec): Promise<NodeInfo> {
+      const info = layout.infoOf(spec);
+      const existing = layout.find(spec.nodeId);
+      if (existing) {
+        if (sameSpec(existing, info)) return existing;
+        throw new NodeRuntimeError('NODE_EXISTS', `node ${spec.nodeId} already exists with another cluster, version, port or data directory`, { existing });
+      }
+      // The postgres OS user must reach the data dir through these directories.
+      for (const dir of [layout.clustersDir, layout.clusterDir(spec.clusterId)]) ensureOwnedDir(dir, 0o711);
+      ensureOwnedDir(layout.nodeDir(spec.clusterId, spec.nodeId));
+      ensureOwnedDir(info.dataDir);
+      layout.write(info);
+      return info;
+    },
+
+    async start(nodeId: string): Promise<{ pid: number }> {
+      const info = need(nodeId);
+      const running = livePostmaster(info.dataDir);
+      if (running !== undefined) return { pid: running };
+      if (!isNodeInitialized(info.dataDir)) {
+        throw new NodeRuntimeError('NOT_INITIALIZED', `node ${nodeId} has no initialized data directory at ${info.dataDir}`, { nodeId });
+      }
+      // Backends orphaned by a killed postmaster keep the shared memory busy: let them go first.
+      await waitForNoProcesses(info.dataDir);
+      // No postgres works in the directory any more, so lock files left behind are stale; their
+      // pid may still name an unreaped zombie, which PostgreSQL would take for a live server.
+      const socketDir = ensureSocketDir(info.dataDir);
+      rmSync(join(info.dataDir, 'postmaster.pid'), { force: true });
+      for (const f of readdirSync(socketDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(socketDir, f), { force: true });
+      const log = layout.pgCtlLog(info);
+      const r = await pgCtl(info, ['-l', log, '-w', '-t', timeout, 'start']);
+      // Another runtime instance may have won the race: its server is as good as ours.
+      const pid = livePostmaster(info.dataDir);
+      if (pid !== undefined) return { pid };
+      // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
+      const early = tail(log, 3);
+      const reason = (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) || (r.stderr || r.stdout).trim();
+      throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, { nodeId, port: info.port });
+    },
+
+    stop,
+
+    async kill9(nodeId: string): Promise<void> {
+      const info = need(nodeId);
+      const pid = livePostmaster(info.dataDir);
+      if (pid === undefined) return;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        return;
+      }
+      while (livePostmaster(info.dataDir) === pid) await new Promise((r) => setTimeout(r, 20));
+    },
+
+    async status(nodeId: string): Promise<NodeStatusReport> {
+      const info = layout.find(nodeId);
+      if (!info || !existsSync(info.dataDir)) return info ? { state: 'missing', node: info } : { state: 'missing' };
+      const pid = livePostmaster(info.dataDir);
+      return pid === undefined ? { state: 'stopped', node: info } : { state: 'running', pid, node: info };
+    },
+
+    async exec(nodeId, cmd, args, opts = {}): Promise<ExecResult> {
+      const info = need(nodeId);
+      const tc = toolchain(info.major);
+      const bin = !cmd.includes('/') && existsSync(join(tc.binDir, cmd)) ? join(tc.binDir, cmd) : cmd;
+      return runAsPostgres(bin, args, {
+        cwd: info.dataDir,
+        input: opts.input,
+        env: {
+          PATH: `${tc.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+          PGDATA: info.dataDir,
+          PGHOST: info.socketDir,
+          PGPORT: String(info.port),
+          PGUSER: 'postgres',
+          PGDATABASE: 'postgres',
+          ...opts.env,
+        },
+      });
+    },
+
+    async remove(nodeId: string): Promise<void> {
+      const info = layout.find(nodeId);
+      if (!info) return;
+      await stop(nodeId, 'immediate');
+      await waitForNoProcesses(info.dataDir);
+      const nodeDir = layout.nodeDir(info.clusterId, info.nodeId);
+      rmSync(info.dataDir, { recursive: true, force: true });
+      if (info.socketDir !== info.dataDir) rmSync(info.socketDir, { recursive: true, force: true });
+      rmSync(nodeDir, { recursive: true, force: true });
+      try {
+        rmdirSync(dirname(nodeDir)); // the cluster dir, once its last node is gone
+      } catch {
+        /* other nodes remain */
+      }
+    },
+
+    async list(clusterId: string) {
+      return layout.inCluster(clusterId).map((info) => {
+        const pid = existsSync(info.dataDir) ? livePostmaster(info.dataDir) : undefined;
+        const state = !existsSync(info.dataDir) ? ('missing' as const) : pid === undefined ? ('stopped' as const) : ('running' as const);
+        return pid === undefined ? { ...info, state } : { ...info, state, pid };
+      });
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export * from './domain/cluster.js';
+export * from './domain/names.js';
+export { clusterStatus, type NodeView } from './status.js';
