@@ -10,7 +10,13 @@ const HourMinute = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM 
 
 /** Events of the `backups-{clusterId}` stream. */
 export const backupEvents = {
-  BackupRequested: z.object({ backupId: Id, clusterId: Id, kind: BackupKind }),
+  BackupRequested: z.object({
+    backupId: Id,
+    clusterId: Id,
+    kind: BackupKind,
+    /** When the request was decided (ISO 8601): quotas per UTC day and retention count from it. */
+    requestedAt: z.string().datetime().optional(),
+  }),
   QuotaExceeded: z.object({ clusterId: Id, quota: BackupQuota, limit: z.number().int().min(0), used: z.number().int().min(0) }),
   BackupRejected: z.object({ clusterId: Id, code: z.string(), reason: z.string() }),
   BackupEvicted: z.object({ backupId: Id, clusterId: Id }),

@@ -4,3 +4,4 @@ export { runSubscription, DEFAULT_TIMING, type SubscriptionSource, type SourcePa
 export { createPostgresEventStore, type PostgresEventStore, type PostgresEventStoreOptions } from './postgres/postgresEventStore.js';
 export type { PostgresAppendOptions } from './postgres/appendToStream.js';
 export { DEFAULT_SCHEMA as DEFAULT_POSTGRES_EVENTSTORE_SCHEMA } from './postgres/schema.js';
+export { createEsdbEventStore, type EsdbEventStoreOptions } from './esdb/esdbEventStore.js';

@@ -33,15 +33,23 @@ export const FOLLOWER_PASSFILE = 'pgfleet.pgpass';
 
 const conninfoValue = (v: string) => (/^[A-Za-z0-9_./-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
 
-/** Drop `slot` on the leader when a previous, interrupted clone left it unused. */
+/**
+ * Drop `slot` on the leader when a previous, interrupted clone left it unused. Best effort: when
+ * the replication role may not open a SQL session, pg_basebackup reports the leftover slot itself.
+ */
 async function dropStaleSlot(leader: LeaderEndpoint, slot: string): Promise<void> {
-  await withClient({ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'postgres' }, async (q) => {
-    const r = await q.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    const row = r.rows[0];
-    if (!row) return;
-    if (row.active) throw new Error(`replication slot ${slot} is in use on ${leader.host}:${leader.port}: another follower streams from it`);
-    await q.query('SELECT pg_drop_replication_slot($1)', [slot]);
-  });
+  const inUse = new Error(`replication slot ${slot} is in use on ${leader.host}:${leader.port}: another follower streams from it`);
+  try {
+    await withClient({ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'postgres' }, async (q) => {
+      const r = await q.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      const row = r.rows[0];
+      if (!row) return;
+      if (row.active) throw inUse;
+      await q.query('SELECT pg_drop_replication_slot($1)', [slot]);
+    });
+  } catch (err) {
+    if (err === inUse) throw err;
+  }
 }
 
 /** Point a cloned data directory at the leader: standby.signal (from -R), passfile, conninfo, slot. */

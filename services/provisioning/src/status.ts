@@ -1,6 +1,6 @@
 import { streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { nodeStatus } from '@pgfleet/postgres';
+import { nodeSocketDir, nodeStatus } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import { foldCluster } from './domain/cluster.js';
 import { slotName } from './workers/reconcile.js';
@@ -26,14 +26,14 @@ export async function clusterStatus(deps: { store: EventStore; runtime: NodeRunt
     const st = await deps.runtime.status(runtimeNodeId(clusterId, node.nodeId));
     const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
     if (st.state !== 'running' || !node.dataDir || !node.port) return { view, pg: undefined };
-    const pg = await nodeStatus({ socketDir: node.dataDir, port: node.port }).catch(() => undefined);
+    const pg = await nodeStatus({ host: nodeSocketDir(node.dataDir), port: node.port, user: 'postgres', database: 'postgres' }).catch(() => undefined);
     if (!pg) return { view: { ...view, state: 'starting' as const }, pg };
     return { view: { ...view, role: pg.inRecovery ? ('follower' as const) : ('leader' as const), timeline: pg.timeline, lsn: pg.lsn }, pg };
   }));
   const leader = probed.find((p) => p.pg && !p.pg.inRecovery);
-  return probed.map(({ view }) => {
+  return probed.map(({ view }): NodeView => {
     if (view.role === 'leader') return { ...view, lagBytes: 0 };
-    const r = leader?.pg?.replication.find((x) => x.applicationName === slotName(view.nodeId));
+    const r = leader?.pg?.standbys.find((x) => x.applicationName === slotName(view.nodeId));
     return r ? { ...view, lagBytes: r.lagBytes, sync: r.syncState } : { ...view, lagBytes: null };
   });
 }

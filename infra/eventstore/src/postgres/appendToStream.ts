@@ -64,6 +64,9 @@ export async function appendToStream(
 async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit: () => Promise<void>): Promise<AppendRow> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection cut while checked out (idle-in-transaction timeout, terminate) errors here.
+  const onError = (error: Error) => { broken = error; };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const { rows } = await client.query<AppendRow>(query);
@@ -74,6 +77,7 @@ async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit:
     await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
     throw error;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }

@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import type { Checkpoint, EventStore, Subscription } from '../port.js';
-import { nodeStopped, ownedBy, readAllPages, sleep, streamOf, uniqueTag, waitFor, withStore, type MakeContractStore } from './fixtures.js';
+import { nodeStarted, nodeStopped, ownedBy, readAllPages, sleep, streamOf, uniqueTag, waitFor, withStore, type MakeContractStore } from './fixtures.js';
 
 function collect(store: EventStore, subscriberId: string, tag: string, options: { batchSize?: number; onEvent?: (e: EventEnvelope, count: number) => void } = {}) {
   const received: EventEnvelope[] = [];
@@ -154,7 +154,7 @@ export function subscriptionContract(make: MakeContractStore): void {
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `f${i}`));
   }));
 
-  it('follows live appends after catching up', () => withStore(make, async ({ store }) => {
+  it('follows live appends after catching up, and delivers only the requested types', () => withStore(make, async ({ store }) => {
     const tag = uniqueTag();
     await store.appendToStream(streamOf(tag, 'live'), [nodeStopped('before')]);
     const { received, subscription } = collect(store, `live-${tag}`, tag);
@@ -164,5 +164,13 @@ export function subscriptionContract(make: MakeContractStore): void {
     await waitFor(() => received.length === 2, 'the live event');
     await subscription.stop();
     expect(received.map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['before', 'after']);
+
+    await store.appendToStream(streamOf(tag, 'live'), [nodeStarted('started', 5432)]);
+    const onlyStarted: EventEnvelope[] = [];
+    const mine = ownedBy(tag);
+    const typed = store.subscribe({ subscriberId: `typed-${tag}`, types: ['NodeStarted'], handler: (e) => { if (mine(e)) onlyStarted.push(e); } });
+    await typed.caughtUp();
+    await typed.stop();
+    expect(onlyStarted.map((e) => e.type)).toEqual(['NodeStarted']);
   }));
 }

@@ -30,6 +30,11 @@ export class Layout {
     return join(this.nodeDir(info.clusterId, info.nodeId), 'pg_ctl.log');
   }
 
+  /** Serializes start/stop/remove of a node across control-plane processes. */
+  lockFile(info: Pick<NodeInfo, 'clusterId' | 'nodeId'>): string {
+    return join(this.nodeDir(info.clusterId, info.nodeId), '.lock');
+  }
+
   infoOf(spec: NodeSpec): NodeInfo {
     const dataDir = spec.dataDir ?? join(this.nodeDir(spec.clusterId, spec.nodeId), 'data');
     return { clusterId: spec.clusterId, nodeId: spec.nodeId, major: spec.major, port: spec.port, dataDir, socketDir: nodeSocketDir(dataDir) };

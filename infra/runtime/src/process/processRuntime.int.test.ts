@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:net';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, uuidv7 } from '@pgfleet/contracts';
 import {
   cloneFollower, createAppRoleAndDb, createReplicationRole, freePort, generatePassword, initNode, nodeStatus,
-  openSecretStore, ownedTempDir, setSynchronousStandbys, FOLLOWER_PASSFILE, type SecretStore,
+  openSecretStore, ownedTempDir, setSynchronousStandbys, withClient, FOLLOWER_PASSFILE, type SecretStore,
 } from '@pgfleet/postgres';
 import { createProcessRuntime } from './processRuntime.js';
 import { processesIn } from './postmaster.js';
@@ -112,6 +112,23 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(readFileSync(join(follower.dataDir, 'postgresql.conf'), 'utf8')).toContain(`port = ${follower.port}`);
   });
 
+  it('redoes an interrupted clone, dropping the slot it left on the leader', async () => {
+    const password = (await secrets.get(`${clusterId}/replication`))!;
+    await withClient(superuser(leader), (q) => q.query("SELECT pg_create_physical_replication_slot('follower_2')"));
+    const n = await runtime.create({ clusterId, nodeId: 'interrupted', major: 15, port: await freePort() });
+    writeFileSync(join(n.dataDir, 'PG_VERSION'), '15\n'); // a clone killed half-way
+    const input = {
+      major: 15, dataDir: n.dataDir, port: n.port, plan, slotName: 'follower_2',
+      leader: { host: '127.0.0.1', port: leader.port, user: 'replicator', password },
+    };
+    await cloneFollower(input);
+    await cloneFollower(input); // complete: only reconfigured
+    await runtime.start(n.nodeId);
+    expect((await nodeStatus(superuser(n))).receiver).toMatchObject({ slotName: 'follower_2' });
+    await runtime.remove(n.nodeId);
+    await withClient(superuser(leader), (q) => q.query("SELECT pg_drop_replication_slot('follower_2')"));
+  });
+
   it('reports timeline, standbys and lag, and makes commits synchronous to the follower', async () => {
     const st = await eventually(() => nodeStatus(superuser(leader)), (s) => s.standbys.length === 1);
     expect(st).toMatchObject({ inRecovery: false, timeline: 1 });
@@ -121,8 +138,20 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(await setSynchronousStandbys(superuser(leader), [slot])).toBe(`ANY 1 ("${slot}")`);
     const sync = await eventually(() => nodeStatus(superuser(leader)), (s) => s.standbys[0]?.syncState === 'quorum');
     expect(sync.synchronousStandbyNames).toBe(`ANY 1 ("${slot}")`);
-    await query(leader, "INSERT INTO items VALUES (3, 'synchronous')");
-    expect(await query(follower, 'SELECT id FROM items WHERE id = 3').catch(() => [])).toBeDefined();
+
+    // With the follower down, a commit on the leader waits for it: proof that commits are synchronous.
+    await runtime.stop(follower.nodeId);
+    const writer = await appClient(leader);
+    const commit = writer.query("INSERT INTO items VALUES (3, 'synchronous')");
+    const waiting = await eventually(
+      () => withClient(superuser(leader), async (q) => (await q.query(`SELECT wait_event FROM pg_stat_activity WHERE usename = 'app' AND query LIKE 'INSERT%'`)).rows),
+      (rows) => rows[0]?.wait_event === 'SyncRep',
+    );
+    expect(waiting).toEqual([{ wait_event: 'SyncRep' }]);
+    await runtime.start(follower.nodeId);
+    await commit;
+    await writer.end();
+    expect(await query(follower, 'SELECT note FROM items WHERE id = 3')).toEqual([{ note: 'synchronous' }]);
 
     const fst = await nodeStatus(superuser(follower));
     expect(fst.receiver).toMatchObject({ status: 'streaming', slotName: slot, senderPort: leader.port });
@@ -136,9 +165,11 @@ describe('process runtime with real PostgreSQL 15', () => {
     await runtime.stop(follower.nodeId, 'immediate');
     expect((await runtime.status(follower.nodeId)).state).toBe('stopped');
     expect(processesIn(follower.dataDir)).toEqual([]);
-    const { pid } = await runtime.start(follower.nodeId);
-    expect(pid).not.toBe(before.pid);
-    expect(postmasters(follower.dataDir)).toEqual([pid]);
+    // Two runtimes starting the same stopped node at once: one server, both get its pid.
+    const [a, b] = await Promise.all([runtime.start(follower.nodeId), createProcessRuntime({ home }).start(follower.nodeId)]);
+    expect(a.pid).toBe(b.pid);
+    expect(a.pid).not.toBe(before.pid);
+    expect(postmasters(follower.dataDir)).toEqual([a.pid]);
   });
 
   it('lets a second runtime over the same home see the running node without starting another server', async () => {
@@ -168,6 +199,18 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(who.stdout.trim()).toBe(`postgres|${leader.port}`);
     const id = await runtime.exec(leader.nodeId, 'id', ['-un']);
     expect(id.stdout.trim()).toBe('postgres');
+  });
+
+  it('keeps passwords out of server logs and configuration files', async () => {
+    const passwords = [(await secrets.get(`${clusterId}/app`))!, (await secrets.get(`${clusterId}/replication`))!];
+    for (const n of [leader, follower]) {
+      const files = [
+        join(n.dataDir, 'postgresql.conf'), join(n.dataDir, 'postgresql.auto.conf'), join(n.dataDir, 'pg_hba.conf'),
+        join(n.dataDir, 'log', 'postgresql.log'), join(home, 'clusters', clusterId, n.nodeId, 'pg_ctl.log'),
+      ].filter((f) => existsSync(f));
+      expect(files.length).toBeGreaterThanOrEqual(4);
+      for (const f of files) for (const p of passwords) expect(readFileSync(f, 'utf8')).not.toContain(p);
+    }
   });
 
   it('accepts an identical create and refuses a conflicting one', async () => {

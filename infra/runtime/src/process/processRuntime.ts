@@ -5,6 +5,7 @@ import {
 } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport, type StopMode } from '../port.js';
 import { Layout } from './layout.js';
+import { withLock } from './nodeLock.js';
 import { livePostmaster, waitForNoProcesses } from './postmaster.js';
 
 export interface ProcessRuntimeOptions {
@@ -44,14 +45,46 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
   const pgCtl = (info: NodeInfo, args: string[]) => runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
 
-  const stop = async (nodeId: string, mode: StopMode = 'fast'): Promise<void> => {
-    const info = need(nodeId);
+  const locked = <T>(info: NodeInfo, fn: () => Promise<T>) => withLock(layout.lockFile(info), fn);
+
+  const stopUnlocked = async (info: NodeInfo, mode: StopMode): Promise<void> => {
+    const { nodeId } = info;
     if (livePostmaster(info.dataDir) === undefined) return;
     const r = await pgCtl(info, ['-m', mode, '-w', '-t', timeout, 'stop']);
     if (r.code !== 0 && livePostmaster(info.dataDir) !== undefined) {
       throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} did not stop: ${(r.stderr || r.stdout).trim()}`, { nodeId });
     }
     await waitForNoProcesses(info.dataDir);
+  };
+
+  const stop = async (nodeId: string, mode: StopMode = 'fast'): Promise<void> => {
+    const info = need(nodeId);
+    await locked(info, () => stopUnlocked(info, mode));
+  };
+
+  const startUnlocked = async (info: NodeInfo): Promise<{ pid: number }> => {
+    const { nodeId } = info;
+    const running = livePostmaster(info.dataDir);
+    if (running !== undefined) return { pid: running };
+    if (!isNodeInitialized(info.dataDir)) {
+      throw new NodeRuntimeError('NOT_INITIALIZED', `node ${nodeId} has no initialized data directory at ${info.dataDir}`, { nodeId });
+    }
+    // Under the node lock no other runtime starts this node, so postgres processes without a live
+    // postmaster are backends orphaned by a killed one: they keep shared memory busy, let them go.
+    await waitForNoProcesses(info.dataDir);
+    // Lock files left behind are stale; their pid may still name an unreaped zombie, which
+    // PostgreSQL would take for a live server.
+    const socketDir = ensureSocketDir(info.dataDir);
+    rmSync(join(info.dataDir, 'postmaster.pid'), { force: true });
+    for (const f of readdirSync(socketDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(socketDir, f), { force: true });
+    const log = layout.pgCtlLog(info);
+    const r = await pgCtl(info, ['-l', log, '-w', '-t', timeout, 'start']);
+    const pid = livePostmaster(info.dataDir);
+    if (pid !== undefined) return { pid };
+    // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
+    const early = tail(log, 3);
+    const reason = (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) || (r.stderr || r.stdout).trim();
+    throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, { nodeId, port: info.port });
   };
 
   return {
@@ -72,27 +105,10 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
     async start(nodeId: string): Promise<{ pid: number }> {
       const info = need(nodeId);
+      // Fast path without the lock: a running node stays as it is.
       const running = livePostmaster(info.dataDir);
       if (running !== undefined) return { pid: running };
-      if (!isNodeInitialized(info.dataDir)) {
-        throw new NodeRuntimeError('NOT_INITIALIZED', `node ${nodeId} has no initialized data directory at ${info.dataDir}`, { nodeId });
-      }
-      // Backends orphaned by a killed postmaster keep the shared memory busy: let them go first.
-      await waitForNoProcesses(info.dataDir);
-      // No postgres works in the directory any more, so lock files left behind are stale; their
-      // pid may still name an unreaped zombie, which PostgreSQL would take for a live server.
-      const socketDir = ensureSocketDir(info.dataDir);
-      rmSync(join(info.dataDir, 'postmaster.pid'), { force: true });
-      for (const f of readdirSync(socketDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(socketDir, f), { force: true });
-      const log = layout.pgCtlLog(info);
-      const r = await pgCtl(info, ['-l', log, '-w', '-t', timeout, 'start']);
-      // Another runtime instance may have won the race: its server is as good as ours.
-      const pid = livePostmaster(info.dataDir);
-      if (pid !== undefined) return { pid };
-      // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
-      const early = tail(log, 3);
-      const reason = (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) || (r.stderr || r.stdout).trim();
-      throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, { nodeId, port: info.port });
+      return locked(info, () => startUnlocked(info));
     },
 
     stop,
@@ -138,10 +154,12 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     async remove(nodeId: string): Promise<void> {
       const info = layout.find(nodeId);
       if (!info) return;
-      await stop(nodeId, 'immediate');
-      await waitForNoProcesses(info.dataDir);
+      await locked(info, async () => {
+        await stopUnlocked(info, 'immediate');
+        await waitForNoProcesses(info.dataDir);
+        rmSync(info.dataDir, { recursive: true, force: true });
+      });
       const nodeDir = layout.nodeDir(info.clusterId, info.nodeId);
-      rmSync(info.dataDir, { recursive: true, force: true });
       if (info.socketDir !== info.dataDir) rmSync(info.socketDir, { recursive: true, force: true });
       rmSync(nodeDir, { recursive: true, force: true });
       try {

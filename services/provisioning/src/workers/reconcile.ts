@@ -1,7 +1,7 @@
 import { findPlan, streamIds, type DomainEvent } from '@pgfleet/contracts';
 import { WrongExpectedVersion, type EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
-import { cloneFollower, createAppRoleAndDb, createReplicationRole, freePort, initNode, setSynchronousStandbys, type SecretStore } from '@pgfleet/postgres';
+import { cloneFollower, createAppRoleAndDb, createReplicationRole, freePort, initNode, nodeSocketDir, nodeStatus, setSynchronousStandbys, type SecretStore, type SqlTarget } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import { appSecretRef, replicationSecretRef } from '../commands.js';
 import { evolveCluster, foldCluster, type ClusterState, type NodeState } from '../domain/cluster.js';
@@ -60,6 +60,10 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
   const major = s.version!;
   const appPassword = await deps.secrets.get(appSecretRef(clusterId));
   const replicationPassword = await deps.secrets.get(replicationSecretRef(clusterId));
+  if (!appPassword || !replicationPassword) {
+    await record({ type: 'ClusterProvisioningFailed', data: { reason: 'the cluster\'s passwords are missing from the secret store' } });
+    return;
+  }
   const leader = s.nodes.find((n) => n.nodeId === s.leader)!;
 
   const fail = async (node: NodeState, error: unknown) => {
@@ -76,8 +80,9 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
     await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === leader.nodeId)!, record);
     const port = state().nodes.find((n) => n.nodeId === leader.nodeId)!.port!;
     const dataDir = state().nodes.find((n) => n.nodeId === leader.nodeId)!.dataDir!;
-    await createAppRoleAndDb({ socketDir: dataDir, port, role: APP_USER, database: APP_DATABASE, password: appPassword });
-    await createReplicationRole({ socketDir: dataDir, port, role: REPLICATION_USER, password: replicationPassword });
+    const target = { host: nodeSocketDir(dataDir), port, user: 'postgres', database: 'postgres' };
+    await createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword });
+    await createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword });
   } catch (error) {
     await fail(leader, error);
     return;
@@ -105,9 +110,9 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
   // 3. replication: synchronous to ANY 1 of the followers on plans that ask for it.
   if (followers.length > 0 && !state().replicationEstablished) {
     const names = followers.map((f) => slotName(f.nodeId));
-    const sync = plan.synchronousReplication ? `ANY 1 (${names.join(', ')})` : undefined;
-    await waitForStreaming({ socketDir: leaderNow.dataDir!, port: leaderNow.port! }, names.length);
-    if (sync) await setSynchronousStandbys({ socketDir: leaderNow.dataDir!, port: leaderNow.port! }, sync);
+    const target = { host: nodeSocketDir(leaderNow.dataDir!), port: leaderNow.port!, user: 'postgres', database: 'postgres' };
+    await waitForStreaming(target, names.length);
+    const sync = plan.synchronousReplication ? await setSynchronousStandbys(target, names, 1) : undefined;
     await record({ type: 'ReplicationEstablished', data: { leader: leader.nodeId, followers: followers.map((f) => f.nodeId), synchronousStandbyNames: sync } });
   }
   await record({ type: 'ClusterReady', data: { leader: leader.nodeId, host: '127.0.0.1', port: leaderNow.port!, database: APP_DATABASE, user: APP_USER } });
@@ -137,18 +142,11 @@ async function ensureStarted(deps: ReconcileDeps, clusterId: string, node: NodeS
   if (!node.started) await record({ type: 'NodeStarted', data: { nodeId: node.nodeId, port: node.port!, pid: st.pid } });
 }
 
-async function waitForStreaming(conn: { socketDir: string; port: number }, count: number, timeoutMs = 60_000): Promise<void> {
-  const pg = (await import('pg')).default;
+async function waitForStreaming(target: SqlTarget, count: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new pg.Client({ host: conn.socketDir, port: conn.port, user: 'postgres', database: 'postgres' });
-    await client.connect();
-    try {
-      const r = await client.query("SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'");
-      if ((r.rows[0] as { n: number }).n >= count) return;
-    } finally {
-      await client.end();
-    }
+    const streaming = (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming').length;
+    if (streaming >= count) return;
     if (Date.now() > deadline) throw new Error(`followers are not streaming after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }

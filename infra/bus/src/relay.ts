@@ -1,0 +1,128 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { EventEnvelope } from '@pgfleet/contracts';
+import type { Checkpoint, EventStore } from '@pgfleet/eventstore';
+import { ensureEventsStream } from './eventsStream.js';
+import { errorFields, silentLogger, type BusLogger } from './logger.js';
+import { publishEvent } from './publishEvent.js';
+
+export interface RelayOptions {
+  store: EventStore;
+  js: JetStreamClient;
+  /** Name of the relay's checkpoint in the store (default 'relay'). */
+  relayId?: string;
+  /** Events read and published per batch (default 500). */
+  batchSize?: number;
+  /** Pause between reads of the store while it has nothing new (default 10 ms). */
+  idlePollMs?: number;
+  /** Pause before retrying a failed read, publish or checkpoint (default 250 ms). */
+  retryDelayMs?: number;
+  /** Wait for each publish ack at most this long before retrying the batch (default 5000 ms). */
+  publishTimeoutMs?: number;
+  /** Create or update the PGFLEET_EVENTS stream before relaying (default true). */
+  ensureStream?: boolean;
+  logger?: BusLogger;
+}
+
+export interface Relay {
+  /** Stops after the batch in hand is published and checkpointed (or abandoned if NATS is down). */
+  stop(): Promise<void>;
+  /** Resolves once every event readable when called has been published and checkpointed. */
+  caughtUp(): Promise<void>;
+}
+
+/**
+ * The relay: the event store is the outbox. It reads the store in global order from its
+ * checkpoint, publishes each batch with `Nats-Msg-Id` = event id, waits for every ack, and
+ * only then stores the checkpoint. A batch that fails (NATS down, timeout) is published again
+ * until acknowledged; JetStream drops the copies already stored (duplicate window), and a relay
+ * restarted after a crash resumes from its last checkpoint: no event is lost or duplicated.
+ */
+export function startRelay(opts: RelayOptions): Relay {
+  const { store, js } = opts;
+  const relayId = opts.relayId ?? 'relay';
+  const batchSize = opts.batchSize ?? 500;
+  const idlePollMs = opts.idlePollMs ?? 10;
+  const retryDelayMs = opts.retryDelayMs ?? 250;
+  const logger = opts.logger ?? silentLogger;
+  const log = { relayId };
+  let stopped = false;
+  let wakeSleeper: (() => void) | undefined;
+  /** Waiters resolved by the first drained read that started after they were registered. */
+  let waiting: (() => void)[] = [];
+
+  const sleep = (ms: number) => new Promise<void>((resolve) => {
+    if (stopped) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      wakeSleeper = undefined;
+      resolve();
+    }
+    wakeSleeper = done;
+  });
+
+  /** Run `step` until it succeeds, or fails once the relay is stopping (then undefined). */
+  async function retrying<T>(what: string, step: () => Promise<T>): Promise<{ value: T } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { value: await step() };
+      } catch (error) {
+        if (stopped) return undefined;
+        if (attempt === 1 || attempt % 20 === 0) logger.warn({ ...log, attempt, ...errorFields(error) }, `relay ${what} failed; retrying`);
+        await sleep(retryDelayMs);
+      }
+    }
+  }
+
+  async function publishBatch(events: EventEnvelope[]): Promise<number> {
+    const acks = await Promise.all(events.map((e) => publishEvent(js, e, { timeoutMs: opts.publishTimeoutMs ?? 5000 })));
+    return acks.filter((a) => a.duplicate).length;
+  }
+
+  const loop = async () => {
+    if (opts.ensureStream ?? true) {
+      const jsm = await retrying('stream setup', () => js.jetstreamManager());
+      if (!jsm || !(await retrying('stream setup', () => ensureEventsStream(jsm.value)))) return;
+    }
+    const loaded = await retrying('checkpoint load', () => store.loadCheckpoint(relayId));
+    if (!loaded) return;
+    let checkpoint: Checkpoint = loaded.value;
+    while (!stopped) {
+      const readers = waiting;
+      waiting = [];
+      const after: Checkpoint = checkpoint;
+      const read = await retrying('read', () => store.readAll({ after, limit: batchSize }));
+      if (!read) break;
+      const page = read.value;
+      if (page.events.length > 0) {
+        const published = await retrying('publish', () => publishBatch(page.events));
+        if (!published) break;
+        if (published.value > 0) logger.info({ ...log, duplicates: published.value, events: page.events.length }, 'relay republished events JetStream already had');
+        if (!(await retrying('checkpoint store', () => store.storeCheckpoint(relayId, page.checkpoint)))) break;
+        checkpoint = page.checkpoint;
+      }
+      if (page.events.length < batchSize) {
+        for (const resolve of readers) resolve();
+        if (page.events.length === 0) await sleep(idlePollMs);
+      } else {
+        waiting.push(...readers);
+      }
+    }
+  };
+
+  const running = loop().catch((error: unknown) => {
+    logger.error({ ...log, ...errorFields(error) }, 'relay stopped on an unexpected error');
+  });
+
+  return {
+    async stop() {
+      stopped = true;
+      wakeSleeper?.();
+      await running;
+    },
+    caughtUp() {
+      if (stopped) return Promise.reject(new Error('relay is stopped'));
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+  };
+}
