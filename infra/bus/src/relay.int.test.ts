@@ -84,11 +84,16 @@ describe('relay', () => {
     const { lines, logger } = recordingLogger();
     const relay: Relay = startRelay({ store, js: jetstream(relayNc), relayId: `relay-${tag}`, batchSize: 500, publishTimeoutMs: 1000, retryDelayMs: 100, logger });
     cleanups.push(() => relay.stop());
+    // A consumer live through the crash: acks in flight may be lost with the server, so it may
+    // see an event twice (handlers are idempotent by id), but it must not miss one.
+    const live = await collect(nats, `live-${tag}`);
     const appending = appendAll(store, tag);
 
     const streamCount = async () => (await nats.jsm.streams.info(EVENTS_STREAM)).state.messages;
-    await waitFor(async () => (await streamCount()) >= 2000, 'the relay to publish 2000 events');
+    let atKill = 0;
+    await waitFor(async () => (atKill = await streamCount()) >= 2000, 'the relay to publish 2000 events');
     await nats.server.kill9();
+    const relayed = await store.loadCheckpoint(`relay-${tag}`);
     await sleep(500);
     await nats.server.restart();
     const durable = `audit-${tag}`;
@@ -97,13 +102,16 @@ describe('relay', () => {
     await appending;
     await relay.caughtUp();
     await expectExactlyOnce(nats, deliveries, durable);
+    expect(relayed).not.toBeNull();
+    expect(atKill).toBeLessThan(TOTAL);
     expect(lines.some((l) => /relay publish failed; retrying/.test(l.msg))).toBe(true);
+    await waitFor(() => new Set(live.deliveries).size === TOTAL, 'the live consumer to see every event');
   });
 
   it('publishes every event exactly once when the relay process dies after publishing, before its checkpoint, and is restarted', async () => {
     const { tag, nats, store } = await fixture();
     const relayId = `relay-${tag}`;
-    const appending = appendAll(store, tag);
+    await appendAll(store, tag);
     const durable = `audit-${tag}`;
     const { deliveries } = await collect(nats, durable);
 
@@ -124,7 +132,6 @@ describe('relay', () => {
     expect(republished?.duplicates).toBe(500);
 
     // 3rd relay, in process, finishes the job.
-    await appending;
     const relay = startRelay({ store, js: nats.js, relayId, batchSize: 500 });
     cleanups.push(() => relay.stop());
     await relay.caughtUp();

@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { querySubject, streamCategory } from '@pgfleet/contracts';
 import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
@@ -27,6 +28,7 @@ const scheduler = new ReconcileScheduler(
 );
 
 const commands = serveCommands(nc, 'provisioning', {
+  // (replicas share the queue group pgfleet-provisioning)
   CreateCluster: (data, meta) => createCluster({ store, secrets }, data, meta),
   DeleteCluster: (data, meta) => deleteCluster({ store, secrets }, data, meta),
 });
@@ -48,7 +50,7 @@ const status = nc.subscribe(querySubject('provisioning', 'ClusterStatus'), {
 
 // React to cluster events (through NATS, from the relay); the ack waits for the reconciliation.
 const consumer = await consumeEvents({
-  nc, durable: config.PGFLEET_PROVISIONING_DURABLE, filterSubjects: ['pgfleet.events.cluster.>'],
+  js: jetstream(nc), durable: config.PGFLEET_PROVISIONING_DURABLE, logger: log, filterSubjects: ['pgfleet.events.cluster.>'],
   handler: async (event) => {
     if (streamCategory(event.streamId) !== 'cluster') return;
     await scheduler.request(event.streamId.slice('cluster-'.length));

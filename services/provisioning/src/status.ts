@@ -1,6 +1,6 @@
 import { streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { nodeSocketDir, nodeStatus } from '@pgfleet/postgres';
+import { nodeSocketDir, nodeStatus, type NodeStatus } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import { foldCluster } from './domain/cluster.js';
 import { slotName } from './workers/reconcile.js';
@@ -22,13 +22,13 @@ export interface NodeView {
 /** Live view of a cluster's nodes, like `patronictl list`: asks each server, not the history. */
 export async function clusterStatus(deps: { store: EventStore; runtime: NodeRuntime }, clusterId: string): Promise<NodeView[]> {
   const state = foldCluster((await deps.store.readStream(streamIds.cluster(clusterId))).events);
-  const probed = await Promise.all(state.nodes.map(async (node) => {
+  const probed = await Promise.all(state.nodes.map(async (node): Promise<{ view: NodeView; pg?: NodeStatus }> => {
     const st = await deps.runtime.status(runtimeNodeId(clusterId, node.nodeId));
     const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
     if (st.state !== 'running' || !node.dataDir || !node.port) return { view, pg: undefined };
     const pg = await nodeStatus({ host: nodeSocketDir(node.dataDir), port: node.port, user: 'postgres', database: 'postgres' }).catch(() => undefined);
-    if (!pg) return { view: { ...view, state: 'starting' as const }, pg };
-    return { view: { ...view, role: pg.inRecovery ? ('follower' as const) : ('leader' as const), timeline: pg.timeline, lsn: pg.lsn }, pg };
+    if (!pg) return { view: { ...view, state: 'starting' } };
+    return { view: { ...view, role: pg.inRecovery ? 'follower' : 'leader', timeline: pg.timeline, lsn: pg.lsn ?? undefined }, pg };
   }));
   const leader = probed.find((p) => p.pg && !p.pg.inRecovery);
   return probed.map(({ view }): NodeView => {

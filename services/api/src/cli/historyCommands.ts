@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { eventFilter, type EventEnvelope } from '@pgfleet/contracts';
+import { jetstream } from '@nats-io/jetstream';
 import { connectBus, tailEvents } from '@pgfleet/bus';
 import { apiClient, CliError } from './client.js';
 import { table } from './format.js';
@@ -39,7 +40,7 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       const nc = await connectBus({ servers: api.natsUrl(), name: 'pgfleet-events-tail' });
       const filter = eventFilter({ type: o.type });
       const tail = await tailEvents({
-        nc, filter, since: since ? new Date(since) : undefined,
+        js: jetstream(nc), filter, since: since ? new Date(since) : undefined,
         onEvent: (e: EventEnvelope) => {
           if (clusterId && !e.streamId.endsWith(clusterId)) return;
           out(o)(`${e.occurredAt}  ${e.streamId}  ${e.type}  ${JSON.stringify(e.data)}`, e);

@@ -98,6 +98,7 @@ export async function startApiServer(opts: ApiServerOptions) {
       return reject(reply, { code: 'NOT_READY', message: `cluster ${row.name} is ${state.status}, not ready` });
     }
     const password = await secrets.get(state.secretRef);
+    if (password === undefined) return reject(reply, { code: 'INTERNAL', message: `the password of cluster ${row.name} is missing from the secret store` });
     const c = ready.data;
     const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
     return { url, host: c.host, port: c.port, database: c.database, user: c.user };

@@ -10,8 +10,7 @@ export const SERVICES = ['provisioning'] as const;
 
 export function serviceEntry(name: string): string | undefined {
   try {
-    const pkg = require.resolve(`@pgfleet/${name}/package.json`);
-    const main = join(dirname(pkg), 'dist', 'main.js');
+    const main = join(dirname(require.resolve(`@pgfleet/${name}`)), 'main.js');
     return existsSync(main) ? main : undefined;
   } catch {
     return undefined;

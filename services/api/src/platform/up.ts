@@ -1,7 +1,8 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectBus, ensureEventsStream, jetstreamManager, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
+import { jetstream } from '@nats-io/jetstream';
+import { connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
@@ -69,8 +70,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     closers.push(() => store.close());
     const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up' });
     closers.push(() => nc.drain());
-    await ensureEventsStream(await jetstreamManager(nc));
-    const relay = startRelay({ store, nc });
+    const relay = startRelay({ store, js: jetstream(nc) });
+    await relay.caughtUp();
     closers.push(() => relay.stop());
 
     const serviceEnv = { ...env, PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl };

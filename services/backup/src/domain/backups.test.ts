@@ -40,7 +40,7 @@ describe('RequestBackup', () => {
     ]);
   });
 
-  it('counts the daily limit per UTC day', () => {
+  it('counts the daily limit per UTC day, and refuses when no completed backup can make room', () => {
     const given = [requested('b1', '2025-01-01T22:00:00Z'), requested('b2', '2025-01-01T23:00:00Z'), { type: 'BackupFailed', data: { backupId: 'b1', reason: 'x' } } as BackupEvent,
       requested('b3', '2025-01-01T23:30:00Z')];
     spec.given(given).when(request('b4', '2025-01-02T00:00:01Z')).then([

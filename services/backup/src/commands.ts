@@ -1,0 +1,62 @@
+import { streamIds, uuidv7, type BackupKind, type CommandData, type CommandMeta, type CommandReply } from '@pgfleet/contracts';
+import type { EventStore } from '@pgfleet/eventstore';
+import { handleCommand } from '@pgfleet/kit';
+import { decideBackups, evolveBackups, initialBackupsState, type BackupEvent, type BackupsCommand } from './domain/backups.js';
+import { isTimeZone } from './domain/dailySlot.js';
+import { clusterFacts, loadCluster } from './workers/cluster.js';
+
+export interface CommandDeps {
+  store: EventStore;
+}
+
+export interface RequestOptions {
+  now?: Date;
+  backupId?: string;
+  kind?: BackupKind;
+}
+
+const notFound = (clusterId: string): CommandReply => ({ ok: false, code: 'CLUSTER_NOT_FOUND', message: `no cluster ${clusterId}`, details: { field: 'clusterId' } });
+
+/** Decide a command on `backups-{clusterId}`; returns the reply and the events appended. */
+async function decideOn(store: EventStore, clusterId: string, command: BackupsCommand, meta: CommandMeta): Promise<{ reply: CommandReply; events: BackupEvent[] }> {
+  let events: BackupEvent[] = [];
+  const reply = await handleCommand({
+    store, streamId: streamIds.backups(clusterId), initialState: initialBackupsState(), evolve: evolveBackups,
+    decide: (c: BackupsCommand, s) => {
+      const d = decideBackups(c, s);
+      events = d.ok ? d.events : [];
+      return d;
+    },
+    command, meta,
+  });
+  return { reply, events };
+}
+
+/**
+ * RequestBackup: decided against the cluster's plan. A quota refusal is recorded in the stream
+ * (QuotaExceeded, BackupRejected) and answered as a rejection with code QUOTA_EXCEEDED.
+ * The accepted reply carries `result.backupId`.
+ */
+export async function requestBackup(deps: CommandDeps, cmd: CommandData<'backup', 'RequestBackup'>, meta: CommandMeta, options: RequestOptions = {}): Promise<CommandReply> {
+  const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
+  if (!facts) return notFound(cmd.clusterId);
+  const backupId = options.backupId ?? uuidv7();
+  const now = (options.now ?? new Date()).toISOString();
+  const { reply, events } = await decideOn(deps.store, cmd.clusterId, { type: 'RequestBackup', cluster: facts, backupId, now, kind: options.kind ?? 'manual' }, meta);
+  if (!reply.ok) return reply;
+  const rejected = events.find((e) => e.type === 'BackupRejected');
+  const exceeded = events.find((e) => e.type === 'QuotaExceeded');
+  if (rejected?.type === 'BackupRejected') {
+    return { ok: false, code: rejected.data.code, message: rejected.data.reason, details: { field: 'clusterId', ...(exceeded?.type === 'QuotaExceeded' ? { quota: exceeded.data.quota, limit: exceeded.data.limit, used: exceeded.data.used } : {}) } };
+  }
+  const evicted = events.find((e) => e.type === 'BackupEvicted');
+  return { ...reply, result: { backupId, ...(evicted?.type === 'BackupEvicted' ? { evicted: evicted.data.backupId } : {}) } };
+}
+
+/** SetBackupSchedule: the daily backup's hour and time zone. */
+export async function setBackupSchedule(deps: CommandDeps, cmd: CommandData<'backup', 'SetBackupSchedule'>, meta: CommandMeta): Promise<CommandReply> {
+  if (!isTimeZone(cmd.tz)) return { ok: false, code: 'VALIDATION_FAILED', message: `invalid command: tz: unknown time zone "${cmd.tz}"`, details: { field: 'tz' } };
+  const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
+  if (!facts) return notFound(cmd.clusterId);
+  return (await decideOn(deps.store, cmd.clusterId, { type: 'SetBackupSchedule', cluster: facts, at: cmd.at, tz: cmd.tz }, meta)).reply;
+}

@@ -1,0 +1,15 @@
+import type { BackupDeps } from './deps.js';
+import { loadBackups, recordOutcome } from './record.js';
+
+/** Delete the files of evicted and expired backups and record BackupDeleted. Idempotent. Returns the ids deleted. */
+export async function deleteEvicted(deps: BackupDeps, clusterId: string): Promise<string[]> {
+  const state = await loadBackups(deps.store, clusterId);
+  const gone: string[] = [];
+  for (const b of state.backups.filter((x) => x.status === 'evicted' || x.status === 'expired')) {
+    await deps.files.delete(clusterId, b.backupId);
+    const r = await recordOutcome(deps.store, clusterId, { type: 'DeleteBackup', backupId: b.backupId });
+    if (r.ok) gone.push(b.backupId);
+  }
+  if (gone.length) deps.log.info({ clusterId, backupIds: gone }, 'backup files deleted');
+  return gone;
+}
