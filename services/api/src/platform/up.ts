@@ -14,6 +14,8 @@ export interface Platform {
   apiUrl: string;
   natsUrl: string;
   eventstoreUrl: string;
+  /** The service processes (name and current pid): what a chaos test kills. */
+  services(): { name: string; pid: number | undefined }[];
   stop(): Promise<void>;
 }
 
@@ -88,7 +90,7 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     const apiUrl = `http://127.0.0.1:${ports.apiPort}`;
     log(`api        ${apiUrl} (token in ${join(home, 'api-token')})`);
     log(`services   ${running.map((s) => s.name).join(', ') || '(none)'}`);
-    return { home, apiUrl, natsUrl, eventstoreUrl, stop };
+    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services: () => running.map((s) => ({ name: s.name, pid: s.pid })) };
   } catch (error) {
     await stop();
     throw error;

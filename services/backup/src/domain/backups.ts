@@ -147,7 +147,7 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
   const today = manual.filter((b) => b.requestedAt !== undefined && utcDay(b.requestedAt) === utcDay(now)).length;
   if (today >= backups.manualDaily) {
     const reason = `daily on-demand backup limit (${backups.manualDaily}) reached for cluster ${cluster.name}`;
-    return accept(
+    return accept<BackupEvent>(
       { type: 'QuotaExceeded', data: { clusterId: cluster.clusterId, quota: 'backups.manual.daily', limit: backups.manualDaily, used: today } },
       { type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } },
     );
@@ -158,9 +158,9 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
     const exceeded: BackupEvent = { type: 'QuotaExceeded', data: { clusterId: cluster.clusterId, quota: 'backups.manual.total', limit: backups.manualTotal, used: kept.length } };
     if (!oldest) {
       const reason = `on-demand backup limit (${backups.manualTotal}) reached for cluster ${cluster.name} and no completed backup can make room yet`;
-      return accept(exceeded, { type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } });
+      return accept<BackupEvent>(exceeded, { type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } });
     }
-    return accept(exceeded, { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId: cluster.clusterId } }, requested);
+    return accept<BackupEvent>(exceeded, { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId: cluster.clusterId } }, requested);
   }
   return accept(requested);
 }

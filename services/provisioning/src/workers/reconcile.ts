@@ -16,6 +16,7 @@ export interface ReconcileDeps {
   log: Logger;
 }
 
+export const PROVISIONING_ACTOR = { kind: 'service' as const, id: 'provisioning' };
 export const APP_DATABASE = 'app';
 export const APP_USER = 'app';
 export const REPLICATION_USER = 'replicator';
@@ -29,11 +30,16 @@ export async function reconcileCluster(deps: ReconcileDeps, clusterId: string): 
   const streamId = streamIds.cluster(clusterId);
   const { events } = await deps.store.readStream(streamId);
   let state = foldCluster(events);
+  // Outcomes carry the correlation id of the request that started the work, caused by the last event seen.
+  const correlationId = events[0]?.correlationId;
+  let lastEventId = events.at(-1)?.id ?? null;
   // Appends are serialized (followers are cloned in parallel), each at the version it knows.
   let chain: Promise<void> = Promise.resolve();
   const record = (...evs: DomainEvent[]) => {
     const next = chain.then(async () => {
-      await deps.store.appendToStream(streamId, evs, { expectedVersion: state.version_ });
+      const stamped = evs.map((e) => ({ ...e, actor: PROVISIONING_ACTOR, correlationId, causationId: lastEventId }));
+      const res = await deps.store.appendToStream(streamId, stamped, { expectedVersion: state.version_ });
+      lastEventId = res.events.at(-1)?.id ?? lastEventId;
       state = evs.reduce(evolveCluster, state);
     });
     chain = next.catch(() => undefined);
@@ -163,6 +169,6 @@ async function teardown(deps: ReconcileDeps, clusterId: string, state: () => Clu
   await record({ type: 'ClusterDeleted', data: {} });
   const release = { accountId: s.accountId!, name: s.name!, clusterId };
   await handleCommand({ store: deps.store, streamId: streamIds.names(s.accountId!), initialState: initialNamesState(), evolve: evolveNames,
-    decide: (c: typeof release, st) => decideRelease(c, st), command: release, meta: { actor: { kind: 'service', id: 'provisioning' } } });
+    decide: (c: typeof release, st) => decideRelease(c, st), command: release, meta: { actor: PROVISIONING_ACTOR } });
   deps.log.info({ clusterId }, 'cluster deleted');
 }

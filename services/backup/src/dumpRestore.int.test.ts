@@ -1,0 +1,142 @@
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamIds } from '@pgfleet/contracts';
+import { requestBackup } from './commands.js';
+import { findBackup } from './domain/backups.js';
+import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
+import type { BackupStore } from './store/backupStore.js';
+import { processBackups } from './workers/processBackups.js';
+import { loadBackups } from './workers/record.js';
+import { restoreIntoCluster } from './workers/restore.js';
+import { INTERRUPTED, resumeBackups } from './workers/resume.js';
+import { runDump } from './workers/runDump.js';
+
+let w: BackupWorld;
+const CLUSTER = 'biz1';
+const meta = { actor: { kind: 'user', id: 'tester' } } as const;
+
+async function backupEvents(clusterId = CLUSTER) {
+  return (await w.store.readStream(streamIds.backups(clusterId))).events;
+}
+async function checksums(conn: ReturnType<BackupWorld['superuser']>) {
+  const out: Record<string, unknown> = {};
+  for (const t of ['items', 'orders']) {
+    out[t] = (await sql(conn, `SELECT count(*)::int AS n, md5(string_agg(x::text, ',' ORDER BY id)) AS sum FROM ${t} x`))[0];
+  }
+  return out;
+}
+async function requestAndProcess(clusterId = CLUSTER) {
+  const reply = await requestBackup(w.deps, { clusterId }, meta);
+  if (!reply.ok) throw new Error(reply.message);
+  const backupId = reply.result!.backupId as string;
+  return { backupId, outcomes: await processBackups(w.deps, clusterId) };
+}
+
+beforeAll(async () => {
+  w = await startBackupWorld({ follower: true });
+  await w.writeCluster(CLUSTER, 'business-1024', [w.leader, w.follower!]);
+  const app = w.superuser(w.leader, 'app');
+  await sql(app, `SET ROLE app;
+    CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2), tags text[]);
+    INSERT INTO items SELECT g, 'item ' || g, g * 1.25, ARRAY['t' || (g % 7)] FROM generate_series(1, 20000) g;
+    CREATE TABLE orders (id bigserial PRIMARY KEY, item int REFERENCES items, at timestamptz DEFAULT '2025-01-01', note jsonb);
+    INSERT INTO orders (item, note) SELECT (g % 20000) + 1, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;`);
+  // The follower has replayed everything before we dump it.
+  for (let i = 0; ; i++) {
+    const rows = await sql<{ n: number }>(w.superuser(w.follower!, 'app'), 'SELECT count(*)::int AS n FROM orders').catch(() => [{ n: 0 }]);
+    if (rows[0]!.n === 5000) break;
+    if (i > 600) throw new Error('follower did not replay');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+afterAll(async () => { await w?.close(); });
+
+describe('backups of a Business cluster', () => {
+  it('dumps on the follower (recorded node) and restores into a fresh cluster with identical rows and checksums', async () => {
+    const { backupId, outcomes } = await requestAndProcess();
+    expect(outcomes).toMatchObject([{ status: 'completed', backupId, node: 'node2' }]);
+    const events = await backupEvents();
+    expect(events.map((e) => e.type)).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
+    expect(events[1]!.data).toEqual({ backupId, node: 'node2' });
+    const backup = findBackup(await loadBackups(w.store, CLUSTER), backupId)!;
+    expect(backup).toMatchObject({ status: 'completed', node: 'node2' });
+    expect(backup.size).toBeGreaterThan(0);
+    expect(await w.deps.files.list(CLUSTER)).toEqual([backupId]);
+
+    const target = await w.freshNode('fx-restore1');
+    await w.writeCluster('restored1', 'business-1024', [target], 'restored-db');
+    const result = await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1');
+    expect(result).toMatchObject({ ok: true, backupId });
+    const source = await checksums(w.superuser(w.leader, 'app'));
+    expect(source.items).toMatchObject({ n: 20000 });
+    expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
+    // --no-owner with the app role: the application owns what was restored.
+    expect(await sql(w.superuser(target, 'app'), "SELECT tableowner FROM pg_tables WHERE tablename = 'items'")).toEqual([{ tableowner: 'app' }]);
+    // Restoring again over the data (--clean --if-exists) is fine.
+    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: true });
+    expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
+  });
+
+  it('refuses to restore a file that no longer matches its sha256', async () => {
+    const { backupId } = await requestAndProcess();
+    writeFileSync(w.deps.files.pathOf(CLUSTER, backupId), 'tampered');
+    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: false, code: 'BACKUP_CORRUPT' });
+  });
+
+  it('dumps on the leader and records why when no follower is healthy', async () => {
+    await w.runtime.stop(w.follower!.nodeId);
+    try {
+      const { backupId, outcomes } = await requestAndProcess();
+      expect(outcomes).toMatchObject([{ status: 'completed', node: 'node1' }]);
+      const started = (await backupEvents()).find((e) => e.type === 'BackupStarted' && (e.data as { backupId: string }).backupId === backupId)!;
+      expect(started.data).toEqual({ backupId, node: 'node1', onLeaderReason: 'no healthy follower: node2 is not running' });
+    } finally {
+      await w.runtime.start(w.follower!.nodeId);
+    }
+  });
+
+  it('never runs a second dump for the same request, even with two workers racing', async () => {
+    const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
+    const backupId = reply.ok ? (reply.result!.backupId as string) : '';
+    const results = await Promise.all([runDump(w.deps, CLUSTER, backupId), runDump(w.deps, CLUSTER, backupId)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['completed', 'skipped']);
+    const mine = (await backupEvents()).filter((e) => (e.data as { backupId?: string }).backupId === backupId).map((e) => e.type);
+    expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
+  });
+
+  it('after a crash mid-dump, resume marks the backup failed, removes the partial file and never dumps it again', async () => {
+    const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
+    const backupId = reply.ok ? (reply.result!.backupId as string) : '';
+    // The "crash": the worker is aborted as soon as pg_dump has written its first bytes.
+    const crash = new AbortController();
+    const files: BackupStore = { ...w.deps.files, put: (c, b, s, o) => w.deps.files.put(c, b, s, { ...o, onProgress: () => crash.abort() }) };
+    await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal })).rejects.toThrow(/abort/i);
+    expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)!.status).toBe('running');
+    // What a kill -9 leaves behind: a partial file.
+    const partial = w.deps.files.pathOf(CLUSTER, backupId) + '.partial';
+    writeFileSync(partial, 'half a dump');
+
+    const resumed = await resumeBackups(w.deps, CLUSTER);
+    expect(resumed.interrupted).toEqual([backupId]);
+    expect(resumed.outcomes).toEqual([]);
+    expect(await w.deps.files.exists(CLUSTER, backupId)).toBe(false);
+    expect(await w.deps.files.list(CLUSTER)).not.toContain(backupId);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(partial)).toBe(false);
+    expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)).toMatchObject({ status: 'failed', failedReason: INTERRUPTED });
+
+    // Resuming again, or a late worker, changes nothing: one start, one failure, no completion.
+    await resumeBackups(w.deps, CLUSTER);
+    expect(await runDump(w.deps, CLUSTER, backupId)).toEqual({ status: 'skipped', backupId });
+    const mine = (await backupEvents()).filter((e) => (e.data as { backupId?: string }).backupId === backupId).map((e) => e.type);
+    expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupFailed']);
+  });
+
+  it('resume takes a backup requested but never started before the crash', async () => {
+    const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
+    const backupId = reply.ok ? (reply.result!.backupId as string) : '';
+    const resumed = await resumeBackups(w.deps, CLUSTER);
+    expect(resumed).toMatchObject({ interrupted: [], outcomes: [{ status: 'completed', backupId }] });
+    expect(await w.deps.files.exists(CLUSTER, backupId)).toBe(true);
+  });
+});

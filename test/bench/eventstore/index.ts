@@ -1,0 +1,70 @@
+import { cpus } from 'node:os';
+import pg from 'pg';
+import { createPostgresEventStore } from '@pgfleet/eventstore';
+import { benchAppend } from './append.js';
+import { benchCatchUp } from './catchUp.js';
+import { benchConfig } from './config.js';
+import { benchLatency } from './latency.js';
+import { log, renderTable, type Figure } from './report.js';
+import { PG_SETTINGS, startBenchServers } from './servers.js';
+
+/**
+ * The event store benchmark: append throughput, catch-up read throughput and append -> JetStream
+ * consumer latency of pgfleet, each beside a raw baseline measured in the same run against the
+ * same PostgreSQL and nats-server (started here on free ports, removed at the end).
+ */
+export async function runEventstoreBench(): Promise<void> {
+  const config = benchConfig();
+  log(`starting PostgreSQL and nats-server (sizes: ${JSON.stringify(config)})`);
+  const servers = await startBenchServers();
+  try {
+    const connectionString = servers.pg.url('postgres');
+    const serverVersion = await queryOne(connectionString, 'SHOW server_version');
+    const figures: Figure[] = [];
+    const notes: string[] = [];
+
+    const store = createPostgresEventStore({ connectionString, poolSize: 10 });
+    try {
+      figures.push(...await benchAppend({ store, connectionString, seconds: config.appendSeconds }));
+    } finally {
+      await store.close();
+    }
+    const catchUp = await benchCatchUp({ connectionString, events: config.catchUpEvents, pageSize: config.pageSize });
+    figures.push(catchUp.figure);
+    notes.push(catchUp.correctness);
+    const latency = await benchLatency({ connectionString, natsUrl: servers.nats.url, rate: config.latencyRate, seconds: config.latencySeconds });
+    figures.push(...latency.figures);
+    notes.push(...latency.notes);
+
+    const durability = ['fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'max_wal_size']
+      .map((k) => `${k}=${String(PG_SETTINGS[k]).replaceAll("'", '')}`).join(', ');
+    console.log([
+      '',
+      'pgfleet event store benchmark',
+      `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+      `PostgreSQL ${serverVersion} on 127.0.0.1 (${durability}); ${servers.natsVersion} (JetStream file storage)`,
+      `sizes: append ${config.appendSeconds} s per figure; catch-up ${config.catchUpEvents} events, pages of ${config.pageSize}; latency ${config.latencyRate} ev/s for ${config.latencySeconds} s`,
+      'raw baselines: plain multi-row INSERT / keyset SELECT of the same rows in a plain table (bigserial key only) of the same database;',
+      '               raw JetStream publish -> durable pull consumer of the same envelope JSON at the same rate',
+      '',
+      renderTable(figures),
+      '',
+      ...notes,
+      '',
+    ].join('\n'));
+  } finally {
+    log('stopping servers and removing temporary directories');
+    await servers.cleanup();
+  }
+}
+
+async function queryOne(connectionString: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, string>>(sql);
+    return Object.values(rows[0] ?? {})[0] ?? 'unknown';
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { nodeDataDirs, postmastersUnder, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
+
+interface NodeRow { nodeId: string; role: string; state: string; port: number; timeline: number; lagBytes: number | null }
+interface Shown { clusterId: string; status: string; nodes: NodeRow[] }
+
+let t: TestPlatform;
+const json = async <T>(...args: string[]): Promise<T> => {
+  const r = await t.cli(...args, '--json');
+  if (r.code !== 0) throw new Error(`pgfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as T;
+};
+const eventCount = async () => {
+  const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
+  await client.connect();
+  try {
+    const rows = await client.query<{ n: string }>("SELECT count(*) AS n FROM pgfleet_eventstore.events");
+    return Number(rows.rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+};
+const allStoredEventsText = async () => {
+  const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
+  await client.connect();
+  try {
+    return JSON.stringify((await client.query('SELECT * FROM pgfleet_eventstore.events')).rows);
+  } finally {
+    await client.end();
+  }
+};
+
+beforeAll(async () => { t = await startPlatform(); });
+afterAll(async () => { await t?.cleanup(); });
+
+describe('clusters, end to end through the pgfleet CLI', () => {
+  it('creates a starter cluster that psql can write to with the printed URL', async () => {
+    const created = await t.cli('cluster', 'create', 'shop', '--plan', 'starter-512');
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain('ClusterReady');
+    const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
+    expect(url).toMatch(/^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app$/);
+    psql(url, 'CREATE TABLE orders(id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 100) g');
+    expect(psql(url, 'SELECT count(*) FROM orders')).toBe('100');
+    const shown = await json<Shown>('cluster', 'show', 'shop');
+    expect(shown.nodes).toHaveLength(1);
+    expect(shown.nodes[0]).toMatchObject({ role: 'leader', state: 'running', timeline: 1 });
+  });
+
+  it('creates a business cluster whose committed rows are readable on both followers; show reports roles, timeline and lag', async () => {
+    const created = await t.cli('cluster', 'create', 'ledger', '--plan', 'business-1024');
+    expect(created.code, created.stderr).toBe(0);
+    const url = (await t.cli('cluster', 'url', 'ledger')).stdout.trim();
+    psql(url, "CREATE TABLE entries(id int PRIMARY KEY, v text); INSERT INTO entries SELECT g, md5(g::text) FROM generate_series(1, 500) g");
+    const shown = await json<Shown>('cluster', 'show', 'ledger');
+    expect(shown.nodes.map((n) => n.role).sort()).toEqual(['follower', 'follower', 'leader']);
+    for (const n of shown.nodes) expect(n).toMatchObject({ state: 'running', timeline: 1 });
+    // Synchronous (ANY 1) replication: the commit is on at least one follower when psql returns; both catch up.
+    const followers = shown.nodes.filter((n) => n.role === 'follower');
+    for (const f of followers) {
+      const followerUrl = url.replace(/:(\d+)\/app$/, `:${f.port}/app`);
+      await waitFor(`rows on ${f.nodeId}`, () => psql(followerUrl, 'SELECT count(*) FROM entries') === '500');
+      expect(psql(followerUrl, 'SELECT pg_is_in_recovery()')).toBe('t');
+    }
+    const again = await json<Shown>('cluster', 'show', 'ledger');
+    for (const f of again.nodes.filter((n) => n.role === 'follower')) expect(f.lagBytes).toBeGreaterThanOrEqual(0);
+    expect(postmastersUnder(`${t.home}/clusters/${shown.clusterId}`)).toHaveLength(3);
+  });
+
+  it('kill -9 of the provisioning service during a business creation: it comes back and the cluster is ready with exactly three servers', async () => {
+    const accepted = await json<{ result: { clusterId: string } }>('cluster', 'create', 'chaos', '--plan', 'business-1024', '--no-wait');
+    const clusterId = accepted.result.clusterId;
+    // Kill as soon as the leader exists, i.e. in the middle of the work.
+    await waitFor('the leader to be provisioned', () => nodeDataDirs(t.home, clusterId).length >= 1 || undefined, 60_000);
+    const before = t.platform.services().find((s) => s.name === 'provisioning')!.pid!;
+    process.kill(before, 'SIGKILL');
+    await waitFor('a new provisioning process', () => {
+      const pid = t.platform.services().find((s) => s.name === 'provisioning')?.pid;
+      return pid && pid !== before ? pid : undefined;
+    });
+    const shown = await waitFor('the cluster to be ready', async () => {
+      const s = await json<Shown>('cluster', 'show', 'chaos');
+      return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
+    }, 180_000);
+    expect(shown.nodes).toHaveLength(3);
+    expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(3);
+    expect(nodeDataDirs(t.home, clusterId)).toHaveLength(3);
+  });
+
+  it('restarting the whole platform keeps the clusters running and the projected state identical', async () => {
+    const listBefore = await json<unknown[]>('cluster', 'list');
+    const pidsBefore = postmastersUnder(`${t.home}/clusters`).sort();
+    await t.restart();
+    const listAfter = await json<unknown[]>('cluster', 'list');
+    expect(listAfter).toEqual(listBefore);
+    expect(postmastersUnder(`${t.home}/clusters`).sort()).toEqual(pidsBefore);
+    const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
+    expect(psql(url, 'SELECT count(*) FROM orders')).toBe('100');
+  });
+
+  it('rejects bad input with a clear error, a non-zero exit, and stores nothing', async () => {
+    const before = await eventCount();
+    const unknownPlan = await t.cli('cluster', 'create', 'other', '--plan', 'gold');
+    expect(unknownPlan.code).not.toBe(0);
+    expect(unknownPlan.stderr).toMatch(/plan/);
+    const duplicate = await t.cli('cluster', 'create', 'shop', '--plan', 'starter-512');
+    expect(duplicate.code).not.toBe(0);
+    expect(duplicate.stderr).toContain('a cluster named shop already exists');
+    const badName = await t.cli('cluster', 'create', 'Bad_Name', '--plan', 'sandbox');
+    expect(badName.code).not.toBe(0);
+    expect(badName.stderr).toMatch(/name: must be/);
+    const token = (await import('node:fs')).readFileSync(`${t.home}/api-token`, 'utf8').trim();
+    const res = await fetch(`${t.platform.apiUrl}/v1/clusters`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name": "x",' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe('MALFORMED_JSON');
+    const noToken = await fetch(`${t.platform.apiUrl}/v1/clusters`);
+    expect(noToken.status).toBe(401);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('delete leaves no process and no data directory; audit keeps the history; no password is in any stored event', async () => {
+    const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
+    const password = decodeURIComponent(new URL(url).password);
+    const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
+    const beforeDelete = new Date().toISOString();
+    const deleted = await t.cli('cluster', 'delete', 'shop');
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(0);
+    expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
+    const history = await json<{ type: string }[]>('audit', 'shop');
+    expect(history.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeStarted', 'ClusterReady', 'ClusterDeletionRequested', 'NodeStopped', 'ClusterDeleted']);
+    const past = await json<{ status: string; nodes: unknown[] }>('audit', 'shop', '--at', beforeDelete);
+    expect(past.status).toBe('ready');
+    expect(past.nodes).toHaveLength(1);
+    expect(password.length).toBeGreaterThan(10);
+    expect(await allStoredEventsText()).not.toContain(password);
+    expect(t.logs.join('\n')).not.toContain(password);
+  });
+});

@@ -1,0 +1,125 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { up, type Platform } from '@pgfleet/api';
+import { freePort, ownedTempDir } from '@pgfleet/postgres';
+
+const require = createRequire(import.meta.url);
+export const CLI = join(dirname(require.resolve('@pgfleet/api')), 'cli.js');
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+export interface TestPlatform {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  platform: Platform;
+  logs: string[];
+  /** Run the real `pgfleet` CLI as a user would. */
+  cli(...args: string[]): Promise<CliResult>;
+  /** Stop the platform (not the clusters) and start it again on the same home. */
+  restart(): Promise<void>;
+  /** Stop everything, clusters included, and remove the home. */
+  cleanup(): Promise<void>;
+}
+
+/** A whole pgfleet platform (NATS, event store, relay, services, API) on free ports in a temp home. */
+export async function startPlatform(): Promise<TestPlatform> {
+  const home = await ownedTempDir('pgfleet-e2e-');
+  chmodSync(home, 0o755);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PGFLEET_HOME: home,
+    PGFLEET_NATS_PORT: String(await freePort()),
+    PGFLEET_EVENTSTORE_PORT: String(await freePort()),
+    PGFLEET_API_PORT: String(await freePort()),
+    PGFLEET_LOG_LEVEL: 'warn',
+  };
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
+  const t: TestPlatform = {
+    home, env, logs,
+    platform: await up(env, log),
+    cli: (...args) => runCli(env, args),
+    restart: async () => { await t.platform.stop(); t.platform = await up(env, log); },
+    cleanup: async () => {
+      await t.platform.stop().catch(() => undefined);
+      stopClusterServers(home);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+export function runCli(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Run the real psql client; resolves with its trimmed stdout, rejects with its stderr. */
+export function psql(url: string, sql: string): string {
+  const r = spawnSync('psql', [url, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Data directories of a home's cluster nodes. */
+export function nodeDataDirs(home: string, clusterId?: string): string[] {
+  const root = join(home, 'clusters');
+  if (!existsSync(root)) return [];
+  const clusters = clusterId ? [clusterId] : readdirSync(root);
+  return clusters.flatMap((c) => (existsSync(join(root, c)) ? readdirSync(join(root, c)).map((n) => join(root, c, n, 'data')) : []))
+    .filter((d) => existsSync(d));
+}
+
+/** Live postmasters (not backends) whose working directory is under `dir`: real servers, counted from /proc. */
+export function postmastersUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (comm !== 'postgres' || fields[0] === 'Z') continue;
+      const ppid = Number(fields[1]);
+      const parent = readFileSync(`/proc/${ppid}/stat`, 'utf8');
+      if (parent.slice(parent.indexOf('(') + 1, parent.lastIndexOf(')')) === 'postgres') continue;
+      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) pids.push(pid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function stopClusterServers(home: string): void {
+  for (const pid of postmastersUnder(home)) {
+    try { process.kill(pid, 'SIGQUIT'); } catch { /* gone */ }
+  }
+  const deadline = Date.now() + 10_000;
+  while (postmastersUnder(home).length > 0 && Date.now() < deadline) spawnSync('sleep', ['0.1']);
+  for (const pid of postmastersUnder(home)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
