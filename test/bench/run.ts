@@ -4,6 +4,7 @@
  */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   eventstore: async () => (await import('./eventstore/index.js')).runEventstoreBench(),
+  provisioning: async () => (await import('./provisioning/index.js')).runProvisioningBench(),
 };
 
 async function main(): Promise<void> {

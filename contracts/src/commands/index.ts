@@ -8,6 +8,7 @@ export const COMMANDS = {
   provisioning: {
     CreateCluster: z.object({ name: ClusterName, plan: PlanId, version: PostgresVersion.default(15), accountId: AccountId.default('default') }),
     DeleteCluster: z.object({ clusterId: Id }),
+    RetryCluster: z.object({ clusterId: Id }),
   },
   backup: {
     RequestBackup: z.object({ clusterId: Id }),

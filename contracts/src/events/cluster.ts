@@ -28,6 +28,8 @@ export const clusterEvents = {
   }),
   ClusterReady: z.object({ leader: Id, host: z.string(), port: z.number().int().positive(), database: z.string(), user: z.string() }),
   ClusterProvisioningFailed: z.object({ reason: z.string(), nodeId: Id.optional() }),
+  /** The user asked to try a failed provisioning again: work resumes where it stopped. */
+  ClusterProvisioningRetried: z.object({}),
   ClusterDeletionRequested: z.object({}),
   ClusterDeleted: z.object({}),
   /** Leadership moved: emitted by ha on failover and on switchover; networking follows it. */

@@ -3,7 +3,7 @@ import { findPlan, streamIds, type CommandData, type CommandMeta, type CommandRe
 import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand } from '@pgfleet/kit';
 import { generatePassword, type SecretStore } from '@pgfleet/postgres';
-import { decideCreate, decideDelete, evolveCluster, initialClusterState } from './domain/cluster.js';
+import { decideCreate, decideDelete, decideRetry, evolveCluster, initialClusterState } from './domain/cluster.js';
 import { decideRelease, decideReserve, evolveNames, initialNamesState } from './domain/names.js';
 
 export interface CommandDeps {
@@ -44,5 +44,12 @@ export async function deleteCluster(deps: CommandDeps, cmd: CommandData<'provisi
   return handleCommand({
     store: deps.store, streamId: streamIds.cluster(cmd.clusterId), initialState: initialClusterState(), evolve: evolveCluster,
     decide: (_c: typeof cmd, s) => decideDelete(s), command: cmd, meta,
+  });
+}
+
+export async function retryCluster(deps: CommandDeps, cmd: CommandData<'provisioning', 'RetryCluster'>, meta: CommandMeta): Promise<CommandReply> {
+  return handleCommand({
+    store: deps.store, streamId: streamIds.cluster(cmd.clusterId), initialState: initialClusterState(), evolve: evolveCluster,
+    decide: (_c: typeof cmd, s) => decideRetry(s), command: cmd, meta,
   });
 }

@@ -6,7 +6,7 @@ import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { resolve } from 'node:path';
-import { createCluster, deleteCluster } from './commands.js';
+import { createCluster, deleteCluster, retryCluster } from './commands.js';
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
 import { reconcileCluster } from './workers/reconcile.js';
@@ -31,6 +31,7 @@ const commands = serveCommands(nc, 'provisioning', {
   // (replicas share the queue group pgfleet-provisioning)
   CreateCluster: (data, meta) => createCluster({ store, secrets }, data, meta),
   DeleteCluster: (data, meta) => deleteCluster({ store, secrets }, data, meta),
+  RetryCluster: (data, meta) => retryCluster({ store, secrets }, data, meta),
 });
 
 const status = nc.subscribe(querySubject('provisioning', 'ClusterStatus'), {

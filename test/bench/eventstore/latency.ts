@@ -14,6 +14,8 @@ class Latencies {
   private readonly started = new Map<string, number>();
   readonly samples: number[] = [];
   duplicates = 0;
+  /** Durations of the append (or publish) calls themselves. */
+  readonly calls: number[] = [];
   private readonly seen = new Set<string>();
   start(id: string): void { this.started.set(id, performance.now()); }
   received(id: string): void {
@@ -61,8 +63,10 @@ async function measurePgfleet(connectionString: string, conns: NatsConnection[],
     const l = current;
     s.chain = s.chain.then(async () => {
       const events = sampleEvents(1, s.version + 1);
+      const t0 = performance.now();
       l.start(events[0]!.id!);
       s.version = (await store.appendToStream(s.id, events, { expectedVersion: s.version })).nextExpectedVersion;
+      l.calls.push(performance.now() - t0);
     }).catch(() => { failures++; });
   };
   try {
@@ -104,8 +108,11 @@ async function measureRaw(conns: NatsConnection[], rate: number, seconds: number
   const fire = (i: number) => {
     const s = streams[i % STREAMS]!;
     const event = sampleEnvelope(s.id, ++s.version, i + 1);
-    current.start(event.id);
-    js.publish(`bench.raw.${s.id}.${event.type}`, encodeEvent(event), { msgID: event.id }).catch(() => { failures++; });
+    const l = current;
+    const t0 = performance.now();
+    l.start(event.id);
+    js.publish(`bench.raw.${s.id}.${event.type}`, encodeEvent(event), { msgID: event.id })
+      .then(() => { l.calls.push(performance.now() - t0); }, () => { failures++; });
   };
   try {
     await paced(rate, 1, fire);
@@ -135,7 +142,8 @@ export async function benchLatency(opts: LatencyBenchOptions): Promise<{ figures
     await ensureEventsStream(await jetstreamManager(conns[0]!));
     const raw = await measureRaw(conns, opts.rate, opts.seconds);
     const pgfleet = await measurePgfleet(opts.connectionString, conns, opts.rate, opts.seconds);
-    const p = (l: Latencies, q: number) => percentile([...l.samples].sort((a, b) => a - b), q);
+    const p = (l: Latencies, q: number, of: number[] = l.samples) => percentile([...of].sort((a, b) => a - b), q);
+    const calls = (l: Latencies) => `p50 ${p(l, 50, l.calls).toFixed(2)} / p99 ${p(l, 99, l.calls).toFixed(2)} ms`;
     const label = `append -> consumer latency at ${opts.rate} ev/s for ${opts.seconds} s`;
     log(`${label}: pgfleet p50 ${p(pgfleet, 50).toFixed(2)} p99 ${p(pgfleet, 99).toFixed(2)} ms; raw p50 ${p(raw, 50).toFixed(2)} p99 ${p(raw, 99).toFixed(2)} ms`);
     return {
@@ -146,6 +154,7 @@ export async function benchLatency(opts: LatencyBenchOptions): Promise<{ figures
       notes: [
         `latency: pgfleet ${pgfleet.samples.length.toLocaleString('en-US')} events received exactly once (${pgfleet.duplicates} duplicates), max ${p(pgfleet, 100).toFixed(2)} ms; ` +
         `raw ${raw.samples.length.toLocaleString('en-US')} (${raw.duplicates} duplicates), max ${p(raw, 100).toFixed(2)} ms`,
+        `latency: the calls alone: appendToStream (1 event) ${calls(pgfleet)}; raw JetStream publish until acked ${calls(raw)}`,
       ],
     };
   } finally {

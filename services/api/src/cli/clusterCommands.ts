@@ -70,6 +70,14 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       out(o)(r.url, r);
     });
 
+  cluster.command('retry <name>').description('try a failed provisioning again, from where it stopped')
+    .option('--no-wait', 'return once the request is accepted').option('--json')
+    .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
+      const res = await apiClient().call('POST', `/v1/clusters/${name}/retry`);
+      if (o.wait) await waitForCluster(name, Boolean(o.json), (s) => s === 'ready');
+      out(o)(o.wait ? `cluster ${name} is ready` : `retry of ${name} requested`, res);
+    });
+
   cluster.command('delete <name>').description('stop and remove every node; the history stays for audit')
     .option('--no-wait', 'return once the request is accepted').option('--json')
     .action(async (name: string, o: { wait: boolean; json?: boolean }) => {

@@ -22,6 +22,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'Show a cluster with its nodes', parameters: nameParam, responses: { 200: { description: 'cluster' }, ...errors } },
         delete: { summary: 'Delete a cluster', parameters: nameParam, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } },
       },
+      '/v1/clusters/{name}/retry': { post: { summary: 'Retry a failed provisioning where it stopped', parameters: nameParam, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } } },
       '/v1/clusters/{name}/url': { get: { summary: 'Connection URL (with the password)', parameters: nameParam, responses: { 200: { description: 'url' }, ...errors } } },
       '/v1/clusters/{name}/audit': {
         get: { summary: "A cluster's events, or its state at an instant", parameters: [...nameParam, { name: 'at', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.at.unwrap()) }], responses: { 200: { description: 'history' }, ...errors } },

@@ -35,6 +35,7 @@ export function applyToSummaries(map: Map<string, ClusterSummary>, e: EventEnvel
   switch (e.type) {
     case 'ClusterReady': row.status = 'ready'; row.leader = e.data.leader; row.failureReason = undefined; break;
     case 'ClusterProvisioningFailed': row.status = 'failed'; row.failureReason = e.data.reason; break;
+    case 'ClusterProvisioningRetried': row.status = 'provisioning'; row.failureReason = undefined; break;
     case 'ClusterDeletionRequested': row.status = 'deleting'; break;
     case 'ClusterDeleted': row.status = 'deleted'; break;
     case 'LeaderChanged': row.leader = e.data.to; break;

@@ -21,7 +21,7 @@ export interface ApiServerOptions {
 
 const HTTP_STATUS: Record<string, number> = {
   VALIDATION_FAILED: 400, MALFORMED_JSON: 400, NAME_TAKEN: 409, CLUSTER_EXISTS: 409, CLUSTER_NOT_FOUND: 404,
-  CLUSTER_DELETED: 409, UNAUTHORIZED: 401, NOT_READY: 409, INTERNAL: 500, UNAVAILABLE: 503,
+  CLUSTER_DELETED: 409, NOT_FAILED: 409, UNAUTHORIZED: 401, NOT_READY: 409, INTERNAL: 500, UNAVAILABLE: 503,
 };
 
 const reject = (reply: FastifyReply, r: Rejection) => reply.code(HTTP_STATUS[r.code] ?? 400).send(r);
@@ -109,6 +109,15 @@ export async function startApiServer(opts: ApiServerOptions) {
     const row = findCluster(req, reply);
     if (!row) return;
     const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, meta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send({ ...res, clusterId: row.clusterId });
+  });
+
+  app.post('/v1/clusters/:name/retry', async (req, reply) => {
+    await projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', { clusterId: row.clusterId }, meta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });

@@ -34,7 +34,7 @@ export interface ClusterState {
 export const initialClusterState = (): ClusterState => ({ status: 'none', nodes: [], replicationEstablished: false, version_: 0 });
 
 type ClusterEventType = 'ClusterRequested' | 'NodeProvisioned' | 'NodeStarted' | 'NodeStopped' | 'NodeFailed' | 'ReplicationEstablished'
-  | 'ClusterReady' | 'ClusterProvisioningFailed' | 'ClusterDeletionRequested' | 'ClusterDeleted' | 'LeaderChanged';
+  | 'ClusterReady' | 'ClusterProvisioningFailed' | 'ClusterProvisioningRetried' | 'ClusterDeletionRequested' | 'ClusterDeleted' | 'LeaderChanged';
 
 export function evolveCluster(state: ClusterState, event: DomainEvent | EventEnvelope): ClusterState {
   const next = { ...state, version_: state.version_ + 1 };
@@ -71,6 +71,8 @@ export function evolveCluster(state: ClusterState, event: DomainEvent | EventEnv
       return { ...next, status: 'ready', leader: (event.data as EventData<'ClusterReady'>).leader, readyAt: at, failureReason: undefined };
     case 'ClusterProvisioningFailed':
       return { ...next, status: 'failed', failureReason: (event.data as EventData<'ClusterProvisioningFailed'>).reason };
+    case 'ClusterProvisioningRetried':
+      return { ...next, status: 'provisioning', failureReason: undefined, nodes: next.nodes.map((n) => ({ ...n, failedReason: undefined })) };
     case 'ClusterDeletionRequested':
       return { ...next, status: 'deleting' };
     case 'ClusterDeleted':
@@ -118,4 +120,12 @@ export function decideDelete(state: ClusterState): Decision {
   if (state.status === 'deleted') return { ok: false, rejection: { code: 'CLUSTER_DELETED', message: `cluster ${state.name} is already deleted`, details: { field: 'clusterId' } } };
   if (state.status === 'deleting') return { ok: true, events: [] };
   return { ok: true, events: [{ type: 'ClusterDeletionRequested', data: {} }] };
+}
+
+export function decideRetry(state: ClusterState): Decision {
+  if (state.status === 'none') return { ok: false, rejection: { code: 'CLUSTER_NOT_FOUND', message: 'no such cluster', details: { field: 'clusterId' } } };
+  if (state.status !== 'failed') {
+    return { ok: false, rejection: { code: 'NOT_FAILED', message: `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`, details: { field: 'clusterId', rule: 'status_failed' } } };
+  }
+  return { ok: true, events: [{ type: 'ClusterProvisioningRetried', data: {} }] };
 }

@@ -8,6 +8,7 @@ export function applyStatus(status: Map<string, string>, e: EventEnvelope): void
     case 'ClusterRequested': status.set(id, 'provisioning'); break;
     case 'ClusterReady': status.set(id, 'ready'); break;
     case 'ClusterProvisioningFailed': status.set(id, 'failed'); break;
+    case 'ClusterProvisioningRetried': status.set(id, 'provisioning'); break;
     case 'ClusterDeletionRequested': status.set(id, 'deleting'); break;
     case 'ClusterDeleted': status.set(id, 'deleted'); break;
     default: break;

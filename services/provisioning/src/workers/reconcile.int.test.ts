@@ -1,0 +1,93 @@
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamIds } from '@pgfleet/contracts';
+import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/eventstore';
+import { createLogger } from '@pgfleet/kit';
+import { freePort, openSecretStore, ownedTempDir, startLocalServer, type LocalServer } from '@pgfleet/postgres';
+import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
+import { createCluster, deleteCluster, retryCluster } from '../commands.js';
+import { foldCluster } from '../domain/cluster.js';
+import { reconcileCluster } from './reconcile.js';
+
+let server: LocalServer;
+let store: PostgresEventStore;
+let home: string;
+let runtime: NodeRuntime;
+const log = createLogger('provisioning-test', 'silent');
+const BAD = "\nshared_buffers = 'plenty'\n";
+
+/** The real process runtime, except that while `broken` it writes a setting PostgreSQL refuses before starting. */
+let broken = true;
+function breakableRuntime(inner: NodeRuntime): NodeRuntime {
+  return {
+    ...inner,
+    start: async (nodeId) => {
+      const info = (await inner.status(nodeId)).node!;
+      const conf = join(info.dataDir, 'postgresql.conf');
+      const text = readFileSync(conf, 'utf8');
+      if (broken && !text.includes(BAD)) appendFileSync(conf, BAD);
+      if (!broken && text.includes(BAD)) writeFileSync(conf, text.replace(BAD, ''));
+      return inner.start(nodeId);
+    },
+  };
+}
+
+beforeAll(async () => {
+  home = await ownedTempDir('pgfleet-prov-');
+  server = await startLocalServer({ dataDir: join(home, 'store'), port: await freePort(), settings: { fsync: 'off' } });
+  store = createPostgresEventStore({ connectionString: server.url() });
+  runtime = breakableRuntime(createProcessRuntime({ home }));
+});
+afterAll(async () => {
+  await store?.close();
+  await server?.stop('immediate');
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('provisioning worker with real PostgreSQL servers', () => {
+  it('records NodeFailed and ClusterProvisioningFailed with the server log line when a node does not start; retry then reaches Ready; delete cleans up', async () => {
+    const secrets = openSecretStore(home);
+    const created = await createCluster({ store, secrets }, { name: 'fragile', plan: 'starter-512', version: 15, accountId: 'acme' }, {});
+    expect(created.ok).toBe(true);
+    const clusterId = (created as { result: { clusterId: string } }).result.clusterId;
+    const stream = streamIds.cluster(clusterId);
+
+    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+    const failed = (await store.readStream(stream)).events;
+    expect(failed.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeFailed', 'ClusterProvisioningFailed']);
+    const reason = (failed[3]!.data as { reason: string }).reason;
+    expect(reason).toContain('shared_buffers');
+    expect(foldCluster(failed).status).toBe('failed');
+
+    broken = false;
+    expect((await retryCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+    const ready = (await store.readStream(stream)).events;
+    expect(ready.slice(4).map((e) => e.type)).toEqual(['ClusterProvisioningRetried', 'NodeStarted', 'ClusterReady']);
+    expect(ready.slice(4).every((e) => e.actor.kind !== 'service' || e.actor.id === 'provisioning')).toBe(true);
+
+    // Retrying a ready cluster is refused with a reason.
+    expect(await retryCluster({ store, secrets }, { clusterId }, {})).toMatchObject({ ok: false, code: 'NOT_FAILED' });
+
+    expect((await deleteCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+    expect(foldCluster((await store.readStream(stream)).events).status).toBe('deleted');
+    expect((await runtime.list(clusterId)).length).toBe(0);
+    expect(await secrets.get(`cluster/${clusterId}/app`)).toBeUndefined();
+  });
+
+  it('a name is free again once its cluster is deleted, and taken while it lives', async () => {
+    const secrets = openSecretStore(home);
+    const first = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {});
+    expect(first.ok).toBe(true);
+    const dup = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {});
+    expect(dup).toMatchObject({ ok: false, code: 'NAME_TAKEN', details: { field: 'name' } });
+    const otherAccount = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'other' }, {});
+    expect(otherAccount.ok).toBe(true);
+    const clusterId = (first as { result: { clusterId: string } }).result.clusterId;
+    await deleteCluster({ store, secrets }, { clusterId }, {});
+    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+    expect((await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {})).ok).toBe(true);
+  });
+});
