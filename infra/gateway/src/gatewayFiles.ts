@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { Id } from '@pgfleet/contracts';
+import { GatewayError } from './errors.js';
+
+/** The files of one gateway in its run directory. */
+export interface GatewayFiles {
+  dir: string;
+  config: string;
+  pid: string;
+  /** The HAProxy stats socket (runtime API, admin level). */
+  socket: string;
+  /** Serializes start/stop of a gateway across control-plane processes. */
+  lock: string;
+}
+
+/** Linux limits a unix socket path to 107 bytes (sun_path is 108 with the NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+export function gatewayFiles(runDir: string): GatewayFiles {
+  return {
+    dir: runDir,
+    config: join(runDir, 'haproxy.cfg'),
+    pid: join(runDir, 'haproxy.pid'),
+    socket: join(runDir, 'admin.sock'),
+    lock: join(runDir, '.lock'),
+  };
+}
+
+/** Where the process driver keeps a gateway: `${home}/clusters/{clusterId}/gateways/{gatewayId}/`. */
+export function gatewayDir(home: string, clusterId: string, gatewayId: string): string {
+  return join(home, 'clusters', safeId(clusterId, 'clusterId'), 'gateways', safeId(gatewayId, 'gatewayId'));
+}
+
+export function safeId(id: string, field: string): string {
+  // Ids become path segments and HAProxy names: letters, digits, "_", "-" only.
+  if (!Id.safeParse(id).success) {
+    throw new GatewayError('INVALID_GATEWAY_CONFIG', `${field} "${id}" must be 1-64 letters, digits, "_" or "-"`, { field });
+  }
+  return id;
+}
