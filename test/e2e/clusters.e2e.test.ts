@@ -138,3 +138,23 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(t.logs.join('\n')).not.toContain(password);
   });
 });
+
+describe('events tail', () => {
+  it('is a JetStream consumer that prints the events of one type since a time, as JSON lines', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('./harness.js');
+    const child = spawn(process.execPath, [CLI, 'events', 'tail', '--type', 'ClusterReady', '--since', '2020-01-01T00:00:00Z', '--json'], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const first = await waitFor('a ClusterReady event', () => {
+        const line = out.split('\n')[0];
+        return line && out.includes('\n') ? (JSON.parse(line) as { type: string; streamId: string }) : undefined;
+      }, 30_000);
+      expect(first.type).toBe('ClusterReady');
+      expect(first.streamId).toMatch(/^cluster-/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

@@ -43,7 +43,8 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
         js: jetstream(nc), filter, since: since ? new Date(since) : undefined,
         onEvent: (e: EventEnvelope) => {
           if (clusterId && !e.streamId.endsWith(clusterId)) return;
-          out(o)(`${e.occurredAt}  ${e.streamId}  ${e.type}  ${JSON.stringify(e.data)}`, e);
+          // One line per event (JSON Lines with --json), so ops tools can pipe it.
+          process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : `${e.occurredAt}  ${e.streamId}  ${e.type}  ${JSON.stringify(e.data)}\n`);
         },
       });
       const stop = async () => { await tail.stop(); await nc.close(); process.exit(0); };

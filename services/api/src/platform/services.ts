@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 const require = createRequire(import.meta.url);
 
 /** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
-export const SERVICES = ['provisioning'] as const;
+export const SERVICES = ['provisioning', 'backup'] as const;
 
 export function serviceEntry(name: string): string | undefined {
   try {

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './gatewayFiles.js';
+export * from './haproxyConfig.js';
+export * from './runtimeApi.js';
+export * from './haproxyProcess.js';
