@@ -13,6 +13,8 @@ export const COMMANDS = {
   backup: {
     RequestBackup: z.object({ clusterId: Id }),
     SetBackupSchedule: z.object({ clusterId: Id, at: HourMinute, tz: z.string().min(1).default('UTC') }),
+    /** Restore a completed backup into the leader of its cluster, or of `targetClusterId` (a ready cluster); replies when done. */
+    RestoreBackup: z.object({ clusterId: Id, backupId: Id, targetClusterId: Id.optional() }),
   },
 } as const;
 

@@ -156,6 +156,8 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
         const started = await run(bin, args);
         const pid = livePid(f);
         if (started.code !== 0 || !pid || pid === old) {
+          // Put back the config the running process (if any) serves, so status and the next start agree.
+          if (current !== undefined) writeFileSync(f.config, current, { mode: 0o600 });
           throw new GatewayError('START_FAILED', `haproxy for gateway ${spec.gatewayId} did not start: ${lastLines(started.output) || `exit ${started.code}`}`, {
             exitCode: started.code,
           });

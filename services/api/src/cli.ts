@@ -3,7 +3,6 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli/client.js';
 import { registerClusterCommands } from './cli/clusterCommands.js';
 import { registerHistoryCommands } from './cli/historyCommands.js';
-import { up } from './platform/up.js';
 
 const out = (opts: { json?: boolean }) => (human: string, json: unknown) => {
   process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : human) + '\n');
@@ -16,6 +15,8 @@ const program = new Command('pgfleet')
 
 program.command('up').description('run the platform in the foreground (NATS, event store, relay, services, API)')
   .action(async () => {
+    // Loaded only here: the platform pulls in NATS, the event store and PostgreSQL drivers.
+    const { up } = await import('./platform/up.js');
     const platform = await up();
     console.log(`pgfleet is up; API at ${platform.apiUrl}. Ctrl-C stops it (clusters keep running).`);
     let stopping = false;

@@ -4,6 +4,9 @@ import { handleCommand } from '@pgfleet/kit';
 import { decideBackups, evolveBackups, initialBackupsState, type BackupEvent, type BackupsCommand } from './domain/backups.js';
 import { isTimeZone } from './domain/dailySlot.js';
 import { clusterFacts, loadCluster } from './workers/cluster.js';
+import type { BackupDeps } from './workers/deps.js';
+import { loadBackups } from './workers/record.js';
+import { restoreIntoCluster } from './workers/restore.js';
 
 export interface CommandDeps {
   store: EventStore;
@@ -59,4 +62,23 @@ export async function setBackupSchedule(deps: CommandDeps, cmd: CommandData<'bac
   const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
   if (!facts) return notFound(cmd.clusterId);
   return (await decideOn(deps.store, cmd.clusterId, { type: 'SetBackupSchedule', cluster: facts, at: cmd.at, tz: cmd.tz }, meta)).reply;
+}
+
+/**
+ * RestoreBackup: verify the backup's sha256 and pg_restore it into the leader of its own cluster
+ * (in place) or of `targetClusterId`; the reply comes when the restore is done. Nothing is appended:
+ * the reply's version is the backups stream's current version.
+ */
+export async function restoreCommand(deps: Pick<BackupDeps, 'store' | 'files' | 'log'>, cmd: CommandData<'backup', 'RestoreBackup'>): Promise<CommandReply> {
+  const target = cmd.targetClusterId ?? cmd.clusterId;
+  const log = deps.log.child({ clusterId: cmd.clusterId, backupId: cmd.backupId, target });
+  log.info('restore started');
+  const r = await restoreIntoCluster(deps, cmd.clusterId, cmd.backupId, target);
+  if (!r.ok) {
+    log.warn({ code: r.code, reason: r.message }, 'restore failed');
+    return { ok: false, code: r.code, message: r.message, details: { field: r.code === 'CLUSTER_NOT_READY' ? 'targetClusterId' : 'backupId' } };
+  }
+  log.info({ durationMs: r.durationMs }, 'restore completed');
+  const { version } = await loadBackups(deps.store, cmd.clusterId);
+  return { ok: true, streamId: streamIds.backups(cmd.clusterId), version, result: { backupId: r.backupId, clusterId: cmd.clusterId, targetClusterId: target, durationMs: r.durationMs } };
 }

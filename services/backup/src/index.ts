@@ -2,7 +2,7 @@ export * from './domain/backups.js';
 export { dailiesToExpire, type DailyBackupRef } from './domain/retention.js';
 export { dueDailySlot, latestSlot, isTimeZone } from './domain/dailySlot.js';
 export { createFileBackupStore, HashingCounter, type BackupStore, type StoredBackup, type PutOptions } from './store/backupStore.js';
-export { requestBackup, setBackupSchedule, type RequestOptions } from './commands.js';
+export { requestBackup, setBackupSchedule, restoreCommand, type RequestOptions } from './commands.js';
 export type { BackupDeps } from './workers/deps.js';
 export { DumpProgress } from './workers/progress.js';
 export { runDump, type DumpOutcome, type RunDumpOptions } from './workers/runDump.js';

@@ -4,7 +4,7 @@ import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
 import { join, resolve } from 'node:path';
-import { requestBackup, setBackupSchedule } from './commands.js';
+import { requestBackup, restoreCommand, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
 import { createFileBackupStore } from './store/backupStore.js';
 import { processBackups } from './workers/processBackups.js';
@@ -45,6 +45,7 @@ const commands = serveCommands(nc, 'backup', {
     if (reply.ok) await scheduler.watch(data.clusterId);
     return reply;
   },
+  RestoreBackup: (data) => restoreCommand(deps, data, log),
 }, { logger: log });
 
 // `backup create` polls the bytes written so far by a running dump.

@@ -26,7 +26,7 @@ async function waitForCluster(name: string, json: boolean, until: (status: strin
     if (until(audit.state.status)) return audit.state.status;
     if (audit.state.status === 'failed') throw new CliError(`cluster ${name} failed to provision: ${audit.state.failureReason ?? 'unknown reason'}`, 'PROVISIONING_FAILED');
     if (Date.now() > deadline) throw new CliError(`cluster ${name} is still ${audit.state.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
-    await sleep(300);
+    await sleep(100);
   }
 }
 

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { eventFilter, type EventEnvelope } from '@pgfleet/contracts';
-import { jetstream } from '@nats-io/jetstream';
-import { connectBus, tailEvents } from '@pgfleet/bus';
 import { apiClient, CliError } from './client.js';
 import { table } from './format.js';
 
@@ -37,6 +35,8 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       const since = o.since ? parseTime(o.since, '--since') : undefined;
       let clusterId: string | undefined;
       if (o.cluster) clusterId = (await api.call<{ clusterId: string }>('GET', `/v1/clusters/${o.cluster}/audit`)).clusterId;
+      const { jetstream } = await import('@nats-io/jetstream');
+      const { connectBus, tailEvents } = await import('@pgfleet/bus');
       const nc = await connectBus({ servers: api.natsUrl(), name: 'pgfleet-events-tail' });
       const filter = eventFilter({ type: o.type });
       const tail = await tailEvents({

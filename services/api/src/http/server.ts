@@ -6,6 +6,7 @@ import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
 import { foldCluster } from '@pgfleet/provisioning';
+import { registerBackupRoutes } from './backupRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { ClusterProjection, type ClusterSummary } from './projection.js';
 import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
@@ -133,6 +134,8 @@ export async function startApiServer(opts: ApiServerOptions) {
     const state = foldCluster(events);
     return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: { ...state, version_: undefined, streamVersion: state.version_ }, events };
   });
+
+  registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
 
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return {
