@@ -62,3 +62,7 @@ fi
 
 # Build every workspace (turbo caches unchanged packages).
 npx turbo run build --output-logs=errors-only >/dev/null || npx turbo run build --output-logs=errors-only
+
+# `npx pgfleet` from the repository: npm links a workspace's bin only when its target exists,
+# and the CLI is a build output, so make sure the link is there after the first build.
+[ -e node_modules/.bin/pgfleet ] || ln -sf ../@pgfleet/api/dist/cli.js node_modules/.bin/pgfleet

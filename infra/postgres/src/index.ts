@@ -14,3 +14,4 @@ export * from './initNode.js';
 export * from './roles.js';
 export * from './cloneFollower.js';
 export * from './nodeStatus.js';
+export * from './tls.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommands } from './cli/backupCommands.js';
 import { CliError } from './cli/client.js';
 import { registerClusterCommands } from './cli/clusterCommands.js';
 import { registerHistoryCommands } from './cli/historyCommands.js';
@@ -34,6 +35,7 @@ program.command('up').description('run the platform in the foreground (NATS, eve
 
 registerClusterCommands(program, out);
 registerHistoryCommands(program, out);
+registerBackupCommands(program, out);
 
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');

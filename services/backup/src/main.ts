@@ -45,7 +45,7 @@ const commands = serveCommands(nc, 'backup', {
     if (reply.ok) await scheduler.watch(data.clusterId);
     return reply;
   },
-  RestoreBackup: (data) => restoreCommand(deps, data, log),
+  RestoreBackup: (data) => restoreCommand(deps, data),
 }, { logger: log });
 
 // `backup create` polls the bytes written so far by a running dump.
