@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,8 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
     const status = await gw.status('c1', 'gw-1');
     expect(status).toMatchObject({ state: 'running', pid: first.pid, drainingPids: [] });
     expect(status.files.dir).toBe(join(home, 'clusters', 'c1', 'gateways', 'gw-1'));
+    expect(statSync(status.files.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(home, 'clusters', 'c1')).mode & 0o005).toBe(0o005); // nodes of another OS user live beside it
   });
 
   it('routes connections to the leader only', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { GatewayError } from './errors.js';
 import { gatewayDir, gatewayFiles, type GatewayFiles } from './gatewayFiles.js';
 import { renderHaproxyConfig, type HaproxyConfigSpec } from './haproxyConfig.js';
@@ -136,7 +137,9 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     async start(spec) {
       const f = files(spec.clusterId, spec.gatewayId);
       const config = renderHaproxyConfig({ ...spec, runDir: f.dir });
-      mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+      // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
+      mkdirSync(dirname(f.dir), { recursive: true });
+      if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
       return withLock(f.lock, async () => {
         const old = livePid(f);
         const current = existsSync(f.config) ? readFileSync(f.config, 'utf8') : undefined;
