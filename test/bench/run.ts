@@ -5,6 +5,7 @@
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   eventstore: async () => (await import('./eventstore/index.js')).runEventstoreBench(),
   provisioning: async () => (await import('./provisioning/index.js')).runProvisioningBench(),
+  backup: async () => (await import('./backup/index.js')).runBackupBench(),
 };
 
 async function main(): Promise<void> {

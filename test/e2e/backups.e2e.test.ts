@@ -153,6 +153,16 @@ describe('backups, end to end through the pgfleet CLI', () => {
     expect(events[daily + 1]).toMatchObject({ type: 'BackupRejected', data: { code: 'QUOTA_EXCEEDED' } });
   });
 
+  it('restores a backup in place: rows deleted after the backup are back', async () => {
+    const completed = (await json<BackupRow[]>('backup', 'list', 'shop')).filter((b) => b.status === 'completed');
+    const url = await urlOf('shop');
+    psql(url, 'DELETE FROM items WHERE id > 10');
+    expect(psql(url, 'SELECT count(*) FROM items')).toBe('10');
+    const restored = await ok('backup', 'restore', 'shop', completed.at(-1)!.id);
+    expect(restored.stdout).toContain('restored into shop');
+    expect(psql(url, 'SELECT count(*), sum(id) FROM items')).toBe('100|5050');
+  });
+
   it('sets the daily schedule and rejects bad input, sandbox backups and unknown backups with one sentence and a non-zero exit', async () => {
     const set = await json<{ at: string; tz: string }>('backup', 'schedule', 'shop', '--at', '03:30', '--tz', 'Europe/Paris');
     expect(set).toMatchObject({ at: '03:30', tz: 'Europe/Paris' });

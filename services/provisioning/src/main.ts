@@ -23,7 +23,7 @@ const runtime = createProcessRuntime({ home });
 const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'provisioning' });
 
 const scheduler = new ReconcileScheduler(
-  async (clusterId) => { await reconcileCluster({ store, runtime, secrets, log }, clusterId); },
+  async (clusterId) => { await reconcileCluster({ store, runtime, secrets, log, home }, clusterId); },
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'reconcile failed'),
 );
 

@@ -23,7 +23,7 @@ interface AppendRow {
 /**
  * Append a batch to one stream in one transaction (one round trip without a hook): validate
  * every event first, lock the stream, treat a batch whose ids are all stored as already
- * appended, check the expected version, insert, bump the version, NOTIFY live subscribers.
+ * appended, check the expected version, insert, bump the version (the store wakes live subscribers after the commit: see wakeUp.ts).
  */
 export async function appendToStream(
   pool: pg.Pool, s: StoreSchema, streamId: string, events: readonly NewEvent[], options: PostgresAppendOptions = {},

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { AppendResult, Checkpoint, EventStore, NewEvent, SubscribeOptions, Subscription } from '../port.js';
 import { DEFAULT_TIMING } from '../subscription/runSubscription.js';
 import { appendToStream, type PostgresAppendOptions } from './appendToStream.js';
+import { WakeUp } from './wakeUp.js';
 import { loadCheckpoint, storeCheckpoint } from './checkpoints.js';
 import { Notifications } from './notifications.js';
 import { readAll } from './readAll.js';
@@ -53,6 +54,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
   pool.on('error', onConnectionError);
   const notifications = new Notifications(clientConfig, s.channel, onConnectionError);
+  const wakeUp = new WakeUp(pool, s.channel);
   const timing = { ...DEFAULT_TIMING, pollIntervalMs: options.pollIntervalMs ?? DEFAULT_TIMING.pollIntervalMs };
   const subscriptions = new Set<Subscription>();
 
@@ -70,7 +72,9 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     migrate,
     async appendToStream(streamId, events, appendOptions) {
       await ready();
-      return appendToStream(pool, s, streamId, events, appendOptions);
+      const result = await appendToStream(pool, s, streamId, events, appendOptions);
+      if (!result.alreadyAppended && result.events.length > 0) wakeUp.ping();
+      return result;
     },
     async readStream(streamId, readOptions) {
       await ready();

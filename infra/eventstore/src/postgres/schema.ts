@@ -107,7 +107,6 @@ function migrations(s: StoreSchema): string[] {
       SELECT array_agg(i.position::text ORDER BY i.stream_version) INTO v_positions FROM inserted i;
 
       UPDATE ${s.streams} SET version = v_version + v_count WHERE stream_id = p_stream_id;
-      PERFORM pg_notify('${s.channel}', p_stream_id);
       RETURN QUERY SELECT false, v_version + v_count, v_positions;
     END
     $fn$;

@@ -8,12 +8,15 @@ import { evolveCluster, foldCluster, type ClusterState, type NodeState } from '.
 import { decideRelease, evolveNames, initialNamesState } from '../domain/names.js';
 import { handleCommand } from '@pgfleet/kit';
 import { runtimeNodeId } from './nodeIds.js';
+import { ensureNodeTls } from './nodeTls.js';
 
 export interface ReconcileDeps {
   store: EventStore;
   runtime: NodeRuntime;
   secrets: SecretStore;
   log: Logger;
+  /** The platform home: when set, nodes get TLS from the start (cluster CA + node certificates under it). */
+  home?: string;
 }
 
 export const PROVISIONING_ACTOR = { kind: 'service' as const, id: 'provisioning' };
@@ -81,7 +84,8 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
   // 1. the leader: initdb, start, roles.
   try {
     await ensureProvisioned(deps, clusterId, leader, major, plan.id, record, async (spec) => {
-      await initNode({ major, dataDir: spec.dataDir, port: spec.port, plan });
+      const tls = deps.home ? await ensureNodeTls(deps.home, clusterId, leader.nodeId) : undefined;
+      await initNode({ major, dataDir: spec.dataDir, port: spec.port, plan, tls });
     });
     await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === leader.nodeId)!, record);
     const port = state().nodes.find((n) => n.nodeId === leader.nodeId)!.port!;
@@ -99,10 +103,13 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
   const followers = state().nodes.filter((n) => n.nodeId !== leader.nodeId);
   const results = await Promise.allSettled(followers.map(async (f) => {
     await ensureProvisioned(deps, clusterId, f, major, plan.id, record, async (spec) => {
+      const tls = deps.home ? await ensureNodeTls(deps.home, clusterId, f.nodeId) : undefined;
+      // Replication verifies the leader's certificate against the cluster CA (verify-full).
+      const verify = tls ? { sslmode: 'verify-full', sslrootcert: tls.caFile } : {};
       await cloneFollower({
         major, dataDir: spec.dataDir, port: spec.port, slotName: slotName(f.nodeId),
-        leader: { host: '127.0.0.1', port: leaderNow.port!, user: REPLICATION_USER, password: replicationPassword },
-        plan,
+        leader: { host: '127.0.0.1', port: leaderNow.port!, user: REPLICATION_USER, password: replicationPassword, ...verify },
+        plan, tls,
       });
     });
     await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === f.nodeId)!, record);

@@ -1,0 +1,29 @@
+import { createClusterCa, issueNodeCert, type NodeTls } from '@pgfleet/postgres';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where a cluster's TLS material lives: the CA in `tls/`, each node's cert in `tls/nodes/{nodeId}/`. */
+export const clusterTlsDir = (home: string, clusterId: string) => join(home, 'clusters', clusterId, 'tls');
+
+/**
+ * Host names and addresses a node's certificate is valid for: the loopback address the
+ * gateway(s) bind locally, `localhost`, and the gateway host names of the cluster.
+ */
+export function nodeCertNames(clusterId: string): { dnsNames: string[]; ipAddresses: string[] } {
+  return { dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`], ipAddresses: ['127.0.0.1'] };
+}
+
+/**
+ * The cluster CA (created once, never replaced) and this node's certificate (issued once; a
+ * rotation replaces it explicitly). Idempotent, so a reconciliation resumed after a crash reuses both.
+ */
+export async function ensureNodeTls(home: string, clusterId: string, nodeId: string): Promise<Required<NodeTls>> {
+  const caDir = clusterTlsDir(home, clusterId);
+  await createClusterCa(caDir, clusterId);
+  // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
+  mkdirSync(join(caDir, 'nodes'), { recursive: true, mode: 0o755 });
+  const outDir = join(caDir, 'nodes', nodeId);
+  const files = { keyFile: join(outDir, 'server.key'), certFile: join(outDir, 'server.crt'), caFile: join(outDir, 'ca.crt') };
+  if (existsSync(files.keyFile) && existsSync(files.certFile) && existsSync(files.caFile)) return files;
+  return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId) });
+}
