@@ -9,7 +9,6 @@ import { connectBus, tailEvents } from '@pgfleet/bus';
 import { eventFilter, streamIds, type EventEnvelope } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
-import { waitForServices } from './ready.js';
 
 interface NodeRow { nodeId: string; role: string; port: number }
 interface Shown { clusterId: string; status: string; nodes: NodeRow[] }
@@ -43,7 +42,6 @@ function tableDigests(url: string): Record<string, string> {
 beforeAll(async () => {
   t = await startPlatform();
   store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
-  await waitForServices(t);
   downloads = mkdtempSync(join(tmpdir(), 'pgfleet-downloads-'));
 });
 afterAll(async () => {
@@ -191,5 +189,44 @@ describe('backups, end to end through the pgfleet CLI', () => {
     const noCluster = await t.cli('backup', 'list', 'ghost');
     expect(noCluster.code).not.toBe(0);
     expect(noCluster.stderr).toContain('no cluster named ghost');
+  });
+});
+
+describe('backup crash safety', () => {
+  it('kill -9 of the backup service in the middle of a dump: after its restart the backup is marked failed, no partial file is listed, no second dump runs, and the next backup works', async () => {
+    await ok('cluster', 'create', 'bulky', '--plan', 'starter-512');
+    const url = await urlOf('bulky');
+    const init = spawnSync('/usr/lib/postgresql/15/bin/pgbench', ['-i', '-q', '-s', '20', url], { encoding: 'utf8' });
+    expect(init.status, init.stderr).toBe(0);
+    const { clusterId } = await json<Shown>('cluster', 'show', 'bulky');
+
+    const accepted = await json<{ result: { backupId: string } }>('backup', 'create', 'bulky', '--no-wait');
+    const backupId = accepted.result.backupId;
+    await waitFor('the dump to be running', async () => {
+      const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
+      return rows.find((b) => b.id === backupId)?.status === 'running' || undefined;
+    }, 60_000);
+    const victim = t.platform.services().find((s) => s.name === 'backup')!.pid!;
+    process.kill(victim, 'SIGKILL');
+
+    const settled = await waitFor('the interrupted backup to be settled', async () => {
+      const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
+      const row = rows.find((b) => b.id === backupId);
+      return row && row.status !== 'running' && row.status !== 'requested' ? row : undefined;
+    }, 120_000);
+    expect(t.platform.services().find((s) => s.name === 'backup')!.pid).not.toBe(victim);
+    expect(settled.status).toBe('failed');
+    const dir = join(t.home, 'backups', clusterId);
+    const files = existsSync(dir) ? (await import('node:fs')).readdirSync(dir) : [];
+    expect(files.filter((f) => f.includes(backupId))).toEqual([]);
+    const { events } = await store.readStream(streamIds.backups(clusterId));
+    const mine = events.filter((e) => (e.data as { backupId?: string }).backupId === backupId).map((e) => e.type);
+    expect(mine.filter((type) => type === 'BackupStarted')).toHaveLength(1);
+    expect(mine).not.toContain('BackupCompleted');
+
+    const next = await json<{ id?: string; status?: string }>('backup', 'create', 'bulky');
+    const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
+    expect(rows.filter((b) => b.status === 'completed')).toHaveLength(1);
+    expect(next).toBeTruthy();
   });
 });

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
 import { nameEvents } from './names.js';
+import { gatewayEvents } from './gateway.js';
 
 /**
  * Every event type of the system: its data schema, the stream category it lives in and the
@@ -11,6 +12,7 @@ export const EVENTS = {
   ...withCategory('cluster', clusterEvents),
   ...withCategory('backups', backupEvents),
   ...withCategory('names', nameEvents),
+  ...withCategory('gateway', gatewayEvents),
 } as const;
 
 function withCategory<C extends string, M extends Record<string, z.ZodType>>(category: C, schemas: M) {
@@ -49,6 +51,7 @@ export function upcast(type: EventType, schemaVersion: number, data: unknown): u
   return current;
 }
 
-export { clusterEvents, backupEvents, nameEvents };
+export { clusterEvents, backupEvents, nameEvents, gatewayEvents };
 export * from './cluster.js';
 export * from './backup.js';
+export * from './gateway.js';

@@ -4,6 +4,7 @@ import { registerBackupCommands } from './cli/backupCommands.js';
 import { CliError } from './cli/client.js';
 import { registerClusterCommands } from './cli/clusterCommands.js';
 import { registerHistoryCommands } from './cli/historyCommands.js';
+import { registerNetworkCommands } from './cli/networkCommands.js';
 
 const out = (opts: { json?: boolean }) => (human: string, json: unknown) => {
   process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : human) + '\n');
@@ -36,6 +37,7 @@ program.command('up').description('run the platform in the foreground (NATS, eve
 registerClusterCommands(program, out);
 registerHistoryCommands(program, out);
 registerBackupCommands(program, out);
+registerNetworkCommands(program, out);
 
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform } from '../../e2e/harness.js';
-import { waitForServices } from '../../e2e/ready.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const SCALE = Number(process.env.BENCH_BACKUP_SCALE ?? 20);
@@ -29,7 +28,6 @@ export async function runBackupBench(): Promise<void> {
   const rows: string[][] = [];
   const sizes: string[] = [];
   try {
-    await waitForServices(t);
     const created = await t.cli('cluster', 'create', 'bench-backup', '--plan', 'starter-512');
     if (created.code !== 0) throw new Error(`create failed: ${created.stderr}`);
     const url = (await t.cli('cluster', 'url', 'bench-backup')).stdout.trim();

@@ -7,6 +7,7 @@ import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
 import { foldCluster } from '@pgfleet/provisioning';
 import { registerBackupRoutes } from './backupRoutes.js';
+import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { ClusterProjection, type ClusterSummary } from './projection.js';
 import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
@@ -100,9 +101,11 @@ export async function startApiServer(opts: ApiServerOptions) {
     }
     const password = await secrets.get(state.secretRef);
     if (password === undefined) return reject(reply, { code: 'INTERNAL', message: `the password of cluster ${row.name} is missing from the secret store` });
-    const c = ready.data;
+    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000);
+    if (!gw) return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
+    const c = { ...ready.data, ...gw };
     const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
-    return { url, host: c.host, port: c.port, database: c.database, user: c.user };
+    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls: tlsParams(opts.home, row.clusterId) };
   });
 
   app.delete('/v1/clusters/:name', async (req, reply) => {
@@ -136,6 +139,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   });
 
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
+  registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
 
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return {

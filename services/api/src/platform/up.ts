@@ -7,7 +7,7 @@ import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
 import { apiTokenOf, fileSecret, platformHome, readPlatformFile, writePlatformFile, type PlatformFile } from './home.js';
-import { SERVICES, serviceEntry, supervise, type Supervised } from './services.js';
+import { SERVICES, serviceEntry, supervise, waitUntilAnswering, type Supervised } from './services.js';
 
 export interface Platform {
   home: string;
@@ -84,6 +84,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
       running.push(supervise(name, entry, serviceEnv, log));
     }
     closers.push(async () => { await Promise.all(running.map((s) => s.stop())); });
+    const silent = await waitUntilAnswering(nc, running.map((s) => s.name));
+    if (silent.length > 0) log(`services   ${silent.join(', ')} not answering commands yet`);
 
     const api = await startApiServer({ port: ports.apiPort, token: apiTokenOf(home), store, nc, home });
     closers.push(() => api.close());

@@ -1,0 +1,4 @@
+export * from './domain/clusterView.js';
+export * from './domain/gateways.js';
+export * from './workers/reconcileGateways.js';
+export * from './workers/gatewayClusters.js';

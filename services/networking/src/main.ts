@@ -1,0 +1,43 @@
+import { jetstream } from '@nats-io/jetstream';
+import { streamCategory } from '@pgfleet/contracts';
+import { connectBus, consumeEvents } from '@pgfleet/bus';
+import { createPostgresEventStore } from '@pgfleet/eventstore';
+import { createHaproxyGateways } from '@pgfleet/gateway';
+import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
+import { resolve } from 'node:path';
+import { NetworkingConfig } from './config.js';
+import { clustersWithGateways } from './workers/gatewayClusters.js';
+import { reconcileGateways } from './workers/reconcileGateways.js';
+import { ReconcileScheduler } from './workers/scheduler.js';
+
+/** The networking service: keeps every cluster's gateways in step with the cluster's history. */
+const config = loadConfig(NetworkingConfig);
+const log = createLogger('networking', config.PGFLEET_LOG_LEVEL);
+const home = resolve(config.PGFLEET_HOME);
+const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTSTORE_URL });
+const gateways = createHaproxyGateways({ home });
+const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'networking' });
+
+const scheduler = new ReconcileScheduler(
+  async (clusterId) => { await reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST }, clusterId); },
+  (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'gateway reconcile failed'),
+);
+
+// Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...) through NATS; the ack waits for the reconciliation.
+const consumer = await consumeEvents({
+  js: jetstream(nc), durable: config.PGFLEET_NETWORKING_DURABLE, logger: log, filterSubjects: ['pgfleet.events.cluster.>'],
+  handler: async (event) => {
+    if (streamCategory(event.streamId) !== 'cluster') return;
+    await scheduler.request(event.streamId.slice('cluster-'.length));
+  },
+});
+
+// After a restart: every cluster with gateways is checked again (a gateway killed meanwhile is started).
+for (const clusterId of await clustersWithGateways(store)) void scheduler.request(clusterId);
+log.info('networking service started');
+
+const shutdown = gracefulShutdown({ logger: log });
+shutdown.register('store', () => store.close());
+shutdown.register('nats', () => nc.drain());
+shutdown.register('reconciliations', () => scheduler.idle());
+shutdown.register('consumer', () => consumer.stop());
