@@ -144,10 +144,14 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
   it('rejects a config HAProxy cannot bind and keeps serving the previous one', async () => {
     const gw = gateways();
     const before = await gw.status('c1', 'gw-1');
-    const err = await gw.start({ ...spec, binds: [{ host: '192.0.2.1', port: gatewayPort() }] }).catch((e: unknown) => e);
+    // A loopback port held by another listener (without SO_REUSEPORT) cannot be bound by HAProxy.
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const busy = (blocker.address() as { port: number }).port;
+    const err = await gw.start({ ...spec, binds: [{ host: '127.0.0.1', port: busy }] }).catch((e: unknown) => e).finally(() => blocker.close());
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toMatch(/HAPROXY_CONFIG_REJECTED|START_FAILED/);
-    console.log(`gateway start on an address this host does not have: ${(err as GatewayError).code}: ${(err as Error).message}`);
     expect(readFileSync(before.files.config, 'utf8')).toContain(`bind 127.0.0.1:${gatewayPort()}`);
     const after = await gw.status('c1', 'gw-1');
     expect(after.pid).toBe(before.pid);
