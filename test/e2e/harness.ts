@@ -101,7 +101,26 @@ export function postmastersUnder(dir: string): number[] {
   return pids;
 }
 
+/** Live HAProxy gateway processes whose config lives under `dir` (from /proc cmdline). */
+export function gatewaysUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('haproxy') && argv.some((a) => a.startsWith(`${dir}/`))) pids.push(pid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
 function stopClusterServers(home: string): void {
+  for (const pid of gatewaysUnder(home)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
   for (const pid of postmastersUnder(home)) {
     try { process.kill(pid, 'SIGQUIT'); } catch { /* gone */ }
   }

@@ -9,6 +9,12 @@ export const COMMANDS = {
     CreateCluster: z.object({ name: ClusterName, plan: PlanId, version: PostgresVersion.default(15), accountId: AccountId.default('default') }),
     DeleteCluster: z.object({ clusterId: Id }),
     RetryCluster: z.object({ clusterId: Id }),
+    /** Hand leadership to a follower (`to`, default the first follower): a clean, planned leader change. */
+    SwitchoverCluster: z.object({ clusterId: Id, to: Id.optional() }),
+  },
+  networking: {
+    /** Only TLS connections over TCP (hostssl) on every node of the cluster; plaintext is refused from then on. */
+    ForceTls: z.object({ clusterId: Id }),
   },
   backup: {
     RequestBackup: z.object({ clusterId: Id }),

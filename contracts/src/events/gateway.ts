@@ -9,4 +9,6 @@ export const gatewayEvents = {
   GatewayLeaderSet: z.object({ leader: Id, gatewayIds: z.array(Id).min(1) }),
   /** The cluster was deleted: its gateways are stopped and their files removed. */
   GatewaysRemoved: z.object({ gatewayIds: z.array(Id) }),
+  /** Every node of the cluster accepts only TLS over TCP (hostssl); plaintext connections are refused. */
+  TlsForced: z.object({ nodes: z.array(Id) }),
 } as const;

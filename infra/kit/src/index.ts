@@ -4,3 +4,4 @@ export * from './health.js';
 export * from './shutdown.js';
 export * from './decider.js';
 export * from './commandHandler.js';
+export * from './keyedQueue.js';

@@ -12,4 +12,3 @@ export { resumeBackups, backupClusters, INTERRUPTED } from './workers/resume.js'
 export { restoreBackup, restoreIntoCluster, verifyBackupFile, type RestoreResult, type RestoreTarget } from './workers/restore.js';
 export { DailyScheduler, type TickResult } from './workers/schedule.js';
 export { chooseDumpNode, probeNode, loadCluster, clusterFacts, APP_DATABASE, APP_ROLE, type NodeProbe, type DumpNodeChoice } from './workers/cluster.js';
-export { ClusterQueue } from './workers/queue.js';

@@ -2,14 +2,13 @@ import { jetstream } from '@nats-io/jetstream';
 import { querySubject } from '@pgfleet/contracts';
 import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
-import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
+import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { join, resolve } from 'node:path';
 import { requestBackup, restoreCommand, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
 import { createFileBackupStore } from './store/backupStore.js';
 import { processBackups } from './workers/processBackups.js';
 import { DumpProgress } from './workers/progress.js';
-import { ClusterQueue } from './workers/queue.js';
 import { backupClusters, resumeBackups } from './workers/resume.js';
 import { DailyScheduler } from './workers/schedule.js';
 
@@ -24,7 +23,7 @@ const deps = { store, files, log, progress };
 const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'pgfleet-backup' });
 
 // Dumps of one cluster run one at a time; a request during a run is picked up right after it.
-const queue = new ClusterQueue(
+const queue = new KeyedQueue(
   async (clusterId) => { await processBackups(deps, clusterId); },
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'backup work failed'),
 );

@@ -2,3 +2,5 @@ export * from './domain/clusterView.js';
 export * from './domain/gateways.js';
 export * from './workers/reconcileGateways.js';
 export * from './workers/gatewayClusters.js';
+export * from './domain/tls.js';
+export { forceTls } from './commands/forceTls.js';

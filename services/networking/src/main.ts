@@ -1,10 +1,11 @@
 import { jetstream } from '@nats-io/jetstream';
 import { streamCategory } from '@pgfleet/contracts';
-import { connectBus, consumeEvents } from '@pgfleet/bus';
+import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
 import { resolve } from 'node:path';
+import { forceTls } from './commands/forceTls.js';
 import { NetworkingConfig } from './config.js';
 import { clustersWithGateways } from './workers/gatewayClusters.js';
 import { reconcileGateways } from './workers/reconcileGateways.js';
@@ -22,6 +23,10 @@ const scheduler = new ReconcileScheduler(
   async (clusterId) => { await reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST }, clusterId); },
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'gateway reconcile failed'),
 );
+
+const commands = serveCommands(nc, 'networking', {
+  ForceTls: (data, meta) => forceTls({ store }, data, meta),
+});
 
 // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...) through NATS; the ack waits for the reconciliation.
 const consumer = await consumeEvents({
@@ -41,3 +46,4 @@ shutdown.register('store', () => store.close());
 shutdown.register('nats', () => nc.drain());
 shutdown.register('reconciliations', () => scheduler.idle());
 shutdown.register('consumer', () => consumer.stop());
+shutdown.register('commands', () => commands.stop());

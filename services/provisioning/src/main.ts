@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { querySubject, streamCategory } from '@pgfleet/contracts';
 import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
-import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
+import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { resolve } from 'node:path';
@@ -10,7 +10,7 @@ import { createCluster, deleteCluster, retryCluster } from './commands.js';
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
 import { reconcileCluster } from './workers/reconcile.js';
-import { ReconcileScheduler } from './workers/scheduler.js';
+import { switchoverCluster } from './workers/switchover.js';
 import { unfinishedClusters } from './workers/unfinished.js';
 
 /** The provisioning service: accepts cluster commands, reacts to cluster events, drives nodes. */
@@ -22,7 +22,8 @@ const secrets = openSecretStore(home);
 const runtime = createProcessRuntime({ home });
 const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'provisioning' });
 
-const scheduler = new ReconcileScheduler(
+// Reconciliations of one cluster never overlap; requests during one are coalesced into one more.
+const scheduler = new KeyedQueue(
   async (clusterId) => { await reconcileCluster({ store, runtime, secrets, log, home }, clusterId); },
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'reconcile failed'),
 );
@@ -32,6 +33,7 @@ const commands = serveCommands(nc, 'provisioning', {
   CreateCluster: (data, meta) => createCluster({ store, secrets }, data, meta),
   DeleteCluster: (data, meta) => deleteCluster({ store, secrets }, data, meta),
   RetryCluster: (data, meta) => retryCluster({ store, secrets }, data, meta),
+  SwitchoverCluster: (data, meta) => switchoverCluster({ store, runtime, secrets, log, home }, data, meta),
 });
 
 const status = nc.subscribe(querySubject('provisioning', 'ClusterStatus'), {

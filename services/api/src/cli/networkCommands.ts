@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { apiClient } from './client.js';
+import { apiClient, CliError } from './client.js';
 
 type Out = (human: string, json: unknown) => void;
 
@@ -11,5 +11,21 @@ export function registerNetworkCommands(program: Command, out: (opts: { json?: b
     .action(async (name: string, o: { json?: boolean }) => {
       const r = await apiClient().call<{ pem: string; path: string }>('GET', `/v1/clusters/${name}/ca`);
       out(o)(r.pem.trimEnd(), r);
+    });
+
+  cluster.command('switchover <name>').description('hand leadership to a follower (default: the first one); the gateway follows')
+    .option('--to <node>', 'the follower to promote, e.g. node2').option('--json')
+    .action(async (name: string, o: { to?: string; json?: boolean }) => {
+      const r = await apiClient().call<{ result: { from: string; to: string; timeline: number }; gatewayLeader: string | null }>(
+        'POST', `/v1/clusters/${name}/switchover`, o.to ? { to: o.to } : {});
+      out(o)(`cluster ${name}: ${r.result.to} is the leader (was ${r.result.from}, timeline ${r.result.timeline}); the gateway forwards to ${r.gatewayLeader ?? 'unknown yet'}`, r);
+    });
+
+  cluster.command('tls <name>').description('--force: every node accepts only TLS connections (hostssl); plaintext is refused')
+    .option('--force', 'force TLS on every node').option('--json')
+    .action(async (name: string, o: { force?: boolean; json?: boolean }) => {
+      if (!o.force) throw new CliError('nothing to do: pass --force to accept only TLS connections on cluster ' + name, 'VALIDATION_FAILED', { field: 'force' });
+      const r = await apiClient().call<{ result: { changed: boolean } }>('POST', `/v1/clusters/${name}/tls`, { force: true });
+      out(o)(r.result.changed ? `cluster ${name}: TLS is forced; plaintext connections are refused` : `cluster ${name}: TLS was already forced`, r);
     });
 }

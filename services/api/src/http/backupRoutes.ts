@@ -8,6 +8,7 @@ import { createFileBackupStore, evolveBackups, findBackup, initialBackupsState, 
 import { BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { AccountQuery } from './schemas.js';
+import { reject } from './rejections.js';
 
 export interface BackupRoutesContext {
   projection: ClusterProjection;
@@ -16,13 +17,6 @@ export interface BackupRoutesContext {
   home: string;
 }
 
-const STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400, UNAUTHORIZED: 401, CLUSTER_NOT_FOUND: 404, BACKUP_NOT_FOUND: 404, BACKUP_FILE_MISSING: 404,
-  BACKUPS_NOT_IN_PLAN: 409, CLUSTER_NOT_READY: 409, BACKUP_NOT_COMPLETED: 409, NAME_TAKEN: 409, CLUSTER_EXISTS: 409,
-  QUOTA_EXCEEDED: 429, BACKUP_CORRUPT: 500, RESTORE_FAILED: 500, PROVISIONING_FAILED: 500, INTERNAL: 500,
-  SERVICE_UNAVAILABLE: 503, TIMEOUT: 504,
-};
-const reject = (reply: FastifyReply, r: Rejection) => reply.code(STATUS[r.code] ?? 400).send(r);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long `restore --into` waits for the new cluster to be ready, and for the restore itself. */

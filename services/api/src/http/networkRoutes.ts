@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { parseWith, streamIds, type Rejection } from '@pgfleet/contracts';
+import { z } from 'zod';
+import { Id, parseWith, streamIds, type Rejection } from '@pgfleet/contracts';
+import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { entryPoint, foldGateways } from '@pgfleet/networking';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
@@ -15,7 +17,14 @@ export interface NetworkRoutesContext {
   home: string;
 }
 
-const STATUS: Record<string, number> = { VALIDATION_FAILED: 400, CLUSTER_NOT_FOUND: 404, NOT_READY: 409, CA_MISSING: 404, INTERNAL: 500 };
+const STATUS: Record<string, number> = {
+  VALIDATION_FAILED: 400, CLUSTER_NOT_FOUND: 404, NOT_READY: 409, CA_MISSING: 404, NO_FOLLOWER: 409, ALREADY_LEADER: 409, UNKNOWN_NODE: 400,
+  CONFLICT: 409, SWITCHOVER_FAILED: 500, INTERNAL: 500, SERVICE_UNAVAILABLE: 503, TIMEOUT: 504,
+};
+const SwitchoverBody = z.object({ to: Id.optional() }).strict();
+const TlsBody = z.object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) }).strict();
+/** A switchover stops, promotes and restarts servers: allow it time. */
+const SWITCHOVER_TIMEOUT_MS = 180_000;
 const reject = (reply: FastifyReply, r: Rejection) => reply.code(STATUS[r.code] ?? 400).send(r);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,7 +51,7 @@ export function tlsParams(home: string, clusterId: string): { sslmode: 'verify-f
   return existsSync(ca) ? { sslmode: 'verify-full', sslrootcert: ca } : undefined;
 }
 
-/** Networking routes: the cluster CA (`pgfleet cluster ca NAME`). */
+/** Networking routes: the cluster CA (`pgfleet cluster ca NAME`) and switchover (`pgfleet cluster switchover NAME [--to NODE]`). */
 export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesContext): void {
   const findCluster = (req: FastifyRequest, reply: FastifyReply): ClusterSummary | undefined => {
     const q = parseWith(AccountQuery, req.query, 'query');
@@ -59,5 +68,38 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const path = clusterCaFile(ctx.home, row.clusterId);
     if (!existsSync(path)) return reject(reply, { code: 'CA_MISSING', message: `cluster ${row.name} has no CA yet (it is created with its first node)` });
     return { clusterId: row.clusterId, path, pem: readFileSync(path, 'utf8') };
+  });
+
+  app.post('/v1/clusters/:name/switchover', async (req, reply) => {
+    const body = parseWith(SwitchoverBody, req.body ?? {}, 'switchover');
+    if (!body.ok) return reject(reply, body.rejection);
+    await ctx.projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const res = await sendCommand(ctx.nc, 'provisioning', 'SwitchoverCluster', { clusterId: row.clusterId, ...body.value }, meta, { timeoutMs: SWITCHOVER_TIMEOUT_MS });
+    if (!res.ok) return reject(reply, res);
+    // Done when the gateways forward to the new leader (the networking service follows LeaderChanged).
+    const to = String(res.result?.to);
+    const deadline = Date.now() + 30_000;
+    let gatewayLeader: string | undefined;
+    while (Date.now() < deadline) {
+      gatewayLeader = foldGateways((await ctx.store.readStream(streamIds.gateway(row.clusterId))).events).leader;
+      if (gatewayLeader === to) break;
+      await sleep(100);
+    }
+    return { ...res, clusterId: row.clusterId, gatewayLeader: gatewayLeader ?? null };
+  });
+
+  app.post('/v1/clusters/:name/tls', async (req, reply) => {
+    const body = parseWith(TlsBody, req.body ?? {}, 'tls');
+    if (!body.ok) return reject(reply, body.rejection);
+    await ctx.projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    if (!res.ok) return reject(reply, res);
+    return { ...res, clusterId: row.clusterId };
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { backupPaths } from './backupOpenapi.js';
+import { networkPaths } from './networkOpenapi.js';
 import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
 
 const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } });
@@ -26,6 +27,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/clusters/{name}/retry': { post: { summary: 'Retry a failed provisioning where it stopped', parameters: nameParam, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } } },
       '/v1/clusters/{name}/url': { get: { summary: 'Connection URL (with the password)', parameters: nameParam, responses: { 200: { description: 'url' }, ...errors } } },
       ...backupPaths(),
+      ...networkPaths(),
       '/v1/clusters/{name}/audit': {
         get: { summary: "A cluster's events, or its state at an instant", parameters: [...nameParam, { name: 'at', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.at.unwrap()) }], responses: { 200: { description: 'history' }, ...errors } },
       },

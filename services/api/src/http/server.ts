@@ -9,6 +9,7 @@ import { foldCluster } from '@pgfleet/provisioning';
 import { registerBackupRoutes } from './backupRoutes.js';
 import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
+import { reject } from './rejections.js';
 import { ClusterProjection, type ClusterSummary } from './projection.js';
 import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
 
@@ -21,12 +22,7 @@ export interface ApiServerOptions {
   home: string;
 }
 
-const HTTP_STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400, MALFORMED_JSON: 400, NAME_TAKEN: 409, CLUSTER_EXISTS: 409, CLUSTER_NOT_FOUND: 404,
-  CLUSTER_DELETED: 409, NOT_FAILED: 409, UNAUTHORIZED: 401, NOT_READY: 409, INTERNAL: 500, UNAVAILABLE: 503,
-};
 
-const reject = (reply: FastifyReply, r: Rejection) => reply.code(HTTP_STATUS[r.code] ?? 400).send(r);
 
 /** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
 export async function startApiServer(opts: ApiServerOptions) {

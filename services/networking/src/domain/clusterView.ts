@@ -6,7 +6,7 @@ export interface ClusterView {
   name?: string;
   plan?: string;
   /** Every data node with the port it listens on (once provisioned). */
-  nodes: { nodeId: string; port?: number }[];
+  nodes: { nodeId: string; port?: number; dataDir?: string }[];
   leader?: string;
 }
 
@@ -18,7 +18,10 @@ export function evolveClusterView(view: ClusterView, event: DomainEvent | EventE
       const d = event.data as EventData<'ClusterRequested'>;
       return { status: 'provisioning', name: d.name, plan: d.plan, nodes: d.nodes.map((n) => ({ nodeId: n.nodeId })), leader: d.nodes.find((n) => n.role === 'leader')?.nodeId };
     }
-    case 'NodeProvisioned':
+    case 'NodeProvisioned': {
+      const d = event.data as EventData<'NodeProvisioned'>;
+      return { ...view, nodes: view.nodes.map((n) => (n.nodeId === d.nodeId ? { ...n, port: d.port, dataDir: d.dataDir } : n)) };
+    }
     case 'NodeStarted': {
       const d = event.data as EventData<'NodeStarted'>;
       return { ...view, nodes: view.nodes.map((n) => (n.nodeId === d.nodeId ? { ...n, port: d.port } : n)) };

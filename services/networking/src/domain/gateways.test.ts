@@ -43,3 +43,15 @@ describe('gateways, given/when/then', () => {
     expect(gatewayIds(1)).toEqual(['gw1']);
   });
 });
+
+describe('force TLS, given/when/then', () => {
+  it('a ready cluster: every provisioned node; a second time: already forced; not ready or unknown: rejected', async () => {
+    const { decideForceTls } = await import('./tls.js');
+    const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready]);
+    expect(decideForceTls(cluster, initialGatewaysState())).toEqual({ ok: true, already: false,
+      nodes: [{ nodeId: 'node1', dataDir: '/d', port: 5001 }, { nodeId: 'node2', dataDir: '/d', port: 5002 }] });
+    expect(decideForceTls(cluster, foldGateways([{ type: 'TlsForced', data: { nodes: ['node1', 'node2'] } }]))).toMatchObject({ ok: true, already: true });
+    expect(decideForceTls(foldClusterView([requested]), initialGatewaysState())).toMatchObject({ ok: false, rejection: { code: 'NOT_READY' } });
+    expect(decideForceTls(foldClusterView([]), initialGatewaysState())).toMatchObject({ ok: false, rejection: { code: 'CLUSTER_NOT_FOUND' } });
+  });
+});

@@ -7,11 +7,13 @@ export interface GatewaysState {
   /** The node every gateway forwards to, as last recorded. */
   leader?: string;
   removed: boolean;
+  /** Only TLS over TCP is accepted on the cluster's nodes. */
+  tlsForced: boolean;
   /** Number of events folded: the expected version for the next append. */
   version_: number;
 }
 
-export const initialGatewaysState = (): GatewaysState => ({ gateways: [], removed: false, version_: 0 });
+export const initialGatewaysState = (): GatewaysState => ({ gateways: [], removed: false, tlsForced: false, version_: 0 });
 
 export function evolveGateways(state: GatewaysState, event: DomainEvent | EventEnvelope): GatewaysState {
   const next = { ...state, version_: state.version_ + 1 };
@@ -22,6 +24,8 @@ export function evolveGateways(state: GatewaysState, event: DomainEvent | EventE
     }
     case 'GatewayLeaderSet':
       return { ...next, leader: (event.data as EventData<'GatewayLeaderSet'>).leader };
+    case 'TlsForced':
+      return { ...next, tlsForced: true };
     case 'GatewaysRemoved':
       return { ...next, gateways: [], leader: undefined, removed: true };
     default:
@@ -55,7 +59,7 @@ export function decideGateways(cluster: { status: string; leader?: string; nodes
     return state.removed ? { kind: 'none' } : { kind: 'remove', gatewayIds: gatewayIds(gatewayCount) };
   }
   if (cluster.status !== 'ready' || !cluster.leader) return { kind: 'none' };
-  const nodes = cluster.nodes.filter((n): n is { nodeId: string; port: number } => n.port !== undefined);
+  const nodes = cluster.nodes.flatMap((n) => (n.port !== undefined ? [{ nodeId: n.nodeId, port: n.port }] : []));
   if (!nodes.some((n) => n.nodeId === cluster.leader)) return { kind: 'none' };
   return { kind: 'ensure', gatewayIds: gatewayIds(gatewayCount), leader: cluster.leader, nodes };
 }

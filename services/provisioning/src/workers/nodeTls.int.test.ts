@@ -10,6 +10,7 @@ import { createCluster, deleteCluster } from '../commands.js';
 import { foldCluster } from '../domain/cluster.js';
 import { clusterTlsDir } from './nodeTls.js';
 import { reconcileCluster } from './reconcile.js';
+import { switchoverCluster } from './switchover.js';
 
 let server: LocalServer;
 let store: PostgresEventStore;
@@ -30,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('nodes get TLS from the start', () => {
-  it('a Business cluster: a CA, node certificates for the gateway names, ssl on, both replication connections over TLS with verify-full', async () => {
+  it('a Business cluster: a CA, node certificates for the gateway names, ssl on, both replication connections over TLS with verify-full; a switchover keeps it so', async () => {
     const secrets = openSecretStore(home);
     const created = await createCluster({ store, secrets }, { name: 'secure', plan: 'business-1024', version: 15, accountId: 'acme' }, {});
     expect(created.ok).toBe(true);
@@ -58,6 +59,32 @@ describe('nodes get TLS from the start', () => {
           (await q.query<{ c: string }>(`SELECT conninfo AS c FROM pg_stat_wal_receiver`)).rows[0]!.c);
         expect(conninfo).toContain('sslmode=verify-full');
       }
+
+      // Switchover to node3: the old leader follows the new one, every replication connection over TLS, writes go on.
+      const reply = await switchoverCluster({ store, runtime, secrets, log, home }, { clusterId, to: 'node3' }, {});
+      expect(reply, JSON.stringify(reply)).toMatchObject({ ok: true, result: { from: 'node1', to: 'node3', timeline: 2 } });
+      const moved = foldCluster((await store.readStream(streamIds.cluster(clusterId))).events);
+      expect(moved.leader).toBe('node3');
+      const sockOf = (id: string) => { const n = moved.nodes.find((x) => x.nodeId === id)!; return { host: nodeSocketDir(n.dataDir!), port: n.port!, user: 'postgres', database: 'postgres' }; };
+      await withClient(sockOf('node3'), async (q) => {
+        expect((await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r).toBe(false);
+        await q.query('CREATE TABLE after_switch(v int); INSERT INTO after_switch VALUES (42)');
+        const repl = (await q.query<{ ssl: boolean; sync_state: string }>('SELECT s.ssl, a.sync_state FROM pg_stat_replication a JOIN pg_stat_ssl s ON s.pid = a.pid')).rows;
+        expect(repl).toHaveLength(2);
+        expect(repl.every((r) => r.ssl)).toBe(true);
+        expect(repl.map((r) => r.sync_state).sort()).toEqual(['quorum', 'quorum']);
+      });
+      for (const id of ['node1', 'node2']) {
+        const seen = async () => withClient(sockOf(id), async (q) => (await q.query('SELECT v FROM after_switch')).rows.length).catch(() => 0);
+        for (let i = 0; i < 100 && (await seen()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await seen()).toBe(1);
+        expect(await withClient(sockOf(id), async (q) => (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r)).toBe(true);
+      }
+      // Bad arguments: a clear code, nothing recorded.
+      const versionBefore = moved.version_;
+      expect(await switchoverCluster({ store, runtime, secrets, log, home }, { clusterId, to: 'node3' }, {})).toMatchObject({ ok: false, code: 'ALREADY_LEADER' });
+      expect(await switchoverCluster({ store, runtime, secrets, log, home }, { clusterId, to: 'node7' }, {})).toMatchObject({ ok: false, code: 'UNKNOWN_NODE' });
+      expect((await store.readStream(streamIds.cluster(clusterId))).currentVersion).toBe(versionBefore);
     } finally {
       await deleteCluster({ store, secrets }, { clusterId }, {});
       await reconcileCluster({ store, runtime, secrets, log, home }, clusterId);

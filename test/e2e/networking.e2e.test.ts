@@ -1,0 +1,113 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewaysUnder, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
+
+interface NodeRow { nodeId: string; role: string; state: string; port: number; timeline: number }
+interface Shown { clusterId: string; status: string; leader?: string; nodes: NodeRow[] }
+
+let t: TestPlatform;
+const json = async <T>(...args: string[]): Promise<T> => {
+  const r = await t.cli(...args, '--json');
+  if (r.code !== 0) throw new Error(`pgfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as T;
+};
+const auditLength = async (name: string) => (await json<unknown[]>('audit', name)).length;
+
+beforeAll(async () => { t = await startPlatform(); });
+afterAll(async () => { await t?.cleanup(); });
+
+describe('networking, end to end: the gateway is the entry point, TLS to the node, switchover', () => {
+  let url = '';
+  let verifyFull = '';
+  let shown: Shown;
+
+  it('a Business cluster gets two gateways on one address; the URL points at them; psql verify-full with the cluster CA works over TLS', async () => {
+    const created = await t.cli('cluster', 'create', 'edge', '--plan', 'business-1024');
+    expect(created.code, created.stderr).toBe(0);
+    shown = await json<Shown>('cluster', 'show', 'edge');
+    const r = await json<{ url: string; host: string; port: number; tls: { sslmode: string; sslrootcert: string } }>('cluster', 'url', 'edge');
+    url = r.url;
+    expect(r.host).toBe('127.0.0.1');
+    expect(shown.nodes.map((n) => n.port)).not.toContain(r.port); // never a node
+    expect(r.tls.sslmode).toBe('verify-full');
+    expect(gatewaysUnder(join(t.home, 'clusters', shown.clusterId, 'gateways'))).toHaveLength(2);
+
+    const ca = await t.cli('cluster', 'ca', 'edge');
+    expect(ca.code, ca.stderr).toBe(0);
+    expect(ca.stdout).toContain('-----BEGIN CERTIFICATE-----');
+    const caFile = join(t.home, 'client-ca.crt');
+    writeFileSync(caFile, ca.stdout);
+    verifyFull = `${url}?sslmode=verify-full&sslrootcert=${caFile}`;
+    expect(psql(verifyFull, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).toBe('t');
+    psql(verifyFull, 'CREATE TABLE hits(id serial PRIMARY KEY, at timestamptz DEFAULT now()); INSERT INTO hits DEFAULT VALUES');
+    expect(psql(verifyFull, "SELECT current_setting('port')")).toBe(String(shown.nodes.find((n) => n.role === 'leader')!.port));
+  });
+
+  it('kill -9 of one gateway: the same URL keeps working through the other', async () => {
+    const gw1 = gatewaysUnder(join(t.home, 'clusters', shown.clusterId, 'gateways', 'gw1'));
+    expect(gw1.length).toBeGreaterThan(0);
+    for (const pid of gw1) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 10; i++) psql(verifyFull, 'INSERT INTO hits DEFAULT VALUES');
+    expect(psql(verifyFull, 'SELECT count(*) FROM hits')).toBe('11');
+  });
+
+  it('switchover --to node3: the gateway follows, writes through the same URL succeed on the new leader', async () => {
+    const r = await json<{ result: { from: string; to: string; timeline: number }; gatewayLeader: string }>('cluster', 'switchover', 'edge', '--to', 'node3');
+    expect(r.result).toMatchObject({ from: 'node1', to: 'node3', timeline: 2 });
+    expect(r.gatewayLeader).toBe('node3');
+    const node3 = shown.nodes.find((n) => n.nodeId === 'node3')!;
+    await waitFor('a write through the gateway', () => {
+      try { psql(verifyFull, 'INSERT INTO hits DEFAULT VALUES'); return true; } catch { return undefined; }
+    }, 30_000);
+    expect(psql(verifyFull, "SELECT current_setting('port')")).toBe(String(node3.port));
+    expect(psql(verifyFull, 'SELECT pg_is_in_recovery()')).toBe('f');
+    expect(psql(verifyFull, 'SELECT count(*) FROM hits')).toBe('12');
+    const after = await json<Shown>('cluster', 'show', 'edge');
+    expect(after.nodes.find((n) => n.nodeId === 'node3')).toMatchObject({ role: 'leader', state: 'running' });
+    expect(after.nodes.find((n) => n.nodeId === 'node1')).toMatchObject({ role: 'follower', state: 'running' });
+  });
+
+  it('tls --force: plaintext (sslmode=disable) is refused, verify-full works, replication carries on; again is a no-op', async () => {
+    const plain = `${url}?sslmode=disable`;
+    expect(psql(plain, 'SELECT 1')).toBe('1'); // before: plaintext still accepted
+    const noFlag = await t.cli('cluster', 'tls', 'edge');
+    expect(noFlag.code).not.toBe(0);
+    expect(noFlag.stderr).toContain('--force');
+    const forced = await t.cli('cluster', 'tls', 'edge', '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain('TLS is forced');
+    expect(() => psql(plain, 'SELECT 1')).toThrow(/no encryption|pg_hba/);
+    expect(psql(verifyFull, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).toBe('t');
+    psql(verifyFull, 'INSERT INTO hits DEFAULT VALUES');
+    const shownNow = await json<{ nodes: { role: string; state: string; lagBytes: number | null }[] }>('cluster', 'show', 'edge');
+    for (const f of shownNow.nodes.filter((n) => n.role === 'follower')) expect(f).toMatchObject({ state: 'running', lagBytes: expect.any(Number) });
+    const again = await t.cli('cluster', 'tls', 'edge', '--force');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('already forced');
+  });
+
+  it('bad arguments and unknown clusters: clear errors, non-zero exit, nothing stored', async () => {
+    const before = await auditLength('edge');
+    const unknownNode = await t.cli('cluster', 'switchover', 'edge', '--to', 'node9');
+    expect(unknownNode.code).not.toBe(0);
+    expect(unknownNode.stderr).toContain('no node node9');
+    const leader = await t.cli('cluster', 'switchover', 'edge', '--to', 'node3');
+    expect(leader.code).not.toBe(0);
+    expect(leader.stderr).toContain('already the leader');
+    const badNode = await t.cli('cluster', 'switchover', 'edge', '--to', 'no de');
+    expect(badNode.code).not.toBe(0);
+    expect(badNode.stderr).toMatch(/to/);
+    expect(await auditLength('edge')).toBe(before);
+    for (const args of [['switchover', 'nosuch'], ['ca', 'nosuch'], ['url', 'nosuch'], ['tls', 'nosuch', '--force']]) {
+      const r = await t.cli('cluster', ...args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('no cluster named nosuch');
+    }
+    const solo = await t.cli('cluster', 'create', 'solo', '--plan', 'sandbox');
+    expect(solo.code, solo.stderr).toBe(0);
+    const one = await t.cli('cluster', 'switchover', 'solo');
+    expect(one.code).not.toBe(0);
+    expect(one.stderr).toContain('no follower');
+  });
+});
