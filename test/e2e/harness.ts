@@ -24,7 +24,7 @@ export interface TestPlatform {
 }
 
 /** A whole pgfleet platform (NATS, event store, relay, services, API) on free ports in a temp home. */
-export async function startPlatform(): Promise<TestPlatform> {
+export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
   const home = await ownedTempDir('pgfleet-e2e-');
   chmodSync(home, 0o755);
   const env: NodeJS.ProcessEnv = {
@@ -34,6 +34,7 @@ export async function startPlatform(): Promise<TestPlatform> {
     PGFLEET_EVENTSTORE_PORT: String(await freePort()),
     PGFLEET_API_PORT: String(await freePort()),
     PGFLEET_LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);

@@ -8,3 +8,4 @@ export * from './consumer.js';
 export * from './tail.js';
 export * from './commands.js';
 export * from './relay.js';
+export * from './natsConfig.js';

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { querySubject } from '@pgfleet/contracts';
-import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
+import { busAuthFromEnv, connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTS
 const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
 const progress = new DumpProgress();
 const deps = { store, files, log, progress };
-const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'pgfleet-backup' });
+const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'pgfleet-backup', ...busAuthFromEnv() });
 
 // Dumps of one cluster run one at a time; a request during a run is picked up right after it.
 const queue = new KeyedQueue(

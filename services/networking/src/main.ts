@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { streamCategory } from '@pgfleet/contracts';
-import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
+import { busAuthFromEnv, connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
@@ -17,7 +17,7 @@ const log = createLogger('networking', config.PGFLEET_LOG_LEVEL);
 const home = resolve(config.PGFLEET_HOME);
 const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTSTORE_URL });
 const gateways = createHaproxyGateways({ home });
-const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'networking' });
+const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'networking', ...busAuthFromEnv() });
 
 const scheduler = new ReconcileScheduler(
   async (clusterId) => { await reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST }, clusterId); },

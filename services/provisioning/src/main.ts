@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { querySubject, streamCategory } from '@pgfleet/contracts';
-import { connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
+import { busAuthFromEnv, connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
@@ -20,7 +20,7 @@ const home = resolve(config.PGFLEET_HOME);
 const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTSTORE_URL });
 const secrets = openSecretStore(home);
 const runtime = createProcessRuntime({ home });
-const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'provisioning' });
+const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'provisioning', ...busAuthFromEnv() });
 
 // Reconciliations of one cluster never overlap; requests during one are coalesced into one more.
 const scheduler = new KeyedQueue(

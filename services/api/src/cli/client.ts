@@ -12,6 +12,8 @@ export class CliError extends Error {
 export interface ApiClient {
   call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
   natsUrl(): string;
+  /** TLS and credentials for NATS when the platform runs it secured (user `cli`). */
+  natsAuth(): Promise<{ tls?: { caFile: string }; user?: string; pass?: string }>;
 }
 
 /** Finds the API of the local platform ($PGFLEET_HOME/platform.json and api-token), or PGFLEET_API_URL/TOKEN. */
@@ -42,7 +44,13 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
     natsUrl() {
       if (env.PGFLEET_NATS_URL) return env.PGFLEET_NATS_URL;
       if (!platform) throw new CliError('pgfleet is not running here: start it with "npm start"', 'NOT_RUNNING');
-      return `nats://127.0.0.1:${platform.natsPort}`;
+      return platform.natsTls ? `tls://127.0.0.1:${platform.natsPort}` : `nats://127.0.0.1:${platform.natsPort}`;
+    },
+    async natsAuth() {
+      if (!platform?.natsTls || env.PGFLEET_NATS_URL) return {};
+      const { openSecretStore } = await import('@pgfleet/postgres');
+      const { natsCaFile } = await import('../platform/natsSecurity.js');
+      return { tls: { caFile: natsCaFile(home) }, user: 'cli', pass: (await openSecretStore(home).get('nats/cli')) ?? '' };
     },
   };
 }

@@ -37,7 +37,7 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       if (o.cluster) clusterId = (await api.call<{ clusterId: string }>('GET', `/v1/clusters/${o.cluster}/audit`)).clusterId;
       const { jetstream } = await import('@nats-io/jetstream');
       const { connectBus, tailEvents } = await import('@pgfleet/bus');
-      const nc = await connectBus({ servers: api.natsUrl(), name: 'pgfleet-events-tail' });
+      const nc = await connectBus({ servers: api.natsUrl(), name: 'pgfleet-events-tail', ...(await api.natsAuth()) });
       const filter = eventFilter({ type: o.type });
       const tail = await tailEvents({
         js: jetstream(nc), filter, since: since ? new Date(since) : undefined,

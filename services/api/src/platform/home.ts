@@ -7,6 +7,8 @@ export interface PlatformFile {
   natsPort: number;
   eventstorePort: number;
   apiPort: number;
+  /** The embedded NATS server speaks only TLS, with a user per process (PGFLEET_NATS_TLS=1). */
+  natsTls?: boolean;
 }
 
 export function platformHome(env: NodeJS.ProcessEnv = process.env): string {

@@ -2,11 +2,12 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { jetstream } from '@nats-io/jetstream';
-import { connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
+import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
 import { apiTokenOf, fileSecret, platformHome, readPlatformFile, writePlatformFile, type PlatformFile } from './home.js';
+import { secureNats } from './natsSecurity.js';
 import { SERVICES, serviceEntry, supervise, waitUntilAnswering, type Supervised } from './services.js';
 
 export interface Platform {
@@ -44,7 +45,6 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     eventstorePort: Number(env.PGFLEET_EVENTSTORE_PORT ?? previous?.eventstorePort ?? (await choosePort(DEFAULT_PORTS.eventstorePort))),
     apiPort: Number(env.PGFLEET_API_PORT ?? previous?.apiPort ?? (await choosePort(DEFAULT_PORTS.apiPort))),
   };
-  writePlatformFile(home, ports);
   const closers: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const close of closers.reverse()) await close().catch((e: unknown) => log(`stop: ${String(e)}`));
@@ -52,12 +52,18 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
   };
   try {
     let natsUrl = env.PGFLEET_NATS_URL;
+    // Credentials of each process on NATS: from the environment for an external server, else
+    // generated (PGFLEET_NATS_TLS=1: TLS and one user per process with its own permissions).
+    let natsAuth = (_user: string): Promise<NodeJS.ProcessEnv> => Promise.resolve({});
     if (!natsUrl) {
-      const nats: NatsServerHandle = await startNatsServer({ port: ports.natsPort, storeDir: join(home, 'nats') });
+      const secured = env.PGFLEET_NATS_TLS === '1' ? await secureNats(home, ports.natsPort, ['platform', 'cli', ...SERVICES]) : undefined;
+      const nats: NatsServerHandle = await startNatsServer({ port: ports.natsPort, storeDir: join(home, 'nats'), configFile: secured?.configFile });
       closers.push(() => nats.stop());
-      natsUrl = nats.url;
-      log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')})`);
+      natsUrl = secured ? `tls://127.0.0.1:${ports.natsPort}` : nats.url;
+      if (secured) natsAuth = async (user) => ({ PGFLEET_NATS_CA: secured.caFile, PGFLEET_NATS_USER: user, PGFLEET_NATS_PASSWORD: await secured.password(user) });
+      log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}${secured ? '; TLS, a user per process' : ''})`);
     }
+    writePlatformFile(home, { ...ports, natsTls: env.PGFLEET_NATS_TLS === '1' && !env.PGFLEET_NATS_URL });
     let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
     if (!eventstoreUrl) {
       const password = fileSecret(home, 'eventstore-password');
@@ -70,7 +76,7 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     const store = createPostgresEventStore({ connectionString: eventstoreUrl });
     await store.migrate();
     closers.push(() => store.close());
-    const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up' });
+    const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up', ...busAuthFromEnv({ ...env, ...(await natsAuth('platform')) }) });
     closers.push(() => nc.drain());
     const relay = startRelay({ store, js: jetstream(nc) });
     await relay.caughtUp();
@@ -81,7 +87,7 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     for (const name of SERVICES) {
       const entry = serviceEntry(name);
       if (!entry) { log(`service ${name} is not built; skipped`); continue; }
-      running.push(supervise(name, entry, serviceEnv, log));
+      running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
     }
     closers.push(async () => { await Promise.all(running.map((s) => s.stop())); });
     const silent = await waitUntilAnswering(nc, running.map((s) => s.name));

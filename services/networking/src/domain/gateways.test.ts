@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from '@pgfleet/contracts';
 import { foldClusterView } from './clusterView.js';
 import { decideGateways, entryPoint, foldGateways, gatewayIds, initialGatewaysState } from './gateways.js';
 
-const requested = { type: 'ClusterRequested', data: { clusterId: 'c', name: 'shop', accountId: 'a', plan: 'business-1024', version: 15, secretRef: 'r',
-  nodes: [{ nodeId: 'node1', role: 'leader' }, { nodeId: 'node2', role: 'follower' }] } } as const;
-const provisioned = (nodeId: string, port: number) => ({ type: 'NodeProvisioned', data: { nodeId, role: 'follower', port, dataDir: '/d' } }) as const;
-const ready = { type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' } } as const;
+const requested: DomainEvent = { type: 'ClusterRequested', data: { clusterId: 'c', name: 'shop', accountId: 'a', plan: 'business-1024', version: 15, secretRef: 'r',
+  nodes: [{ nodeId: 'node1', role: 'leader' }, { nodeId: 'node2', role: 'follower' }] } };
+const provisioned = (nodeId: string, port: number): DomainEvent => ({ type: 'NodeProvisioned', data: { nodeId, role: 'follower', port, dataDir: '/d' } });
+const ready: DomainEvent = { type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' } };
 
 describe('gateways, given/when/then', () => {
   it('nothing to do before the cluster is ready', () => {

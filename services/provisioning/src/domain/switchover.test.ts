@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from '@pgfleet/contracts';
 import { foldCluster } from './cluster.js';
 import { decideSwitchover } from './switchover.js';
 
-const requested = (n: number) => ({ type: 'ClusterRequested', data: { clusterId: 'c', name: 'shop', accountId: 'a', plan: n > 1 ? 'business-1024' : 'sandbox', version: 15, secretRef: 'r',
-  nodes: Array.from({ length: n }, (_, i) => ({ nodeId: `node${i + 1}`, role: i === 0 ? 'leader' : 'follower' })) } }) as const;
-const ready = { type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' } } as const;
+const requested = (n: number): DomainEvent => ({ type: 'ClusterRequested', data: { clusterId: 'c', name: 'shop', accountId: 'a', plan: n > 1 ? 'business-1024' : 'sandbox', version: 15, secretRef: 'r',
+  nodes: Array.from({ length: n }, (_, i) => ({ nodeId: `node${i + 1}`, role: i === 0 ? 'leader' as const : 'follower' as const })) } });
+const ready: DomainEvent = { type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' } };
 
 describe('switchover, given/when/then', () => {
   it('defaults to the first follower', () => {

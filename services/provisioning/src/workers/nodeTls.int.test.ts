@@ -35,7 +35,7 @@ describe('nodes get TLS from the start', () => {
     const secrets = openSecretStore(home);
     const created = await createCluster({ store, secrets }, { name: 'secure', plan: 'business-1024', version: 15, accountId: 'acme' }, {});
     expect(created.ok).toBe(true);
-    const clusterId = (created as { result: { clusterId: string } }).result.clusterId;
+    const clusterId = (created as unknown as { result: { clusterId: string } }).result.clusterId;
     try {
       await reconcileCluster({ store, runtime, secrets, log, home }, clusterId);
       const state = foldCluster((await store.readStream(streamIds.cluster(clusterId))).events);
