@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +151,30 @@ describe('networking, end to end: the gateway is the entry point, TLS to the nod
     expect(again.stdout).toContain('already forced');
   });
 
+  it('certs --rotate: every node presents a new certificate from the same CA, an open TLS session carries on, verify-full still works', async () => {
+    const leaderPort = shown.nodes.find((n) => n.nodeId === 'node3')!.port;
+    // The certificate a node presents, by its SHA-256 fingerprint (openssl speaks PostgreSQL's STARTTLS).
+    const presented = () => {
+      const s = spawnSync('sh', ['-c', `openssl s_client -starttls postgres -connect 127.0.0.1:${leaderPort} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`], { encoding: 'utf8' });
+      return s.stdout.trim();
+    };
+    const before = presented();
+    expect(before).toMatch(/Fingerprint=/);
+    const held = new pg.Client({ connectionString: url, ssl: { ca: readFileSync(join(t.home, 'client-ca.crt'), 'utf8'), servername: 'localhost' } });
+    held.on('error', () => undefined);
+    await held.connect();
+    const noFlag = await t.cli('cluster', 'certs', 'edge');
+    expect(noFlag.code).not.toBe(0);
+    expect(noFlag.stderr).toContain('--rotate');
+    const r = await json<{ result: { nodes: string[]; notAfter: string } }>('cluster', 'certs', 'edge', '--rotate');
+    expect(r.result.nodes.sort()).toEqual(['node1', 'node2', 'node3']);
+    expect(new Date(r.result.notAfter).getTime()).toBeGreaterThan(Date.now());
+    await waitFor('the new certificate to be presented', () => (presented() !== before ? true : undefined), 10_000);
+    expect((await held.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1); // not cut
+    await held.end();
+    expect(psql(verifyFull, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).toBe('t');
+  });
+
   it('bad arguments and unknown clusters: clear errors, non-zero exit, nothing stored', async () => {
     const before = await auditLength('edge');
     const unknownNode = await t.cli('cluster', 'switchover', 'edge', '--to', 'node9');
@@ -162,7 +187,7 @@ describe('networking, end to end: the gateway is the entry point, TLS to the nod
     expect(badNode.code).not.toBe(0);
     expect(badNode.stderr).toMatch(/to/);
     expect(await auditLength('edge')).toBe(before);
-    for (const args of [['switchover', 'nosuch'], ['ca', 'nosuch'], ['url', 'nosuch'], ['tls', 'nosuch', '--force']]) {
+    for (const args of [['switchover', 'nosuch'], ['ca', 'nosuch'], ['url', 'nosuch'], ['tls', 'nosuch', '--force'], ['certs', 'nosuch', '--rotate']]) {
       const r = await t.cli('cluster', ...args);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('no cluster named nosuch');

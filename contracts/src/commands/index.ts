@@ -15,6 +15,8 @@ export const COMMANDS = {
   networking: {
     /** Only TLS connections over TCP (hostssl) on every node of the cluster; plaintext is refused from then on. */
     ForceTls: z.object({ clusterId: Id }),
+    /** New node certificates from the cluster CA, loaded with a reload: no restart, open sessions carry on. */
+    RotateCertificates: z.object({ clusterId: Id }),
   },
   backup: {
     RequestBackup: z.object({ clusterId: Id }),

@@ -11,4 +11,6 @@ export const gatewayEvents = {
   GatewaysRemoved: z.object({ gatewayIds: z.array(Id) }),
   /** Every node of the cluster accepts only TLS over TCP (hostssl); plaintext connections are refused. */
   TlsForced: z.object({ nodes: z.array(Id) }),
+  /** Every node got a new certificate (same CA, same names), valid until `notAfter` (ISO time). */
+  CertificatesRotated: z.object({ nodes: z.array(Id), notAfter: z.string() }),
 } as const;

@@ -4,3 +4,4 @@ export * from './workers/reconcileGateways.js';
 export * from './workers/gatewayClusters.js';
 export * from './domain/tls.js';
 export { forceTls } from './commands/forceTls.js';
+export { rotateCertificates } from './commands/rotateCertificates.js';

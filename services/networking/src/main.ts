@@ -3,13 +3,13 @@ import { streamCategory } from '@pgfleet/contracts';
 import { busAuthFromEnv, connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createHaproxyGateways } from '@pgfleet/gateway';
-import { createLogger, gracefulShutdown, loadConfig } from '@pgfleet/kit';
+import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { resolve } from 'node:path';
 import { forceTls } from './commands/forceTls.js';
+import { rotateCertificates } from './commands/rotateCertificates.js';
 import { NetworkingConfig } from './config.js';
 import { clustersWithGateways } from './workers/gatewayClusters.js';
 import { reconcileGateways } from './workers/reconcileGateways.js';
-import { ReconcileScheduler } from './workers/scheduler.js';
 
 /** The networking service: keeps every cluster's gateways in step with the cluster's history. */
 const config = loadConfig(NetworkingConfig);
@@ -19,13 +19,15 @@ const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTS
 const gateways = createHaproxyGateways({ home });
 const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'networking', ...busAuthFromEnv() });
 
-const scheduler = new ReconcileScheduler(
+// Reconciliations of one cluster never overlap; requests during one are coalesced into one more.
+const scheduler = new KeyedQueue(
   async (clusterId) => { await reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST }, clusterId); },
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'gateway reconcile failed'),
 );
 
 const commands = serveCommands(nc, 'networking', {
   ForceTls: (data, meta) => forceTls({ store }, data, meta),
+  RotateCertificates: (data, meta) => rotateCertificates({ store, home }, data, meta),
 });
 
 // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...) through NATS; the ack waits for the reconciliation.

@@ -28,4 +28,12 @@ export function registerNetworkCommands(program: Command, out: (opts: { json?: b
       const r = await apiClient().call<{ result: { changed: boolean } }>('POST', `/v1/clusters/${name}/tls`, { force: true });
       out(o)(r.result.changed ? `cluster ${name}: TLS is forced; plaintext connections are refused` : `cluster ${name}: TLS was already forced`, r);
     });
+
+  cluster.command('certs <name>').description('--rotate: new node certificates from the same CA, loaded without a restart')
+    .option('--rotate', 'issue and load new node certificates').option('--json')
+    .action(async (name: string, o: { rotate?: boolean; json?: boolean }) => {
+      if (!o.rotate) throw new CliError('nothing to do: pass --rotate to renew the node certificates of cluster ' + name, 'VALIDATION_FAILED', { field: 'rotate' });
+      const r = await apiClient().call<{ result: { nodes: string[]; notAfter: string } }>('POST', `/v1/clusters/${name}/certs`, { rotate: true });
+      out(o)(`cluster ${name}: new certificates on ${r.result.nodes.join(', ')}, valid until ${r.result.notAfter}`, r);
+    });
 }

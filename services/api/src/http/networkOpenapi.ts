@@ -25,5 +25,10 @@ export function networkPaths(): Record<string, unknown> {
         requestBody: { content: json(z.object({ force: z.literal(true) })) },
         responses: { 200: { description: 'forced (or already forced: `result.changed` false)', content: json(CommandReply) }, ...errors } },
     },
+    '/v1/clusters/{name}/certs': {
+      post: { summary: 'Rotate the node certificates (same CA): loaded with a reload, no downtime', parameters: nameParam,
+        requestBody: { content: json(z.object({ rotate: z.literal(true) })) },
+        responses: { 200: { description: 'rotated: `result` has nodes and notAfter', content: json(CommandReply) }, ...errors } },
+    },
   };
 }

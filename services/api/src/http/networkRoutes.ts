@@ -22,6 +22,7 @@ const STATUS: Record<string, number> = {
   CONFLICT: 409, SWITCHOVER_FAILED: 500, INTERNAL: 500, SERVICE_UNAVAILABLE: 503, TIMEOUT: 504,
 };
 const SwitchoverBody = z.object({ to: Id.optional() }).strict();
+const CertsBody = z.object({ rotate: z.literal(true, { error: 'only {"rotate": true} is supported' }) }).strict();
 const TlsBody = z.object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) }).strict();
 /** A switchover stops, promotes and restarts servers: allow it time. */
 const SWITCHOVER_TIMEOUT_MS = 180_000;
@@ -99,6 +100,18 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     if (!row) return;
     const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
     const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    if (!res.ok) return reject(reply, res);
+    return { ...res, clusterId: row.clusterId };
+  });
+
+  app.post('/v1/clusters/:name/certs', async (req, reply) => {
+    const body = parseWith(CertsBody, req.body ?? {}, 'certs');
+    if (!body.ok) return reject(reply, body.rejection);
+    await ctx.projection.catchUp();
+    const row = findCluster(req, reply);
+    if (!row) return;
+    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
   });

@@ -56,3 +56,13 @@ describe('force TLS, given/when/then', () => {
     expect(decideForceTls(foldClusterView([]), initialGatewaysState())).toMatchObject({ ok: false, rejection: { code: 'CLUSTER_NOT_FOUND' } });
   });
 });
+
+describe('rotate certificates, given/when/then', () => {
+  it('every provisioned node of a ready cluster; a cluster being deleted is rejected', async () => {
+    const { decideRotateCertificates } = await import('./tls.js');
+    const cluster = foldClusterView([requested, provisioned('node1', 5001), ready]);
+    expect(decideRotateCertificates(cluster)).toEqual({ ok: true, nodes: [{ nodeId: 'node1', dataDir: '/d', port: 5001 }] });
+    const deleting = foldClusterView([requested, ready, { type: 'ClusterDeletionRequested', data: {} }]);
+    expect(decideRotateCertificates(deleting)).toMatchObject({ ok: false, rejection: { code: 'NOT_READY' } });
+  });
+});

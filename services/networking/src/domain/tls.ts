@@ -13,3 +13,11 @@ export function decideForceTls(cluster: ClusterView, gateways: GatewaysState): F
   const nodes = cluster.nodes.flatMap((n) => (n.dataDir && n.port ? [{ nodeId: n.nodeId, dataDir: n.dataDir, port: n.port }] : []));
   return { ok: true, nodes, already: gateways.tlsForced };
 }
+
+export type NodesDecision = { ok: true; nodes: { nodeId: string; dataDir: string; port: number }[] } | { ok: false; rejection: Rejection };
+
+/** Which nodes get new certificates: every provisioned node of a ready cluster. Pure. */
+export function decideRotateCertificates(cluster: ClusterView): NodesDecision {
+  const d = decideForceTls(cluster, { gateways: [], removed: false, tlsForced: false, version_: 0 });
+  return d.ok ? { ok: true, nodes: d.nodes } : d;
+}
