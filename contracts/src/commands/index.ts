@@ -13,6 +13,8 @@ export const COMMANDS = {
     SwitchoverCluster: z.object({ clusterId: Id, to: Id.optional() }),
   },
   networking: {
+    ExposeCluster: z.object({ clusterId: Id }),
+    UnexposeCluster: z.object({ clusterId: Id }),
     /** Only TLS connections over TCP (hostssl) on every node of the cluster; plaintext is refused from then on. */
     ForceTls: z.object({ clusterId: Id }),
     /** New node certificates from the cluster CA, loaded with a reload: no restart, open sessions carry on. */

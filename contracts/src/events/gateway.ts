@@ -13,4 +13,8 @@ export const gatewayEvents = {
   TlsForced: z.object({ nodes: z.array(Id) }),
   /** Every node got a new certificate (same CA, same names), valid until `notAfter` (ISO time). */
   CertificatesRotated: z.object({ nodes: z.array(Id), notAfter: z.string() }),
+  /** The gateways also listen on a non-loopback address (only ever with TLS forced). */
+  ClusterExposed: z.object({ address: z.string().min(1), port: z.number().int().positive() }),
+  /** The gateways listen on loopback only again. */
+  ClusterUnexposed: z.object({}),
 } as const;

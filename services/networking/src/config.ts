@@ -10,5 +10,7 @@ export const NetworkingConfig = z.object({
   PGFLEET_NETWORKING_DURABLE: z.string().default('networking'),
   /** The address gateways listen on (loopback unless a cluster is exposed). */
   PGFLEET_GATEWAY_HOST: z.string().default('127.0.0.1'),
+  /** The non-loopback address `pgfleet cluster expose` makes gateways listen on. */
+  PGFLEET_EXPOSE_ADDRESS: z.string().default('0.0.0.0'),
 });
 export type NetworkingConfig = z.infer<typeof NetworkingConfig>;

@@ -5,6 +5,7 @@ import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { resolve } from 'node:path';
+import { exposeCluster, unexposeCluster } from './commands/expose.js';
 import { forceTls } from './commands/forceTls.js';
 import { rotateCertificates } from './commands/rotateCertificates.js';
 import { NetworkingConfig } from './config.js';
@@ -25,9 +26,12 @@ const scheduler = new KeyedQueue(
   (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'gateway reconcile failed'),
 );
 
+const exposeDeps = { store, home, exposeAddress: config.PGFLEET_EXPOSE_ADDRESS, reconcile: (clusterId: string) => scheduler.request(clusterId) };
 const commands = serveCommands(nc, 'networking', {
   ForceTls: (data, meta) => forceTls({ store }, data, meta),
   RotateCertificates: (data, meta) => rotateCertificates({ store, home }, data, meta),
+  ExposeCluster: (data, meta) => exposeCluster(exposeDeps, data, meta),
+  UnexposeCluster: (data, meta) => unexposeCluster(exposeDeps, data, meta),
 });
 
 // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...) through NATS; the ack waits for the reconciliation.

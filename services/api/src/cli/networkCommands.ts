@@ -36,4 +36,18 @@ export function registerNetworkCommands(program: Command, out: (opts: { json?: b
       const r = await apiClient().call<{ result: { nodes: string[]; notAfter: string } }>('POST', `/v1/clusters/${name}/certs`, { rotate: true });
       out(o)(`cluster ${name}: new certificates on ${r.result.nodes.join(', ')}, valid until ${r.result.notAfter}`, r);
     });
+
+  cluster.command('expose <name>').description('open the cluster to the outside: the gateways also listen on PGFLEET_EXPOSE_ADDRESS (needs forced TLS)')
+    .option('--json')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const r = await apiClient().call<{ result: { address: string; port: number; changed: boolean } }>('POST', `/v1/clusters/${name}/expose`, {});
+      out(o)(`cluster ${name} answers on ${r.result.address}:${r.result.port} (TLS only)`, r);
+    });
+
+  cluster.command('unexpose <name>').description('close the cluster to the outside: the gateways listen on loopback only')
+    .option('--json')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const r = await apiClient().call('POST', `/v1/clusters/${name}/unexpose`, {});
+      out(o)(`cluster ${name} is reachable from this host only`, r);
+    });
 }

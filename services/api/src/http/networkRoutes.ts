@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { reject } from './rejections.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -17,16 +18,11 @@ export interface NetworkRoutesContext {
   home: string;
 }
 
-const STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400, CLUSTER_NOT_FOUND: 404, NOT_READY: 409, CA_MISSING: 404, NO_FOLLOWER: 409, ALREADY_LEADER: 409, UNKNOWN_NODE: 400,
-  CONFLICT: 409, SWITCHOVER_FAILED: 500, INTERNAL: 500, SERVICE_UNAVAILABLE: 503, TIMEOUT: 504,
-};
 const SwitchoverBody = z.object({ to: Id.optional() }).strict();
 const CertsBody = z.object({ rotate: z.literal(true, { error: 'only {"rotate": true} is supported' }) }).strict();
 const TlsBody = z.object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) }).strict();
 /** A switchover stops, promotes and restarts servers: allow it time. */
 const SWITCHOVER_TIMEOUT_MS = 180_000;
-const reject = (reply: FastifyReply, r: Rejection) => reply.code(STATUS[r.code] ?? 400).send(r);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The cluster CA certificate clients verify nodes against (`sslrootcert`). */
@@ -115,4 +111,16 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
   });
+
+  for (const [path, command] of [['expose', 'ExposeCluster'], ['unexpose', 'UnexposeCluster']] as const) {
+    app.post(`/v1/clusters/:name/${path}`, async (req, reply) => {
+      await ctx.projection.catchUp();
+      const row = findCluster(req, reply);
+      if (!row) return;
+      const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+      const res = await sendCommand(ctx.nc, 'networking', command, { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+      if (!res.ok) return reject(reply, res);
+      return { ...res, clusterId: row.clusterId };
+    });
+  }
 }

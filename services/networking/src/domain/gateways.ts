@@ -9,6 +9,8 @@ export interface GatewaysState {
   removed: boolean;
   /** Only TLS over TCP is accepted on the cluster's nodes. */
   tlsForced: boolean;
+  /** The non-loopback address the gateways also listen on, while the cluster is exposed. */
+  exposed?: { address: string; port: number };
   /** Number of events folded: the expected version for the next append. */
   version_: number;
 }
@@ -26,8 +28,14 @@ export function evolveGateways(state: GatewaysState, event: DomainEvent | EventE
       return { ...next, leader: (event.data as EventData<'GatewayLeaderSet'>).leader };
     case 'TlsForced':
       return { ...next, tlsForced: true };
+    case 'ClusterExposed': {
+      const d = event.data as EventData<'ClusterExposed'>;
+      return { ...next, exposed: { address: d.address, port: d.port } };
+    }
+    case 'ClusterUnexposed':
+      return { ...next, exposed: undefined };
     case 'GatewaysRemoved':
-      return { ...next, gateways: [], leader: undefined, removed: true };
+      return { ...next, gateways: [], leader: undefined, removed: true, exposed: undefined };
     default:
       return next;
   }

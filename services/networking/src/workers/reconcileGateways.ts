@@ -47,7 +47,9 @@ export async function reconcileGateways(deps: ReconcileGatewaysDeps, clusterId: 
         const api = deps.gateways.runtimeApi(clusterId, gatewayId);
         if ((await deps.gateways.status(clusterId, gatewayId)).state === 'running') await api.switchLeader(action.leader, { oldSessions: 'shutdown' });
         await deps.gateways.start({
-          clusterId, gatewayId, binds: [address], leaderNodeId: action.leader,
+          clusterId, gatewayId, leaderNodeId: action.leader,
+          // Loopback always; the outside address too while the cluster is exposed (TLS forced).
+          binds: state.exposed ? [address, { host: state.exposed.address, port: address.port }] : [address],
           nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
         });
         await api.switchLeader(action.leader, { oldSessions: 'shutdown' }); // a no-op when the config already says so
