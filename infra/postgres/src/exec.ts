@@ -24,6 +24,8 @@ export function runAsPostgres(cmd: string, args: readonly string[], options: Spa
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A tool may exit without reading its input: an EPIPE on stdin is not an error of ours.
+    child.stdin?.on('error', () => undefined);
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });

@@ -73,17 +73,21 @@ function invalid(message: string): never {
 
 function openssl(args: readonly string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(OPENSSL(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(OPENSSL(), args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => reject(new TlsError('OPENSSL_FAILED', `openssl could not run: ${err.message}`)));
     child.on('close', (code) => {
       if (code === 0) resolve(stdout);
       else reject(new TlsError('OPENSSL_FAILED', `openssl ${args[0]} failed (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' | ')}`));
     });
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      // openssl may exit before reading its input (it reports why on stderr): not our error.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
   });
 }
 
