@@ -32,11 +32,12 @@ export const clusterCaFile = (home: string, clusterId: string) => join(home, 'cl
  * The address of a cluster's gateway(s), as the networking service recorded it; waits up to
  * `waitMs` for it (a cluster that just became ready gets its gateway a moment later).
  */
-export async function gatewayEndpoint(store: EventStore, clusterId: string, waitMs = 0): Promise<{ host: string; port: number } | undefined> {
+export async function gatewayEndpoint(store: EventStore, clusterId: string, waitMs = 0, gateways = 1): Promise<{ host: string; port: number } | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const state = foldGateways((await store.readStream(streamIds.gateway(clusterId))).events);
-    const at = state.removed ? undefined : entryPoint(state);
+    // The entry point is ready once every gateway of the plan serves it (two for Business).
+    const at = state.removed || state.gateways.length < gateways ? undefined : entryPoint(state);
     if (at || Date.now() >= deadline) return at;
     await sleep(100);
   }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
+import { findPlan, parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
@@ -97,7 +97,7 @@ export async function startApiServer(opts: ApiServerOptions) {
     }
     const password = await secrets.get(state.secretRef);
     if (password === undefined) return reject(reply, { code: 'INTERNAL', message: `the password of cluster ${row.name} is missing from the secret store` });
-    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000);
+    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, findPlan(row.plan)?.gateways ?? 1);
     if (!gw) return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
     const c = { ...ready.data, ...gw };
     const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
