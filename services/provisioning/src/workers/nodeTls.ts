@@ -17,13 +17,25 @@ export function nodeCertNames(clusterId: string): { dnsNames: string[]; ipAddres
  * The cluster CA (created once, never replaced) and this node's certificate (issued once; a
  * rotation replaces it explicitly). Idempotent, so a reconciliation resumed after a crash reuses both.
  */
+/** Where a node's key, certificate and CA copy live (known before they are issued). */
+export function nodeTlsFiles(home: string, clusterId: string, nodeId: string): Required<NodeTls> {
+  const outDir = join(clusterTlsDir(home, clusterId), 'nodes', nodeId);
+  return { keyFile: join(outDir, 'server.key'), certFile: join(outDir, 'server.crt'), caFile: join(outDir, 'ca.crt') };
+}
+
+/** The CA, then every node's certificate (in parallel): what a cluster needs before its servers start. */
+export async function ensureClusterTls(home: string, clusterId: string, nodeIds: readonly string[]): Promise<void> {
+  await createClusterCa(clusterTlsDir(home, clusterId), clusterId);
+  await Promise.all(nodeIds.map((nodeId) => ensureNodeTls(home, clusterId, nodeId)));
+}
+
 export async function ensureNodeTls(home: string, clusterId: string, nodeId: string): Promise<Required<NodeTls>> {
   const caDir = clusterTlsDir(home, clusterId);
   await createClusterCa(caDir, clusterId);
   // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
   mkdirSync(join(caDir, 'nodes'), { recursive: true, mode: 0o755 });
   const outDir = join(caDir, 'nodes', nodeId);
-  const files = { keyFile: join(outDir, 'server.key'), certFile: join(outDir, 'server.crt'), caFile: join(outDir, 'ca.crt') };
+  const files = nodeTlsFiles(home, clusterId, nodeId);
   if (existsSync(files.keyFile) && existsSync(files.certFile) && existsSync(files.caFile)) return files;
   return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId) });
 }

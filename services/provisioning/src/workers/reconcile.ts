@@ -8,7 +8,7 @@ import { evolveCluster, foldCluster, type ClusterState, type NodeState } from '.
 import { decideRelease, evolveNames, initialNamesState } from '../domain/names.js';
 import { handleCommand } from '@pgfleet/kit';
 import { runtimeNodeId } from './nodeIds.js';
-import { ensureNodeTls } from './nodeTls.js';
+import { ensureClusterTls, ensureNodeTls, nodeTlsFiles } from './nodeTls.js';
 
 export interface ReconcileDeps {
   store: EventStore;
@@ -81,12 +81,18 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
     await record({ type: 'NodeFailed', data: { nodeId: node.nodeId, reason } }, { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason } });
   };
 
+  // TLS material for every node is issued while the leader's initdb runs (the paths are known).
+  const home = deps.home;
+  const tlsReady = home ? ensureClusterTls(home, clusterId, s.nodes.map((n) => n.nodeId)) : Promise.resolve();
+  tlsReady.catch(() => undefined); // awaited below; a failure is reported there
+
   // 1. the leader: initdb, start, roles.
   try {
     await ensureProvisioned(deps, clusterId, leader, major, plan.id, record, async (spec) => {
-      const tls = deps.home ? await ensureNodeTls(deps.home, clusterId, leader.nodeId) : undefined;
+      const tls = home ? nodeTlsFiles(home, clusterId, leader.nodeId) : undefined;
       await initNode({ major, dataDir: spec.dataDir, port: spec.port, plan, tls });
     });
+    await tlsReady;
     await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === leader.nodeId)!, record);
     const port = state().nodes.find((n) => n.nodeId === leader.nodeId)!.port!;
     const dataDir = state().nodes.find((n) => n.nodeId === leader.nodeId)!.dataDir!;
