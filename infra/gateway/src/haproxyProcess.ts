@@ -4,8 +4,8 @@ import { dirname } from 'node:path';
 import { GatewayError } from './errors.js';
 import { gatewayDir, gatewayFiles, type GatewayFiles } from './gatewayFiles.js';
 import { renderHaproxyConfig, type HaproxyConfigSpec } from './haproxyConfig.js';
-import { withLock } from './lock.js';
-import { haproxyProcessesOf, isHaproxyOf, pidAlive } from './procfs.js';
+import { pidAlive, withFileLock } from '@pgfleet/postgres';
+import { haproxyProcessesOf, isHaproxyOf } from './procfs.js';
 import { HaproxyRuntimeApi } from './runtimeApi.js';
 
 export interface HaproxyGatewaysOptions {
@@ -140,7 +140,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
       // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
       mkdirSync(dirname(f.dir), { recursive: true });
       if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
-      return withLock(f.lock, async () => {
+      return withFileLock(f.lock, async () => {
         const old = livePid(f);
         const current = existsSync(f.config) ? readFileSync(f.config, 'utf8') : undefined;
         if (old && current === config) return { pid: old, action: 'unchanged' as const };
@@ -172,7 +172,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     async stop(clusterId, gatewayId, mode = 'fast') {
       const f = files(clusterId, gatewayId);
       if (!existsSync(f.dir)) return;
-      await withLock(f.lock, () => stopLocked(f, mode));
+      await withFileLock(f.lock, () => stopLocked(f, mode));
     },
 
     async kill9(clusterId, gatewayId) {
@@ -184,7 +184,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     async remove(clusterId, gatewayId) {
       const f = files(clusterId, gatewayId);
       if (!existsSync(f.dir)) return;
-      await withLock(f.lock, () => stopLocked(f, 'fast'));
+      await withFileLock(f.lock, () => stopLocked(f, 'fast'));
       rmSync(f.dir, { recursive: true, force: true });
     },
   };

@@ -1,19 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { pidAlive } from '@pgfleet/postgres';
 
 /** A live (not zombie) process; EPERM means it exists under another user. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 /** Is `pid` a live haproxy started with `-f configFile`? */
 export function isHaproxyOf(pid: number, configFile: string): boolean {

@@ -15,3 +15,4 @@ export * from './roles.js';
 export * from './cloneFollower.js';
 export * from './nodeStatus.js';
 export * from './tls.js';
+export * from './fileLock.js';

@@ -1,11 +1,10 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  ensureOwnedDir, ensureSocketDir, isNodeInitialized, nodeLogFile, runAsPostgres, toolchain, type ExecResult,
+  ensureOwnedDir, ensureSocketDir, isNodeInitialized, nodeLogFile, runAsPostgres, toolchain, type ExecResult, withFileLock,
 } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport, type StopMode } from '../port.js';
 import { Layout } from './layout.js';
-import { withLock } from './nodeLock.js';
 import { livePostmaster, waitForNoProcesses } from './postmaster.js';
 
 export interface ProcessRuntimeOptions {
@@ -45,7 +44,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
   const pgCtl = (info: NodeInfo, args: string[]) => runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
 
-  const locked = <T>(info: NodeInfo, fn: () => Promise<T>) => withLock(layout.lockFile(info), fn);
+  const locked = <T>(info: NodeInfo, fn: () => Promise<T>) => withFileLock(layout.lockFile(info), fn);
 
   const stopUnlocked = async (info: NodeInfo, mode: StopMode): Promise<void> => {
     const { nodeId } = info;

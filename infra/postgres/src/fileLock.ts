@@ -1,11 +1,26 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { pidAlive } from './procfs.js';
+
+/** Whether a process runs (a zombie left unreaped by this container's init does not count). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Run `fn` holding an exclusive lock file (O_EXCL, holding our pid), so two control-plane
- * processes never start or stop the same gateway at once. A lock whose holder died is taken over.
+ * Run `fn` holding an exclusive lock file (created with O_EXCL, holding our pid), so two
+ * control-plane processes never start, stop or remove the same node or gateway at once. A lock
+ * whose holder died is taken over.
  */
-export async function withLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 60000): Promise<T> {
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
