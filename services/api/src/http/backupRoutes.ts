@@ -7,8 +7,8 @@ import type { EventStore } from '@pgfleet/eventstore';
 import { createFileBackupStore, evolveBackups, findBackup, initialBackupsState, type Backup, type BackupsState } from '@pgfleet/backup';
 import { BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
-import { AccountQuery } from './schemas.js';
 import { reject } from './rejections.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
 
 export interface BackupRoutesContext {
   projection: ClusterProjection;
@@ -39,17 +39,7 @@ export function backupRow(b: Backup): BackupRow {
  */
 export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesContext): void {
   const files = createFileBackupStore(process.env.PGFLEET_BACKUP_DIR ?? join(ctx.home, 'backups'));
-  const meta = (req: FastifyRequest) => ({ actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) });
 
-  const findCluster = async (req: FastifyRequest, reply: FastifyReply): Promise<ClusterSummary | undefined> => {
-    const q = parseWith(AccountQuery, req.query, 'query');
-    if (!q.ok) return void reject(reply, q.rejection);
-    await ctx.projection.catchUp();
-    const name = (req.params as { name: string }).name;
-    const row = ctx.projection.byName(name, q.value.accountId);
-    if (!row) void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
-    return row;
-  };
   const loadBackups = async (clusterId: string): Promise<BackupsState> => {
     const { events } = await ctx.store.readStream(streamIds.backups(clusterId));
     return events.reduce((s, e) => evolveBackups(s, e as Parameters<typeof evolveBackups>[1]), initialBackupsState());
@@ -58,7 +48,7 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   const findBackupOf = async (req: FastifyRequest, reply: FastifyReply): Promise<{ cluster: ClusterSummary; backup: Backup } | undefined> => {
     const params = parseWith(BackupParams, req.params, 'path');
     if (!params.ok) return void reject(reply, params.rejection);
-    const cluster = await findCluster(req, reply);
+    const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return undefined;
     const backup = findBackup(await loadBackups(cluster.clusterId), params.value.id);
     if (!backup) return void reject(reply, { code: 'BACKUP_NOT_FOUND', message: `cluster ${cluster.name} has no backup ${params.value.id}`, details: { field: 'id' } });
@@ -66,15 +56,15 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   };
 
   app.post('/v1/clusters/:name/backups', async (req, reply) => {
-    const cluster = await findCluster(req, reply);
+    const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
-    const res = await sendCommand(ctx.nc, 'backup', 'RequestBackup', { clusterId: cluster.clusterId }, meta(req));
+    const res = await sendCommand(ctx.nc, 'backup', 'RequestBackup', { clusterId: cluster.clusterId }, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: cluster.clusterId, backupId: res.result?.backupId });
   });
 
   app.get('/v1/clusters/:name/backups', async (req, reply) => {
-    const cluster = await findCluster(req, reply);
+    const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
     const state = await loadBackups(cluster.clusterId);
     return { clusterId: cluster.clusterId, name: cluster.name, schedule: state.schedule ?? null, backups: state.backups.map(backupRow) };
@@ -125,14 +115,14 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
       if ('code' in created) return reject(reply, created);
       target = created;
     }
-    const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId }, meta(req), { timeoutMs: RESTORE_TIMEOUT_MS });
+    const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId }, requestMeta(req), { timeoutMs: RESTORE_TIMEOUT_MS });
     if (!res.ok) return reject(reply, res);
     return { ...res.result, backupId: backup.backupId, cluster: cluster.name, into: target.name, targetClusterId: target.clusterId, created: target !== cluster };
   });
 
   /** `restore --into`: a new cluster of the same plan, version and account, ready. */
   async function createAndWait(req: FastifyRequest, name: string, like: ClusterSummary): Promise<ClusterSummary | Rejection> {
-    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', { name, plan: like.plan, version: like.version, accountId: like.accountId }, meta(req));
+    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', { name, plan: like.plan, version: like.version, accountId: like.accountId }, requestMeta(req));
     if (!created.ok) return { ...created, details: { ...created.details, field: 'into' } };
     const clusterId = String(created.result?.clusterId);
     const deadline = Date.now() + CREATE_TIMEOUT_MS;
@@ -149,9 +139,9 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   app.put('/v1/clusters/:name/backups/schedule', async (req, reply) => {
     const body = parseWith(ScheduleBody, req.body ?? {}, 'schedule');
     if (!body.ok) return reject(reply, body.rejection);
-    const cluster = await findCluster(req, reply);
+    const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
-    const res = await sendCommand(ctx.nc, 'backup', 'SetBackupSchedule', { clusterId: cluster.clusterId, ...body.value }, meta(req));
+    const res = await sendCommand(ctx.nc, 'backup', 'SetBackupSchedule', { clusterId: cluster.clusterId, ...body.value }, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: cluster.clusterId, at: body.value.at, tz: body.value.tz };
   });

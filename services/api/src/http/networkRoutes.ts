@@ -1,15 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { reject } from './rejections.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { Id, parseWith, streamIds, type Rejection } from '@pgfleet/contracts';
+import { Id, parseWith, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { entryPoint, foldGateways } from '@pgfleet/networking';
-import type { ClusterProjection, ClusterSummary } from './projection.js';
-import { AccountQuery } from './schemas.js';
+import type { ClusterProjection } from './projection.js';
 
 export interface NetworkRoutesContext {
   projection: ClusterProjection;
@@ -51,17 +51,9 @@ export function tlsParams(home: string, clusterId: string): { sslmode: 'verify-f
 
 /** Networking routes: the cluster CA (`pgfleet cluster ca NAME`) and switchover (`pgfleet cluster switchover NAME [--to NODE]`). */
 export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesContext): void {
-  const findCluster = (req: FastifyRequest, reply: FastifyReply): ClusterSummary | undefined => {
-    const q = parseWith(AccountQuery, req.query, 'query');
-    const name = (req.params as { name: string }).name;
-    const row = q.ok ? ctx.projection.byName(name, q.value.accountId) : undefined;
-    if (!row) void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
-    return row;
-  };
 
   app.get('/v1/clusters/:name/ca', async (req, reply) => {
-    await ctx.projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
     const path = clusterCaFile(ctx.home, row.clusterId);
     if (!existsSync(path)) return reject(reply, { code: 'CA_MISSING', message: `cluster ${row.name} has no CA yet (it is created with its first node)` });
@@ -71,10 +63,9 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
   app.post('/v1/clusters/:name/switchover', async (req, reply) => {
     const body = parseWith(SwitchoverBody, req.body ?? {}, 'switchover');
     if (!body.ok) return reject(reply, body.rejection);
-    await ctx.projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
-    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const meta = requestMeta(req);
     const res = await sendCommand(ctx.nc, 'provisioning', 'SwitchoverCluster', { clusterId: row.clusterId, ...body.value }, meta, { timeoutMs: SWITCHOVER_TIMEOUT_MS });
     if (!res.ok) return reject(reply, res);
     // Done when the gateways forward to the new leader (the networking service follows LeaderChanged).
@@ -92,10 +83,9 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
   app.post('/v1/clusters/:name/tls', async (req, reply) => {
     const body = parseWith(TlsBody, req.body ?? {}, 'tls');
     if (!body.ok) return reject(reply, body.rejection);
-    await ctx.projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
-    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const meta = requestMeta(req);
     const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
@@ -104,10 +94,9 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
   app.post('/v1/clusters/:name/certs', async (req, reply) => {
     const body = parseWith(CertsBody, req.body ?? {}, 'certs');
     if (!body.ok) return reject(reply, body.rejection);
-    await ctx.projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
-    const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+    const meta = requestMeta(req);
     const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
@@ -115,10 +104,9 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
 
   for (const [path, command] of [['expose', 'ExposeCluster'], ['unexpose', 'UnexposeCluster']] as const) {
     app.post(`/v1/clusters/:name/${path}`, async (req, reply) => {
-      await ctx.projection.catchUp();
-      const row = findCluster(req, reply);
+      const row = await findCluster(ctx.projection, req, reply);
       if (!row) return;
-      const meta = { actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) };
+      const meta = requestMeta(req);
       const res = await sendCommand(ctx.nc, 'networking', command, { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
       if (!res.ok) return reject(reply, res);
       return { ...res, clusterId: row.clusterId };

@@ -1,7 +1,7 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { findPlan, parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
+import { findPlan, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
@@ -10,7 +10,8 @@ import { registerBackupRoutes } from './backupRoutes.js';
 import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
-import { ClusterProjection, type ClusterSummary } from './projection.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
+import { ClusterProjection } from './projection.js';
 import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
 
 export interface ApiServerOptions {
@@ -48,14 +49,6 @@ export async function startApiServer(opts: ApiServerOptions) {
     }
   });
 
-  const meta = (req: FastifyRequest) => ({ actor: { kind: 'user' as const, id: 'api' }, correlationId: String(req.headers['x-correlation-id'] ?? req.id) });
-  const findCluster = (req: FastifyRequest, reply: FastifyReply, includeDeleted = false): ClusterSummary | undefined => {
-    const q = parseWith(AccountQuery, req.query, 'query');
-    const name = (req.params as { name: string }).name;
-    const row = q.ok ? projection.byName(name, q.value.accountId, includeDeleted) : undefined;
-    if (!row) void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
-    return row;
-  };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/openapi.json', async () => openApiDocument());
@@ -70,14 +63,13 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.post('/v1/clusters', async (req, reply) => {
     const body = parseWith(CreateClusterBody, req.body ?? {}, 'cluster');
     if (!body.ok) return reject(reply, body.rejection);
-    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', body.value, meta(req));
+    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', body.value, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send(res);
   });
 
   app.get('/v1/clusters/:name', async (req, reply) => {
-    await projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(projection, req, reply);
     if (!row) return;
     const nodes = await opts.nc.request(querySubject('provisioning', 'ClusterStatus'), JSON.stringify({ clusterId: row.clusterId }), { timeout: 5000 })
       .then((m) => (m.json() as { nodes: unknown[] }).nodes)
@@ -86,8 +78,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   });
 
   app.get('/v1/clusters/:name/url', async (req, reply) => {
-    await projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(projection, req, reply);
     if (!row) return;
     const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId));
     const state = foldCluster(events);
@@ -105,19 +96,17 @@ export async function startApiServer(opts: ApiServerOptions) {
   });
 
   app.delete('/v1/clusters/:name', async (req, reply) => {
-    await projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, meta(req));
+    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
 
   app.post('/v1/clusters/:name/retry', async (req, reply) => {
-    await projection.catchUp();
-    const row = findCluster(req, reply);
+    const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', { clusterId: row.clusterId }, meta(req));
+    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', { clusterId: row.clusterId }, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
@@ -125,8 +114,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.get('/v1/clusters/:name/audit', async (req, reply) => {
     const q = parseWith(AuditQuery, req.query, 'query');
     if (!q.ok) return reject(reply, q.rejection);
-    await projection.catchUp();
-    const row = findCluster(req, reply, true);
+    const row = await findCluster(projection, req, reply, true);
     if (!row) return;
     const until = q.value.at ? new Date(q.value.at) : undefined;
     const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId), { until });
