@@ -8,7 +8,7 @@ import { evolveCluster, foldCluster, type ClusterState, type NodeState } from '.
 import { decideRelease, evolveNames, initialNamesState } from '../domain/names.js';
 import { handleCommand } from '@pgfleet/kit';
 import { runtimeNodeId } from './nodeIds.js';
-import { ensureClusterTls, ensureNodeTls, nodeTlsFiles } from './nodeTls.js';
+import { ensureClusterTls, nodeTlsFiles } from './nodeTls.js';
 
 export interface ReconcileDeps {
   store: EventStore;
@@ -88,7 +88,7 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
 
   // 1. the leader: initdb, start, roles.
   try {
-    await ensureProvisioned(deps, clusterId, leader, major, plan.id, record, async (spec) => {
+    await ensureProvisioned(deps, clusterId, leader, major, record, async (spec) => {
       const tls = home ? nodeTlsFiles(home, clusterId, leader.nodeId) : undefined;
       await initNode({ major, dataDir: spec.dataDir, port: spec.port, plan, tls });
     });
@@ -108,8 +108,8 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
   // 2. followers: cloned from the leader with pg_basebackup and a replication slot each, in parallel.
   const followers = state().nodes.filter((n) => n.nodeId !== leader.nodeId);
   const results = await Promise.allSettled(followers.map(async (f) => {
-    await ensureProvisioned(deps, clusterId, f, major, plan.id, record, async (spec) => {
-      const tls = deps.home ? await ensureNodeTls(deps.home, clusterId, f.nodeId) : undefined;
+    await ensureProvisioned(deps, clusterId, f, major, record, async (spec) => {
+      const tls = home ? nodeTlsFiles(home, clusterId, f.nodeId) : undefined;
       // Replication verifies the leader's certificate against the cluster CA (verify-full).
       const verify = tls ? { sslmode: 'verify-full', sslrootcert: tls.caFile } : {};
       await cloneFollower({
@@ -142,7 +142,7 @@ async function provision(deps: ReconcileDeps, clusterId: string, state: () => Cl
 export const slotName = (nodeId: string) => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
 
 async function ensureProvisioned(
-  deps: ReconcileDeps, clusterId: string, node: NodeState, major: number, _plan: string, record: Record_,
+  deps: ReconcileDeps, clusterId: string, node: NodeState, major: number, record: Record_,
   init: (spec: { dataDir: string; port: number }) => Promise<void>,
 ): Promise<void> {
   if (node.port && node.dataDir) return;
