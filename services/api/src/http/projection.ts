@@ -44,26 +44,30 @@ export function applyToSummaries(map: Map<string, ClusterSummary>, e: EventEnvel
 }
 
 /**
- * The cluster list as a projection: rebuilt from the whole event store at start, then kept
- * current by following the global order. In memory: it is cheap to rebuild.
+ * The cluster list as a projection: rebuilt from the whole event store at start, then brought up
+ * to date on demand (every request that reads it catches up first), so it never polls while idle.
+ * In memory: it is cheap to rebuild.
  */
 export class ClusterProjection {
   readonly clusters = new Map<string, ClusterSummary>();
   private checkpoint: Checkpoint = null;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
+  /** Catch-ups run one after another: each caller's read starts after its call, none apply a page twice. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly store: EventStore) {}
 
-  async start(pollMs = 100): Promise<void> {
-    await this.catchUp();
-    const tick = () => {
-      this.running = this.catchUp().catch(() => undefined).finally(() => { this.timer = setTimeout(tick, pollMs); });
-    };
-    this.timer = setTimeout(tick, pollMs);
+  /** Read everything committed so far: what the projection holds at start. */
+  start(): Promise<void> {
+    return this.catchUp();
   }
 
-  async catchUp(): Promise<void> {
+  catchUp(): Promise<void> {
+    const run = this.queue.then(() => this.readToEnd());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readToEnd(): Promise<void> {
     for (;;) {
       const page = await this.store.readAll({ after: this.checkpoint, limit: 5000 });
       for (const e of page.events) applyToSummaries(this.clusters, e);
@@ -72,9 +76,9 @@ export class ClusterProjection {
     }
   }
 
+  /** Resolves once no catch-up is in flight. */
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.queue;
   }
 
   /** The live (not deleted) cluster of that name in the account, else the most recent deleted one. */
