@@ -206,6 +206,15 @@ describe('backup crash safety', () => {
       const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
       return rows.find((b) => b.id === backupId)?.status === 'running' || undefined;
     }, 60_000);
+    // Progress while it runs: bytes so far, answered live by the backup service over NATS.
+    const token = readFileSync(join(t.home, 'api-token'), 'utf8').trim();
+    const progressed = await waitFor('bytes of the running dump', async () => {
+      const res = await fetch(`${t.platform.apiUrl}/v1/clusters/bulky/backups/${backupId}`, { headers: { authorization: `Bearer ${token}` } });
+      const shown = (await res.json()) as BackupRow & { progress: { bytes: number } | null };
+      if (shown.status !== 'running') throw new Error(`the dump is ${shown.status} before any progress was seen`);
+      return shown.progress && shown.progress.bytes > 0 ? shown.progress.bytes : undefined;
+    }, 30_000);
+    expect(progressed).toBeGreaterThan(0);
     const victim = t.platform.services().find((s) => s.name === 'backup')!.pid!;
     process.kill(victim, 'SIGKILL');
 
