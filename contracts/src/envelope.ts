@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENTS, isEventType, upcast, type DomainEvent, type EventType } from './events/index.js';
+import { EVENTS, isEventType, UpcastError, upcast, type DomainEvent, type EventType } from './events/index.js';
 import { zodRejection, type Result } from './validation.js';
 
 export const Actor = z.object({ kind: z.enum(['user', 'service', 'system']), id: z.string().min(1) });
@@ -30,7 +30,13 @@ export function validateEvent(type: string, data: unknown, schemaVersion?: numbe
   if (!isEventType(type)) {
     return { ok: false, rejection: { code: 'UNKNOWN_EVENT_TYPE', message: `unknown event type "${type}"`, details: { field: 'type', rule: 'known_event_type' } } };
   }
-  const current = schemaVersion === undefined ? data : upcast(type, schemaVersion, data);
+  let current = data;
+  try {
+    if (schemaVersion !== undefined) current = upcast(type, schemaVersion, data);
+  } catch (error) {
+    if (!(error instanceof UpcastError)) throw error;
+    return { ok: false, rejection: { code: error.code, message: error.message, details: { field: 'schemaVersion', rule: 'upcastable' } } };
+  }
   const parsed = EVENTS[type].schema.safeParse(current);
   if (!parsed.success) return { ok: false, rejection: zodRejection(parsed.error, `${type} event`, 'INVALID_EVENT') };
   return { ok: true, value: { type, data: parsed.data } as DomainEvent };

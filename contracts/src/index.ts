@@ -8,3 +8,4 @@ export * from './commands/index.js';
 export * from './subjects.js';
 export * from './jsonSchema.js';
 export * from './asyncapi.js';
+export * from './views/index.js';

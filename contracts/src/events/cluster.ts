@@ -17,7 +17,11 @@ export const clusterEvents = {
     /** Reference into the secret store; never the password itself. */
     secretRef: z.string(),
   }),
-  NodeProvisioned: z.object({ nodeId: Id, role: NodeRole, port: z.number().int().positive(), dataDir: z.string() }),
+  /**
+   * The node's storage is ready (initdb or clone done). Schema version 2: events name nodes and
+   * ports, never host paths (version 1 carried the driver's `dataDir`; its upcaster drops it).
+   */
+  NodeProvisioned: z.object({ nodeId: Id, role: NodeRole, port: z.number().int().positive() }),
   NodeStarted: z.object({ nodeId: Id, port: z.number().int().positive(), pid: z.number().int().positive().optional() }),
   NodeStopped: z.object({ nodeId: Id }),
   NodeFailed: z.object({ nodeId: Id, reason: z.string() }),

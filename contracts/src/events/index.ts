@@ -4,6 +4,9 @@ import { clusterEvents } from './cluster.js';
 import { nameEvents } from './names.js';
 import { gatewayEvents } from './gateway.js';
 
+/** Current schema version of the types that changed since their first version (others are at 1). */
+const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
+
 /**
  * Every event type of the system: its data schema, the stream category it lives in and the
  * current schema version. Adding a type here makes the compiler list every exhaustive switch.
@@ -17,8 +20,8 @@ export const EVENTS = {
 
 function withCategory<C extends string, M extends Record<string, z.ZodType>>(category: C, schemas: M) {
   const out = {} as { [K in keyof M]: { category: C; schemaVersion: number; schema: M[K] } };
-  for (const key of Object.keys(schemas) as (keyof M)[]) {
-    out[key] = { category, schemaVersion: 1, schema: schemas[key] };
+  for (const key of Object.keys(schemas) as (keyof M & string)[]) {
+    out[key] = { category, schemaVersion: SCHEMA_VERSIONS[key] ?? 1, schema: schemas[key] };
   }
   return out;
 }
@@ -36,16 +39,43 @@ export function isEventType(type: string): type is EventType {
 }
 
 /**
- * Upcasters: how to read an old schema version of a type as the current one. Empty while every
- * type is at version 1; a breaking change bumps `schemaVersion` above and adds a step here.
+ * Upcasters: how to read an old schema version of a type as the next one. A breaking change
+ * bumps the type's version in SCHEMA_VERSIONS and adds a step here, so old events stay readable.
  */
-export const UPCASTERS: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> = {};
+export const UPCASTERS: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> = {
+  /** v1 -> v2: the driver's host path `dataDir` leaves the event. */
+  NodeProvisioned: { 1: (data) => withoutKey(data, 'dataDir') },
+};
 
+function withoutKey(data: unknown, key: string): unknown {
+  if (data === null || typeof data !== 'object') return data;
+  const { [key]: _dropped, ...rest } = data as Record<string, unknown>;
+  return rest;
+}
+
+/** An event whose stored schema version cannot be read as the current one (no upcaster, or newer than this code). */
+export class UpcastError extends Error {
+  readonly code = 'UPCAST_FAILED';
+  constructor(
+    readonly type: string,
+    readonly schemaVersion: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpcastError';
+  }
+}
+
+/** Read `data` stored at `schemaVersion` as the current version of `type`; throws UpcastError when it cannot. */
 export function upcast(type: EventType, schemaVersion: number, data: unknown): unknown {
+  const target = EVENTS[type].schemaVersion;
+  if (schemaVersion > target) {
+    throw new UpcastError(type, schemaVersion, `${type} v${schemaVersion} is newer than this code reads (v${target})`);
+  }
   let current = data;
-  for (let v = schemaVersion; v < EVENTS[type].schemaVersion; v++) {
+  for (let v = schemaVersion; v < target; v++) {
     const step = UPCASTERS[type]?.[v];
-    if (!step) throw new Error(`no upcaster for ${type} v${v}`);
+    if (!step) throw new UpcastError(type, schemaVersion, `no upcaster for ${type} v${v}`);
     current = step(current);
   }
   return current;

@@ -54,6 +54,11 @@ export interface ReadAllResult {
 export interface SubscribeOptions {
   /** Durable name: the checkpoint is stored under it, and resumed from on the next subscribe. */
   subscriberId: string;
+  /**
+   * false: start from the beginning of the global order and never store a checkpoint (an
+   * in-memory projection rebuilt at every start). Default true.
+   */
+  durable?: boolean;
   /** Handle one event; the checkpoint advances only after it resolves. */
   handler: (event: EventEnvelope) => Promise<void> | void;
   /** Events per read. */

@@ -5,3 +5,4 @@ export * from './shutdown.js';
 export * from './decider.js';
 export * from './commandHandler.js';
 export * from './keyedQueue.js';
+export * from './runService.js';

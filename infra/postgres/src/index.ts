@@ -16,3 +16,4 @@ export * from './cloneFollower.js';
 export * from './nodeStatus.js';
 export * from './tls.js';
 export * from './fileLock.js';
+export * from './clusterTls.js';

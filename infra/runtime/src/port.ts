@@ -1,4 +1,6 @@
-import type { ExecResult } from '@pgfleet/postgres';
+import type { Readable } from 'node:stream';
+import type { Plan } from '@pgfleet/contracts';
+import type { ExecResult, NodeTls } from '@pgfleet/postgres';
 
 /** What a node is: one PostgreSQL server of one cluster, on its own port and data directory. */
 export interface NodeSpec {
@@ -40,10 +42,57 @@ export class NodeRuntimeError extends Error {
   }
 }
 
+/** How the control plane reaches a node's server as the superuser (trusted; never leaves the platform). */
+export interface NodeEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+}
+
+/** Where the other nodes of the cluster reach this one (a follower's primary_conninfo host and port). */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** The leader a follower streams from: its peer address and the replication role's credentials. */
+export interface UpstreamLeader extends PeerAddress {
+  user: string;
+  password: string;
+  /** libpq sslmode for replication (verify-full with the cluster CA when the node has TLS material). */
+  sslmode?: string;
+}
+
+/** What a node's configuration is made of (postgresql.conf sized from the plan, pg_hba.conf). */
+export interface NodeSetup {
+  plan: Plan;
+  /** The node's TLS key, certificate and the cluster CA; the node speaks TLS from the start. */
+  tls?: Required<NodeTls>;
+  /** cluster_name shown in the process titles. */
+  clusterName?: string;
+  /** Only TLS connections over TCP (hostssl) in pg_hba.conf. */
+  forceTls?: boolean;
+}
+
+/** A PostgreSQL tool running against a node, its stdout as a stream. */
+export interface ToolProcess {
+  /** The tool's stdout; it errors (instead of ending) when the tool exits non-zero. */
+  stdout: Readable;
+  /** Resolves on exit code 0; rejects with the tool's last stderr lines otherwise. */
+  done: Promise<void>;
+  /** SIGKILL the tool. */
+  kill(): void;
+}
+
+/** Files of a node's configuration a caller may replace as a whole. */
+export type NodeConfigFile = 'pg_hba.conf';
+
 /**
- * Where PostgreSQL nodes run (a local process, a container). Every operation is idempotent so a
- * resumed worker can repeat it: create of an existing identical node, start of a running node,
- * stop of a stopped node and remove of a missing node are no-ops.
+ * Where PostgreSQL nodes run (a local process, a container): the only way services touch a
+ * node. Services never build a host path or a socket directory; they name nodes. Every
+ * operation is idempotent so a resumed worker can repeat it: create of an existing identical
+ * node, start of a running node, stop of a stopped node and remove of a missing node are no-ops.
  */
 export interface NodeRuntime {
   /** Register the node and prepare its (empty) data directory; initdb/clone fill it. */
@@ -58,5 +107,37 @@ export interface NodeRuntime {
   exec(nodeId: string, cmd: string, args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<ExecResult>;
   /** Stop the node and delete its data directory. */
   remove(nodeId: string): Promise<void>;
+
+  /** initdb (checksums, UTF8, scram over TCP) then the node's configuration. Idempotent: a complete node is only reconfigured. */
+  initialize(nodeId: string, setup: NodeSetup): Promise<void>;
+  /**
+   * Clone a follower from its leader with pg_basebackup (WAL streamed, slot `slotName` created)
+   * and make it a standby of it. Idempotent: a complete clone is only reconfigured; an
+   * interrupted one is wiped and redone.
+   */
+  cloneFrom(nodeId: string, setup: NodeSetup & { leader: UpstreamLeader; slotName: string }): Promise<void>;
+  /** Is the node's storage complete (initdb or clone finished and configured)? */
+  isInitialized(nodeId: string): Promise<boolean>;
+  /** Rewrite the node's configuration (e.g. pg_hba.conf with forced TLS) and reload it. */
+  configure(nodeId: string, setup: NodeSetup): Promise<void>;
+  /** Make a (stopped) node a standby of `leader`: standby.signal, primary_conninfo, passfile and slot. Start it after. */
+  follow(nodeId: string, leader: UpstreamLeader, slotName: string): Promise<void>;
+  /** Point a running standby at another leader (primary_conninfo) and reload. */
+  repoint(nodeId: string, leader: UpstreamLeader, slotName: string): Promise<void>;
+  /** Ask the server to reread its configuration and certificates (SIGHUP). */
+  reload(nodeId: string): Promise<void>;
+  /** Promote a standby; resolves once it accepts writes. */
+  promote(nodeId: string): Promise<void>;
+  /** The server's control data (pg_controldata) as key/value, e.g. 'Latest checkpoint location'. */
+  controlData(nodeId: string): Promise<Record<string, string>>;
+  /** The superuser's connection to the node (trusted; for the control plane only). */
+  endpoint(nodeId: string, database?: string): Promise<NodeEndpoint>;
+  /** Where the other nodes of its cluster reach it. */
+  peerAddress(nodeId: string): Promise<PeerAddress>;
+  /**
+   * Run a PostgreSQL tool (pg_dump, pg_restore, psql, ...) of the node's major version against
+   * the node, as its superuser: `stdin` is fed to it, its stdout is streamed back.
+   */
+  runTool(nodeId: string, tool: string, args: readonly string[], options?: { stdin?: Readable; database?: string }): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
 }

@@ -4,7 +4,7 @@ import { streamIds } from '@pgfleet/contracts';
 import { requestBackup } from './commands.js';
 import { findBackup } from './domain/backups.js';
 import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
-import type { BackupStore } from './store/backupStore.js';
+import type { BackupStore } from '@pgfleet/backupstore';
 import { processBackups } from './workers/processBackups.js';
 import { loadBackups } from './workers/record.js';
 import { restoreIntoCluster } from './workers/restore.js';

@@ -1,7 +1,7 @@
 export * from './domain/backups.js';
 export { dailiesToExpire, type DailyBackupRef } from './domain/retention.js';
 export { dueDailySlot, latestSlot, isTimeZone } from './domain/dailySlot.js';
-export { createFileBackupStore, HashingCounter, type BackupStore, type StoredBackup, type PutOptions } from './store/backupStore.js';
+export { createFileBackupStore, HashingCounter, type BackupStore, type StoredBackup, type PutOptions } from '@pgfleet/backupstore';
 export { requestBackup, setBackupSchedule, restoreCommand, type RequestOptions } from './commands.js';
 export type { BackupDeps } from './workers/deps.js';
 export { DumpProgress } from './workers/progress.js';

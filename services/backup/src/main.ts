@@ -6,7 +6,7 @@ import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet
 import { join, resolve } from 'node:path';
 import { requestBackup, restoreCommand, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
-import { createFileBackupStore } from './store/backupStore.js';
+import { createFileBackupStore } from '@pgfleet/backupstore';
 import { processBackups } from './workers/processBackups.js';
 import { DumpProgress } from './workers/progress.js';
 import { backupClusters, resumeBackups } from './workers/resume.js';

@@ -41,6 +41,7 @@ export const DEFAULT_TIMING: SubscriptionTiming = { pollIntervalMs: 500, retryDe
  */
 export function runSubscription(source: SubscriptionSource, options: SubscribeOptions, timing: SubscriptionTiming = DEFAULT_TIMING): Subscription {
   const { subscriberId, handler } = options;
+  const durable = options.durable ?? true;
   const batchSize = options.batchSize ?? 1000;
   const types = options.types ? new Set(options.types) : undefined;
   const onError = options.onError ?? (() => undefined);
@@ -77,7 +78,7 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
     let stored: Checkpoint | undefined;
     while (!stopped && stored === undefined) {
       try {
-        stored = await source.loadCheckpoint(subscriberId);
+        stored = durable ? await source.loadCheckpoint(subscriberId) : null;
       } catch (error) {
         onError(error);
         await idle(timing.retryDelayMs);
@@ -95,7 +96,7 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
         }
         if (!stopped) handled = page.checkpoint;
         if (handled !== stored) {
-          await source.storeCheckpoint(subscriberId, handled);
+          if (durable) await source.storeCheckpoint(subscriberId, handled);
           stored = handled;
         }
         if (stopped) break;
@@ -105,7 +106,7 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
         onError(error);
         if (handled !== stored) {
           try {
-            await source.storeCheckpoint(subscriberId, handled);
+            if (durable) await source.storeCheckpoint(subscriberId, handled);
             stored = handled;
           } catch {
             handled = stored ?? null;

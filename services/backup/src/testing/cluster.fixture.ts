@@ -8,7 +8,7 @@ import {
   withClient, type LocalServer, type NodeConn,
 } from '@pgfleet/postgres';
 import { createProcessRuntime, type NodeInfo, type NodeRuntime } from '@pgfleet/runtime';
-import { createFileBackupStore } from '../store/backupStore.js';
+import { createFileBackupStore } from '@pgfleet/backupstore';
 import type { BackupDeps } from '../workers/deps.js';
 import { DumpProgress } from '../workers/progress.js';
 

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { postgresOsUser, toolchain, type NodeConn } from '@pgfleet/postgres';
 import { findBackup } from '../domain/backups.js';
-import { HashingCounter, type BackupStore } from '../store/backupStore.js';
+import { HashingCounter, type BackupStore } from '@pgfleet/backupstore';
 import { APP_DATABASE, APP_ROLE, loadCluster, superuserConn } from './cluster.js';
 import type { BackupDeps } from './deps.js';
 import { loadBackups } from './record.js';

@@ -1,4 +1,5 @@
-import { createClusterCa, issueNodeCert, type NodeTls } from '@pgfleet/postgres';
+import type { NodeTls } from './nodeConfig.js';
+import { createClusterCa, issueNodeCert } from './tls.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -1,0 +1,96 @@
+import type { EventEnvelope, EventOfType } from '../index.js';
+import type { BackupKind } from '../events/backup.js';
+
+/** The backups view: every backup of one cluster and its daily schedule, folded from its
+ * `backups-{clusterId}` stream. Pure; the backup service's decider and the API both fold with it. */
+
+export type BackupEvent = EventOfType<
+  'BackupRequested' | 'QuotaExceeded' | 'BackupRejected' | 'BackupEvicted' | 'BackupStarted' | 'BackupCompleted'
+  | 'BackupFailed' | 'BackupDeleted' | 'BackupExpired' | 'BackupScheduleSet'
+>;
+
+/**
+ * requested -> running -> completed | failed; a completed backup leaves with evicted (rolling
+ * manual quota) or expired (daily retention), then deleted once its file is gone.
+ */
+export type BackupStatus = 'requested' | 'running' | 'completed' | 'failed' | 'evicted' | 'expired' | 'deleted';
+
+export interface Backup {
+  backupId: string;
+  kind: BackupKind;
+  status: BackupStatus;
+  requestedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  node?: string;
+  onLeaderReason?: string;
+  size?: number;
+  sha256?: string;
+  durationMs?: number;
+  failedReason?: string;
+}
+
+export interface BackupSchedule {
+  at: string;
+  tz: string;
+  /** When it was set (from the envelope): a slot before it was never missed. */
+  setAt?: string;
+}
+
+export interface BackupsState {
+  clusterId?: string;
+  backups: Backup[];
+  schedule?: BackupSchedule;
+  /** Number of events folded: the expected version of the next append. */
+  version: number;
+}
+
+export const initialBackupsState = (): BackupsState => ({ backups: [], version: 0 });
+
+type Folded = BackupEvent | (EventEnvelope & BackupEvent);
+
+const occurredAt = (e: Folded): string | undefined => ('occurredAt' in e && typeof e.occurredAt === 'string' ? e.occurredAt : undefined);
+
+export function evolveBackups(state: BackupsState, event: Folded): BackupsState {
+  const next: BackupsState = { ...state, version: state.version + 1 };
+  const at = occurredAt(event);
+  const patch = (backupId: string, p: Partial<Backup>): BackupsState => ({
+    ...next,
+    backups: next.backups.map((b) => (b.backupId === backupId ? { ...b, ...p } : b)),
+  });
+  switch (event.type) {
+    case 'BackupRequested': {
+      const d = event.data;
+      if (next.backups.some((b) => b.backupId === d.backupId)) return next;
+      const requestedAt = d.requestedAt ?? at;
+      return { ...next, clusterId: d.clusterId, backups: [...next.backups, { backupId: d.backupId, kind: d.kind, status: 'requested', ...(requestedAt ? { requestedAt } : {}) }] };
+    }
+    case 'BackupStarted':
+      return patch(event.data.backupId, { status: 'running', node: event.data.node, onLeaderReason: event.data.onLeaderReason, startedAt: at });
+    case 'BackupCompleted':
+      return patch(event.data.backupId, { status: 'completed', size: event.data.size, sha256: event.data.sha256, durationMs: event.data.durationMs, finishedAt: at });
+    case 'BackupFailed':
+      return patch(event.data.backupId, { status: 'failed', failedReason: event.data.reason, finishedAt: at });
+    case 'BackupEvicted':
+      return patch(event.data.backupId, { status: 'evicted' });
+    case 'BackupExpired':
+      return patch(event.data.backupId, { status: 'expired' });
+    case 'BackupDeleted':
+      return patch(event.data.backupId, { status: 'deleted' });
+    case 'BackupScheduleSet':
+      return { ...next, clusterId: event.data.clusterId, schedule: { at: event.data.at, tz: event.data.tz, ...(at ? { setAt: at } : {}) } };
+    case 'QuotaExceeded':
+    case 'BackupRejected':
+      return next;
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+export const findBackup = (state: BackupsState, backupId: string): Backup | undefined => state.backups.find((b) => b.backupId === backupId);
+
+/** Backups that still hold (or are about to hold) a file. */
+export const isKept = (b: Backup): boolean => b.status === 'requested' || b.status === 'running' || b.status === 'completed';
+

@@ -1,0 +1,170 @@
+import type { EventEnvelope, EventOfType } from '../index.js';
+import type { NodeRole } from '../events/cluster.js';
+import type { PostgresVersion } from '../plans.js';
+
+/**
+ * The cluster view: one cluster as its `cluster-{clusterId}` stream tells it (nodes, roles,
+ * leader, ports, status). Pure, shared by every service and the API, so the stream is folded in
+ * one place only. Events name nodes and ports; how to reach a node is the runtime's business.
+ */
+
+export type ClusterEvent = EventOfType<
+  | 'ClusterRequested'
+  | 'NodeProvisioned'
+  | 'NodeStarted'
+  | 'NodeStopped'
+  | 'NodeFailed'
+  | 'ReplicationEstablished'
+  | 'ClusterReady'
+  | 'ClusterProvisioningFailed'
+  | 'ClusterProvisioningRetried'
+  | 'ClusterDeletionRequested'
+  | 'ClusterDeleted'
+  | 'LeaderChanged'
+>;
+
+export type ClusterStatus = 'none' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
+
+export interface ClusterNode {
+  nodeId: string;
+  role: NodeRole;
+  /** Set once the node's storage is ready (NodeProvisioned). */
+  port?: number;
+  provisioned: boolean;
+  started: boolean;
+  failedReason?: string;
+}
+
+export interface ClusterView {
+  status: ClusterStatus;
+  clusterId?: string;
+  name?: string;
+  accountId?: string;
+  plan?: string;
+  version?: PostgresVersion;
+  secretRef?: string;
+  nodes: ClusterNode[];
+  leader?: string;
+  replicationEstablished: boolean;
+  failureReason?: string;
+  createdAt?: string;
+  readyAt?: string;
+  /** Number of events folded: the expected version of the next append. */
+  version_: number;
+}
+
+export const initialClusterView = (): ClusterView => ({
+  status: 'none',
+  nodes: [],
+  replicationEstablished: false,
+  version_: 0,
+});
+
+/** A cluster event, bare (`{ type, data }`, as `decide` returns it) or in its stored envelope. */
+export type FoldableClusterEvent = ClusterEvent | (EventEnvelope & ClusterEvent);
+
+const occurredAt = (e: FoldableClusterEvent): string | undefined =>
+  'occurredAt' in e && typeof e.occurredAt === 'string' ? e.occurredAt : undefined;
+
+export function isClusterEvent(event: { type: string }): event is ClusterEvent {
+  return CLUSTER_EVENT_TYPES.has(event.type);
+}
+
+const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
+  'ClusterRequested',
+  'NodeProvisioned',
+  'NodeStarted',
+  'NodeStopped',
+  'NodeFailed',
+  'ReplicationEstablished',
+  'ClusterReady',
+  'ClusterProvisioningFailed',
+  'ClusterProvisioningRetried',
+  'ClusterDeletionRequested',
+  'ClusterDeleted',
+  'LeaderChanged',
+]);
+
+export function evolveClusterView(state: ClusterView, event: FoldableClusterEvent): ClusterView {
+  const next: ClusterView = { ...state, version_: state.version_ + 1 };
+  const at = occurredAt(event);
+  const withNode = (nodeId: string, patch: Partial<ClusterNode>): ClusterNode[] =>
+    next.nodes.map((n) => (n.nodeId === nodeId ? { ...n, ...patch } : n));
+  switch (event.type) {
+    case 'ClusterRequested': {
+      const d = event.data;
+      return {
+        ...next,
+        status: 'provisioning',
+        clusterId: d.clusterId,
+        name: d.name,
+        accountId: d.accountId,
+        plan: d.plan,
+        version: d.version,
+        secretRef: d.secretRef,
+        createdAt: at,
+        nodes: d.nodes.map((n) => ({ nodeId: n.nodeId, role: n.role, provisioned: false, started: false })),
+        leader: d.nodes.find((n) => n.role === 'leader')?.nodeId,
+      };
+    }
+    case 'NodeProvisioned':
+      return {
+        ...next,
+        nodes: withNode(event.data.nodeId, { port: event.data.port, provisioned: true, failedReason: undefined }),
+      };
+    case 'NodeStarted':
+      return {
+        ...next,
+        nodes: withNode(event.data.nodeId, { started: true, port: event.data.port, failedReason: undefined }),
+      };
+    case 'NodeStopped':
+      return { ...next, nodes: withNode(event.data.nodeId, { started: false }) };
+    case 'NodeFailed':
+      return { ...next, nodes: withNode(event.data.nodeId, { failedReason: event.data.reason, started: false }) };
+    case 'ReplicationEstablished':
+      return { ...next, replicationEstablished: true };
+    case 'ClusterReady':
+      return { ...next, status: 'ready', leader: event.data.leader, readyAt: at, failureReason: undefined };
+    case 'ClusterProvisioningFailed':
+      return { ...next, status: 'failed', failureReason: event.data.reason };
+    case 'ClusterProvisioningRetried':
+      return {
+        ...next,
+        status: 'provisioning',
+        failureReason: undefined,
+        nodes: next.nodes.map((n) => ({ ...n, failedReason: undefined })),
+      };
+    case 'ClusterDeletionRequested':
+      return { ...next, status: 'deleting' };
+    case 'ClusterDeleted':
+      return { ...next, status: 'deleted', nodes: next.nodes.map((n) => ({ ...n, started: false })) };
+    case 'LeaderChanged': {
+      const to = event.data.to;
+      return {
+        ...next,
+        leader: to,
+        nodes: next.nodes.map((n) => ({ ...n, role: n.nodeId === to ? 'leader' : 'follower' })),
+      };
+    }
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+/** Fold a cluster stream; events of other types (none are expected there) are skipped. */
+export function foldClusterView(events: readonly { type: string }[]): ClusterView {
+  let view = initialClusterView();
+  for (const e of events) if (isClusterEvent(e)) view = evolveClusterView(view, e);
+  return view;
+}
+
+export const leaderOf = (view: ClusterView): ClusterNode | undefined => view.nodes.find((n) => n.nodeId === view.leader);
+export const followersOf = (view: ClusterView): ClusterNode[] => view.nodes.filter((n) => n.nodeId !== view.leader);
+
+/** The runtime's id of a cluster's node: unique across clusters. */
+export const runtimeNodeId = (clusterId: string, nodeId: string): string => `${clusterId}--${nodeId}`;
+
+/** The standby's application_name and slot name: a node id as a SQL identifier. */
+export const slotName = (nodeId: string): string => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();

@@ -1,0 +1,88 @@
+import type { EventEnvelope, EventOfType } from '../index.js';
+
+/** The gateways view: the gateways networking runs for one cluster, folded from its
+ * `gateway-{clusterId}` stream. Pure; networking's decider and the API both fold with it. */
+export interface GatewaysState {
+  /** Started and not removed, by gateway id. */
+  gateways: { gatewayId: string; host: string; port: number }[];
+  /** The node every gateway forwards to, as last recorded. */
+  leader?: string;
+  removed: boolean;
+  /** Only TLS over TCP is accepted on the cluster's nodes. */
+  tlsForced: boolean;
+  /** The non-loopback address the gateways also listen on, while the cluster is exposed. */
+  exposed?: { address: string; port: number };
+  /** Number of events folded: the expected version for the next append. */
+  version_: number;
+}
+
+export const initialGatewaysState = (): GatewaysState => ({ gateways: [], removed: false, tlsForced: false, version_: 0 });
+
+export type GatewayEvent = EventOfType<
+  | 'GatewayStarted'
+  | 'GatewayLeaderSet'
+  | 'GatewaysRemoved'
+  | 'TlsForced'
+  | 'CertificatesRotated'
+  | 'ClusterExposed'
+  | 'ClusterUnexposed'
+>;
+
+export type FoldableGatewayEvent = GatewayEvent | (EventEnvelope & GatewayEvent);
+
+const GATEWAY_EVENT_TYPES: ReadonlySet<string> = new Set<GatewayEvent['type']>([
+  'GatewayStarted',
+  'GatewayLeaderSet',
+  'GatewaysRemoved',
+  'TlsForced',
+  'CertificatesRotated',
+  'ClusterExposed',
+  'ClusterUnexposed',
+]);
+
+export const isGatewayEvent = (event: { type: string }): event is GatewayEvent => GATEWAY_EVENT_TYPES.has(event.type);
+
+export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent): GatewaysState {
+  const next = { ...state, version_: state.version_ + 1 };
+  switch (event.type) {
+    case 'GatewayStarted': {
+      const d = event.data;
+      return { ...next, removed: false, gateways: [...next.gateways.filter((g) => g.gatewayId !== d.gatewayId), { gatewayId: d.gatewayId, host: d.host, port: d.port }] };
+    }
+    case 'GatewayLeaderSet':
+      return { ...next, leader: event.data.leader };
+    case 'TlsForced':
+      return { ...next, tlsForced: true };
+    case 'ClusterExposed': {
+      const d = event.data;
+      return { ...next, exposed: { address: d.address, port: d.port } };
+    }
+    case 'ClusterUnexposed':
+      return { ...next, exposed: undefined };
+    case 'GatewaysRemoved':
+      return { ...next, gateways: [], leader: undefined, removed: true, exposed: undefined };
+    case 'CertificatesRotated':
+      return next;
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+/** Fold a gateway stream; events of other types are skipped. */
+export function foldGateways(events: readonly { type: string }[]): GatewaysState {
+  let state = initialGatewaysState();
+  for (const e of events) if (isGatewayEvent(e)) state = evolveGateways(state, e);
+  return state;
+}
+
+/** Gateway ids of a cluster: `gw1` (and `gw2` on plans with two gateways). */
+export const gatewayIds = (count: number) => Array.from({ length: count }, (_, i) => `gw${i + 1}`);
+
+/** The address the cluster's gateways serve: the one recorded, else none yet (the worker picks a free port once). */
+export function entryPoint(state: GatewaysState): { host: string; port: number } | undefined {
+  const g = state.gateways[0];
+  return g ? { host: g.host, port: g.port } : undefined;
+}
+

@@ -1,0 +1,3 @@
+export * from './cluster.js';
+export * from './gateways.js';
+export * from './backups.js';
