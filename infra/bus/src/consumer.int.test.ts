@@ -95,6 +95,33 @@ describe('durable event consumers', () => {
     expect(String(terminated[1]!.obj.reason)).toMatch(/nodeId/);
   });
 
+  it('terminates an event whose schema version cannot be upcast (UPCAST_FAILED), keeps consuming, '
+    + 'and hands an old version over upcast', async () => {
+    const stream = `cluster-${tag()}`;
+    const { lines, logger } = recordingLogger();
+    const handled: EventEnvelope[] = [];
+    const durable = `d-${tag()}`;
+    const filterSubjects = [eventFilter({ streamId: stream })];
+    const consumer = await consumeEvents({ js: h.js, durable, filterSubjects, logger, handler: (e) => void handled.push(e) });
+    const future = { ...storedEvent(stream, 1), schemaVersion: 9 } as EventEnvelope;
+    const old = {
+      ...storedEvent(stream, 2), type: 'NodeProvisioned', schemaVersion: 1,
+      data: { nodeId: 'n1', role: 'leader', port: 6001, dataDir: '/var/lib/pgfleet/n1' },
+    } as EventEnvelope;
+    const next = storedEvent(stream, 3);
+    for (const e of [future, old, next]) await publishEvent(h.js, e);
+    await waitFor(() => handled.length === 2, 'the two readable events');
+    await waitFor(async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0, 'no pending acks');
+    await consumer.stop();
+    expect(handled.map((e) => e.id)).toEqual([old.id, next.id]);
+    expect(handled[0]).toMatchObject({ schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 6001 } });
+    expect(handled[0]!.data).not.toHaveProperty('dataDir');
+    const terminated = lines.filter((l) => /malformed event message terminated/.test(l.msg));
+    expect(terminated.map((l) => [l.level, l.obj.code])).toEqual([['error', 'UPCAST_FAILED']]);
+    expect(String(terminated[0]!.obj.reason)).toMatch(/NodeStopped v9/);
+    expect((await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_redelivered).toBe(0);
+  });
+
   it('lets two replicas share one durable: every event is handled once overall', async () => {
     const stream = `cluster-${tag()}`;
     const durable = `d-${tag()}`;

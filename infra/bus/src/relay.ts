@@ -12,7 +12,10 @@ export interface RelayOptions {
   relayId?: string;
   /** Events read and published per batch (default 500). */
   batchSize?: number;
-  /** Pause between reads of the store while it has nothing new (default 10 ms). */
+  /**
+   * While the store has nothing new the relay sleeps until the store says events were appended
+   * (`onAppended`); this is the fallback poll when no such wake-up comes (default 500 ms).
+   */
   idlePollMs?: number;
   /** Pause before retrying a failed read, publish or checkpoint (default 250 ms). */
   retryDelayMs?: number;
@@ -41,25 +44,35 @@ export function startRelay(opts: RelayOptions): Relay {
   const { store, js } = opts;
   const relayId = opts.relayId ?? 'relay';
   const batchSize = opts.batchSize ?? 500;
-  const idlePollMs = opts.idlePollMs ?? 10;
+  const idlePollMs = opts.idlePollMs ?? 500;
   const retryDelayMs = opts.retryDelayMs ?? 250;
   const logger = opts.logger ?? silentLogger;
   const log = { relayId };
   let stopped = false;
-  let wakeSleeper: (() => void) | undefined;
+  /** Set by a wake-up: the next idle sleep returns at once (none is lost between read and sleep). */
+  let woken = false;
+  /** Ends the idle sleep in progress (a wake-up or stop); retry pauses end on stop only. */
+  let endIdle: (() => void) | undefined;
+  const sleepers = new Set<() => void>();
   /** Waiters resolved by the first drained read that started after they were registered. */
   let waiting: (() => void)[] = [];
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    if (stopped) return resolve();
+  const sleep = (ms: number, idle = false) => new Promise<void>((resolve) => {
+    if (stopped || (idle && woken)) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
-      wakeSleeper = undefined;
+      sleepers.delete(done);
+      if (endIdle === done) endIdle = undefined;
       resolve();
     }
-    wakeSleeper = done;
+    sleepers.add(done);
+    if (idle) endIdle = done;
   });
+  const wake = () => {
+    woken = true;
+    endIdle?.();
+  };
 
   /** Run `step` until it succeeds, or fails once the relay is stopping (then undefined). */
   async function retrying<T>(what: string, step: () => Promise<T>): Promise<{ value: T } | undefined> {
@@ -90,6 +103,7 @@ export function startRelay(opts: RelayOptions): Relay {
     while (!stopped) {
       const readers = waiting;
       waiting = [];
+      woken = false;
       const after: Checkpoint = checkpoint;
       const read = await retrying('read', () => store.readAll({ after, limit: batchSize }));
       if (!read) break;
@@ -98,31 +112,38 @@ export function startRelay(opts: RelayOptions): Relay {
         const published = await retrying('publish', () => publishBatch(page.events));
         if (!published) break;
         if (published.value > 0) logger.info({ ...log, duplicates: published.value, events: page.events.length }, 'relay republished events JetStream already had');
+      }
+      // Also after a read of parked events only (left out by the store): the checkpoint passes them.
+      if (page.checkpoint !== checkpoint) {
         if (!(await retrying('checkpoint store', () => store.storeCheckpoint(relayId, page.checkpoint)))) break;
         checkpoint = page.checkpoint;
       }
       if (page.events.length < batchSize) {
         for (const resolve of readers) resolve();
-        if (page.events.length === 0) await sleep(idlePollMs);
+        // Until the store says events were appended (or the fallback poll).
+        if (page.events.length === 0) await sleep(idlePollMs, true);
       } else {
         waiting.push(...readers);
       }
     }
   };
 
-  const running = loop().catch((error: unknown) => {
+  const unlisten = store.onAppended(wake);
+  const running = loop().finally(unlisten).catch((error: unknown) => {
     logger.error({ ...log, ...errorFields(error) }, 'relay stopped on an unexpected error');
   });
 
   return {
     async stop() {
       stopped = true;
-      wakeSleeper?.();
+      for (const done of [...sleepers]) done();
       await running;
     },
     caughtUp() {
       if (stopped) return Promise.reject(new Error('relay is stopped'));
-      return new Promise<void>((resolve) => waiting.push(resolve));
+      const caught = new Promise<void>((resolve) => waiting.push(resolve));
+      wake();
+      return caught;
     },
   };
 }

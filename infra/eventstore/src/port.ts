@@ -38,8 +38,25 @@ export interface ReadStreamOptions {
 
 export interface ReadStreamResult {
   events: EventEnvelope[];
-  /** The stream's current version; 0 when it does not exist. */
+  /** The stream's current version (parked events count); 0 when it does not exist. */
   currentVersion: number;
+}
+
+/**
+ * A stored event the code cannot read as the current schema of its type (unknown type, a
+ * version with no upcaster or newer than the code, an upcaster that fails). Reads leave it out
+ * and go on past it; the store reports it once (`onParked`) and keeps a record of it.
+ */
+export interface ParkedEvent {
+  id: string;
+  streamId: string;
+  streamVersion: number;
+  type: string;
+  /** The version it was stored at. */
+  schemaVersion: number;
+  /** 'UNKNOWN_EVENT_TYPE' | 'UPCAST_FAILED' | 'INVALID_EVENT' (the upcast data fails the schema). */
+  code: string;
+  reason: string;
 }
 
 /** An opaque position in the global order. `null` = the beginning. */
@@ -47,7 +64,10 @@ export type Checkpoint = string | null;
 
 export interface ReadAllResult {
   events: EventEnvelope[];
-  /** Where to continue from (unchanged when no event was returned). */
+  /**
+   * Where to continue from: after the last event read, parked ones included (see ParkedEvent).
+   * Unchanged when nothing was read.
+   */
   checkpoint: Checkpoint;
 }
 
@@ -95,6 +115,10 @@ export class InvalidEvent extends Error {
 
 export interface EventStore {
   appendToStream(streamId: string, events: readonly NewEvent[], options?: { expectedVersion?: ExpectedVersion }): Promise<AppendResult>;
+  /**
+   * Reads (readStream, readAll, subscribe) return every event upcast to the current schema
+   * version of its type, and leave out the events they cannot read that way (ParkedEvent).
+   */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   /** Events in global commit order after `checkpoint`; never skips one committed out of order. */
   readAll(options?: { after?: Checkpoint; limit?: number }): Promise<ReadAllResult>;
@@ -103,5 +127,11 @@ export interface EventStore {
   /** The stored checkpoint of a durable subscriber (or relay). */
   loadCheckpoint(subscriberId: string): Promise<Checkpoint>;
   storeCheckpoint(subscriberId: string, checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Call `listener` when new events may be readable (after appends, from any process). A hint
+   * only: it may come late, twice or for nothing, so keep a slow fallback poll. Returns the
+   * function that stops the calls.
+   */
+  onAppended(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -1,37 +1,15 @@
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsPostgresOk } from './exec.js';
 import { emptyDir, isNodeInitialized, writeNodeConfig, type InitializedNode, type InitNodeInput } from './initNode.js';
-import { pgString } from './nodeConfig.js';
 import { ensureOwnedDir, ownedTempDir } from './osUser.js';
-import { writeOwnedFile } from './ownedFile.js';
 import { writePassfile } from './passfile.js';
 import { withClient } from './sql.js';
+import { writeStandbySettings, type LeaderEndpoint, type StandbyTarget } from './standby.js';
 import { toolchain } from './toolchain.js';
 
-export interface LeaderEndpoint {
-  host: string;
-  port: number;
-  /** A role with REPLICATION (the replication role). */
-  user: string;
-  password: string;
-  /** libpq sslmode for replication (e.g. verify-full, with sslrootcert). */
-  sslmode?: string;
-  sslrootcert?: string;
-}
-
-export interface CloneFollowerInput extends Omit<InitNodeInput, 'superuserPassword'> {
-  leader: LeaderEndpoint;
-  /** Physical replication slot on the leader, created by the clone. */
-  slotName: string;
-  /** The follower's application_name on the leader (what synchronous_standby_names lists); default slotName. */
-  applicationName?: string;
-}
-
-/** The follower's password file for its connection to the leader (inside its data dir, 0600). */
-export const FOLLOWER_PASSFILE = 'pgfleet.pgpass';
-
-const conninfoValue = (v: string) => (/^[A-Za-z0-9_./-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+/** A follower to clone: its configuration and its leader (the slot is created by the clone). */
+export type CloneFollowerInput = Omit<InitNodeInput, 'superuserPassword'> & StandbyTarget;
 
 /**
  * Drop `slot` on the leader when a previous, interrupted clone left it unused. Best effort: when
@@ -50,29 +28,6 @@ async function dropStaleSlot(leader: LeaderEndpoint, slot: string): Promise<void
   } catch (err) {
     if (err === inUse) throw err;
   }
-}
-
-/** Point a cloned data directory at the leader: standby.signal (from -R), passfile, conninfo, slot. */
-function writeStandbySettings(input: CloneFollowerInput, applicationName: string): void {
-  const { dataDir, leader } = input;
-  const passfile = join(dataDir, FOLLOWER_PASSFILE);
-  writePassfile(passfile, [{ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'replication' }]);
-  const conninfo = [
-    `host=${conninfoValue(leader.host)}`,
-    `port=${leader.port}`,
-    `user=${conninfoValue(leader.user)}`,
-    `passfile=${conninfoValue(passfile)}`,
-    `application_name=${conninfoValue(applicationName)}`,
-    ...(leader.sslmode ? [`sslmode=${conninfoValue(leader.sslmode)}`] : []),
-    ...(leader.sslrootcert ? [`sslrootcert=${conninfoValue(leader.sslrootcert)}`] : []),
-  ].join(' ');
-  const autoConf = join(dataDir, 'postgresql.auto.conf');
-  const kept = readFileSync(autoConf, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(l));
-  kept.push(`primary_conninfo = ${pgString(conninfo)}`, `primary_slot_name = ${pgString(input.slotName)}`);
-  writeOwnedFile(autoConf, kept.join('\n') + '\n');
-  writeOwnedFile(join(dataDir, 'standby.signal'), '');
 }
 
 /**
@@ -106,6 +61,6 @@ export async function cloneFollower(input: CloneFollowerInput): Promise<Initiali
   // The leader's socket locks and logs came along; they are not this node's.
   for (const f of readdirSync(dataDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(dataDir, f), { force: true });
   emptyDir(join(dataDir, 'log'));
-  writeStandbySettings(input, applicationName);
+  writeStandbySettings(dataDir, input, { standby: true });
   return writeNodeConfig(config);
 }

@@ -1,7 +1,7 @@
-import type { NodeTls } from './nodeConfig.js';
-import { createClusterCa, issueNodeCert } from './tls.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NodeTls } from './nodeConfig.js';
+import { createClusterCa, issueNodeCert } from './tls.js';
 
 /** Where a cluster's TLS material lives: the CA in `tls/`, each node's cert in `tls/nodes/{nodeId}/`. */
 export const clusterTlsDir = (home: string, clusterId: string) => join(home, 'clusters', clusterId, 'tls');
@@ -14,10 +14,6 @@ export function nodeCertNames(clusterId: string): { dnsNames: string[]; ipAddres
   return { dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`], ipAddresses: ['127.0.0.1'] };
 }
 
-/**
- * The cluster CA (created once, never replaced) and this node's certificate (issued once; a
- * rotation replaces it explicitly). Idempotent, so a reconciliation resumed after a crash reuses both.
- */
 /** Where a node's key, certificate and CA copy live (known before they are issued). */
 export function nodeTlsFiles(home: string, clusterId: string, nodeId: string): Required<NodeTls> {
   const outDir = join(clusterTlsDir(home, clusterId), 'nodes', nodeId);
@@ -30,6 +26,10 @@ export async function ensureClusterTls(home: string, clusterId: string, nodeIds:
   await Promise.all(nodeIds.map((nodeId) => ensureNodeTls(home, clusterId, nodeId)));
 }
 
+/**
+ * The cluster CA (created once, never replaced) and this node's certificate (issued once; a
+ * rotation replaces it explicitly). Idempotent, so a reconciliation resumed after a crash reuses both.
+ */
 export async function ensureNodeTls(home: string, clusterId: string, nodeId: string): Promise<Required<NodeTls>> {
   const caDir = clusterTlsDir(home, clusterId);
   await createClusterCa(caDir, clusterId);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { findPlan } from '@pgfleet/contracts';
-import { nodeSettings, nodeSocketDir, renderNodeConfig, NODE_CONFIG_MARKER } from './nodeConfig.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeSettings, nodeSocketDir, readNodeSettings, renderNodeConfig, NODE_CONFIG_MARKER } from './nodeConfig.js';
 
 const plan = findPlan('business-4096')!;
 
@@ -75,5 +78,21 @@ describe('nodeSocketDir', () => {
     expect(dir).toMatch(/^\/tmp\/pgfleet-sock\/[0-9a-f]{16}$/);
     expect(nodeSocketDir(long)).toBe(dir);
     expect(nodeSocketDir(long + '2')).not.toBe(dir);
+  });
+});
+
+describe('readNodeSettings', () => {
+  it('reads back what renderNodeConfig wrote, string values unquoted', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgfleet-conf-'));
+    try {
+      const tls = { certFile: '/t/server.crt', keyFile: '/t/server.key', caFile: "/t/it's/ca.crt" };
+      writeFileSync(join(dir, 'postgresql.conf'), renderNodeConfig({ plan, port: 6543, dataDir: dir, tls, clusterName: 'n_1' }));
+      expect(readNodeSettings(dir)).toMatchObject({
+        port: '6543', ssl: 'on', ssl_ca_file: "/t/it's/ca.crt", cluster_name: 'n_1', shared_buffers: '1024MB',
+      });
+      expect(readNodeSettings(join(dir, 'missing'))).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Plan } from '@pgfleet/contracts';
 
 /** TLS material of a node (paths readable by the postgres OS user); the Networking issue provides it. */
@@ -98,6 +100,27 @@ export const NODE_CONFIG_MARKER = '# postgresql.conf written by pgfleet';
 export function renderNodeConfig(input: NodeConfigInput): string {
   const lines = Object.entries(nodeSettings(input)).map(([k, v]) => `${k} = ${v}`);
   return `${NODE_CONFIG_MARKER}; ALTER SYSTEM settings live in postgresql.auto.conf\n${lines.join('\n')}\n`;
+}
+
+/**
+ * The settings of a node's postgresql.conf (as `renderNodeConfig` writes them: one `name = value`
+ * a line), string values unquoted. Empty when the file is missing.
+ */
+export function readNodeSettings(dataDir: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'postgresql.conf'), 'utf8');
+  } catch {
+    return {};
+  }
+  const settings: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) continue;
+    const value = m[2]!;
+    settings[m[1]!] = /^'.*'$/.test(value) ? value.slice(1, -1).replace(/''/g, "'") : value;
+  }
+  return settings;
 }
 
 /** The server log file of a node (logging_collector writes it inside the data directory). */

@@ -59,8 +59,12 @@ export interface PeerAddress {
 /** The leader a follower streams from: its peer address and the replication role's credentials. */
 export interface UpstreamLeader extends PeerAddress {
   user: string;
+  /** Kept in a 0600 passfile in the follower's data directory, never on a command line or in its configuration. */
   password: string;
-  /** libpq sslmode for replication (verify-full with the cluster CA when the node has TLS material). */
+  /**
+   * libpq sslmode for replication. Default: verify-full against the node's CA copy when the node
+   * has TLS material (`setup.tls` for cloneFrom, its configuration for follow and repoint), else libpq's.
+   */
   sslmode?: string;
 }
 
@@ -69,17 +73,20 @@ export interface NodeSetup {
   plan: Plan;
   /** The node's TLS key, certificate and the cluster CA; the node speaks TLS from the start. */
   tls?: Required<NodeTls>;
-  /** cluster_name shown in the process titles. */
+  /** cluster_name shown in the process titles (a clone defaults to its slot name; configure keeps the current one). */
   clusterName?: string;
-  /** Only TLS connections over TCP (hostssl) in pg_hba.conf. */
+  /** Only TLS connections over TCP (hostssl) in pg_hba.conf; needs `tls`. */
   forceTls?: boolean;
 }
 
 /** A PostgreSQL tool running against a node, its stdout as a stream. */
 export interface ToolProcess {
-  /** The tool's stdout; it errors (instead of ending) when the tool exits non-zero. */
+  /**
+   * The tool's stdout; it errors (instead of ending) when the tool fails. Read it (or `resume()`
+   * it): a tool whose output nobody reads blocks once the pipe is full.
+   */
   stdout: Readable;
-  /** Resolves on exit code 0; rejects with the tool's last stderr lines otherwise. */
+  /** Resolves on exit code 0 with its input used whole; rejects with `{tool} failed: {last stderr lines}` otherwise. */
   done: Promise<void>;
   /** SIGKILL the tool. */
   kill(): void;
@@ -108,35 +115,48 @@ export interface NodeRuntime {
   /** Stop the node and delete its data directory. */
   remove(nodeId: string): Promise<void>;
 
-  /** initdb (checksums, UTF8, scram over TCP) then the node's configuration. Idempotent: a complete node is only reconfigured. */
+  /**
+   * initdb (checksums, UTF8, scram over TCP) then the node's configuration. Idempotent: a
+   * complete node is only reconfigured (and reloaded when running).
+   */
   initialize(nodeId: string, setup: NodeSetup): Promise<void>;
   /**
    * Clone a follower from its leader with pg_basebackup (WAL streamed, slot `slotName` created)
-   * and make it a standby of it. Idempotent: a complete clone is only reconfigured; an
-   * interrupted one is wiped and redone.
+   * and make it a standby of it (application_name `slotName`). Idempotent: a complete clone is
+   * only reconfigured; an interrupted one is wiped and redone.
    */
   cloneFrom(nodeId: string, setup: NodeSetup & { leader: UpstreamLeader; slotName: string }): Promise<void>;
-  /** Is the node's storage complete (initdb or clone finished and configured)? */
+  /** Is the node's storage complete (initdb or clone finished and configured)? False for an unknown node. */
   isInitialized(nodeId: string): Promise<boolean>;
-  /** Rewrite the node's configuration (e.g. pg_hba.conf with forced TLS) and reload it. */
+  /** Rewrite the node's configuration (e.g. pg_hba.conf with forced TLS) and reload it when running. */
   configure(nodeId: string, setup: NodeSetup): Promise<void>;
-  /** Make a (stopped) node a standby of `leader`: standby.signal, primary_conninfo, passfile and slot. Start it after. */
+  /**
+   * Make a stopped node a standby of `leader`: standby.signal, primary_conninfo, passfile and slot
+   * (synchronous_standby_names dropped). Start it after. On a node already running as a standby
+   * it repoints (so a resumed worker may repeat it); a running leader is refused.
+   */
   follow(nodeId: string, leader: UpstreamLeader, slotName: string): Promise<void>;
-  /** Point a running standby at another leader (primary_conninfo) and reload. */
+  /**
+   * Point a running standby at another leader (passfile, then primary_conninfo and
+   * primary_slot_name by ALTER SYSTEM) and reload; a running leader is refused. On a stopped node
+   * only its files change.
+   */
   repoint(nodeId: string, leader: UpstreamLeader, slotName: string): Promise<void>;
-  /** Ask the server to reread its configuration and certificates (SIGHUP). */
+  /** Ask the server to reread its configuration and certificates (SIGHUP); a stopped node reads them at start. */
   reload(nodeId: string): Promise<void>;
-  /** Promote a standby; resolves once it accepts writes. */
+  /** Promote a standby; resolves once it accepts writes. A leader is left as it is. */
   promote(nodeId: string): Promise<void>;
-  /** The server's control data (pg_controldata) as key/value, e.g. 'Latest checkpoint location'. */
+  /** The server's control data (pg_controldata) as key/value, e.g. 'Latest checkpoint location'. Running or stopped. */
   controlData(nodeId: string): Promise<Record<string, string>>;
   /** The superuser's connection to the node (trusted; for the control plane only). */
   endpoint(nodeId: string, database?: string): Promise<NodeEndpoint>;
   /** Where the other nodes of its cluster reach it. */
   peerAddress(nodeId: string): Promise<PeerAddress>;
   /**
-   * Run a PostgreSQL tool (pg_dump, pg_restore, psql, ...) of the node's major version against
-   * the node, as its superuser: `stdin` is fed to it, its stdout is streamed back.
+   * Run a PostgreSQL client tool (pg_dump, pg_restore, psql, ...) of the node's major version
+   * against the node, as its superuser, with `--dbname database` when given: `stdin` is fed to it,
+   * its stdout is streamed back. The tool sees none of the control plane's environment. Never
+   * throws: an unknown node or tool fails `done` and `stdout`.
    */
   runTool(nodeId: string, tool: string, args: readonly string[], options?: { stdin?: Readable; database?: string }): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;

@@ -7,7 +7,7 @@ import { registerHistoryCommands } from './cli/historyCommands.js';
 import { registerNetworkCommands } from './cli/networkCommands.js';
 
 const out = (opts: { json?: boolean }) => (human: string, json: unknown) => {
-  process.stdout.write((opts.json ? JSON.stringify(json, null, 2) : human) + '\n');
+  process.stdout.write(`${opts.json ? JSON.stringify(json, null, 2) : human}\n`);
 };
 
 const program = new Command('pgfleet')
@@ -43,11 +43,14 @@ function fail(error: unknown): never {
   const json = process.argv.includes('--json');
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) process.exit(0);
-    if (json) process.stdout.write(JSON.stringify({ code: error.code, message: error.message }) + '\n');
+    if (json) process.stdout.write(`${JSON.stringify({ code: error.code, message: error.message })}\n`);
     process.exit(2);
   }
-  const e = error instanceof CliError ? error : new CliError(error instanceof Error ? error.message : String(error), 'INTERNAL');
-  if (json) process.stdout.write(JSON.stringify({ code: e.code, message: e.message, details: e.details }) + '\n');
+  const message = error instanceof Error ? error.message : String(error);
+  const e = error instanceof CliError ? error : new CliError(message, 'INTERNAL');
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ code: e.code, message: e.message, details: e.details })}\n`);
+  }
   process.stderr.write(`error: ${e.message}\n`);
   process.exit(1);
 }

@@ -1,7 +1,14 @@
-import { streamIds, uuidv7, type BackupKind, type CommandData, type CommandMeta, type CommandReply } from '@pgfleet/contracts';
+import {
+  streamIds,
+  uuidv7,
+  type BackupKind,
+  type CommandData,
+  type CommandMeta,
+  type CommandReply,
+} from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand } from '@pgfleet/kit';
-import { decideBackups, evolveBackups, initialBackupsState, type BackupEvent, type BackupsCommand } from './domain/backups.js';
+import { backupsDecider, type BackupEvent, type BackupsCommand } from './domain/backups.js';
 import { isTimeZone } from './domain/dailySlot.js';
 import { clusterFacts, loadCluster } from './workers/cluster.js';
 import type { BackupDeps } from './workers/deps.js';
@@ -18,19 +25,29 @@ export interface RequestOptions {
   kind?: BackupKind;
 }
 
-const notFound = (clusterId: string): CommandReply => ({ ok: false, code: 'CLUSTER_NOT_FOUND', message: `no cluster ${clusterId}`, details: { field: 'clusterId' } });
+const notFound = (clusterId: string): CommandReply =>
+  ({ ok: false, code: 'CLUSTER_NOT_FOUND', message: `no cluster ${clusterId}`, details: { field: 'clusterId' } });
 
 /** Decide a command on `backups-{clusterId}`; returns the reply and the events appended. */
-async function decideOn(store: EventStore, clusterId: string, command: BackupsCommand, meta: CommandMeta): Promise<{ reply: CommandReply; events: BackupEvent[] }> {
+async function decideOn(
+  store: EventStore,
+  clusterId: string,
+  command: BackupsCommand,
+  meta: CommandMeta,
+): Promise<{ reply: CommandReply; events: BackupEvent[] }> {
   let events: BackupEvent[] = [];
   const reply = await handleCommand({
-    store, streamId: streamIds.backups(clusterId), initialState: initialBackupsState(), evolve: evolveBackups,
+    store,
+    streamId: streamIds.backups(clusterId),
+    initialState: backupsDecider.initialState,
+    evolve: backupsDecider.evolve,
     decide: (c: BackupsCommand, s) => {
-      const d = decideBackups(c, s);
+      const d = backupsDecider.decide(c, s);
       events = d.ok ? d.events : [];
       return d;
     },
-    command, meta,
+    command,
+    meta,
   });
   return { reply, events };
 }
@@ -40,28 +57,46 @@ async function decideOn(store: EventStore, clusterId: string, command: BackupsCo
  * (QuotaExceeded, BackupRejected) and answered as a rejection with code QUOTA_EXCEEDED.
  * The accepted reply carries `result.backupId`.
  */
-export async function requestBackup(deps: CommandDeps, cmd: CommandData<'backup', 'RequestBackup'>, meta: CommandMeta, options: RequestOptions = {}): Promise<CommandReply> {
+export async function requestBackup(
+  deps: CommandDeps,
+  cmd: CommandData<'backup', 'RequestBackup'>,
+  meta: CommandMeta,
+  options: RequestOptions = {},
+): Promise<CommandReply> {
   const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
   if (!facts) return notFound(cmd.clusterId);
   const backupId = options.backupId ?? uuidv7();
   const now = (options.now ?? new Date()).toISOString();
-  const { reply, events } = await decideOn(deps.store, cmd.clusterId, { type: 'RequestBackup', cluster: facts, backupId, now, kind: options.kind ?? 'manual' }, meta);
+  const kind = options.kind ?? 'manual';
+  const command: BackupsCommand = { type: 'RequestBackup', cluster: facts, backupId, now, kind };
+  const { reply, events } = await decideOn(deps.store, cmd.clusterId, command, meta);
   if (!reply.ok) return reply;
-  const rejected = events.find((e) => e.type === 'BackupRejected');
-  const exceeded = events.find((e) => e.type === 'QuotaExceeded');
-  if (rejected?.type === 'BackupRejected') {
-    return { ok: false, code: rejected.data.code, message: rejected.data.reason, details: { field: 'clusterId', ...(exceeded?.type === 'QuotaExceeded' ? { quota: exceeded.data.quota, limit: exceeded.data.limit, used: exceeded.data.used } : {}) } };
+  let quota: Record<string, unknown> = {};
+  let evicted: string | undefined;
+  for (const e of events) {
+    if (e.type === 'QuotaExceeded') quota = { quota: e.data.quota, limit: e.data.limit, used: e.data.used };
+    if (e.type === 'BackupEvicted') evicted = e.data.backupId;
+    if (e.type === 'BackupRejected') {
+      return { ok: false, code: e.data.code, message: e.data.reason, details: { field: 'clusterId', ...quota } };
+    }
   }
-  const evicted = events.find((e) => e.type === 'BackupEvicted');
-  return { ...reply, result: { backupId, ...(evicted?.type === 'BackupEvicted' ? { evicted: evicted.data.backupId } : {}) } };
+  return { ...reply, result: { backupId, ...(evicted ? { evicted } : {}) } };
 }
 
 /** SetBackupSchedule: the daily backup's hour and time zone. */
-export async function setBackupSchedule(deps: CommandDeps, cmd: CommandData<'backup', 'SetBackupSchedule'>, meta: CommandMeta): Promise<CommandReply> {
-  if (!isTimeZone(cmd.tz)) return { ok: false, code: 'VALIDATION_FAILED', message: `invalid command: tz: unknown time zone "${cmd.tz}"`, details: { field: 'tz' } };
+export async function setBackupSchedule(
+  deps: CommandDeps,
+  cmd: CommandData<'backup', 'SetBackupSchedule'>,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  if (!isTimeZone(cmd.tz)) {
+    const message = `invalid command: tz: unknown time zone "${cmd.tz}"`;
+    return { ok: false, code: 'VALIDATION_FAILED', message, details: { field: 'tz' } };
+  }
   const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
   if (!facts) return notFound(cmd.clusterId);
-  return (await decideOn(deps.store, cmd.clusterId, { type: 'SetBackupSchedule', cluster: facts, at: cmd.at, tz: cmd.tz }, meta)).reply;
+  const command: BackupsCommand = { type: 'SetBackupSchedule', cluster: facts, at: cmd.at, tz: cmd.tz };
+  return (await decideOn(deps.store, cmd.clusterId, command, meta)).reply;
 }
 
 /**
@@ -69,16 +104,21 @@ export async function setBackupSchedule(deps: CommandDeps, cmd: CommandData<'bac
  * (in place) or of `targetClusterId`; the reply comes when the restore is done. Nothing is appended:
  * the reply's version is the backups stream's current version.
  */
-export async function restoreCommand(deps: Pick<BackupDeps, 'store' | 'files' | 'log'>, cmd: CommandData<'backup', 'RestoreBackup'>): Promise<CommandReply> {
+export async function restoreCommand(
+  deps: Pick<BackupDeps, 'store' | 'files' | 'runtime' | 'log'>,
+  cmd: CommandData<'backup', 'RestoreBackup'>,
+): Promise<CommandReply> {
   const target = cmd.targetClusterId ?? cmd.clusterId;
   const log = deps.log.child({ clusterId: cmd.clusterId, backupId: cmd.backupId, target });
   log.info('restore started');
   const r = await restoreIntoCluster(deps, cmd.clusterId, cmd.backupId, target);
   if (!r.ok) {
     log.warn({ code: r.code, reason: r.message }, 'restore failed');
-    return { ok: false, code: r.code, message: r.message, details: { field: r.code === 'CLUSTER_NOT_READY' ? 'targetClusterId' : 'backupId' } };
+    const field = r.code === 'CLUSTER_NOT_READY' ? 'targetClusterId' : 'backupId';
+    return { ok: false, code: r.code, message: r.message, details: { field } };
   }
   log.info({ durationMs: r.durationMs }, 'restore completed');
   const { version } = await loadBackups(deps.store, cmd.clusterId);
-  return { ok: true, streamId: streamIds.backups(cmd.clusterId), version, result: { backupId: r.backupId, clusterId: cmd.clusterId, targetClusterId: target, durationMs: r.durationMs } };
+  const result = { backupId: r.backupId, clusterId: cmd.clusterId, targetClusterId: target, durationMs: r.durationMs };
+  return { ok: true, streamId: streamIds.backups(cmd.clusterId), version, result };
 }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { streamIds } from '@pgfleet/contracts';
+import { streamIds, type EventEnvelope } from '@pgfleet/contracts';
 import { requestBackup } from './commands.js';
 import { findBackup } from './domain/backups.js';
 import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
@@ -18,10 +18,15 @@ const meta = { actor: { kind: 'user', id: 'tester' } } as const;
 async function backupEvents(clusterId = CLUSTER) {
   return (await w.store.readStream(streamIds.backups(clusterId))).events;
 }
+const backupIdOf = (e: EventEnvelope) => ('backupId' in e.data ? e.data.backupId : undefined);
+/** The types of the events about one backup, in order. */
+const historyOf = async (backupId: string) =>
+  (await backupEvents()).filter((e) => backupIdOf(e) === backupId).map((e) => e.type);
 async function checksums(conn: ReturnType<BackupWorld['superuser']>) {
   const out: Record<string, unknown> = {};
   for (const t of ['items', 'orders']) {
-    out[t] = (await sql(conn, `SELECT count(*)::int AS n, md5(string_agg(x::text, ',' ORDER BY id)) AS sum FROM ${t} x`))[0];
+    const digest = `SELECT count(*)::int AS n, md5(string_agg(x::text, ',' ORDER BY id)) AS sum FROM ${t} x`;
+    out[t] = (await sql(conn, digest))[0];
   }
   return out;
 }
@@ -39,11 +44,14 @@ beforeAll(async () => {
   await sql(app, `SET ROLE app;
     CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2), tags text[]);
     INSERT INTO items SELECT g, 'item ' || g, g * 1.25, ARRAY['t' || (g % 7)] FROM generate_series(1, 20000) g;
-    CREATE TABLE orders (id bigserial PRIMARY KEY, item int REFERENCES items, at timestamptz DEFAULT '2025-01-01', note jsonb);
-    INSERT INTO orders (item, note) SELECT (g % 20000) + 1, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;`);
+    CREATE TABLE orders (id bigserial PRIMARY KEY, item int REFERENCES items, at timestamptz DEFAULT '2025-01-01',
+      note jsonb);
+    INSERT INTO orders (item, note)
+      SELECT (g % 20000) + 1, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;`);
   // The follower has replayed everything before we dump it.
   for (let i = 0; ; i++) {
-    const rows = await sql<{ n: number }>(w.superuser(w.follower!, 'app'), 'SELECT count(*)::int AS n FROM orders').catch(() => [{ n: 0 }]);
+    const rows = await sql<{ n: number }>(w.superuser(w.follower!, 'app'), 'SELECT count(*)::int AS n FROM orders')
+      .catch(() => [{ n: 0 }]);
     if (rows[0]!.n === 5000) break;
     if (i > 600) throw new Error('follower did not replay');
     await new Promise((r) => setTimeout(r, 50));
@@ -52,35 +60,40 @@ beforeAll(async () => {
 afterAll(async () => { await w?.close(); });
 
 describe('backups of a Business cluster', () => {
-  it('dumps on the follower (recorded node) and restores into a fresh cluster with identical rows and checksums', async () => {
-    const { backupId, outcomes } = await requestAndProcess();
-    expect(outcomes).toMatchObject([{ status: 'completed', backupId, node: 'node2' }]);
-    const events = await backupEvents();
-    expect(events.map((e) => e.type)).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
-    expect(events[1]!.data).toEqual({ backupId, node: 'node2' });
-    const backup = findBackup(await loadBackups(w.store, CLUSTER), backupId)!;
-    expect(backup).toMatchObject({ status: 'completed', node: 'node2' });
-    expect(backup.size).toBeGreaterThan(0);
-    expect(await w.deps.files.list(CLUSTER)).toEqual([backupId]);
+  it(
+    'dumps on the follower (recorded node) and restores into a fresh cluster with identical rows and checksums',
+    async () => {
+      const { backupId, outcomes } = await requestAndProcess();
+      expect(outcomes).toMatchObject([{ status: 'completed', backupId, node: 'node2' }]);
+      const events = await backupEvents();
+      expect(events.map((e) => e.type)).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
+      expect(events[1]!.data).toEqual({ backupId, node: 'node2' });
+      const backup = findBackup(await loadBackups(w.store, CLUSTER), backupId)!;
+      expect(backup).toMatchObject({ status: 'completed', node: 'node2' });
+      expect(backup.size).toBeGreaterThan(0);
+      expect(await w.deps.files.list(CLUSTER)).toEqual([backupId]);
 
-    const target = await w.freshNode('fx-restore1');
-    await w.writeCluster('restored1', 'business-1024', [target], 'restored-db');
-    const result = await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1');
-    expect(result).toMatchObject({ ok: true, backupId });
-    const source = await checksums(w.superuser(w.leader, 'app'));
-    expect(source.items).toMatchObject({ n: 20000 });
-    expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
-    // --no-owner with the app role: the application owns what was restored.
-    expect(await sql(w.superuser(target, 'app'), "SELECT tableowner FROM pg_tables WHERE tablename = 'items'")).toEqual([{ tableowner: 'app' }]);
-    // Restoring again over the data (--clean --if-exists) is fine.
-    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: true });
-    expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
-  });
+      const target = await w.freshNode('fx-restore1');
+      await w.writeCluster('restored1', 'business-1024', [target], 'restored-db');
+      const result = await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1');
+      expect(result).toMatchObject({ ok: true, backupId });
+      const source = await checksums(w.superuser(w.leader, 'app'));
+      expect(source.items).toMatchObject({ n: 20000 });
+      expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
+      // --no-owner with the app role: the application owns what was restored.
+      const owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'items'";
+      expect(await sql(w.superuser(target, 'app'), owner)).toEqual([{ tableowner: 'app' }]);
+      // Restoring again over the data (--clean --if-exists) is fine.
+      expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: true });
+      expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
+    },
+  );
 
   it('refuses to restore a file that no longer matches its sha256', async () => {
     const { backupId } = await requestAndProcess();
     writeFileSync(w.deps.files.pathOf(CLUSTER, backupId), 'tampered');
-    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: false, code: 'BACKUP_CORRUPT' });
+    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1'))
+      .toMatchObject({ ok: false, code: 'BACKUP_CORRUPT' });
   });
 
   it('dumps on the leader and records why when no follower is healthy', async () => {
@@ -88,8 +101,9 @@ describe('backups of a Business cluster', () => {
     try {
       const { backupId, outcomes } = await requestAndProcess();
       expect(outcomes).toMatchObject([{ status: 'completed', node: 'node1' }]);
-      const started = (await backupEvents()).find((e) => e.type === 'BackupStarted' && (e.data as { backupId: string }).backupId === backupId)!;
-      expect(started.data).toEqual({ backupId, node: 'node1', onLeaderReason: 'no healthy follower: node2 is not running' });
+      const started = (await backupEvents()).find((e) => e.type === 'BackupStarted' && e.data.backupId === backupId)!;
+      const onLeaderReason = 'no healthy follower: node2 is not running';
+      expect(started.data).toEqual({ backupId, node: 'node1', onLeaderReason });
     } finally {
       await w.runtime.start(w.follower!.nodeId);
     }
@@ -100,37 +114,45 @@ describe('backups of a Business cluster', () => {
     const backupId = reply.ok ? (reply.result!.backupId as string) : '';
     const results = await Promise.all([runDump(w.deps, CLUSTER, backupId), runDump(w.deps, CLUSTER, backupId)]);
     expect(results.map((r) => r.status).sort()).toEqual(['completed', 'skipped']);
-    const mine = (await backupEvents()).filter((e) => (e.data as { backupId?: string }).backupId === backupId).map((e) => e.type);
+    const mine = await historyOf(backupId);
     expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
   });
 
-  it('after a crash mid-dump, resume marks the backup failed, removes the partial file and never dumps it again', async () => {
-    const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
-    const backupId = reply.ok ? (reply.result!.backupId as string) : '';
-    // The "crash": the worker is aborted as soon as pg_dump has written its first bytes.
-    const crash = new AbortController();
-    const files: BackupStore = { ...w.deps.files, put: (c, b, s, o) => w.deps.files.put(c, b, s, { ...o, onProgress: () => crash.abort() }) };
-    await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal })).rejects.toThrow(/abort/i);
-    expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)!.status).toBe('running');
-    // What a kill -9 leaves behind: a partial file.
-    const partial = w.deps.files.pathOf(CLUSTER, backupId) + '.partial';
-    writeFileSync(partial, 'half a dump');
+  it(
+    'after a crash mid-dump, resume marks the backup failed, removes the partial file and never dumps it again',
+    async () => {
+      const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
+      const backupId = reply.ok ? (reply.result!.backupId as string) : '';
+      // The "crash": the worker is aborted as soon as pg_dump has written its first bytes.
+      const crash = new AbortController();
+      const files: BackupStore = {
+        ...w.deps.files,
+        put: (c, b, s, o) => w.deps.files.put(c, b, s, { ...o, onProgress: () => crash.abort() }),
+      };
+      await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal }))
+        .rejects.toThrow(/abort/i);
+      expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)!.status).toBe('running');
+      // What a kill -9 leaves behind: a partial file.
+      const partial = w.deps.files.pathOf(CLUSTER, backupId) + '.partial';
+      writeFileSync(partial, 'half a dump');
 
-    const resumed = await resumeBackups(w.deps, CLUSTER);
-    expect(resumed.interrupted).toEqual([backupId]);
-    expect(resumed.outcomes).toEqual([]);
-    expect(await w.deps.files.exists(CLUSTER, backupId)).toBe(false);
-    expect(await w.deps.files.list(CLUSTER)).not.toContain(backupId);
-    const { existsSync } = await import('node:fs');
-    expect(existsSync(partial)).toBe(false);
-    expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)).toMatchObject({ status: 'failed', failedReason: INTERRUPTED });
+      const resumed = await resumeBackups(w.deps, CLUSTER);
+      expect(resumed.interrupted).toEqual([backupId]);
+      expect(resumed.outcomes).toEqual([]);
+      expect(await w.deps.files.exists(CLUSTER, backupId)).toBe(false);
+      expect(await w.deps.files.list(CLUSTER)).not.toContain(backupId);
+      const { existsSync } = await import('node:fs');
+      expect(existsSync(partial)).toBe(false);
+      expect(findBackup(await loadBackups(w.store, CLUSTER), backupId))
+        .toMatchObject({ status: 'failed', failedReason: INTERRUPTED });
 
-    // Resuming again, or a late worker, changes nothing: one start, one failure, no completion.
-    await resumeBackups(w.deps, CLUSTER);
-    expect(await runDump(w.deps, CLUSTER, backupId)).toEqual({ status: 'skipped', backupId });
-    const mine = (await backupEvents()).filter((e) => (e.data as { backupId?: string }).backupId === backupId).map((e) => e.type);
-    expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupFailed']);
-  });
+      // Resuming again, or a late worker, changes nothing: one start, one failure, no completion.
+      await resumeBackups(w.deps, CLUSTER);
+      expect(await runDump(w.deps, CLUSTER, backupId)).toEqual({ status: 'skipped', backupId });
+      const mine = await historyOf(backupId);
+      expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupFailed']);
+    },
+  );
 
   it('resume takes a backup requested but never started before the crash', async () => {
     const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);

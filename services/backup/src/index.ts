@@ -1,14 +1,32 @@
 export * from './domain/backups.js';
 export { dailiesToExpire, type DailyBackupRef } from './domain/retention.js';
 export { dueDailySlot, latestSlot, isTimeZone } from './domain/dailySlot.js';
-export { createFileBackupStore, HashingCounter, type BackupStore, type StoredBackup, type PutOptions } from '@pgfleet/backupstore';
 export { requestBackup, setBackupSchedule, restoreCommand, type RequestOptions } from './commands.js';
+export { BackupConfig } from './config.js';
+export { BackupClusters } from './projections/backupClusters.js';
 export type { BackupDeps } from './workers/deps.js';
+export { BackupWork } from './workers/backupWork.js';
 export { DumpProgress } from './workers/progress.js';
 export { runDump, type DumpOutcome, type RunDumpOptions } from './workers/runDump.js';
 export { deleteEvicted } from './workers/evict.js';
 export { processBackups } from './workers/processBackups.js';
-export { resumeBackups, backupClusters, INTERRUPTED } from './workers/resume.js';
-export { restoreBackup, restoreIntoCluster, verifyBackupFile, type RestoreResult, type RestoreTarget } from './workers/restore.js';
+export { resumeBackups, INTERRUPTED } from './workers/resume.js';
+export {
+  restoreBackup,
+  restoreIntoCluster,
+  verifyBackupFile,
+  type RestoreFailureCode,
+  type RestoreResult,
+  type RestoreTarget,
+} from './workers/restore.js';
 export { DailyScheduler, type TickResult } from './workers/schedule.js';
-export { chooseDumpNode, probeNode, loadCluster, clusterFacts, APP_DATABASE, APP_ROLE, type NodeProbe, type DumpNodeChoice } from './workers/cluster.js';
+export {
+  chooseDumpNode,
+  probeNode,
+  loadCluster,
+  clusterFacts,
+  APP_DATABASE,
+  APP_ROLE,
+  type NodeProbe,
+  type DumpNodeChoice,
+} from './workers/cluster.js';

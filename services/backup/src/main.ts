@@ -1,83 +1,69 @@
-import { jetstream } from '@nats-io/jetstream';
-import { querySubject } from '@pgfleet/contracts';
-import { busAuthFromEnv, connectBus, consumeEvents, serveCommands } from '@pgfleet/bus';
-import { createPostgresEventStore } from '@pgfleet/eventstore';
-import { createLogger, gracefulShutdown, KeyedQueue, loadConfig } from '@pgfleet/kit';
 import { join, resolve } from 'node:path';
+import { createFileBackupStore } from '@pgfleet/backupstore';
+import type { EventEnvelope } from '@pgfleet/contracts';
+import { runService } from '@pgfleet/kit';
+import { createProcessRuntime } from '@pgfleet/runtime';
+import { z } from 'zod';
 import { requestBackup, restoreCommand, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
-import { createFileBackupStore } from '@pgfleet/backupstore';
-import { processBackups } from './workers/processBackups.js';
+import { BackupClusters } from './projections/backupClusters.js';
+import { BackupWork } from './workers/backupWork.js';
+import type { BackupDeps } from './workers/deps.js';
 import { DumpProgress } from './workers/progress.js';
-import { backupClusters, resumeBackups } from './workers/resume.js';
 import { DailyScheduler } from './workers/schedule.js';
 
+/** `pgfleet.queries.backup.BackupProgress {backupId}`: bytes so far of a running dump, or null. */
+const ProgressRequest = z.object({ backupId: z.string().min(1) });
+/** Events (decided by any replica) after which a cluster's backups need work. */
+const WORK_EVENTS: ReadonlySet<string> = new Set(['BackupRequested', 'BackupEvicted', 'BackupExpired']);
+const clusterOf = (event: EventEnvelope) => event.streamId.slice('backups-'.length);
+
 /** The backup service: accepts backup commands, takes dumps, evicts and expires, fires dailies. */
-const config = loadConfig(BackupConfig);
-const log = createLogger('backup', config.PGFLEET_LOG_LEVEL);
-const home = resolve(config.PGFLEET_HOME);
-const store = createPostgresEventStore({ connectionString: config.PGFLEET_EVENTSTORE_URL });
-const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
-const progress = new DumpProgress();
-const deps = { store, files, log, progress };
-const nc = await connectBus({ servers: config.PGFLEET_NATS_URL, name: 'pgfleet-backup', ...busAuthFromEnv() });
-
-// Dumps of one cluster run one at a time; a request during a run is picked up right after it.
-const queue = new KeyedQueue(
-  async (clusterId) => { await processBackups(deps, clusterId); },
-  (clusterId, e) => log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'backup work failed'),
-);
-const scheduler = new DailyScheduler(deps);
-
-// After a crash: interrupted dumps are marked failed, requested ones run (before any new work).
-const known = await backupClusters(store);
-for (const clusterId of known) await resumeBackups(deps, clusterId).catch((e: unknown) => log.error({ clusterId, err: String(e) }, 'resume failed'));
-
-const commands = serveCommands(nc, 'backup', {
-  RequestBackup: async (data, meta) => {
-    const reply = await requestBackup(deps, data, meta);
-    if (reply.ok) void queue.request(data.clusterId);
-    return reply;
+await runService({
+  name: 'backup',
+  config: BackupConfig,
+  setup: ({ config, log, home, store }) => {
+    const progress = new DumpProgress();
+    const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
+    const deps: BackupDeps = { store, files, runtime: createProcessRuntime({ home }), log, progress };
+    const work = new BackupWork(deps);
+    const scheduler = new DailyScheduler(deps, undefined, (clusterId) => work.request(clusterId));
+    const clusters = new BackupClusters();
+    return { ...deps, progress, durable: config.PGFLEET_BACKUP_DURABLE, clusters, work, scheduler };
   },
-  SetBackupSchedule: async (data, meta) => {
-    const reply = await setBackupSchedule(deps, data, meta);
-    if (reply.ok) await scheduler.watch(data.clusterId);
-    return reply;
+  commands: (d) => ({
+    RequestBackup: async (data, meta) => {
+      const reply = await requestBackup(d, data, meta);
+      if (reply.ok) void d.work.request(data.clusterId);
+      return reply;
+    },
+    SetBackupSchedule: async (data, meta) => {
+      const reply = await setBackupSchedule(d, data, meta);
+      if (reply.ok) await d.scheduler.watch(data.clusterId);
+      return reply;
+    },
+    RestoreBackup: (data) => restoreCommand(d, data),
+  }),
+  queries: (d) => ({
+    BackupProgress: async (request) => d.progress.get(ProgressRequest.parse(request).backupId) ?? null,
+  }),
+  projections: (d) => [d.clusters.projection()],
+  consumers: (d) => [{
+    durable: d.durable,
+    filterSubjects: ['pgfleet.events.backups.>'],
+    handle: async (event) => {
+      if (event.type === 'BackupScheduleSet') await d.scheduler.watch(event.data.clusterId);
+      if (WORK_EVENTS.has(event.type)) void d.work.request(clusterOf(event));
+    },
+  }],
+  // After a crash: interrupted dumps are marked failed and requested ones run before any new work;
+  // then every schedule is armed and a daily slot missed while down runs once.
+  started: async (d) => {
+    await d.work.resume(d.clusters.backedUp());
+    await d.scheduler.start(d.clusters.scheduled());
   },
-  RestoreBackup: (data) => restoreCommand(deps, data),
-}, { logger: log });
-
-// `backup create` polls the bytes written so far by a running dump.
-const progressQuery = nc.subscribe(querySubject('backup', 'BackupProgress'), {
-  queue: 'backup',
-  callback: (err, msg) => {
-    if (err) return;
-    try {
-      const { backupId } = msg.json() as { backupId: string };
-      msg.respond(JSON.stringify(progress.get(backupId) ?? null));
-    } catch (e) {
-      msg.respond(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }));
-    }
-  },
-});
-
-// Requests decided by another replica, evictions and expiries reach us through the relay.
-const consumer = await consumeEvents({
-  js: jetstream(nc), durable: config.PGFLEET_BACKUP_DURABLE, logger: log, filterSubjects: ['pgfleet.events.backups.>'],
-  handler: async (event) => {
-    const clusterId = event.streamId.slice('backups-'.length);
-    if (event.type === 'BackupScheduleSet') await scheduler.watch(clusterId);
-    if (['BackupRequested', 'BackupEvicted', 'BackupExpired'].includes(event.type)) void queue.request(clusterId);
+  stop: async (d) => {
+    await d.scheduler.stop();
+    await d.work.stop();
   },
 });
-
-await scheduler.start(known);
-log.info({ clusters: known.length }, 'backup service started');
-
-const shutdown = gracefulShutdown({ logger: log });
-shutdown.register('store', () => store.close());
-shutdown.register('nats', () => nc.drain());
-shutdown.register('dumps', () => queue.idle());
-shutdown.register('schedule', () => scheduler.stop());
-shutdown.register('consumer', () => consumer.stop());
-shutdown.register('commands', async () => { await commands.stop(); progressQuery.unsubscribe(); });

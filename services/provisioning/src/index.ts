@@ -1,4 +1,3 @@
-export * from './domain/cluster.js';
-export * from './domain/names.js';
-export { clusterStatus, type NodeView } from './status.js';
-export { clusterTlsDir, nodeCertNames } from './workers/nodeTls.js';
+/** The provisioning service's aggregates (its pure language); the service itself runs from `main.ts`. */
+export { clusterDecider, type ClusterCommand, type RecordCommand } from './domain/cluster.js';
+export { namesDecider, type NamesCommand, type NamesState } from './domain/names.js';

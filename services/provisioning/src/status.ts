@@ -1,10 +1,7 @@
-import { streamIds } from '@pgfleet/contracts';
+import { foldClusterView, runtimeNodeId, slotName, streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { nodeSocketDir, nodeStatus, type NodeStatus } from '@pgfleet/postgres';
+import { nodeStatus, type NodeStatus } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
-import { foldCluster } from './domain/cluster.js';
-import { slotName } from './workers/reconcile.js';
-import { runtimeNodeId } from './workers/nodeIds.js';
 
 export interface NodeView {
   nodeId: string;
@@ -19,16 +16,25 @@ export interface NodeView {
   sync?: string;
 }
 
+interface Probed {
+  view: NodeView;
+  pg?: NodeStatus;
+}
+
 /** Live view of a cluster's nodes, like `patronictl list`: asks each server, not the history. */
-export async function clusterStatus(deps: { store: EventStore; runtime: NodeRuntime }, clusterId: string): Promise<NodeView[]> {
-  const state = foldCluster((await deps.store.readStream(streamIds.cluster(clusterId))).events);
-  const probed = await Promise.all(state.nodes.map(async (node): Promise<{ view: NodeView; pg?: NodeStatus }> => {
-    const st = await deps.runtime.status(runtimeNodeId(clusterId, node.nodeId));
+export async function clusterStatus(
+  deps: { store: EventStore; runtime: NodeRuntime }, clusterId: string,
+): Promise<NodeView[]> {
+  const state = foldClusterView((await deps.store.readStream(streamIds.cluster(clusterId))).events);
+  const probed = await Promise.all(state.nodes.map(async (node): Promise<Probed> => {
+    const rid = runtimeNodeId(clusterId, node.nodeId);
+    const st = await deps.runtime.status(rid);
     const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
-    if (st.state !== 'running' || !node.dataDir || !node.port) return { view, pg: undefined };
-    const pg = await nodeStatus({ host: nodeSocketDir(node.dataDir), port: node.port, user: 'postgres', database: 'postgres' }).catch(() => undefined);
+    if (st.state !== 'running' || !node.provisioned || !node.port) return { view };
+    const pg = await deps.runtime.endpoint(rid).then(nodeStatus).catch(() => undefined);
     if (!pg) return { view: { ...view, state: 'starting' } };
-    return { view: { ...view, role: pg.inRecovery ? 'follower' : 'leader', timeline: pg.timeline, lsn: pg.lsn ?? undefined }, pg };
+    const role = pg.inRecovery ? 'follower' : 'leader';
+    return { view: { ...view, role, timeline: pg.timeline, lsn: pg.lsn ?? undefined }, pg };
   }));
   const leader = probed.find((p) => p.pg && !p.pg.inRecovery);
   return probed.map(({ view }): NodeView => {

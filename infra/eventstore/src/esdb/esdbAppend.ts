@@ -1,4 +1,5 @@
 import { WrongExpectedVersionError, jsonEvent, type EventStoreDBClient, type JSONType } from '@eventstore/db-client';
+import type { Parking } from '../parking.js';
 import { InvalidEvent, WrongExpectedVersion, type AppendResult, type ExpectedVersion, type NewEvent } from '../port.js';
 import { prepareEvents } from '../prepareEvents.js';
 import { readWholeStream } from './esdbRead.js';
@@ -9,13 +10,14 @@ import { metadataOf, toExpectedRevision, versionOfRevision } from './mapping.js'
  * up in the stream so a repeated batch is reported as already appended (and a partly stored
  * one refused); map EventStoreDB's expected-revision conflict to WrongExpectedVersion.
  */
-export async function appendToStream(client: EventStoreDBClient, streamId: string, events: readonly NewEvent[], expected: ExpectedVersion = 'any'): Promise<AppendResult> {
+export async function appendToStream(
+  client: EventStoreDBClient, parking: Parking, streamId: string, events: readonly NewEvent[], expected: ExpectedVersion = 'any',
+): Promise<AppendResult> {
   const prepared = prepareEvents(streamId, events);
   if (prepared.some((_, i) => events[i]!.id !== undefined) || prepared.length === 0) {
-    const stored = await readWholeStream(client, streamId);
+    const { events: stored, currentVersion } = await readWholeStream(client, parking, streamId);
     const byId = new Map(stored.map((e) => [e.id, e]));
     const known = prepared.filter((e) => byId.has(e.id));
-    const currentVersion = stored.length > 0 ? stored[stored.length - 1]!.streamVersion : 0;
     if (prepared.length === 0) return { nextExpectedVersion: currentVersion, events: [], alreadyAppended: false };
     if (known.length === prepared.length) return { nextExpectedVersion: currentVersion, events: known.map((e) => byId.get(e.id)!), alreadyAppended: true };
     if (known.length > 0) {
@@ -36,6 +38,6 @@ export async function appendToStream(client: EventStoreDBClient, streamId: strin
   }
   const last = versionOfRevision(nextRevision);
   const first = last - prepared.length + 1;
-  const written = (await readWholeStream(client, streamId)).filter((e) => e.streamVersion >= first && e.streamVersion <= last);
+  const written = (await readWholeStream(client, parking, streamId)).events.filter((e) => e.streamVersion >= first && e.streamVersion <= last);
   return { nextExpectedVersion: last, events: written, alreadyAppended: false };
 }

@@ -1,9 +1,11 @@
 import { BACKWARDS, END, StreamNotFoundError, jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import type { Checkpoint } from '../port.js';
 
+export const CHECKPOINT_STREAM_PREFIX = 'pgfleet_checkpoint-';
+
 /** Checkpoints live in one stream per subscriber, trimmed to its last event. */
 export function checkpointStream(subscriberId: string): string {
-  return `pgfleet_checkpoint-${subscriberId}`;
+  return `${CHECKPOINT_STREAM_PREFIX}${subscriberId}`;
 }
 
 export async function loadCheckpoint(client: EventStoreDBClient, subscriberId: string): Promise<Checkpoint> {

@@ -16,9 +16,22 @@ describe('EventStoreDB mapping', () => {
 
   it('round-trips an event through EventStoreDB records into a valid envelope', () => {
     const [prepared] = prepareEvents('cluster-c1', [{ type: 'NodeStopped', data: { nodeId: 'n1' }, correlationId: 'corr', actor: { kind: 'user', id: 'bob' } }]);
-    const envelope = toEnvelope({ streamId: 'cluster-c1', id: prepared!.id, revision: 4n, type: prepared!.type, data: prepared!.data, metadata: metadataOf(prepared!), position: { commit: 900n, prepare: 812n } });
+    const read = toEnvelope({ streamId: 'cluster-c1', id: prepared!.id, revision: 4n, type: prepared!.type, data: prepared!.data, metadata: metadataOf(prepared!), position: { commit: 900n, prepare: 812n } });
+    if (!read.ok) throw new Error(read.parked.reason);
+    const envelope = read.event;
     expect(envelope).toMatchObject({ streamVersion: 5, globalPosition: '812', correlationId: 'corr', causationId: null, actor: { kind: 'user', id: 'bob' }, data: { nodeId: 'n1' } });
     expect(parseEnvelope(envelope).ok).toBe(true);
+  });
+
+  it('reads an old schema version upcast, and parks what it cannot read instead of throwing', () => {
+    const record = { streamId: 'cluster-c1', id: uuidv7(), revision: 0n, position: { commit: 9n, prepare: 9n } };
+    const meta = (schemaVersion: number) => ({ schemaVersion, occurredAt: '2024-01-01T00:00:00.000Z', correlationId: 'c', causationId: null, actor: { kind: 'system', id: 'pgfleet' } });
+    const old = toEnvelope({ ...record, type: 'NodeProvisioned', data: { nodeId: 'n1', role: 'leader', port: 5432, dataDir: '/var/x' }, metadata: meta(1) });
+    expect(old).toMatchObject({ ok: true, event: { schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 5432 } } });
+    expect(old.ok && old.event.data).not.toHaveProperty('dataDir');
+    expect(toEnvelope({ ...record, type: 'NodeStopped', data: { nodeId: 'n1' }, metadata: meta(9) }))
+      .toMatchObject({ ok: false, parked: { id: record.id, streamId: 'cluster-c1', streamVersion: 1, type: 'NodeStopped', schemaVersion: 9, code: 'UPCAST_FAILED' } });
+    expect(toEnvelope({ ...record, type: 'NoSuchEvent', data: {}, metadata: meta(1) })).toMatchObject({ ok: false, parked: { code: 'UNKNOWN_EVENT_TYPE' } });
   });
 
   it('keeps only pgfleet events of $all and orders positions by commit, then prepare', () => {
@@ -26,6 +39,7 @@ describe('EventStoreDB mapping', () => {
     expect(isDomainRecord({ ...base, streamId: 'cluster-a', type: 'NodeStopped' })).toBe(true);
     expect(isDomainRecord({ ...base, streamId: '$stats-127.0.0.1:2113', type: '$statsCollected' })).toBe(false);
     expect(isDomainRecord({ ...base, streamId: 'pgfleet_checkpoint-relay', type: 'PgfleetCheckpoint' })).toBe(false);
+    expect(isDomainRecord({ ...base, streamId: 'cluster-a', type: 'ATypeFromTheFuture' })).toBe(true);
     expect(decodePosition(encodePosition({ commit: 10n, prepare: 7n }))).toEqual({ commit: 10n, prepare: 7n });
     expect(decodePosition(null)).toBeUndefined();
     expect(() => decodePosition('12/3')).toThrow(/invalid EventStoreDB checkpoint/);

@@ -1,7 +1,9 @@
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendExpectedRevision, type Position } from '@eventstore/db-client';
-import { isEventType, type Actor, type EventEnvelope } from '@pgfleet/contracts';
+import type { Actor } from '@pgfleet/contracts';
 import type { Checkpoint, ExpectedVersion } from '../port.js';
 import type { PreparedEvent } from '../prepareEvents.js';
+import { upcastOnRead, type ReadOutcome, type StoredEnvelope } from '../upcastOnRead.js';
+import { CHECKPOINT_STREAM_PREFIX } from './esdbCheckpoints.js';
 
 /** What pgfleet keeps in an EventStoreDB event's metadata (type, id and data are native). */
 export interface EsdbMetadata {
@@ -39,12 +41,20 @@ export function metadataOf(event: PreparedEvent): EsdbMetadata {
   return { schemaVersion: event.schemaVersion, occurredAt: event.occurredAt, correlationId: event.correlationId, causationId: event.causationId, actor: event.actor };
 }
 
-/** pgfleet's own events: not system events ($...), not checkpoints, of a known type. */
+/**
+ * pgfleet's own events: not system events ($...), not checkpoints. Their type may be unknown to
+ * this code: reading such an event parks it (see toEnvelope), it is not skipped silently.
+ */
 export function isDomainRecord(record: EsdbRecord): boolean {
-  return !record.streamId.startsWith('$') && isEventType(record.type);
+  return !record.streamId.startsWith('$') && !record.type.startsWith('$') && !record.streamId.startsWith(CHECKPOINT_STREAM_PREFIX);
 }
 
-export function toEnvelope(record: EsdbRecord): EventEnvelope {
+/** A recorded event as the code reads it: upcast to the current schema of its type, or parked. */
+export function toEnvelope(record: EsdbRecord): ReadOutcome {
+  return upcastOnRead(toStoredEnvelope(record));
+}
+
+function toStoredEnvelope(record: EsdbRecord): StoredEnvelope {
   const meta = (record.metadata ?? {}) as Partial<EsdbMetadata>;
   return {
     id: record.id,
@@ -60,7 +70,7 @@ export function toEnvelope(record: EsdbRecord): EventEnvelope {
     causationId: meta.causationId ?? null,
     actor: meta.actor ?? { kind: 'system', id: 'pgfleet' },
     data: record.data,
-  } as EventEnvelope;
+  } as StoredEnvelope;
 }
 
 /** Checkpoints are "commit:prepare" positions in $all. */

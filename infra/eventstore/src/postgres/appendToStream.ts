@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { InvalidEvent, WrongExpectedVersion, type AppendResult, type ExpectedVersion, type NewEvent } from '../port.js';
+import type { Parking } from '../parking.js';
 import { prepareEvents, type PreparedEvent } from '../prepareEvents.js';
 import { readEventsById, readStream } from './readStream.js';
 import type { StoreSchema } from './schema.js';
@@ -26,13 +27,14 @@ interface AppendRow {
  * appended, check the expected version, insert, bump the version (the store wakes live subscribers after the commit: see wakeUp.ts).
  */
 export async function appendToStream(
-  pool: pg.Pool, s: StoreSchema, streamId: string, events: readonly NewEvent[], options: PostgresAppendOptions = {},
+  pool: pg.Pool, s: StoreSchema, parking: Parking, streamId: string, events: readonly NewEvent[],
+  options: PostgresAppendOptions = {},
 ): Promise<AppendResult> {
   const expected = options.expectedVersion ?? 'any';
   checkExpectedVersion(expected);
   const prepared = prepareEvents(streamId, events);
   if (prepared.length === 0) {
-    const { currentVersion } = await readStream(pool, s, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
+    const { currentVersion } = await readStream(pool, s, parking, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
     if (!versionMatches(expected, currentVersion)) throw new WrongExpectedVersion(streamId, expected, currentVersion);
     return { nextExpectedVersion: currentVersion, events: [], alreadyAppended: false };
   }
@@ -46,10 +48,10 @@ export async function appendToStream(
   try {
     row = options.beforeCommit ? await inTransaction(pool, query, options.beforeCommit) : (await pool.query<AppendRow>(query)).rows[0]!;
   } catch (error) {
-    throw await translateError(pool, s, error, streamId, expected);
+    throw await translateError(pool, s, parking, error, streamId, expected);
   }
   if (row.out_already_appended) {
-    return { nextExpectedVersion: Number(row.out_version), events: await readEventsById(pool, s, prepared.map((e) => e.id)), alreadyAppended: true };
+    return { nextExpectedVersion: Number(row.out_version), events: await readEventsById(pool, s, parking, prepared.map((e) => e.id)), alreadyAppended: true };
   }
   const last = Number(row.out_version);
   const first = last - prepared.length + 1;
@@ -89,7 +91,7 @@ function toStoredEnvelope(e: PreparedEvent, streamId: string, streamVersion: num
   } as EventEnvelope;
 }
 
-async function translateError(pool: pg.Pool, s: StoreSchema, error: unknown, streamId: string, expected: ExpectedVersion): Promise<unknown> {
+async function translateError(pool: pg.Pool, s: StoreSchema, parking: Parking, error: unknown, streamId: string, expected: ExpectedVersion): Promise<unknown> {
   const pgError = error as { code?: string; detail?: string; constraint?: string; message?: string };
   switch (pgError.code) {
     case 'PF409':
@@ -101,7 +103,7 @@ async function translateError(pool: pg.Pool, s: StoreSchema, error: unknown, str
         return new InvalidEvent(`cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`, { field: 'id', rule: 'unique' });
       }
       if (pgError.constraint === 'events_stream_version_key') {
-        const { currentVersion } = await readStream(pool, s, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
+        const { currentVersion } = await readStream(pool, s, parking, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
         return new WrongExpectedVersion(streamId, expected, currentVersion);
       }
       return error;

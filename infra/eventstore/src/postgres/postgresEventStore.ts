@@ -1,10 +1,12 @@
 import pg from 'pg';
 import type { AppendResult, Checkpoint, EventStore, NewEvent, SubscribeOptions, Subscription } from '../port.js';
+import { logParkedEvent, Parking, type OnParked } from '../parking.js';
 import { DEFAULT_TIMING } from '../subscription/runSubscription.js';
 import { appendToStream, type PostgresAppendOptions } from './appendToStream.js';
 import { WakeUp } from './wakeUp.js';
 import { loadCheckpoint, storeCheckpoint } from './checkpoints.js';
 import { Notifications } from './notifications.js';
+import { recordParkedEvents } from './parkedEvents.js';
 import { readAll } from './readAll.js';
 import { readStream } from './readStream.js';
 import { migrateSchema, storeSchema } from './schema.js';
@@ -32,6 +34,11 @@ export interface PostgresEventStoreOptions {
   applicationName?: string;
   /** Errors of idle connections and of the LISTEN connection (they are retried). */
   onConnectionError?: (error: unknown) => void;
+  /**
+   * Reports an event that reads leave out (see ParkedEvent), once: when it is first recorded
+   * in the `parked_events` table. Default: one JSON line on stderr.
+   */
+  onParked?: OnParked;
 }
 
 export interface PostgresEventStore extends EventStore {
@@ -55,6 +62,17 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
   pool.on('error', onConnectionError);
   const notifications = new Notifications(clientConfig, s.channel, onConnectionError);
   const wakeUp = new WakeUp(pool, s.channel);
+  const parking = new Parking(options.onParked ?? logParkedEvent, (events) => recordParkedEvents(pool, s, events));
+  /** Listeners in this process: woken at once by its own appends, without waiting for the NOTIFY. */
+  const local = new Set<() => void>();
+  const onAppended = (listener: () => void) => {
+    local.add(listener);
+    const unlisten = notifications.listen(listener);
+    return () => {
+      local.delete(listener);
+      unlisten();
+    };
+  };
   const timing = { ...DEFAULT_TIMING, pollIntervalMs: options.pollIntervalMs ?? DEFAULT_TIMING.pollIntervalMs };
   const subscriptions = new Set<Subscription>();
 
@@ -72,20 +90,23 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     migrate,
     async appendToStream(streamId, events, appendOptions) {
       await ready();
-      const result = await appendToStream(pool, s, streamId, events, appendOptions);
-      if (!result.alreadyAppended && result.events.length > 0) wakeUp.ping();
+      const result = await appendToStream(pool, s, parking, streamId, events, appendOptions);
+      if (!result.alreadyAppended && result.events.length > 0) {
+        wakeUp.ping();
+        for (const listener of local) wakeSafely(listener);
+      }
       return result;
     },
     async readStream(streamId, readOptions) {
       await ready();
-      return readStream(pool, s, streamId, readOptions);
+      return readStream(pool, s, parking, streamId, readOptions);
     },
     async readAll(readOptions) {
       await ready();
-      return readAll(pool, s, readOptions);
+      return readAll(pool, s, parking, readOptions);
     },
     subscribe(subscribeOptions: SubscribeOptions): Subscription {
-      const subscription = subscribe(pool, s, notifications, subscribeOptions, timing, ready);
+      const subscription = subscribe(pool, s, { parking, onAppended, ready }, subscribeOptions, timing);
       const tracked: Subscription = {
         stop: async () => {
           subscriptions.delete(tracked);
@@ -104,10 +125,21 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       await ready();
       return storeCheckpoint(pool, s, subscriberId, checkpoint);
     },
+    onAppended,
     async close() {
       await Promise.all([...subscriptions].map((sub) => sub.stop()));
+      local.clear();
       await notifications.close();
       await pool.end();
     },
   };
+}
+
+/** A listener's failure is its own: it never fails the append that woke it. */
+function wakeSafely(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // ignored: wake-ups are hints
+  }
 }

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { EventEnvelope } from '@pgfleet/contracts';
-import type { Checkpoint, ReadAllResult } from '../port.js';
+import type { Parking } from '../parking.js';
+import type { Checkpoint, ParkedEvent, ReadAllResult } from '../port.js';
 import { decodeCheckpoint } from './checkpoints.js';
-import { EVENT_COLUMNS, toEnvelope, type EventRow } from './rows.js';
+import { EVENT_COLUMNS, readRow, type EventRow } from './rows.js';
 import type { StoreSchema } from './schema.js';
 
 export const DEFAULT_READ_ALL_LIMIT = 1000;
@@ -13,7 +14,7 @@ export interface GlobalPage extends ReadAllResult {
   checkpoints: string[];
   /** The read's horizon: the oldest transaction still open then; every older one was read. */
   horizon: bigint;
-  /** Fewer than `limit` events came back: nothing more is readable right now. */
+  /** Fewer than `limit` rows came back: nothing more is readable right now. */
   drained: boolean;
 }
 
@@ -21,8 +22,11 @@ export interface GlobalPage extends ReadAllResult {
  * Events in (transaction_id, position) order after `after`, only from transactions older than
  * the oldest one still open: a transaction that commits later can never hold an event that
  * sorts before what was already read, so no reader skips an event committed out of order.
+ * Events come upcast; a parked one is left out, and the page's checkpoint passes it.
  */
-export async function readGlobalPage(pool: pg.Pool, s: StoreSchema, after: Checkpoint, limit = DEFAULT_READ_ALL_LIMIT): Promise<GlobalPage> {
+export async function readGlobalPage(
+  pool: pg.Pool, s: StoreSchema, parking: Parking, after: Checkpoint, limit = DEFAULT_READ_ALL_LIMIT,
+): Promise<GlobalPage> {
   const from = decodeCheckpoint(after);
   const { rows } = await pool.query<EventRow & { transaction_id: string | null; horizon: string }>({
     name: `${s.schema}.readAll`,
@@ -42,24 +46,38 @@ export async function readGlobalPage(pool: pg.Pool, s: StoreSchema, after: Check
   const horizon = BigInt(rows[0]?.horizon ?? '0');
   const events: EventEnvelope[] = [];
   const checkpoints: string[] = [];
+  const parked: ParkedEvent[] = [];
+  let checkpoint = after;
+  let read = 0;
   for (const row of rows) {
     if (row.transaction_id === null) break;
-    events.push(toEnvelope(row));
-    checkpoints.push(`${row.transaction_id}:${row.position}`);
+    read++;
+    checkpoint = `${row.transaction_id}:${row.position}`;
+    const outcome = readRow(row);
+    if (!outcome.ok) {
+      parked.push(outcome.parked);
+      continue;
+    }
+    events.push(outcome.event);
+    checkpoints.push(checkpoint);
   }
-  return {
-    events,
-    checkpoints,
-    checkpoint: checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : after,
-    horizon,
-    drained: events.length < limit,
-  };
+  if (parked.length > 0) await parking.park(parked);
+  return { events, checkpoints, checkpoint, horizon, drained: read < limit };
 }
 
-/** The public readAll: a page of events and where to continue. */
-export async function readAll(pool: pg.Pool, s: StoreSchema, options: { after?: Checkpoint; limit?: number } = {}): Promise<ReadAllResult> {
-  const page = await readGlobalPage(pool, s, options.after ?? null, options.limit ?? DEFAULT_READ_ALL_LIMIT);
-  return { events: page.events, checkpoint: page.checkpoint };
+/**
+ * The public readAll: a page of events and where to continue. A page holding parked events only
+ * is passed and the next one read, so an empty result means nothing more is readable now.
+ */
+export async function readAll(
+  pool: pg.Pool, s: StoreSchema, parking: Parking, options: { after?: Checkpoint; limit?: number } = {},
+): Promise<ReadAllResult> {
+  let after = options.after ?? null;
+  for (;;) {
+    const page = await readGlobalPage(pool, s, parking, after, options.limit ?? DEFAULT_READ_ALL_LIMIT);
+    if (page.events.length > 0 || page.drained || page.checkpoint === after) return { events: page.events, checkpoint: page.checkpoint };
+    after = page.checkpoint;
+  }
 }
 
 /** Everything committed now is covered by a drained read whose horizon reaches this mark. */

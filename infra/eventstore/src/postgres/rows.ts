@@ -1,4 +1,6 @@
 import type { EventEnvelope } from '@pgfleet/contracts';
+import type { Parking } from '../parking.js';
+import { upcastOnRead, type ReadOutcome, type StoredEnvelope } from '../upcastOnRead.js';
 
 /** The columns every read selects, already in envelope form (text positions, ISO instants). */
 export const EVENT_COLUMNS = `
@@ -21,8 +23,26 @@ export interface EventRow {
   data: unknown;
 }
 
-/** A stored row as an envelope: no parsing beyond what the driver already did. */
-export function toEnvelope(row: EventRow): EventEnvelope {
+/** A stored row as the code reads it: upcast to the current schema of its type, or parked. */
+export function readRow(row: EventRow): ReadOutcome {
+  return upcastOnRead(toStoredEnvelope(row));
+}
+
+/** Rows as envelopes, in order; the parked ones are left out (and recorded, reported once). */
+export async function readRows(rows: readonly EventRow[], parking: Parking): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  const parked = [];
+  for (const row of rows) {
+    const read = readRow(row);
+    if (read.ok) events.push(read.event);
+    else parked.push(read.parked);
+  }
+  if (parked.length > 0) await parking.park(parked);
+  return events;
+}
+
+/** A stored row as an envelope at its stored schema version: no parsing beyond the driver's. */
+function toStoredEnvelope(row: EventRow): StoredEnvelope {
   return {
     id: row.id,
     type: row.type,
@@ -35,5 +55,5 @@ export function toEnvelope(row: EventRow): EventEnvelope {
     causationId: row.causation_id,
     actor: { kind: row.actor_kind, id: row.actor_id },
     data: row.data,
-  } as EventEnvelope;
+  } as StoredEnvelope;
 }

@@ -9,6 +9,8 @@ export interface StoreSchema {
   events: string;
   streams: string;
   checkpoints: string;
+  /** Events that reads leave out because they cannot be read as their type's current schema. */
+  parkedEvents: string;
   appendFunction: string;
   /** LISTEN/NOTIFY channel woken by every append. */
   channel: string;
@@ -21,6 +23,7 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
     events: `${schema}.events`,
     streams: `${schema}.streams`,
     checkpoints: `${schema}.checkpoints`,
+    parkedEvents: `${schema}.parked_events`,
     appendFunction: `${schema}.append_to_stream`,
     channel: `${schema}_events`,
   };
@@ -33,6 +36,7 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
  * (transaction_id, position) order below the oldest open transaction and never skip an
  * event committed out of order; streams hold the version (locked by every append);
  * checkpoints of durable subscribers; append_to_stream does a whole append in one round trip.
+ * v2: parked_events, one row per stored event that reads leave out (unknown type, no upcaster).
  */
 function migrations(s: StoreSchema): string[] {
   return [
@@ -110,6 +114,18 @@ function migrations(s: StoreSchema): string[] {
       RETURN QUERY SELECT false, v_version + v_count, v_positions;
     END
     $fn$;
+    `,
+    `
+    CREATE TABLE ${s.parkedEvents} (
+      event_id uuid PRIMARY KEY,
+      stream_id text NOT NULL,
+      stream_version bigint NOT NULL,
+      type text NOT NULL,
+      schema_version integer NOT NULL,
+      code text NOT NULL,
+      reason text NOT NULL,
+      parked_at timestamptz NOT NULL DEFAULT now()
+    );
     `,
   ];
 }

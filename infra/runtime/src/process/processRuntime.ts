@@ -1,11 +1,18 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  ensureOwnedDir, ensureSocketDir, isNodeInitialized, nodeLogFile, runAsPostgres, toolchain, type ExecResult, withFileLock,
+  cloneFollower, ensureOwnedDir, ensureSocketDir, initNode, isNodeInitialized, nodeCaFile, nodeLogFile, promoteStandby,
+  readControlData, readNodeSettings, repointStandby, runAsPostgres, toolchain, verifiedLeader, withFileLock,
+  writeNodeConfig, writeStandbySettings, type ExecResult,
 } from '@pgfleet/postgres';
-import { NodeRuntimeError, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport, type StopMode } from '../port.js';
+import {
+  NodeRuntimeError, type NodeEndpoint, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport,
+  type StopMode, type UpstreamLeader,
+} from '../port.js';
 import { Layout } from './layout.js';
+import { configOf, endpointOf } from './nodeSetup.js';
 import { livePostmaster, waitForNoProcesses } from './postmaster.js';
+import { CLIENT_TOOLS, failedTool, spawnTool } from './runTool.js';
 
 export interface ProcessRuntimeOptions {
   /** The platform's home ($PGFLEET_HOME): nodes live under `${home}/clusters`. */
@@ -45,6 +52,46 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
   const pgCtl = (info: NodeInfo, args: string[]) => runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
 
   const locked = <T>(info: NodeInfo, fn: () => Promise<T>) => withFileLock(layout.lockFile(info), fn);
+
+  /** SIGHUP the running postmaster (what pg_reload_conf does); a stopped node reads its files at start. */
+  const reloadUnlocked = (info: NodeInfo): void => {
+    const pid = livePostmaster(info.dataDir);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGHUP');
+    } catch {
+      /* it stopped meanwhile */
+    }
+  };
+
+  /** Fill the data directory (initdb or clone) under the node lock, then have a running server reread it. */
+  const fillStorage = (info: NodeInfo, fill: () => Promise<unknown>): Promise<void> => locked(info, async () => {
+    if (livePostmaster(info.dataDir) !== undefined && !isNodeInitialized(info.dataDir)) {
+      throw new Error(`node ${info.nodeId} runs on a data directory pgfleet did not set up: it is left untouched`);
+    }
+    await fill();
+    reloadUnlocked(info);
+  });
+
+  const needInitialized = (info: NodeInfo): void => {
+    if (!isNodeInitialized(info.dataDir)) {
+      const message = `node ${info.nodeId} has no initialized data directory at ${info.dataDir}`;
+      throw new NodeRuntimeError('NOT_INITIALIZED', message, { nodeId: info.nodeId });
+    }
+  };
+
+  /**
+   * Point the node at `leader`: a running standby by ALTER SYSTEM and a reload, a stopped node
+   * through its files (and standby.signal when it must become a standby). The node verifies the
+   * leader against its own CA copy when it has TLS material.
+   */
+  const pointAt = (info: NodeInfo, leader: UpstreamLeader, slotName: string, standby: boolean) =>
+    locked(info, async () => {
+      needInitialized(info);
+      const target = { leader: verifiedLeader(leader, nodeCaFile(info.dataDir)), slotName };
+      if (livePostmaster(info.dataDir) !== undefined) await repointStandby(endpointOf(info), info.dataDir, target);
+      else writeStandbySettings(info.dataDir, target, { standby });
+    });
 
   const stopUnlocked = async (info: NodeInfo, mode: StopMode): Promise<void> => {
     const { nodeId } = info;
@@ -165,6 +212,76 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
         rmdirSync(dirname(nodeDir)); // the cluster dir, once its last node is gone
       } catch {
         /* other nodes remain */
+      }
+    },
+
+    async initialize(nodeId, setup): Promise<void> {
+      const info = need(nodeId);
+      const config = configOf(info, setup);
+      await fillStorage(info, () => initNode(config));
+    },
+
+    async cloneFrom(nodeId, { leader, slotName, ...setup }): Promise<void> {
+      const info = need(nodeId);
+      const config = configOf(info, setup);
+      // Replication verifies the leader's certificate against the cluster CA the node was given.
+      const upstream = verifiedLeader(leader, setup.tls?.caFile);
+      await fillStorage(info, () => cloneFollower({ ...config, leader: upstream, slotName }));
+    },
+
+    async isInitialized(nodeId): Promise<boolean> {
+      const info = layout.find(nodeId);
+      return info !== undefined && isNodeInitialized(info.dataDir);
+    },
+
+    async configure(nodeId, setup): Promise<void> {
+      const info = need(nodeId);
+      // A follower's cluster_name (its slot name) stays unless the setup names another.
+      const clusterName = setup.clusterName ?? readNodeSettings(info.dataDir).cluster_name;
+      const config = configOf(info, { ...setup, ...(clusterName ? { clusterName } : {}) });
+      await locked(info, async () => {
+        needInitialized(info);
+        writeNodeConfig(config);
+        reloadUnlocked(info);
+      });
+    },
+
+    follow: (nodeId, leader, slotName) => pointAt(need(nodeId), leader, slotName, true),
+
+    repoint: (nodeId, leader, slotName) => pointAt(need(nodeId), leader, slotName, false),
+
+    async reload(nodeId): Promise<void> {
+      reloadUnlocked(need(nodeId));
+    },
+
+    async promote(nodeId): Promise<void> {
+      await promoteStandby(endpointOf(need(nodeId)));
+    },
+
+    async controlData(nodeId): Promise<Record<string, string>> {
+      const info = need(nodeId);
+      if (!existsSync(join(info.dataDir, 'global', 'pg_control'))) {
+        throw new NodeRuntimeError('NOT_INITIALIZED', `node ${nodeId} has no control file yet`, { nodeId });
+      }
+      return readControlData(info.major, info.dataDir);
+    },
+
+    async endpoint(nodeId, database = 'postgres'): Promise<NodeEndpoint> {
+      return endpointOf(need(nodeId), database);
+    },
+
+    async peerAddress(nodeId) {
+      return { host: '127.0.0.1', port: need(nodeId).port };
+    },
+
+    runTool(nodeId, tool, args, options = {}) {
+      try {
+        const info = need(nodeId);
+        if (!CLIENT_TOOLS.has(tool)) throw new Error(`${tool} is not a PostgreSQL client tool a node runs`);
+        const bin = join(toolchain(info.major).binDir, tool);
+        return spawnTool({ bin, endpoint: endpointOf(info) }, args, options);
+      } catch (error) {
+        return failedTool(error as Error);
       }
     },
 

@@ -13,13 +13,22 @@ export interface Downloaded { file: string; size: number; sha256: string; verifi
  * Stream a backup file from the API into `file`, hashing it on the way; the file appears only
  * when its sha256 equals the one the backup service recorded (x-backup-sha256). Else it is removed.
  */
-export async function downloadBackup(path: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<Downloaded> {
+export async function downloadBackup(
+  path: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Downloaded> {
   const home = platformHome(env);
   const platform = readPlatformFile(home);
   const base = env.PGFLEET_API_URL ?? (platform ? `http://127.0.0.1:${platform.apiPort}` : undefined);
   const tokenFile = join(home, 'api-token');
   const token = env.PGFLEET_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
-  if (!base || !token) throw new CliError(`pgfleet is not running here (no ${join(home, 'platform.json')}): start it with "pgfleet up", or set PGFLEET_HOME`, 'NOT_RUNNING');
+  if (!base || !token) {
+    const message =
+      `pgfleet is not running here (no ${join(home, 'platform.json')}): ` +
+      'start it with "pgfleet up", or set PGFLEET_HOME';
+    throw new CliError(message, 'NOT_RUNNING');
+  }
   let res: Response;
   try {
     res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
@@ -31,21 +40,33 @@ export async function downloadBackup(path: string, file: string, env: NodeJS.Pro
     throw new CliError(String(json.message ?? `HTTP ${res.status}`), String(json.code ?? res.status), json.details);
   }
   const expected = res.headers.get('x-backup-sha256');
-  if (!expected) throw new CliError('the API sent the backup without its sha256 (x-backup-sha256); nothing was written', 'INVALID_REPLY');
+  if (!expected) {
+    const message = 'the API sent the backup without its sha256 (x-backup-sha256); nothing was written';
+    throw new CliError(message, 'INVALID_REPLY');
+  }
   const hash = createHash('sha256');
   let size = 0;
-  const counter = new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); size += chunk.length; done(null, chunk); } });
+  const counter = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
   const partial = `${file}.partial`;
   try {
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(partial, { mode: 0o600 }));
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    await pipeline(body, counter, createWriteStream(partial, { mode: 0o600 }));
   } catch (error) {
     await rm(partial, { force: true });
-    throw new CliError(`the download was interrupted: ${error instanceof Error ? error.message : String(error)}`, 'DOWNLOAD_FAILED');
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CliError(`the download was interrupted: ${reason}`, 'DOWNLOAD_FAILED');
   }
   const sha256 = hash.digest('hex');
   if (sha256 !== expected) {
     await rm(partial, { force: true });
-    throw new CliError(`the downloaded file's sha256 ${sha256} does not match the backup's ${expected}; it was not kept`, 'CHECKSUM_MISMATCH');
+    const message = `the downloaded file's sha256 ${sha256} does not match the backup's ${expected}; it was not kept`;
+    throw new CliError(message, 'CHECKSUM_MISMATCH');
   }
   await rename(partial, file);
   return { file, size, sha256, verified: true };

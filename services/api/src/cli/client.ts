@@ -25,12 +25,20 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
   const token = env.PGFLEET_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
   return {
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      if (!base || !token) throw new CliError(`pgfleet is not running here (no ${join(home, 'platform.json')}): start it with "npm start" or "pgfleet up", or set PGFLEET_HOME`, 'NOT_RUNNING');
+      if (!base || !token) {
+        const message =
+          `pgfleet is not running here (no ${join(home, 'platform.json')}): ` +
+          'start it with "npm start" or "pgfleet up", or set PGFLEET_HOME';
+        throw new CliError(message, 'NOT_RUNNING');
+      }
       let res: Response;
       try {
         res = await fetch(base + path, {
           method,
-          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch {
@@ -38,7 +46,9 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
       }
       const text = await res.text();
       const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      if (!res.ok) throw new CliError(String(json.message ?? `HTTP ${res.status}`), String(json.code ?? res.status), json.details);
+      if (!res.ok) {
+        throw new CliError(String(json.message ?? `HTTP ${res.status}`), String(json.code ?? res.status), json.details);
+      }
       return json as T;
     },
     natsUrl() {
@@ -50,7 +60,8 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
       if (!platform?.natsTls || env.PGFLEET_NATS_URL) return {};
       const { openSecretStore } = await import('@pgfleet/postgres');
       const { natsCaFile } = await import('../platform/natsSecurity.js');
-      return { tls: { caFile: natsCaFile(home) }, user: 'cli', pass: (await openSecretStore(home).get('nats/cli')) ?? '' };
+      const pass = (await openSecretStore(home).get('nats/cli')) ?? '';
+      return { tls: { caFile: natsCaFile(home) }, user: 'cli', pass };
     },
   };
 }

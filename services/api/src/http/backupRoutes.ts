@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
+import { findBackup, parseWith, querySubject, type Backup, type Rejection } from '@pgfleet/contracts';
+import { createFileBackupStore } from '@pgfleet/backupstore';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
-import { createFileBackupStore, evolveBackups, findBackup, initialBackupsState, type Backup, type BackupsState } from '@pgfleet/backup';
+import { loadBackups } from './backupHistory.js';
 import { BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { reject } from './rejections.js';
@@ -26,10 +27,20 @@ const RESTORE_TIMEOUT_MS = 60 * 60_000;
 export function backupRow(b: Backup): BackupRow {
   return {
     id: b.backupId, kind: b.kind, status: b.status, size: b.size ?? null, sha256: b.sha256 ?? null,
-    started: b.startedAt ?? null, requested: b.requestedAt ?? null, duration: b.durationMs ?? null, node: b.node ?? null,
-    ...(b.onLeaderReason ? { onLeaderReason: b.onLeaderReason } : {}), ...(b.failedReason ? { failedReason: b.failedReason } : {}),
+    started: b.startedAt ?? null, requested: b.requestedAt ?? null, duration: b.durationMs ?? null,
+    node: b.node ?? null,
+    ...(b.onLeaderReason ? { onLeaderReason: b.onLeaderReason } : {}),
+    ...(b.failedReason ? { failedReason: b.failedReason } : {}),
   };
 }
+
+const notCompleted = (backup: Backup): Rejection => ({
+  code: 'BACKUP_NOT_COMPLETED',
+  message: `backup ${backup.backupId} is ${backup.status}, not completed`,
+  details: { field: 'id', status: backup.status },
+});
+
+type Progress = { bytes: number; startedAt: number };
 
 /**
  * Backups of a cluster over HTTP: request (RequestBackup over NATS), list and show (a fold of
@@ -40,25 +51,29 @@ export function backupRow(b: Backup): BackupRow {
 export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesContext): void {
   const files = createFileBackupStore(process.env.PGFLEET_BACKUP_DIR ?? join(ctx.home, 'backups'));
 
-  const loadBackups = async (clusterId: string): Promise<BackupsState> => {
-    const { events } = await ctx.store.readStream(streamIds.backups(clusterId));
-    return events.reduce((s, e) => evolveBackups(s, e as Parameters<typeof evolveBackups>[1]), initialBackupsState());
-  };
   /** The cluster and one of its backups, or a rejection already sent. */
-  const findBackupOf = async (req: FastifyRequest, reply: FastifyReply): Promise<{ cluster: ClusterSummary; backup: Backup } | undefined> => {
+  const findBackupOf = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ cluster: ClusterSummary; backup: Backup } | undefined> => {
     const params = parseWith(BackupParams, req.params, 'path');
     if (!params.ok) return void reject(reply, params.rejection);
     const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return undefined;
-    const backup = findBackup(await loadBackups(cluster.clusterId), params.value.id);
-    if (!backup) return void reject(reply, { code: 'BACKUP_NOT_FOUND', message: `cluster ${cluster.name} has no backup ${params.value.id}`, details: { field: 'id' } });
+    const { id } = params.value;
+    const backup = findBackup(await loadBackups(ctx.store, cluster.clusterId), id);
+    if (!backup) {
+      const message = `cluster ${cluster.name} has no backup ${id}`;
+      return void reject(reply, { code: 'BACKUP_NOT_FOUND', message, details: { field: 'id' } });
+    }
     return { cluster, backup };
   };
 
   app.post('/v1/clusters/:name/backups', async (req, reply) => {
     const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
-    const res = await sendCommand(ctx.nc, 'backup', 'RequestBackup', { clusterId: cluster.clusterId }, requestMeta(req));
+    const data = { clusterId: cluster.clusterId };
+    const res = await sendCommand(ctx.nc, 'backup', 'RequestBackup', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: cluster.clusterId, backupId: res.result?.backupId });
   });
@@ -66,17 +81,20 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   app.get('/v1/clusters/:name/backups', async (req, reply) => {
     const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
-    const state = await loadBackups(cluster.clusterId);
-    return { clusterId: cluster.clusterId, name: cluster.name, schedule: state.schedule ?? null, backups: state.backups.map(backupRow) };
+    const state = await loadBackups(ctx.store, cluster.clusterId);
+    const { clusterId, name } = cluster;
+    return { clusterId, name, schedule: state.schedule ?? null, backups: state.backups.map(backupRow) };
   });
 
   app.get('/v1/clusters/:name/backups/:id', async (req, reply) => {
     const found = await findBackupOf(req, reply);
     if (!found) return;
-    let progress: { bytes: number; startedAt: number } | null = null;
+    let progress: Progress | null = null;
     if (found.backup.status === 'running') {
-      progress = await ctx.nc.request(querySubject('backup', 'BackupProgress'), JSON.stringify({ backupId: found.backup.backupId }), { timeout: 3000 })
-        .then((m) => m.json() as { bytes: number; startedAt: number } | null)
+      const query = JSON.stringify({ backupId: found.backup.backupId });
+      progress = await ctx.nc
+        .request(querySubject('backup', 'BackupProgress'), query, { timeout: 3000 })
+        .then((m) => m.json() as Progress | null)
         .catch(() => null);
     }
     return { clusterId: found.cluster.clusterId, ...backupRow(found.backup), progress };
@@ -86,11 +104,10 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     const found = await findBackupOf(req, reply);
     if (!found) return;
     const { cluster, backup } = found;
-    if (backup.status !== 'completed' || !backup.sha256) {
-      return reject(reply, { code: 'BACKUP_NOT_COMPLETED', message: `backup ${backup.backupId} is ${backup.status}, not completed`, details: { field: 'id', status: backup.status } });
-    }
+    if (backup.status !== 'completed' || !backup.sha256) return reject(reply, notCompleted(backup));
     if (!(await files.exists(cluster.clusterId, backup.backupId))) {
-      return reject(reply, { code: 'BACKUP_FILE_MISSING', message: `the file of backup ${backup.backupId} is missing from the backup store`, details: { field: 'id' } });
+      const message = `the file of backup ${backup.backupId} is missing from the backup store`;
+      return reject(reply, { code: 'BACKUP_FILE_MISSING', message, details: { field: 'id' } });
     }
     return reply
       .header('content-type', 'application/octet-stream')
@@ -106,32 +123,48 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     const found = await findBackupOf(req, reply);
     if (!found) return;
     const { cluster, backup } = found;
-    if (backup.status !== 'completed') {
-      return reject(reply, { code: 'BACKUP_NOT_COMPLETED', message: `backup ${backup.backupId} is ${backup.status}, not completed`, details: { field: 'id', status: backup.status } });
-    }
+    if (backup.status !== 'completed') return reject(reply, notCompleted(backup));
     let target = cluster;
     if (body.value.into) {
       const created = await createAndWait(req, body.value.into, cluster);
       if ('code' in created) return reject(reply, created);
       target = created;
     }
-    const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId }, requestMeta(req), { timeoutMs: RESTORE_TIMEOUT_MS });
+    const data = { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId };
+    const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', data, requestMeta(req), {
+      timeoutMs: RESTORE_TIMEOUT_MS,
+    });
     if (!res.ok) return reject(reply, res);
-    return { ...res.result, backupId: backup.backupId, cluster: cluster.name, into: target.name, targetClusterId: target.clusterId, created: target !== cluster };
+    return {
+      ...res.result, backupId: backup.backupId, cluster: cluster.name, into: target.name,
+      targetClusterId: target.clusterId, created: target !== cluster,
+    };
   });
 
   /** `restore --into`: a new cluster of the same plan, version and account, ready. */
-  async function createAndWait(req: FastifyRequest, name: string, like: ClusterSummary): Promise<ClusterSummary | Rejection> {
-    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', { name, plan: like.plan, version: like.version, accountId: like.accountId }, requestMeta(req));
+  async function createAndWait(
+    req: FastifyRequest,
+    name: string,
+    like: ClusterSummary,
+  ): Promise<ClusterSummary | Rejection> {
+    const data = { name, plan: like.plan, version: like.version, accountId: like.accountId };
+    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', data, requestMeta(req));
     if (!created.ok) return { ...created, details: { ...created.details, field: 'into' } };
     const clusterId = String(created.result?.clusterId);
     const deadline = Date.now() + CREATE_TIMEOUT_MS;
+    const details = { field: 'into' };
     for (;;) {
-      await ctx.projection.catchUp();
-      const row = ctx.projection.clusters.get(clusterId);
+      await ctx.projection.caughtUp();
+      const row = ctx.projection.get(clusterId);
       if (row?.status === 'ready') return row;
-      if (row?.status === 'failed') return { code: 'PROVISIONING_FAILED', message: `the new cluster ${name} failed to provision: ${row.failureReason ?? 'unknown reason'}`, details: { field: 'into' } };
-      if (Date.now() > deadline) return { code: 'TIMEOUT', message: `the new cluster ${name} is not ready after ${CREATE_TIMEOUT_MS / 1000} s`, details: { field: 'into' } };
+      if (row?.status === 'failed') {
+        const message = `the new cluster ${name} failed to provision: ${row.failureReason ?? 'unknown reason'}`;
+        return { code: 'PROVISIONING_FAILED', message, details };
+      }
+      if (Date.now() > deadline) {
+        const message = `the new cluster ${name} is not ready after ${CREATE_TIMEOUT_MS / 1000} s`;
+        return { code: 'TIMEOUT', message, details };
+      }
       await sleep(200);
     }
   }
@@ -141,7 +174,8 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     if (!body.ok) return reject(reply, body.rejection);
     const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
-    const res = await sendCommand(ctx.nc, 'backup', 'SetBackupSchedule', { clusterId: cluster.clusterId, ...body.value }, requestMeta(req));
+    const data = { clusterId: cluster.clusterId, ...body.value };
+    const res = await sendCommand(ctx.nc, 'backup', 'SetBackupSchedule', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: cluster.clusterId, at: body.value.at, tz: body.value.tz };
   });

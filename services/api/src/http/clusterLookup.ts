@@ -12,14 +12,22 @@ export const requestMeta = (req: FastifyRequest) => ({
 
 /**
  * The cluster named in the path (`:name`, in `?accountId=`, default account), from the projection
- * brought up to date first; or undefined with the rejection already sent (bad query, no such cluster).
+ * once it has caught up with every event committed before the request (read-your-writes); or
+ * undefined with the rejection already sent (bad query, no such cluster).
  */
-export async function findCluster(projection: ClusterProjection, req: FastifyRequest, reply: FastifyReply, includeDeleted = false): Promise<ClusterSummary | undefined> {
+export async function findCluster(
+  projection: ClusterProjection,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  includeDeleted = false,
+): Promise<ClusterSummary | undefined> {
   const q = parseWith(AccountQuery, req.query, 'query');
   if (!q.ok) return void reject(reply, q.rejection);
-  await projection.catchUp();
+  await projection.caughtUp();
   const name = (req.params as { name: string }).name;
   const row = projection.byName(name, q.value.accountId, includeDeleted);
-  if (!row) void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
+  if (!row) {
+    void reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${name}`, details: { field: 'name' } });
+  }
   return row;
 }

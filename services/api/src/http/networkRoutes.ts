@@ -5,10 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { Id, parseWith, streamIds } from '@pgfleet/contracts';
+import { entryPoint, foldGateways, Id, parseWith, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
-import { entryPoint, foldGateways } from '@pgfleet/networking';
 import type { ClusterProjection } from './projection.js';
 
 export interface NetworkRoutesContext {
@@ -20,7 +19,9 @@ export interface NetworkRoutesContext {
 
 const SwitchoverBody = z.object({ to: Id.optional() }).strict();
 const CertsBody = z.object({ rotate: z.literal(true, { error: 'only {"rotate": true} is supported' }) }).strict();
-const TlsBody = z.object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) }).strict();
+const TlsBody = z
+  .object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) })
+  .strict();
 /** A switchover stops, promotes and restarts servers: allow it time. */
 const SWITCHOVER_TIMEOUT_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +33,12 @@ export const clusterCaFile = (home: string, clusterId: string) => join(home, 'cl
  * The address of a cluster's gateway(s), as the networking service recorded it; waits up to
  * `waitMs` for it (a cluster that just became ready gets its gateway a moment later).
  */
-export async function gatewayEndpoint(store: EventStore, clusterId: string, waitMs = 0, gateways = 1): Promise<{ host: string; port: number } | undefined> {
+export async function gatewayEndpoint(
+  store: EventStore,
+  clusterId: string,
+  waitMs = 0,
+  gateways = 1,
+): Promise<{ host: string; port: number } | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const state = foldGateways((await store.readStream(streamIds.gateway(clusterId))).events);
@@ -44,19 +50,27 @@ export async function gatewayEndpoint(store: EventStore, clusterId: string, wait
 }
 
 /** The TLS parameters a client adds to the URL to verify the node behind the gateway. */
-export function tlsParams(home: string, clusterId: string): { sslmode: 'verify-full'; sslrootcert: string } | undefined {
+export function tlsParams(
+  home: string,
+  clusterId: string,
+): { sslmode: 'verify-full'; sslrootcert: string } | undefined {
   const ca = clusterCaFile(home, clusterId);
   return existsSync(ca) ? { sslmode: 'verify-full', sslrootcert: ca } : undefined;
 }
 
-/** Networking routes: the cluster CA (`pgfleet cluster ca NAME`) and switchover (`pgfleet cluster switchover NAME [--to NODE]`). */
+/**
+ * Networking routes: the cluster CA (`pgfleet cluster ca NAME`), switchover (`pgfleet cluster
+ * switchover NAME [--to NODE]`), forced TLS, certificate rotation, expose and unexpose.
+ */
 export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesContext): void {
-
   app.get('/v1/clusters/:name/ca', async (req, reply) => {
     const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
     const path = clusterCaFile(ctx.home, row.clusterId);
-    if (!existsSync(path)) return reject(reply, { code: 'CA_MISSING', message: `cluster ${row.name} has no CA yet (it is created with its first node)` });
+    if (!existsSync(path)) {
+      const message = `cluster ${row.name} has no CA yet (it is created with its first node)`;
+      return reject(reply, { code: 'CA_MISSING', message });
+    }
     return { clusterId: row.clusterId, path, pem: readFileSync(path, 'utf8') };
   });
 
@@ -66,7 +80,10 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
     const meta = requestMeta(req);
-    const res = await sendCommand(ctx.nc, 'provisioning', 'SwitchoverCluster', { clusterId: row.clusterId, ...body.value }, meta, { timeoutMs: SWITCHOVER_TIMEOUT_MS });
+    const data = { clusterId: row.clusterId, ...body.value };
+    const res = await sendCommand(ctx.nc, 'provisioning', 'SwitchoverCluster', data, meta, {
+      timeoutMs: SWITCHOVER_TIMEOUT_MS,
+    });
     if (!res.ok) return reject(reply, res);
     // Done when the gateways forward to the new leader (the networking service follows LeaderChanged).
     const to = String(res.result?.to);
@@ -86,7 +103,8 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
     const meta = requestMeta(req);
-    const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    const data = { clusterId: row.clusterId };
+    const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', data, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
   });
@@ -97,7 +115,8 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
     const meta = requestMeta(req);
-    const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    const data = { clusterId: row.clusterId };
+    const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', data, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
     return { ...res, clusterId: row.clusterId };
   });
@@ -107,7 +126,8 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
       const row = await findCluster(ctx.projection, req, reply);
       if (!row) return;
       const meta = requestMeta(req);
-      const res = await sendCommand(ctx.nc, 'networking', command, { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+      const data = { clusterId: row.clusterId };
+      const res = await sendCommand(ctx.nc, 'networking', command, data, meta, { timeoutMs: 60_000 });
       if (!res.ok) return reject(reply, res);
       return { ...res, clusterId: row.clusterId };
     });

@@ -3,7 +3,9 @@ import { openApiDocument } from './openapi.js';
 
 describe('OpenAPI document', () => {
   it('is OpenAPI 3.1 with the create-cluster body generated from the zod schema', () => {
-    const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: { properties: Record<string, unknown>; required?: string[] } } } } }>> };
+    type Schema = { properties: Record<string, unknown>; required?: string[] };
+    type Operation = { requestBody?: { content: { 'application/json': { schema: Schema } } } };
+    const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, Operation>> };
     expect(doc.openapi).toBe('3.1.0');
     const body = doc.paths['/v1/clusters']!.post!.requestBody!.content['application/json'].schema;
     expect(Object.keys(body.properties).sort()).toEqual(['accountId', 'name', 'plan', 'version']);

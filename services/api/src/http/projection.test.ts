@@ -1,27 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '@pgfleet/contracts';
-import { applyToSummaries, type ClusterSummary } from './projection.js';
+import { applyToClusters, type ClusterEntry } from './projection.js';
 
 let version = 0;
-const ev = (type: string, data: unknown, streamId = 'cluster-c1'): EventEnvelope => ({
-  id: `0190a000-0000-7000-8000-${String(++version).padStart(12, '0')}`, type, data, streamId, streamVersion: version,
-  globalPosition: String(version), occurredAt: `2026-11-25T10:00:${String(version).padStart(2, '0')}Z`, schemaVersion: 1,
-  correlationId: 'c', causationId: null, actor: { kind: 'user', id: 'test' },
-}) as EventEnvelope;
+const ev = (type: string, data: unknown, streamId = 'cluster-c1'): EventEnvelope =>
+  ({
+    id: `0190a000-0000-7000-8000-${String(++version).padStart(12, '0')}`,
+    type, data, streamId, streamVersion: version, globalPosition: String(version),
+    occurredAt: `2026-11-25T10:00:${String(version).padStart(2, '0')}Z`, schemaVersion: 1,
+    correlationId: 'c', causationId: null, actor: { kind: 'user', id: 'test' },
+  }) as EventEnvelope;
 
 describe('cluster list projection', () => {
   it('folds a cluster from requested to ready, failed, retried and deleted; ignores other streams', () => {
-    const map = new Map<string, ClusterSummary>();
-    applyToSummaries(map, ev('ClusterRequested', { clusterId: 'c1', name: 'shop', accountId: 'default', plan: 'starter-512', version: 15, nodes: [{ nodeId: 'node1', role: 'leader' }], secretRef: 'x' }));
-    expect(map.get('c1')).toMatchObject({ name: 'shop', status: 'provisioning', nodes: 1, leader: 'node1' });
-    applyToSummaries(map, ev('ClusterProvisioningFailed', { reason: 'disk full' }));
-    expect(map.get('c1')).toMatchObject({ status: 'failed', failureReason: 'disk full' });
-    applyToSummaries(map, ev('ClusterProvisioningRetried', {}));
-    applyToSummaries(map, ev('ClusterReady', { leader: 'node1', host: '127.0.0.1', port: 5432, database: 'app', user: 'app' }));
-    expect(map.get('c1')).toMatchObject({ status: 'ready', failureReason: undefined });
-    applyToSummaries(map, ev('BackupRequested', { backupId: 'b1', clusterId: 'c1', kind: 'manual' }, 'backups-c1'));
-    expect(map.get('c1')!.streamVersion).toBe(4);
-    applyToSummaries(map, ev('ClusterDeleted', {}));
-    expect(map.get('c1')!.status).toBe('deleted');
+    const map = new Map<string, ClusterEntry>();
+    const row = () => map.get('c1')?.summary;
+    const nodes = [{ nodeId: 'node1', role: 'leader' }];
+    const requested = { clusterId: 'c1', name: 'shop', accountId: 'default', plan: 'starter-512', version: 15, nodes };
+    applyToClusters(map, ev('ClusterRequested', { ...requested, secretRef: 'x' }));
+    expect(row()).toMatchObject({ name: 'shop', status: 'provisioning', nodes: 1, leader: 'node1' });
+    applyToClusters(map, ev('ClusterProvisioningFailed', { reason: 'disk full' }));
+    expect(row()).toMatchObject({ status: 'failed', failureReason: 'disk full' });
+    applyToClusters(map, ev('ClusterProvisioningRetried', {}));
+    const ready = { leader: 'node1', host: '127.0.0.1', port: 5432, database: 'app', user: 'app' };
+    applyToClusters(map, ev('ClusterReady', ready));
+    expect(row()).toMatchObject({ status: 'ready', failureReason: undefined });
+    applyToClusters(map, ev('BackupRequested', { backupId: 'b1', clusterId: 'c1', kind: 'manual' }, 'backups-c1'));
+    expect(row()!.streamVersion).toBe(4);
+    applyToClusters(map, ev('ClusterDeleted', {}));
+    expect(row()!.status).toBe('deleted');
   });
 });

@@ -1,7 +1,13 @@
-import type { EventEnvelope } from '@pgfleet/contracts';
-import type { Checkpoint, EventStore } from '@pgfleet/eventstore';
+import {
+  evolveClusterView,
+  initialClusterView,
+  isClusterEvent,
+  type ClusterView,
+  type EventEnvelope,
+} from '@pgfleet/contracts';
+import type { EventStore, Subscription } from '@pgfleet/eventstore';
 
-/** One row of the cluster list, folded from `cluster-*` events. */
+/** One row of the cluster list: a cluster view, summarized. */
 export interface ClusterSummary {
   clusterId: string;
   name: string;
@@ -17,78 +23,112 @@ export interface ClusterSummary {
   streamVersion: number;
 }
 
-export function applyToSummaries(map: Map<string, ClusterSummary>, e: EventEnvelope): void {
-  if (!e.streamId.startsWith('cluster-')) return;
-  if (e.type === 'ClusterRequested') {
-    const d = e.data;
-    map.set(d.clusterId, {
-      clusterId: d.clusterId, name: d.name, accountId: d.accountId, plan: d.plan, version: d.version,
-      status: 'provisioning', leader: d.nodes.find((n) => n.role === 'leader')?.nodeId, nodes: d.nodes.length,
-      createdAt: e.occurredAt, updatedAt: e.occurredAt, streamVersion: e.streamVersion,
-    });
-    return;
-  }
-  const row = map.get(e.streamId.slice('cluster-'.length));
-  if (!row) return;
-  row.updatedAt = e.occurredAt;
-  row.streamVersion = e.streamVersion;
-  switch (e.type) {
-    case 'ClusterReady': row.status = 'ready'; row.leader = e.data.leader; row.failureReason = undefined; break;
-    case 'ClusterProvisioningFailed': row.status = 'failed'; row.failureReason = e.data.reason; break;
-    case 'ClusterProvisioningRetried': row.status = 'provisioning'; row.failureReason = undefined; break;
-    case 'ClusterDeletionRequested': row.status = 'deleting'; break;
-    case 'ClusterDeleted': row.status = 'deleted'; break;
-    case 'LeaderChanged': row.leader = e.data.to; break;
-    default: break;
-  }
+/** What the projection holds per cluster: its view (the contracts' fold) and the row it gives. */
+export interface ClusterEntry {
+  view: ClusterView;
+  summary: ClusterSummary;
 }
 
+const CLUSTER_STREAM = 'cluster-';
+
+/** The row of a cluster view, as of `last`, the latest event of its stream; none before ClusterRequested. */
+function summarize(view: ClusterView, last: EventEnvelope): ClusterSummary | undefined {
+  const { status, clusterId, name, accountId, plan, version, createdAt } = view;
+  if (status === 'none' || !clusterId || !name || !accountId || !plan || !version || !createdAt) return undefined;
+  return {
+    clusterId, name, accountId, plan, version, status, leader: view.leader, nodes: view.nodes.length,
+    createdAt, updatedAt: last.occurredAt, streamVersion: last.streamVersion, failureReason: view.failureReason,
+  };
+}
+
+/** Fold one event of the global order into the cluster list; events of other streams are not its business. */
+export function applyToClusters(clusters: Map<string, ClusterEntry>, e: EventEnvelope): void {
+  if (!e.streamId.startsWith(CLUSTER_STREAM) || !isClusterEvent(e)) return;
+  const clusterId = e.streamId.slice(CLUSTER_STREAM.length);
+  const before = clusters.get(clusterId);
+  // A cluster stream opens with ClusterRequested: what would come before it names no cluster.
+  if (!before && e.type !== 'ClusterRequested') return;
+  const view = evolveClusterView(before?.view ?? initialClusterView(), e);
+  const summary = summarize(view, e);
+  if (summary) clusters.set(clusterId, { view, summary });
+}
+
+/** How long a request waits for the projection to reach what was committed before it. */
+const CAUGHT_UP_TIMEOUT_MS = 30_000;
+
 /**
- * The cluster list as a projection: rebuilt from the whole event store at start, then brought up
- * to date on demand (every request that reads it catches up first), so it never polls while idle.
- * In memory: it is cheap to rebuild.
+ * The cluster list as an in-memory projection, fed by one subscription to the event store
+ * (`durable: false`: no checkpoint, it starts from the beginning, so it is rebuilt at every start).
+ * A route that reads it waits for `caughtUp()` first: a command accepted before the request is
+ * in what the request sees (read-your-writes).
  */
 export class ClusterProjection {
-  readonly clusters = new Map<string, ClusterSummary>();
-  private checkpoint: Checkpoint = null;
-  /** Catch-ups run one after another: each caller's read starts after its call, none apply a page twice. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly clusters = new Map<string, ClusterEntry>();
+  private subscription: Subscription | undefined;
+  private lastError: unknown;
 
   constructor(private readonly store: EventStore) {}
 
-  /** Read everything committed so far: what the projection holds at start. */
-  start(): Promise<void> {
-    return this.catchUp();
-  }
-
-  catchUp(): Promise<void> {
-    const run = this.queue.then(() => this.readToEnd());
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async readToEnd(): Promise<void> {
-    for (;;) {
-      const page = await this.store.readAll({ after: this.checkpoint, limit: 5000 });
-      for (const e of page.events) applyToSummaries(this.clusters, e);
-      this.checkpoint = page.checkpoint;
-      if (page.events.length < 5000) return;
+  /** Subscribe, and resolve once everything committed so far is folded. */
+  async start(): Promise<void> {
+    const subscription = this.store.subscribe({
+      subscriberId: 'api-cluster-list',
+      durable: false,
+      handler: (e) => applyToClusters(this.clusters, e),
+      onError: (error) => {
+        this.lastError = error;
+      },
+    });
+    this.subscription = subscription;
+    try {
+      await subscription.caughtUp();
+    } catch (error) {
+      await subscription.stop();
+      throw error;
     }
   }
 
-  /** Resolves once no catch-up is in flight. */
+  /** Resolves once every event committed before this call is folded; throws after `timeoutMs`. */
+  async caughtUp(timeoutMs = CAUGHT_UP_TIMEOUT_MS): Promise<void> {
+    if (!this.subscription) throw new Error('the cluster projection is not started');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const cause = this.lastError === undefined ? '' : `: ${String(this.lastError)}`;
+        reject(new Error(`the cluster list did not catch up with the event store in ${timeoutMs / 1000} s${cause}`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([this.subscription.caughtUp(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async stop(): Promise<void> {
-    await this.queue;
+    await this.subscription?.stop();
+  }
+
+  /** The cluster with that id, as folded so far (call `caughtUp()` first to include recent commands). */
+  get(clusterId: string): ClusterSummary | undefined {
+    return this.clusters.get(clusterId)?.summary;
   }
 
   /** The live (not deleted) cluster of that name in the account, else the most recent deleted one. */
   byName(name: string, accountId = 'default', includeDeleted = false): ClusterSummary | undefined {
-    const rows = [...this.clusters.values()].filter((c) => c.name === name && c.accountId === accountId);
-    return rows.find((c) => c.status !== 'deleted') ?? (includeDeleted ? rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0] : undefined);
+    const rows = this.rows().filter((c) => c.name === name && c.accountId === accountId);
+    const live = rows.find((c) => c.status !== 'deleted');
+    if (live || !includeDeleted) return live;
+    return rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
   }
 
   list(accountId?: string): ClusterSummary[] {
-    return [...this.clusters.values()].filter((c) => c.status !== 'deleted' && (!accountId || c.accountId === accountId))
+    return this.rows()
+      .filter((c) => c.status !== 'deleted' && (!accountId || c.accountId === accountId))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private rows(): ClusterSummary[] {
+    return [...this.clusters.values()].map((entry) => entry.summary);
   }
 }

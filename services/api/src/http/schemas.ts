@@ -15,4 +15,8 @@ export const AuditQuery = AccountQuery.extend({
   at: z.iso.datetime({ offset: true }).optional(),
 });
 
-export const ErrorBody = z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
+export const ErrorBody = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});

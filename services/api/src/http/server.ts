@@ -1,11 +1,10 @@
 import Fastify from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { findPlan, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
+import { findPlan, foldClusterView, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
-import { foldCluster } from '@pgfleet/provisioning';
 import { registerBackupRoutes } from './backupRoutes.js';
 import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
@@ -23,8 +22,6 @@ export interface ApiServerOptions {
   home: string;
 }
 
-
-
 /** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
 export async function startApiServer(opts: ApiServerOptions) {
   const projection = new ClusterProjection(opts.store);
@@ -36,7 +33,9 @@ export async function startApiServer(opts: ApiServerOptions) {
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.message.includes('JSON')) {
       return reject(reply, { code: 'MALFORMED_JSON', message: `request body is not valid JSON: ${error.message}` });
     }
-    if (error.statusCode && error.statusCode < 500) return reject(reply, { code: 'VALIDATION_FAILED', message: error.message });
+    if (error.statusCode && error.statusCode < 500) {
+      return reject(reply, { code: 'VALIDATION_FAILED', message: error.message });
+    }
     return reject(reply, { code: 'INTERNAL', message: error.message });
   });
 
@@ -45,10 +44,10 @@ export async function startApiServer(opts: ApiServerOptions) {
     const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
     const want = Buffer.from(opts.token);
     if (given.length !== want.length || !timingSafeEqual(given, want)) {
-      return reject(reply, { code: 'UNAUTHORIZED', message: 'missing or wrong API token (see $PGFLEET_HOME/api-token)' });
+      const message = 'missing or wrong API token (see $PGFLEET_HOME/api-token)';
+      return reject(reply, { code: 'UNAUTHORIZED', message });
     }
   });
-
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/openapi.json', async () => openApiDocument());
@@ -56,7 +55,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.get('/v1/clusters', async (req, reply) => {
     const q = parseWith(AccountQuery, req.query, 'query');
     if (!q.ok) return reject(reply, q.rejection);
-    await projection.catchUp();
+    await projection.caughtUp();
     return { clusters: projection.list(q.value.accountId) };
   });
 
@@ -71,7 +70,9 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.get('/v1/clusters/:name', async (req, reply) => {
     const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const nodes = await opts.nc.request(querySubject('provisioning', 'ClusterStatus'), JSON.stringify({ clusterId: row.clusterId }), { timeout: 5000 })
+    const query = JSON.stringify({ clusterId: row.clusterId });
+    const nodes = await opts.nc
+      .request(querySubject('provisioning', 'ClusterStatus'), query, { timeout: 5000 })
       .then((m) => (m.json() as { nodes: unknown[] }).nodes)
       .catch((e: unknown) => ({ error: `node status unavailable: ${String(e)}` }));
     return { ...row, nodes };
@@ -81,24 +82,31 @@ export async function startApiServer(opts: ApiServerOptions) {
     const row = await findCluster(projection, req, reply);
     if (!row) return;
     const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId));
-    const state = foldCluster(events);
-    const ready = [...events].reverse().find((e) => e.type === 'ClusterReady');
-    if (state.status !== 'ready' || !ready || ready.type !== 'ClusterReady' || !state.secretRef) {
+    const state = foldClusterView(events);
+    const ready = events.findLast((e) => e.type === 'ClusterReady');
+    if (state.status !== 'ready' || ready?.type !== 'ClusterReady' || !state.secretRef) {
       return reject(reply, { code: 'NOT_READY', message: `cluster ${row.name} is ${state.status}, not ready` });
     }
     const password = await secrets.get(state.secretRef);
-    if (password === undefined) return reject(reply, { code: 'INTERNAL', message: `the password of cluster ${row.name} is missing from the secret store` });
+    if (password === undefined) {
+      const message = `the password of cluster ${row.name} is missing from the secret store`;
+      return reject(reply, { code: 'INTERNAL', message });
+    }
     const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, findPlan(row.plan)?.gateways ?? 1);
-    if (!gw) return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
+    if (!gw) {
+      return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
+    }
     const c = { ...ready.data, ...gw };
     const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
-    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls: tlsParams(opts.home, row.clusterId) };
+    const tls = tlsParams(opts.home, row.clusterId);
+    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls };
   });
 
   app.delete('/v1/clusters/:name', async (req, reply) => {
     const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, requestMeta(req));
+    const data = { clusterId: row.clusterId };
+    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
@@ -106,7 +114,8 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.post('/v1/clusters/:name/retry', async (req, reply) => {
     const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', { clusterId: row.clusterId }, requestMeta(req));
+    const data = { clusterId: row.clusterId };
+    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
@@ -118,14 +127,20 @@ export async function startApiServer(opts: ApiServerOptions) {
     if (!row) return;
     const until = q.value.at ? new Date(q.value.at) : undefined;
     const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId), { until });
-    const state = foldCluster(events);
-    return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: { ...state, version_: undefined, streamVersion: state.version_ }, events };
+    const state = foldClusterView(events);
+    const shown = { ...state, version_: undefined, streamVersion: state.version_ };
+    return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: shown, events };
   });
 
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
 
-  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  try {
+    await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  } catch (error) {
+    await projection.stop();
+    throw error;
+  }
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${opts.port}`,
     close: async () => { await app.close(); await projection.stop(); },

@@ -21,7 +21,7 @@ export function readPlatformFile(home: string): PlatformFile | undefined {
 }
 
 export function writePlatformFile(home: string, value: PlatformFile): void {
-  writeFileSync(join(home, 'platform.json'), JSON.stringify(value, null, 2) + '\n');
+  writeFileSync(join(home, 'platform.json'), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** A random secret kept in a 0600 file under the home: generated once, then reused. */
@@ -30,7 +30,7 @@ export function fileSecret(home: string, name: string): string {
   const file = join(home, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const value = randomBytes(24).toString('base64url');
-  writeFileSync(file, value + '\n', { mode: 0o600 });
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
   return value;
 }
 

@@ -25,7 +25,13 @@ export async function secureNats(home: string, port: number, users: readonly str
   const certFile = join(serverDir, 'server.crt');
   const keyFile = join(serverDir, 'server.key');
   if (!existsSync(certFile)) {
-    await issueNodeCert({ caDir: natsCaDir(home), outDir: serverDir, commonName: 'nats', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    await issueNodeCert({
+      caDir: natsCaDir(home),
+      outDir: serverDir,
+      commonName: 'nats',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
   }
   const secrets = openSecretStore(home);
   const password = async (user: string) => {
@@ -36,9 +42,18 @@ export async function secureNats(home: string, port: number, users: readonly str
     await secrets.put(ref, fresh);
     return fresh;
   };
-  const entries = await Promise.all(users.map(async (user) => ({ user, password: await password(user), publish: publishPermissions(user) })));
+  const entries = await Promise.all(
+    users.map(async (user) => ({ user, password: await password(user), publish: publishPermissions(user) })),
+  );
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const configFile = join(dir, 'nats.conf');
-  writeFileSync(configFile, renderNatsConfig({ host: '127.0.0.1', port, storeDir: join(home, 'nats'), tls: { certFile, keyFile }, users: entries }), { mode: 0o600 });
+  const config = renderNatsConfig({
+    host: '127.0.0.1',
+    port,
+    storeDir: join(home, 'nats'),
+    tls: { certFile, keyFile },
+    users: entries,
+  });
+  writeFileSync(configFile, config, { mode: 0o600 });
   return { configFile, caFile: ca.certFile, password };
 }

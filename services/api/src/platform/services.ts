@@ -1,23 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sendCommand } from '@pgfleet/bus';
 import { COMMANDS, type ServiceName } from '@pgfleet/contracts';
 
-const require = createRequire(import.meta.url);
-
 /** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
 export const SERVICES = ['provisioning', 'backup', 'networking'] as const;
 
-export function serviceEntry(name: string): string | undefined {
-  try {
-    const main = join(dirname(require.resolve(`@pgfleet/${name}`)), 'main.js');
-    return existsSync(main) ? main : undefined;
-  } catch {
-    return undefined;
+/**
+ * Where a service's built entry point is: `services/{name}/dist/main.js` of this repository, found
+ * by path from this file (`services/api/dist/platform/`) rather than by importing the service's
+ * package, which the API does not depend on.
+ */
+export const serviceEntryPath = (name: string): string =>
+  fileURLToPath(new URL(`../../../${name}/dist/main.js`, import.meta.url));
+
+/** The entry point of every service, or an error naming those that are not built. */
+export function serviceEntries(names: readonly string[]): Map<string, string> {
+  const entries = new Map(names.map((name) => [name, serviceEntryPath(name)]));
+  const missing = [...entries].filter(([, entry]) => !existsSync(entry));
+  if (missing.length > 0) {
+    const list = missing.map(([name, entry]) => `${name} (no ${entry})`).join(', ');
+    throw new Error(`cannot start pgfleet: these services are not built: ${list}; run "npm run build" first`);
   }
+  return entries;
 }
 
 export interface Supervised {
@@ -27,20 +34,29 @@ export interface Supervised {
 }
 
 /** Run a service process; restart it (after a pause) when it dies unexpectedly, like an init system. */
-export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, log: (msg: string) => void): Supervised {
+export function supervise(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  log: (msg: string) => void,
+): Supervised {
   let child: ChildProcess | undefined;
   let stopping = false;
   let exited: Promise<void> = Promise.resolve();
   const launch = () => {
     const proc = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
     child = proc;
-    exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
-      if (!stopping) {
-        log(`service ${name} exited (${signal ?? code}); restarting in 1 s`);
-        setTimeout(() => { if (!stopping) launch(); }, 1000);
-      }
-      resolve();
-    }));
+    exited = new Promise((resolve) =>
+      proc.once('exit', (code, signal) => {
+        if (!stopping) {
+          log(`service ${name} exited (${signal ?? code}); restarting in 1 s`);
+          setTimeout(() => {
+            if (!stopping) launch();
+          }, 1000);
+        }
+        resolve();
+      }),
+    );
   };
   launch();
   return {
@@ -63,7 +79,11 @@ export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, l
  * rejection rather than SERVICE_UNAVAILABLE), so `up` reports the platform ready only when it is.
  * Returns the services still silent after the timeout.
  */
-export async function waitUntilAnswering(nc: NatsConnection, names: readonly string[], timeoutMs = 60_000): Promise<string[]> {
+export async function waitUntilAnswering(
+  nc: NatsConnection,
+  names: readonly string[],
+  timeoutMs = 60_000,
+): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   const silent: string[] = [];
   for (const name of names) {
@@ -73,7 +93,10 @@ export async function waitUntilAnswering(nc: NatsConnection, names: readonly str
     for (;;) {
       const reply = await sendCommand(nc, service, command, {}, undefined, { timeoutMs: 1000 });
       if (reply.ok || reply.code !== 'SERVICE_UNAVAILABLE') break;
-      if (Date.now() > deadline) { silent.push(name); break; }
+      if (Date.now() > deadline) {
+        silent.push(name);
+        break;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -6,9 +6,16 @@ import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServe
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
-import { apiTokenOf, fileSecret, platformHome, readPlatformFile, writePlatformFile, type PlatformFile } from './home.js';
+import {
+  apiTokenOf,
+  fileSecret,
+  platformHome,
+  readPlatformFile,
+  writePlatformFile,
+  type PlatformFile,
+} from './home.js';
 import { secureNats } from './natsSecurity.js';
-import { SERVICES, serviceEntry, supervise, waitUntilAnswering, type Supervised } from './services.js';
+import { SERVICES, serviceEntries, supervise, waitUntilAnswering, type Supervised } from './services.js';
 
 export interface Platform {
   home: string;
@@ -25,7 +32,9 @@ const DEFAULT_PORTS: PlatformFile = { natsPort: 14222, eventstorePort: 15432, ap
 async function choosePort(wanted: number): Promise<number> {
   const { createServer } = await import('node:net');
   const free = await new Promise<boolean>((resolve) => {
-    const s = createServer().once('error', () => resolve(false)).listen(wanted, '127.0.0.1', () => s.close(() => resolve(true)));
+    const s = createServer()
+      .once('error', () => resolve(false))
+      .listen(wanted, '127.0.0.1', () => s.close(() => resolve(true)));
   });
   return free ? wanted : freePort();
 }
@@ -35,15 +44,21 @@ async function choosePort(wanted: number): Promise<number> {
  * PGFLEET_NATS_URL / PGFLEET_EVENTSTORE_URL point elsewhere), the relay, the API and every
  * service. Cluster nodes are not children: they keep running when the platform stops.
  */
-export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string) => void = console.log): Promise<Platform> {
+export async function up(
+  env: NodeJS.ProcessEnv = process.env,
+  log: (msg: string) => void = console.log,
+): Promise<Platform> {
+  const entries = serviceEntries(SERVICES);
   const home = platformHome(env);
   mkdirSync(home, { recursive: true, mode: 0o755 });
   assertReachableByPostgres(home);
   const previous = readPlatformFile(home);
+  const port = async (given: string | undefined, known: number | undefined, wanted: number) =>
+    Number(given ?? known ?? (await choosePort(wanted)));
   const ports: PlatformFile = {
-    natsPort: Number(env.PGFLEET_NATS_PORT ?? previous?.natsPort ?? (await choosePort(DEFAULT_PORTS.natsPort))),
-    eventstorePort: Number(env.PGFLEET_EVENTSTORE_PORT ?? previous?.eventstorePort ?? (await choosePort(DEFAULT_PORTS.eventstorePort))),
-    apiPort: Number(env.PGFLEET_API_PORT ?? previous?.apiPort ?? (await choosePort(DEFAULT_PORTS.apiPort))),
+    natsPort: await port(env.PGFLEET_NATS_PORT, previous?.natsPort, DEFAULT_PORTS.natsPort),
+    eventstorePort: await port(env.PGFLEET_EVENTSTORE_PORT, previous?.eventstorePort, DEFAULT_PORTS.eventstorePort),
+    apiPort: await port(env.PGFLEET_API_PORT, previous?.apiPort, DEFAULT_PORTS.apiPort),
   };
   const closers: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -56,18 +71,30 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     // generated (PGFLEET_NATS_TLS=1: TLS and one user per process with its own permissions).
     let natsAuth = (_user: string): Promise<NodeJS.ProcessEnv> => Promise.resolve({});
     if (!natsUrl) {
-      const secured = env.PGFLEET_NATS_TLS === '1' ? await secureNats(home, ports.natsPort, ['platform', 'cli', ...SERVICES]) : undefined;
-      const nats: NatsServerHandle = await startNatsServer({ port: ports.natsPort, storeDir: join(home, 'nats'), configFile: secured?.configFile });
+      const users = ['platform', 'cli', ...SERVICES];
+      const secured = env.PGFLEET_NATS_TLS === '1' ? await secureNats(home, ports.natsPort, users) : undefined;
+      const nats: NatsServerHandle = await startNatsServer({
+        port: ports.natsPort,
+        storeDir: join(home, 'nats'),
+        configFile: secured?.configFile,
+      });
       closers.push(() => nats.stop());
       natsUrl = secured ? `tls://127.0.0.1:${ports.natsPort}` : nats.url;
-      if (secured) natsAuth = async (user) => ({ PGFLEET_NATS_CA: secured.caFile, PGFLEET_NATS_USER: user, PGFLEET_NATS_PASSWORD: await secured.password(user) });
+      if (secured) {
+        natsAuth = async (user) => ({
+          PGFLEET_NATS_CA: secured.caFile,
+          PGFLEET_NATS_USER: user,
+          PGFLEET_NATS_PASSWORD: await secured.password(user),
+        });
+      }
       log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}${secured ? '; TLS, a user per process' : ''})`);
     }
     writePlatformFile(home, { ...ports, natsTls: env.PGFLEET_NATS_TLS === '1' && !env.PGFLEET_NATS_URL });
     let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
     if (!eventstoreUrl) {
       const password = fileSecret(home, 'eventstore-password');
-      const server: LocalServer = await startLocalServer({ dataDir: join(home, 'eventstore'), port: ports.eventstorePort, password });
+      const dataDir = join(home, 'eventstore');
+      const server: LocalServer = await startLocalServer({ dataDir, port: ports.eventstorePort, password });
       closers.push(() => server.stop('fast'));
       await ensureDatabase(server.url('postgres'), 'pgfleet');
       eventstoreUrl = server.url('pgfleet');
@@ -76,7 +103,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     const store = createPostgresEventStore({ connectionString: eventstoreUrl });
     await store.migrate();
     closers.push(() => store.close());
-    const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up', ...busAuthFromEnv({ ...env, ...(await natsAuth('platform')) }) });
+    const platformAuth = busAuthFromEnv({ ...env, ...(await natsAuth('platform')) });
+    const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up', ...platformAuth });
     closers.push(() => nc.drain());
     const relay = startRelay({ store, js: jetstream(nc) });
     await relay.caughtUp();
@@ -84,12 +112,12 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
 
     const serviceEnv = { ...env, PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl };
     const running: Supervised[] = [];
-    for (const name of SERVICES) {
-      const entry = serviceEntry(name);
-      if (!entry) { log(`service ${name} is not built; skipped`); continue; }
+    for (const [name, entry] of entries) {
       running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
     }
-    closers.push(async () => { await Promise.all(running.map((s) => s.stop())); });
+    closers.push(async () => {
+      await Promise.all(running.map((s) => s.stop()));
+    });
     const silent = await waitUntilAnswering(nc, running.map((s) => s.name));
     if (silent.length > 0) log(`services   ${silent.join(', ')} not answering commands yet`);
 
@@ -98,7 +126,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string
     const apiUrl = `http://127.0.0.1:${ports.apiPort}`;
     log(`api        ${apiUrl} (token in ${join(home, 'api-token')})`);
     log(`services   ${running.map((s) => s.name).join(', ') || '(none)'}`);
-    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services: () => running.map((s) => ({ name: s.name, pid: s.pid })) };
+    const services = () => running.map((s) => ({ name: s.name, pid: s.pid }));
+    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services };
   } catch (error) {
     await stop();
     throw error;
@@ -134,7 +163,10 @@ function assertReachableByPostgres(home: string): void {
     const ownerX = st.uid === user.uid && (st.mode & 0o100) !== 0;
     const groupX = st.gid === user.gid && (st.mode & 0o010) !== 0;
     if (!othersX && !ownerX && !groupX) {
-      throw new Error(`PGFLEET_HOME ${home} is not reachable by the ${user.name} OS user (PostgreSQL runs as it): ${path} is not searchable; choose another PGFLEET_HOME or chmod o+x ${path}`);
+      throw new Error(
+        `PGFLEET_HOME ${home} is not reachable by the ${user.name} OS user (PostgreSQL runs as it): ` +
+          `${path} is not searchable; choose another PGFLEET_HOME or chmod o+x ${path}`,
+      );
     }
   }
 }

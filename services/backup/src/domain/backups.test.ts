@@ -1,7 +1,14 @@
 import { findPlan } from '@pgfleet/contracts';
 import { deciderSpec } from '@pgfleet/kit/testing';
 import { describe, expect, it } from 'vitest';
-import { backupsDecider, evolveBackups, initialBackupsState, type BackupEvent, type ClusterFacts, type RequestBackupCommand } from './backups.js';
+import {
+  backupsDecider,
+  evolveBackups,
+  initialBackupsState,
+  type BackupEvent,
+  type ClusterFacts,
+  type RequestBackupCommand,
+} from './backups.js';
 
 const starter = findPlan('starter-512')!;
 const tiny = { ...starter, backups: { ...starter.backups, manualTotal: 2, manualDaily: 3 } };
@@ -11,17 +18,25 @@ const spec = deciderSpec(backupsDecider);
 const requested = (backupId: string, requestedAt: string, kind: 'manual' | 'daily' = 'manual'): BackupEvent =>
   ({ type: 'BackupRequested', data: { backupId, clusterId: 'c1', kind, requestedAt } });
 const started = (backupId: string): BackupEvent => ({ type: 'BackupStarted', data: { backupId, node: 'node1' } });
-const completed = (backupId: string): BackupEvent => ({ type: 'BackupCompleted', data: { backupId, size: 10, sha256: 'a'.repeat(64), durationMs: 5 } });
+const completed = (backupId: string): BackupEvent =>
+  ({ type: 'BackupCompleted', data: { backupId, size: 10, sha256: 'a'.repeat(64), durationMs: 5 } });
+const failed = (backupId: string, reason: string): BackupEvent =>
+  ({ type: 'BackupFailed', data: { backupId, reason } });
+const evicted = (backupId: string): BackupEvent => ({ type: 'BackupEvicted', data: { backupId, clusterId: 'c1' } });
+const deleted = (backupId: string): BackupEvent => ({ type: 'BackupDeleted', data: { backupId } });
 const done = (backupId: string, at: string) => [requested(backupId, at), started(backupId), completed(backupId)];
-const request = (backupId: string, now: string, c = cluster()): RequestBackupCommand => ({ type: 'RequestBackup', cluster: c, backupId, now, kind: 'manual' });
+const request = (backupId: string, now: string, c = cluster()): RequestBackupCommand =>
+  ({ type: 'RequestBackup', cluster: c, backupId, now, kind: 'manual' });
 
 describe('RequestBackup', () => {
   it('is refused on a plan without backups', () => {
-    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', cluster(findPlan('sandbox')!))).thenRejects('BACKUPS_NOT_IN_PLAN', /sandbox plan of cluster prod-db has no backups/);
+    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', cluster(findPlan('sandbox')!)))
+      .thenRejects('BACKUPS_NOT_IN_PLAN', /sandbox plan of cluster prod-db has no backups/);
   });
 
   it('is refused while the cluster is not ready', () => {
-    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', { ...cluster(), ready: false })).thenRejects('CLUSTER_NOT_READY');
+    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', { ...cluster(), ready: false }))
+      .thenRejects('CLUSTER_NOT_READY');
   });
 
   it('requests a manual backup under the limits', () => {
@@ -33,41 +48,62 @@ describe('RequestBackup', () => {
   });
 
   it('records QuotaExceeded then BackupRejected when the daily on-demand limit is reached', () => {
-    const given = [requested('b1', '2025-01-02T01:00:00Z'), requested('b2', '2025-01-02T02:00:00Z'), requested('b3', '2025-01-02T23:00:00Z')];
+    const given = [
+      requested('b1', '2025-01-02T01:00:00Z'),
+      requested('b2', '2025-01-02T02:00:00Z'),
+      requested('b3', '2025-01-02T23:00:00Z'),
+    ];
+    const reason = 'daily on-demand backup limit (3) reached for cluster prod-db';
     spec.given(given).when(request('b4', '2025-01-02T23:59:00Z')).then([
       { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.daily', limit: 3, used: 3 } },
-      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason: 'daily on-demand backup limit (3) reached for cluster prod-db' } },
+      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
     ]);
   });
 
   it('counts the daily limit per UTC day, and refuses when no completed backup can make room', () => {
-    const given = [requested('b1', '2025-01-01T22:00:00Z'), requested('b2', '2025-01-01T23:00:00Z'), { type: 'BackupFailed', data: { backupId: 'b1', reason: 'x' } } as BackupEvent,
-      requested('b3', '2025-01-01T23:30:00Z')];
+    const given = [
+      requested('b1', '2025-01-01T22:00:00Z'), requested('b2', '2025-01-01T23:00:00Z'), failed('b1', 'x'),
+      requested('b3', '2025-01-01T23:30:00Z'),
+    ];
+    const reason = 'on-demand backup limit (2) reached for cluster prod-db and no completed backup can make room yet';
     spec.given(given).when(request('b4', '2025-01-02T00:00:01Z')).then([
       { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
-      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason: 'on-demand backup limit (2) reached for cluster prod-db and no completed backup can make room yet' } },
+      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
     ]);
   });
 
-  it('evicts the oldest completed on-demand backup when the rolling limit is reached: QuotaExceeded, BackupEvicted, BackupRequested', () => {
-    const given = [...done('b1', '2025-01-01T10:00:00Z'), ...done('b2', '2025-01-02T10:00:00Z'), ...done('d1', '2025-01-02T03:00:00Z').map((e) => e.type === 'BackupRequested' ? requested('d1', '2025-01-02T03:00:00Z', 'daily') : e)];
-    spec.given(given).when(request('b3', '2025-01-03T10:00:00Z')).then([
-      { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
-      { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } },
-      requested('b3', '2025-01-03T10:00:00Z'),
-    ]);
-  });
+  it(
+    'evicts the oldest completed on-demand backup when the rolling limit is reached: '
+      + 'QuotaExceeded, BackupEvicted, BackupRequested',
+    () => {
+      const daily = done('d1', '2025-01-02T03:00:00Z')
+        .map((e) => (e.type === 'BackupRequested' ? requested('d1', '2025-01-02T03:00:00Z', 'daily') : e));
+      const given = [...done('b1', '2025-01-01T10:00:00Z'), ...done('b2', '2025-01-02T10:00:00Z'), ...daily];
+      spec.given(given).when(request('b3', '2025-01-03T10:00:00Z')).then([
+        { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
+        { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } },
+        requested('b3', '2025-01-03T10:00:00Z'),
+      ]);
+    },
+  );
 
   it('does not count evicted, deleted or failed backups against the rolling limit', () => {
-    const given = [...done('b1', '2025-01-01T10:00:00Z'), { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } } as BackupEvent,
-      { type: 'BackupDeleted', data: { backupId: 'b1' } } as BackupEvent, requested('b2', '2025-01-02T10:00:00Z'), { type: 'BackupFailed', data: { backupId: 'b2', reason: 'x' } } as BackupEvent,
-      ...done('b3', '2025-01-02T11:00:00Z')];
+    const given = [
+      ...done('b1', '2025-01-01T10:00:00Z'), evicted('b1'), deleted('b1'),
+      requested('b2', '2025-01-02T10:00:00Z'), failed('b2', 'x'),
+      ...done('b3', '2025-01-02T11:00:00Z'),
+    ];
     spec.given(given).when(request('b4', '2025-01-03T10:00:00Z')).then([requested('b4', '2025-01-03T10:00:00Z')]);
   });
 
   it('takes daily backups outside the on-demand quotas', () => {
-    const given = [...done('b1', '2025-01-01T10:00:00Z'), ...done('b2', '2025-01-01T11:00:00Z'), requested('b3', '2025-01-01T12:00:00Z')];
-    spec.given(given).when({ ...request('d1', '2025-01-01T13:00:00Z'), kind: 'daily' }).then([requested('d1', '2025-01-01T13:00:00Z', 'daily')]);
+    const given = [
+      ...done('b1', '2025-01-01T10:00:00Z'),
+      ...done('b2', '2025-01-01T11:00:00Z'),
+      requested('b3', '2025-01-01T12:00:00Z'),
+    ];
+    spec.given(given).when({ ...request('d1', '2025-01-01T13:00:00Z'), kind: 'daily' })
+      .then([requested('d1', '2025-01-01T13:00:00Z', 'daily')]);
   });
 });
 
@@ -77,7 +113,8 @@ describe('SetBackupSchedule', () => {
       .then([{ type: 'BackupScheduleSet', data: { clusterId: 'c1', at: '03:30', tz: 'Europe/Paris' } }]);
   });
   it('is refused on a plan without backups', () => {
-    spec.given([]).when({ type: 'SetBackupSchedule', cluster: cluster(findPlan('sandbox')!), at: '03:30', tz: 'UTC' }).thenRejects('BACKUPS_NOT_IN_PLAN');
+    spec.given([]).when({ type: 'SetBackupSchedule', cluster: cluster(findPlan('sandbox')!), at: '03:30', tz: 'UTC' })
+      .thenRejects('BACKUPS_NOT_IN_PLAN');
   });
 });
 
@@ -85,25 +122,31 @@ describe('worker outcomes', () => {
   it('starts a requested backup once: a second start is refused', () => {
     spec.given([requested('b1', '2025-01-01T10:00:00Z')]).when({ type: 'StartBackup', backupId: 'b1', node: 'node2' })
       .then([{ type: 'BackupStarted', data: { backupId: 'b1', node: 'node2' } }]);
-    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1')]).when({ type: 'StartBackup', backupId: 'b1', node: 'node2' }).thenRejects('BACKUP_NOT_PENDING');
+    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1')])
+      .when({ type: 'StartBackup', backupId: 'b1', node: 'node2' }).thenRejects('BACKUP_NOT_PENDING');
   });
   it('completes only a running backup', () => {
-    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1'), { type: 'BackupFailed', data: { backupId: 'b1', reason: 'interrupted' } }])
-      .when({ type: 'CompleteBackup', backupId: 'b1', size: 1, sha256: 'b'.repeat(64), durationMs: 1 }).thenRejects('BACKUP_NOT_PENDING');
+    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1'), failed('b1', 'interrupted')])
+      .when({ type: 'CompleteBackup', backupId: 'b1', size: 1, sha256: 'b'.repeat(64), durationMs: 1 })
+      .thenRejects('BACKUP_NOT_PENDING');
   });
   it('deletes evicted backups once', () => {
-    const evicted = [...done('b1', '2025-01-01T10:00:00Z'), { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } } as BackupEvent];
-    spec.given(evicted).when({ type: 'DeleteBackup', backupId: 'b1' }).then([{ type: 'BackupDeleted', data: { backupId: 'b1' } }]);
-    spec.given([...evicted, { type: 'BackupDeleted', data: { backupId: 'b1' } }]).when({ type: 'DeleteBackup', backupId: 'b1' }).then([]);
+    const gone = [...done('b1', '2025-01-01T10:00:00Z'), evicted('b1')];
+    spec.given(gone).when({ type: 'DeleteBackup', backupId: 'b1' })
+      .then([{ type: 'BackupDeleted', data: { backupId: 'b1' } }]);
+    spec.given([...gone, deleted('b1')]).when({ type: 'DeleteBackup', backupId: 'b1' }).then([]);
   });
   it('expires only completed backups', () => {
-    spec.given([...done('d1', '2025-01-01T03:00:00Z'), requested('d2', '2025-01-02T03:00:00Z')]).when({ type: 'ExpireBackups', backupIds: ['d1', 'd2'] })
+    spec.given([...done('d1', '2025-01-01T03:00:00Z'), requested('d2', '2025-01-02T03:00:00Z')])
+      .when({ type: 'ExpireBackups', backupIds: ['d1', 'd2'] })
       .then([{ type: 'BackupExpired', data: { backupId: 'd1' } }]);
   });
   it('folds a backup through its lifecycle', () => {
     const s = [...done('b1', '2025-01-01T10:00:00Z')].reduce(evolveBackups, initialBackupsState());
-    expect(s.backups).toEqual([{ backupId: 'b1', kind: 'manual', status: 'completed', requestedAt: '2025-01-01T10:00:00Z', node: 'node1', size: 10, sha256: 'a'.repeat(64), durationMs: 5,
-      startedAt: undefined, finishedAt: undefined, onLeaderReason: undefined }]);
+    expect(s.backups).toEqual([{
+      backupId: 'b1', kind: 'manual', status: 'completed', requestedAt: '2025-01-01T10:00:00Z', node: 'node1', size: 10,
+      sha256: 'a'.repeat(64), durationMs: 5, startedAt: undefined, finishedAt: undefined, onLeaderReason: undefined,
+    }]);
     expect(s.version).toBe(3);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  backupEvents,
   evolveBackups,
   findBackup,
   initialBackupsState,
@@ -6,12 +7,23 @@ import {
   type BackupEvent,
   type BackupKind,
   type BackupsState,
+  type EventEnvelope,
   type Plan,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 
 export { evolveBackups, findBackup, initialBackupsState, isKept };
 export type { Backup, BackupEvent, BackupSchedule, BackupStatus, BackupsState } from '@pgfleet/contracts';
+
+const BACKUP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(backupEvents));
+
+/** Is this stored event one of the `backups-{clusterId}` stream's types? */
+export const isBackupEvent = (event: EventEnvelope): event is EventEnvelope & BackupEvent =>
+  BACKUP_EVENT_TYPES.has(event.type);
+
+/** Fold a `backups-{clusterId}` stream (events of other types, none expected there, are skipped). */
+export const foldBackups = (events: readonly EventEnvelope[]): BackupsState =>
+  events.filter(isBackupEvent).reduce(evolveBackups, initialBackupsState());
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -52,60 +64,86 @@ export type BackupsCommand = RequestBackupCommand | SetBackupScheduleCommand | R
 
 const utcDay = (iso: string) => iso.slice(0, 10);
 
+const notInPlan = (cluster: ClusterFacts, hint: string) =>
+  reject('BACKUPS_NOT_IN_PLAN', `the ${cluster.plan.id} plan of cluster ${cluster.name} has no backups${hint}`, {
+    field: 'clusterId',
+    plan: cluster.plan.id,
+  });
+
+const quotaRejected = (cluster: ClusterFacts, reason: string): BackupEvent =>
+  ({ type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } });
+
 function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision<BackupEvent> {
   const { cluster, backupId, now, kind } = cmd;
+  const { clusterId } = cluster;
   const { backups } = cluster.plan;
-  if (!backups.enabled) {
-    return reject('BACKUPS_NOT_IN_PLAN', `the ${cluster.plan.id} plan of cluster ${cluster.name} has no backups; change to a starter or business plan`, { field: 'clusterId', plan: cluster.plan.id });
+  if (!backups.enabled) return notInPlan(cluster, '; change to a starter or business plan');
+  if (!cluster.ready) {
+    return reject('CLUSTER_NOT_READY', `cluster ${cluster.name} is not ready for a backup`, { field: 'clusterId' });
   }
-  if (!cluster.ready) return reject('CLUSTER_NOT_READY', `cluster ${cluster.name} is not ready for a backup`, { field: 'clusterId' });
   if (findBackup(state, backupId)) return accept();
-  const requested: BackupEvent = { type: 'BackupRequested', data: { backupId, clusterId: cluster.clusterId, kind, requestedAt: now } };
+  const requested: BackupEvent = { type: 'BackupRequested', data: { backupId, clusterId, kind, requestedAt: now } };
   if (kind === 'daily') return accept(requested);
 
   const manual = state.backups.filter((b) => b.kind === 'manual');
   const today = manual.filter((b) => b.requestedAt !== undefined && utcDay(b.requestedAt) === utcDay(now)).length;
   if (today >= backups.manualDaily) {
-    const reason = `daily on-demand backup limit (${backups.manualDaily}) reached for cluster ${cluster.name}`;
+    const limit = backups.manualDaily;
     return accept<BackupEvent>(
-      { type: 'QuotaExceeded', data: { clusterId: cluster.clusterId, quota: 'backups.manual.daily', limit: backups.manualDaily, used: today } },
-      { type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } },
+      { type: 'QuotaExceeded', data: { clusterId, quota: 'backups.manual.daily', limit, used: today } },
+      quotaRejected(cluster, `daily on-demand backup limit (${limit}) reached for cluster ${cluster.name}`),
     );
   }
   const kept = manual.filter(isKept);
   if (kept.length >= backups.manualTotal) {
+    const limit = backups.manualTotal;
     const oldest = kept.find((b) => b.status === 'completed');
-    const exceeded: BackupEvent = { type: 'QuotaExceeded', data: { clusterId: cluster.clusterId, quota: 'backups.manual.total', limit: backups.manualTotal, used: kept.length } };
+    const exceeded: BackupEvent = {
+      type: 'QuotaExceeded',
+      data: { clusterId, quota: 'backups.manual.total', limit, used: kept.length },
+    };
     if (!oldest) {
-      const reason = `on-demand backup limit (${backups.manualTotal}) reached for cluster ${cluster.name} and no completed backup can make room yet`;
-      return accept<BackupEvent>(exceeded, { type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } });
+      const reason = `on-demand backup limit (${limit}) reached for cluster ${cluster.name}`
+        + ' and no completed backup can make room yet';
+      return accept<BackupEvent>(exceeded, quotaRejected(cluster, reason));
     }
-    return accept<BackupEvent>(exceeded, { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId: cluster.clusterId } }, requested);
+    const evicted: BackupEvent = { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId } };
+    return accept<BackupEvent>(exceeded, evicted, requested);
   }
   return accept(requested);
 }
 
-function decideRecord(cmd: RecordCommand, state: BackupsState): Decision<BackupEvent> {
-  if (cmd.type === 'ExpireBackups') {
-    const expired = cmd.backupIds.filter((id) => findBackup(state, id)?.status === 'completed');
-    return accept(...expired.map((backupId): BackupEvent => ({ type: 'BackupExpired', data: { backupId } })));
-  }
-  const backup = findBackup(state, cmd.backupId);
-  if (!backup) return reject('BACKUP_NOT_FOUND', `no backup ${cmd.backupId}`, { field: 'backupId' });
-  const notPending = () => reject('BACKUP_NOT_PENDING', `backup ${cmd.backupId} is ${backup.status}`, { field: 'backupId', status: backup.status });
+function decideExpire(backupIds: readonly string[], state: BackupsState): Decision<BackupEvent> {
+  const expired = backupIds.filter((id) => findBackup(state, id)?.status === 'completed');
+  return accept(...expired.map((backupId): BackupEvent => ({ type: 'BackupExpired', data: { backupId } })));
+}
+
+type OneBackupCommand = Exclude<RecordCommand, { type: 'ExpireBackups' }>;
+
+function decideOutcome(cmd: OneBackupCommand, state: BackupsState): Decision<BackupEvent> {
+  const { backupId } = cmd;
+  const backup = findBackup(state, backupId);
+  if (!backup) return reject('BACKUP_NOT_FOUND', `no backup ${backupId}`, { field: 'backupId' });
+  const { status } = backup;
+  const notPending = () =>
+    reject('BACKUP_NOT_PENDING', `backup ${backupId} is ${status}`, { field: 'backupId', status });
   switch (cmd.type) {
-    case 'StartBackup':
+    case 'StartBackup': {
       if (backup.status !== 'requested') return notPending();
-      return accept({ type: 'BackupStarted', data: { backupId: cmd.backupId, node: cmd.node, ...(cmd.onLeaderReason ? { onLeaderReason: cmd.onLeaderReason } : {}) } });
-    case 'CompleteBackup':
+      const why = cmd.onLeaderReason ? { onLeaderReason: cmd.onLeaderReason } : {};
+      return accept({ type: 'BackupStarted', data: { backupId, node: cmd.node, ...why } });
+    }
+    case 'CompleteBackup': {
       if (backup.status !== 'running') return notPending();
-      return accept({ type: 'BackupCompleted', data: { backupId: cmd.backupId, size: cmd.size, sha256: cmd.sha256, durationMs: cmd.durationMs } });
+      const { size, sha256, durationMs } = cmd;
+      return accept({ type: 'BackupCompleted', data: { backupId, size, sha256, durationMs } });
+    }
     case 'FailBackup':
       if (backup.status !== 'running' && backup.status !== 'requested') return notPending();
-      return accept({ type: 'BackupFailed', data: { backupId: cmd.backupId, reason: cmd.reason } });
+      return accept({ type: 'BackupFailed', data: { backupId, reason: cmd.reason } });
     case 'DeleteBackup':
       if (backup.status !== 'evicted' && backup.status !== 'expired') return accept();
-      return accept({ type: 'BackupDeleted', data: { backupId: cmd.backupId } });
+      return accept({ type: 'BackupDeleted', data: { backupId } });
     default: {
       const never: never = cmd;
       return never;
@@ -117,13 +155,22 @@ export function decideBackups(cmd: BackupsCommand, state: BackupsState): Decisio
   switch (cmd.type) {
     case 'RequestBackup':
       return decideRequest(cmd, state);
-    case 'SetBackupSchedule':
-      if (!cmd.cluster.plan.backups.enabled) {
-        return reject('BACKUPS_NOT_IN_PLAN', `the ${cmd.cluster.plan.id} plan of cluster ${cmd.cluster.name} has no backups`, { field: 'clusterId', plan: cmd.cluster.plan.id });
-      }
-      return accept({ type: 'BackupScheduleSet', data: { clusterId: cmd.cluster.clusterId, at: cmd.at, tz: cmd.tz } });
-    default:
-      return decideRecord(cmd, state);
+    case 'SetBackupSchedule': {
+      const { cluster, at, tz } = cmd;
+      if (!cluster.plan.backups.enabled) return notInPlan(cluster, '');
+      return accept({ type: 'BackupScheduleSet', data: { clusterId: cluster.clusterId, at, tz } });
+    }
+    case 'ExpireBackups':
+      return decideExpire(cmd.backupIds, state);
+    case 'StartBackup':
+    case 'CompleteBackup':
+    case 'FailBackup':
+    case 'DeleteBackup':
+      return decideOutcome(cmd, state);
+    default: {
+      const never: never = cmd;
+      return never;
+    }
   }
 }
 

@@ -26,7 +26,11 @@ const monthIndex = (t: number) => {
  * `months` most recent calendar months (both counting the period of `now`). Returns the ids to
  * expire, oldest first. Pure: the caller passes completed dailies and `now`.
  */
-export function dailiesToExpire(dailies: readonly DailyBackupRef[], now: string, retention: Plan['backups']['daily']): string[] {
+export function dailiesToExpire(
+  dailies: readonly DailyBackupRef[],
+  now: string,
+  retention: Plan['backups']['daily'],
+): string[] {
   const sorted = [...dailies].sort((a, b) => Date.parse(b.requestedAt) - Date.parse(a.requestedAt));
   const keep = new Set(sorted.slice(0, retention.days).map((b) => b.backupId));
   const nowT = Date.parse(now);

@@ -1,43 +1,51 @@
-import { findPlan, streamIds } from '@pgfleet/contracts';
+import {
+  findPlan,
+  followersOf,
+  foldClusterView,
+  leaderOf,
+  runtimeNodeId,
+  streamIds,
+  type ClusterNode,
+  type ClusterView,
+} from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { nodeSocketDir, withClient, type NodeConn } from '@pgfleet/postgres';
-import { foldCluster, type ClusterState, type NodeState } from '@pgfleet/provisioning';
+import { withClient } from '@pgfleet/postgres';
+import type { NodeRuntime } from '@pgfleet/runtime';
 import type { ClusterFacts } from '../domain/backups.js';
 
 /** The application database every cluster has. */
 export const APP_DATABASE = 'app';
 export const APP_ROLE = 'app';
 
-export async function loadCluster(store: EventStore, clusterId: string): Promise<ClusterState> {
-  return foldCluster((await store.readStream(streamIds.cluster(clusterId))).events);
+/** The cluster as its `cluster-{clusterId}` stream tells it (the shared view from contracts). */
+export async function loadCluster(store: EventStore, clusterId: string): Promise<ClusterView> {
+  return foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
 }
 
 /** The cluster facts a backup decision needs, or undefined when there is no such cluster. */
-export function clusterFacts(clusterId: string, state: ClusterState): ClusterFacts | undefined {
-  const plan = state.plan ? findPlan(state.plan) : undefined;
-  if (state.status === 'none' || !plan) return undefined;
-  return { clusterId, name: state.name ?? clusterId, plan, ready: state.status === 'ready' };
+export function clusterFacts(clusterId: string, view: ClusterView): ClusterFacts | undefined {
+  const plan = view.plan ? findPlan(view.plan) : undefined;
+  if (view.status === 'none' || !plan) return undefined;
+  return { clusterId, name: view.name ?? clusterId, plan, ready: view.status === 'ready' };
 }
 
-/** The superuser's connection to a node over its unix socket (trusted there). */
-export function superuserConn(node: NodeState, database = 'postgres'): NodeConn {
-  return { host: nodeSocketDir(node.dataDir!), port: node.port!, user: 'postgres', database };
-}
+/** Is a node running and, if so, is it in recovery (a follower)? Takes the runtime's node id. */
+export type NodeProbe = (runtimeId: string) => Promise<'primary' | 'standby' | 'down'>;
 
-/** Is a node running and, if so, is it in recovery (a follower)? */
-export type NodeProbe = (node: NodeState) => Promise<'primary' | 'standby' | 'down'>;
-
-export const probeNode: NodeProbe = async (node) => {
-  if (!node.port || !node.dataDir) return 'down';
+/** Ask the node itself, through the runtime's superuser endpoint. */
+export const probeNode = (runtime: NodeRuntime): NodeProbe => async (runtimeId) => {
   try {
-    return await withClient(superuserConn(node), async (q) => ((await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r ? 'standby' : 'primary'));
+    const endpoint = await runtime.endpoint(runtimeId);
+    const inRecovery = await withClient(endpoint, async (q) =>
+      (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+    return inRecovery ? 'standby' : 'primary';
   } catch {
     return 'down';
   }
 };
 
 export interface DumpNodeChoice {
-  node: NodeState;
+  node: ClusterNode;
   /** Why the dump runs on the leader although the plan wants a follower. */
   onLeaderReason?: string;
 }
@@ -46,19 +54,25 @@ export interface DumpNodeChoice {
  * Where to dump: on plans that dump on a follower, the first follower that runs and is in
  * recovery; else the leader, with the reason. Undefined when the leader is gone too.
  */
-export async function chooseDumpNode(cluster: ClusterState, onFollower: boolean, probe: NodeProbe = probeNode): Promise<DumpNodeChoice | undefined> {
-  const leader = cluster.nodes.find((n) => n.nodeId === cluster.leader);
+export async function chooseDumpNode(
+  clusterId: string,
+  cluster: ClusterView,
+  onFollower: boolean,
+  probe: NodeProbe,
+): Promise<DumpNodeChoice | undefined> {
+  const stateOf = (n: ClusterNode) => (n.provisioned && n.started ? probe(runtimeNodeId(clusterId, n.nodeId)) : 'down');
   let onLeaderReason: string | undefined;
   if (onFollower) {
-    const followers = cluster.nodes.filter((n) => n.nodeId !== cluster.leader);
+    const followers = followersOf(cluster);
     const why: string[] = [];
     for (const f of followers) {
-      const state = f.started ? await probe(f) : 'down';
+      const state = await stateOf(f);
       if (state === 'standby') return { node: f };
       why.push(`${f.nodeId} is ${state === 'primary' ? 'not in recovery' : 'not running'}`);
     }
     onLeaderReason = followers.length === 0 ? 'the cluster has no follower' : `no healthy follower: ${why.join(', ')}`;
   }
-  if (!leader || !leader.started || (await probe(leader)) === 'down') return undefined;
+  const leader = leaderOf(cluster);
+  if (!leader || (await stateOf(leader)) === 'down') return undefined;
   return onLeaderReason ? { node: leader, onLeaderReason } : { node: leader };
 }

@@ -1,7 +1,10 @@
 import type { BackupDeps } from './deps.js';
 import { loadBackups, recordOutcome } from './record.js';
 
-/** Delete the files of evicted and expired backups and record BackupDeleted. Idempotent. Returns the ids deleted. */
+/**
+ * Delete the files of evicted and expired backups and record BackupDeleted. Idempotent.
+ * Returns the ids deleted.
+ */
 export async function deleteEvicted(deps: BackupDeps, clusterId: string): Promise<string[]> {
   const state = await loadBackups(deps.store, clusterId);
   const gone: string[] = [];

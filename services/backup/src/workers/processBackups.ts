@@ -7,7 +7,11 @@ import { runDump, type DumpOutcome, type RunDumpOptions } from './runDump.js';
  * Bring one cluster's backups up to date with its stream: delete the files of evicted and
  * expired backups, then take every requested backup in order. Safe to run again at any time.
  */
-export async function processBackups(deps: BackupDeps, clusterId: string, options: RunDumpOptions = {}): Promise<DumpOutcome[]> {
+export async function processBackups(
+  deps: BackupDeps,
+  clusterId: string,
+  options: RunDumpOptions = {},
+): Promise<DumpOutcome[]> {
   await deleteEvicted(deps, clusterId);
   const state = await loadBackups(deps.store, clusterId);
   const outcomes: DumpOutcome[] = [];

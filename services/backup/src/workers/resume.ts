@@ -1,4 +1,3 @@
-import type { EventStore, Checkpoint } from '@pgfleet/eventstore';
 import type { BackupDeps } from './deps.js';
 import { processBackups } from './processBackups.js';
 import { loadBackups, recordOutcome } from './record.js';
@@ -7,34 +6,27 @@ import type { DumpOutcome } from './runDump.js';
 export const INTERRUPTED = 'interrupted';
 
 /**
- * Crash safety, run once per cluster when the service starts (before it takes any dump):
+ * Crash safety, run once per cluster when the service starts (before it takes any dump of it):
  * a backup Started but neither Completed nor Failed belonged to a process that died mid-dump;
  * its partial file is removed and it is marked BackupFailed{reason:'interrupted'} (not retried:
  * the user sees one honest failure and may ask again; the next daily slot takes a new one).
  * Then requested backups run and evicted/expired files go. A dump is never taken twice:
  * BackupStarted is appended with the expected version, and a failed backup never restarts.
  */
-export async function resumeBackups(deps: BackupDeps, clusterId: string): Promise<{ interrupted: string[]; outcomes: DumpOutcome[] }> {
+export async function resumeBackups(
+  deps: BackupDeps,
+  clusterId: string,
+): Promise<{ interrupted: string[]; outcomes: DumpOutcome[] }> {
   const state = await loadBackups(deps.store, clusterId);
   const interrupted: string[] = [];
   for (const b of state.backups.filter((x) => x.status === 'running')) {
     await deps.files.delete(clusterId, b.backupId);
-    const r = await recordOutcome(deps.store, clusterId, { type: 'FailBackup', backupId: b.backupId, reason: INTERRUPTED });
+    const fail = { type: 'FailBackup', backupId: b.backupId, reason: INTERRUPTED } as const;
+    const r = await recordOutcome(deps.store, clusterId, fail);
     if (r.ok) interrupted.push(b.backupId);
   }
-  if (interrupted.length) deps.log.warn({ clusterId, backupIds: interrupted }, 'backups interrupted by a crash marked failed');
-  return { interrupted, outcomes: await processBackups(deps, clusterId) };
-}
-
-/** Every cluster that has a `backups-{clusterId}` stream, from the global log. */
-export async function backupClusters(store: EventStore): Promise<string[]> {
-  const ids = new Set<string>();
-  let after: Checkpoint = null;
-  for (;;) {
-    const page = await store.readAll({ after, limit: 1000 });
-    for (const e of page.events) if (e.streamId.startsWith('backups-')) ids.add(e.streamId.slice('backups-'.length));
-    if (page.events.length === 0) break;
-    after = page.checkpoint;
+  if (interrupted.length) {
+    deps.log.warn({ clusterId, backupIds: interrupted }, 'backups interrupted by a crash marked failed');
   }
-  return [...ids];
+  return { interrupted, outcomes: await processBackups(deps, clusterId) };
 }

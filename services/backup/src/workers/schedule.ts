@@ -27,17 +27,29 @@ const SYSTEM = { kind: 'system', id: 'backup-schedule' } as const;
 export class DailyScheduler {
   private readonly tasks = new Map<string, { task: ScheduledTask; pattern: string; tz: string }>();
 
-  constructor(private readonly deps: BackupDeps, private readonly clock: () => Date = () => new Date()) {}
+  /**
+   * `process` brings a cluster's backups up to date and resolves once it did (default: right
+   * here; the service passes its per-cluster queue so a daily never races another worker run).
+   */
+  constructor(
+    private readonly deps: BackupDeps,
+    private readonly clock: () => Date = () => new Date(),
+    private readonly process: (clusterId: string) => Promise<unknown> = (clusterId) => processBackups(deps, clusterId),
+  ) {}
 
   async tick(clusterId: string, now: Date): Promise<TickResult> {
     const state = await loadBackups(this.deps.store, clusterId);
     const slot = dueDailySlot(state, now);
     let requested: string | undefined;
     if (slot) {
-      const reply = await requestBackup(this.deps, { clusterId }, { actor: SYSTEM, commandId: `daily-${clusterId}-${slot.toISOString()}` }, { now, kind: 'daily' });
-      if (reply.ok) requested = reply.result?.backupId as string | undefined;
-      else this.deps.log.warn({ clusterId, code: reply.code, reason: reply.message }, 'daily backup not requested');
-      await processBackups(this.deps, clusterId);
+      const meta = { actor: SYSTEM, commandId: `daily-${clusterId}-${slot.toISOString()}` };
+      const reply = await requestBackup(this.deps, { clusterId }, meta, { now, kind: 'daily' });
+      if (!reply.ok) {
+        this.deps.log.warn({ clusterId, code: reply.code, reason: reply.message }, 'daily backup not requested');
+      } else if (typeof reply.result?.backupId === 'string') {
+        requested = reply.result.backupId;
+      }
+      await this.process(clusterId);
     }
     return { ...(requested ? { requested } : {}), expired: await this.applyRetention(clusterId, now) };
   }
@@ -52,7 +64,7 @@ export class DailyScheduler {
     const expire = dailiesToExpire(dailies, now.toISOString(), plan.backups.daily);
     if (expire.length === 0) return [];
     await recordOutcome(this.deps.store, clusterId, { type: 'ExpireBackups', backupIds: expire });
-    await processBackups(this.deps, clusterId);
+    await this.process(clusterId);
     this.deps.log.info({ clusterId, backupIds: expire }, 'daily backups expired');
     return expire;
   }
@@ -70,7 +82,8 @@ export class DailyScheduler {
       try {
         await this.tick(clusterId, this.clock());
       } catch (error) {
-        this.deps.log.error({ clusterId, err: error instanceof Error ? error.message : String(error) }, 'daily backup failed');
+        const err = error instanceof Error ? error.message : String(error);
+        this.deps.log.error({ clusterId, err }, 'daily backup failed');
       }
     }, { timezone: schedule.tz, name: `daily-backup-${clusterId}`, noOverlap: true });
     this.tasks.set(clusterId, { task, pattern, tz: schedule.tz });

@@ -1,8 +1,20 @@
-import { entryPoint, evolveGateways, foldGateways, gatewayIds, initialGatewaysState, type GatewaysState } from '@pgfleet/contracts';
+import {
+  entryPoint,
+  evolveGateways,
+  foldGateways,
+  gatewayIds,
+  initialGatewaysState,
+  type ClusterView,
+  type GatewayEvent,
+  type GatewaysState,
+} from '@pgfleet/contracts';
+import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
+import { tlsNotForced } from './tls.js';
 
 export { entryPoint, evolveGateways, foldGateways, gatewayIds, initialGatewaysState };
-export type { GatewaysState };
+export type { GatewayEvent, GatewaysState };
 
+// ---- what the worker should do ----------------------------------------------------------------
 
 export type GatewayAction =
   | { kind: 'ensure'; gatewayIds: string[]; leader: string; nodes: { nodeId: string; port: number }[] }
@@ -14,7 +26,11 @@ export type GatewayAction =
  * A ready cluster: every gateway of its plan running, forwarding to the leader. A deleted (or
  * deleting) cluster: no gateway. Anything else: leave them as they are.
  */
-export function decideGateways(cluster: { status: string; leader?: string; nodes: { nodeId: string; port?: number }[] }, gatewayCount: number, state: GatewaysState): GatewayAction {
+export function decideGateways(
+  cluster: Pick<ClusterView, 'status' | 'leader' | 'nodes'>,
+  gatewayCount: number,
+  state: GatewaysState,
+): GatewayAction {
   if (cluster.status === 'deleted' || cluster.status === 'deleting') {
     return state.removed ? { kind: 'none' } : { kind: 'remove', gatewayIds: gatewayIds(gatewayCount) };
   }
@@ -23,3 +39,104 @@ export function decideGateways(cluster: { status: string; leader?: string; nodes
   if (!nodes.some((n) => n.nodeId === cluster.leader)) return { kind: 'none' };
   return { kind: 'ensure', gatewayIds: gatewayIds(gatewayCount), leader: cluster.leader, nodes };
 }
+
+// ---- commands on `gateway-{clusterId}` --------------------------------------------------------
+
+/**
+ * Everything recorded on a cluster's gateway stream. The reconciliation worker's outcomes
+ * (`StartGateway`, `SetGatewayLeader`, `RemoveGateways`) and the commands' outcomes, sent once
+ * the nodes were touched (`ForceTls`, `RotateCertificates`), are decided like the user's
+ * (`Expose`, `Unexpose`): against the current state, so a repeat or a stale worker records nothing.
+ */
+export type GatewaysCommand =
+  /** A gateway runs on the cluster's one address. */
+  | { type: 'StartGateway'; gatewayId: string; host: string; port: number }
+  /** Every running gateway forwards to this leader. */
+  | { type: 'SetGatewayLeader'; leader: string; gatewayIds: string[] }
+  /** The cluster is deleted and its gateways are gone. */
+  | { type: 'RemoveGateways'; gatewayIds: string[] }
+  /** These nodes were reconfigured to accept TLS only. */
+  | { type: 'ForceTls'; nodes: string[] }
+  /** These nodes were given new certificates, valid until `notAfter`. */
+  | { type: 'RotateCertificates'; nodes: string[]; notAfter: string }
+  /** Open the cluster on `address` (the node certificates already name it). */
+  | { type: 'Expose'; address: string; clusterName?: string }
+  /** Back to loopback only. */
+  | { type: 'Unexpose' };
+
+type GatewaysDecision = Decision<GatewayEvent>;
+
+const removedAlready = (): GatewaysDecision =>
+  reject('NOT_READY', 'the gateways of this cluster were removed: it is deleted', { field: 'clusterId' });
+
+function decideStart(cmd: CommandOf<'StartGateway'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const known = state.gateways.find((g) => g.gatewayId === cmd.gatewayId);
+  if (known && known.host === cmd.host && known.port === cmd.port) return accept();
+  const entry = entryPoint(state);
+  if (entry && (entry.host !== cmd.host || entry.port !== cmd.port)) {
+    const message = `the gateways of this cluster serve ${entry.host}:${entry.port}, not ${cmd.host}:${cmd.port}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: entry.host, port: entry.port });
+  }
+  return accept({ type: 'GatewayStarted', data: { gatewayId: cmd.gatewayId, host: cmd.host, port: cmd.port } });
+}
+
+type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { type: T }>;
+
+function decideLeader(cmd: CommandOf<'SetGatewayLeader'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const missing = cmd.gatewayIds.filter((id) => !state.gateways.some((g) => g.gatewayId === id));
+  if (missing.length > 0 || cmd.gatewayIds.length === 0) {
+    const names = missing.join(', ') || '(none)';
+    return reject('GATEWAY_NOT_STARTED', `gateway ${names} is not recorded as started`, { field: 'gatewayIds' });
+  }
+  if (state.leader === cmd.leader) return accept();
+  return accept({ type: 'GatewayLeaderSet', data: { leader: cmd.leader, gatewayIds: cmd.gatewayIds } });
+}
+
+function decideExposeCommand(cmd: CommandOf<'Expose'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const entry = entryPoint(state);
+  if (!entry) return reject('NOT_READY', 'the cluster has no gateway yet', { field: 'clusterId' });
+  if (!state.tlsForced) return { ok: false, rejection: tlsNotForced(cmd.clusterName) };
+  if (state.exposed?.address === cmd.address) return accept();
+  return accept({ type: 'ClusterExposed', data: { address: cmd.address, port: entry.port } });
+}
+
+export function decideGatewaysCommand(cmd: GatewaysCommand, state: GatewaysState): GatewaysDecision {
+  switch (cmd.type) {
+    case 'StartGateway':
+      return decideStart(cmd, state);
+    case 'SetGatewayLeader':
+      return decideLeader(cmd, state);
+    case 'RemoveGateways':
+      if (state.removed) return accept();
+      return accept({ type: 'GatewaysRemoved', data: { gatewayIds: cmd.gatewayIds } });
+    case 'ForceTls':
+      if (state.tlsForced) return accept();
+      if (state.removed) return removedAlready();
+      return accept({ type: 'TlsForced', data: { nodes: cmd.nodes } });
+    case 'RotateCertificates':
+      if (state.removed) return removedAlready();
+      return accept({ type: 'CertificatesRotated', data: { nodes: cmd.nodes, notAfter: cmd.notAfter } });
+    case 'Expose':
+      return decideExposeCommand(cmd, state);
+    case 'Unexpose':
+      if (state.version_ === 0) {
+        return reject('CLUSTER_NOT_FOUND', 'no such cluster (or it has no gateway yet)', { field: 'clusterId' });
+      }
+      if (!state.exposed) return accept();
+      return accept({ type: 'ClusterUnexposed', data: {} });
+    default: {
+      const never: never = cmd;
+      return never;
+    }
+  }
+}
+
+/** The `gateway-{clusterId}` aggregate: its state is the contracts' gateways view, folded by `evolveGateways`. */
+export const gatewaysDecider: Decider<GatewaysState, GatewaysCommand, GatewayEvent> = {
+  initialState: initialGatewaysState(),
+  evolve: evolveGateways,
+  decide: decideGatewaysCommand,
+};

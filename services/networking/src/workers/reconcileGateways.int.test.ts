@@ -8,7 +8,7 @@ import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/even
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { createLogger } from '@pgfleet/kit';
 import { freePort, ownedTempDir, startLocalServer, type LocalServer } from '@pgfleet/postgres';
-import { clustersWithGateways } from './gatewayClusters.js';
+import { GATEWAY_CLUSTER_TYPES, GatewayClusters } from '../projections/gatewayClusters.js';
 import { reconcileGateways } from './reconcileGateways.js';
 
 let pgHome: string;
@@ -24,9 +24,12 @@ const deps = () => ({ store, gateways: gateways(), log });
 beforeAll(async () => {
   pgHome = await ownedTempDir('pgfleet-net-');
   home = await mkdtemp(join(tmpdir(), 'pgfleet-gw-'));
-  storeServer = await startLocalServer({ dataDir: join(pgHome, 'store'), port: await freePort(), settings: { fsync: 'off' } });
+  const settings = { fsync: 'off' };
+  storeServer = await startLocalServer({ dataDir: join(pgHome, 'store'), port: await freePort(), settings });
   store = createPostgresEventStore({ connectionString: storeServer.url() });
-  for (const n of ['n1', 'n2']) nodes.push(await startLocalServer({ dataDir: join(pgHome, n), port: await freePort(), settings: { fsync: 'off' } }));
+  for (const n of ['n1', 'n2']) {
+    nodes.push(await startLocalServer({ dataDir: join(pgHome, n), port: await freePort(), settings }));
+  }
 });
 afterAll(async () => {
   for (const g of ['gw1', 'gw2']) await gateways().remove(clusterId, g).catch(() => undefined);
@@ -40,9 +43,22 @@ afterAll(async () => {
 const append = (...events: DomainEvent[]) => store.appendToStream(streamIds.cluster(clusterId), events);
 const gatewayEvents = async () => (await store.readStream(streamIds.gateway(clusterId))).events;
 
+/** Clusters with live gateways, as the service's projection sees them at a (re)start (fed from the beginning). */
+async function clustersWithGateways(s: PostgresEventStore): Promise<string[]> {
+  const clusters = new GatewayClusters();
+  const sub = s.subscribe({
+    subscriberId: 'networking-test', durable: false, types: GATEWAY_CLUSTER_TYPES, handler: (e) => clusters.apply(e),
+  });
+  await sub.caughtUp();
+  await sub.stop();
+  return clusters.list();
+}
+
 /** The port of the node a fresh connection through the gateway lands on. */
 async function landsOn(port: number): Promise<number> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000 });
+  const c = new pg.Client({
+    host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000,
+  });
   await c.connect();
   try {
     return Number((await c.query<{ p: string }>("SELECT current_setting('port') AS p")).rows[0]!.p);
@@ -51,18 +67,22 @@ async function landsOn(port: number): Promise<number> {
   }
 }
 
-describe('networking keeps a Business cluster\'s two gateways in step with its history (real HAProxy, real PostgreSQL)', () => {
+describe(
+  'networking keeps a Business cluster\'s two gateways in step with its history (real HAProxy, real PostgreSQL)',
+  () => {
   it('ClusterReady starts two gateways on one address forwarding to the leader; again is a no-op', async () => {
     await append(
-      { type: 'ClusterRequested', data: { clusterId, name: 'ledger', accountId: 'acme', plan: 'business-1024', version: 15, secretRef: 'ref',
+      { type: 'ClusterRequested', data: {
+        clusterId, name: 'ledger', accountId: 'acme', plan: 'business-1024', version: 15, secretRef: 'ref',
         nodes: [{ nodeId: 'node1', role: 'leader' }, { nodeId: 'node2', role: 'follower' }] } },
-      { type: 'NodeProvisioned', data: { nodeId: 'node1', role: 'leader', port: nodes[0]!.port, dataDir: '/x' } },
-      { type: 'NodeProvisioned', data: { nodeId: 'node2', role: 'follower', port: nodes[1]!.port, dataDir: '/y' } },
+      { type: 'NodeProvisioned', data: { nodeId: 'node1', role: 'leader', port: nodes[0]!.port } },
+      { type: 'NodeProvisioned', data: { nodeId: 'node2', role: 'follower', port: nodes[1]!.port } },
     );
     await reconcileGateways(deps(), clusterId);
     expect(await gatewayEvents()).toHaveLength(0);
 
-    await append({ type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: nodes[0]!.port, database: 'app', user: 'app' } });
+    const ready = { leader: 'node1', host: '127.0.0.1', port: nodes[0]!.port, database: 'app', user: 'app' };
+    await append({ type: 'ClusterReady', data: ready });
     await reconcileGateways(deps(), clusterId);
     const events = await gatewayEvents();
     expect(events.map((e) => e.type)).toEqual(['GatewayStarted', 'GatewayStarted', 'GatewayLeaderSet']);
@@ -86,7 +106,8 @@ describe('networking keeps a Business cluster\'s two gateways in step with its h
     const held = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
     await held.connect();
     held.on('error', () => undefined);
-    expect(Number((await held.query<{ p: string }>("SELECT current_setting('port') AS p")).rows[0]!.p)).toBe(nodes[0]!.port);
+    const onPort = (await held.query<{ p: string }>("SELECT current_setting('port') AS p")).rows[0]!.p;
+    expect(Number(onPort)).toBe(nodes[0]!.port);
 
     await append({ type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' } });
     await reconcileGateways(deps(), clusterId);
@@ -98,7 +119,8 @@ describe('networking keeps a Business cluster\'s two gateways in step with its h
     await held.end().catch(() => undefined);
   });
 
-  it('a gateway killed with -9 is started again by the next reconciliation, on the same address, without new events', async () => {
+  it('a gateway killed with -9 is started again by the next reconciliation, on the same address, without new events',
+    async () => {
     const before = await gatewayEvents();
     const port = (before[0]!.data as { port: number }).port;
     await gateways().kill9(clusterId, 'gw1');

@@ -1,10 +1,12 @@
-import { findPlan, streamIds, type DomainEvent } from '@pgfleet/contracts';
-import { WrongExpectedVersion, type EventStore } from '@pgfleet/eventstore';
+import { findPlan, foldClusterView, streamIds } from '@pgfleet/contracts';
+import type { EventStore } from '@pgfleet/eventstore';
 import type { HaproxyGateways } from '@pgfleet/gateway';
-import type { Logger } from '@pgfleet/kit';
+import type { CommandContext, Logger } from '@pgfleet/kit';
 import { freePort } from '@pgfleet/postgres';
-import { foldClusterView } from '../domain/clusterView.js';
-import { decideGateways, entryPoint, evolveGateways, foldGateways, type GatewaysState } from '../domain/gateways.js';
+import { decideGateways, entryPoint, type GatewaysCommand } from '../domain/gateways.js';
+import { loadGateways, NETWORKING_ACTOR, recordGateways } from './recordGateways.js';
+
+export { NETWORKING_ACTOR };
 
 export interface ReconcileGatewaysDeps {
   store: EventStore;
@@ -14,38 +16,57 @@ export interface ReconcileGatewaysDeps {
   host?: string;
 }
 
-export const NETWORKING_ACTOR = { kind: 'service' as const, id: 'networking' };
+/** Rounds of one reconciliation when an outcome is refused because another worker moved the gateways on. */
+const ROUNDS = 3;
 
 /**
  * Bring one cluster's gateways in line with its history: started (idempotently) and forwarding
- * to the leader while the cluster is ready, removed once it is deleted. Every outcome is an
- * event on `gateway-{clusterId}`, appended at the version seen; running it again is harmless.
+ * to the leader while the cluster is ready, removed once it is deleted. Every outcome goes
+ * through the gateways decider onto `gateway-{clusterId}`; running it again records nothing.
  */
-export async function reconcileGateways(deps: ReconcileGatewaysDeps, clusterId: string): Promise<GatewaysState> {
+export async function reconcileGateways(deps: ReconcileGatewaysDeps, clusterId: string): Promise<void> {
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (await reconcileOnce(deps, clusterId)) return;
+    deps.log.info({ clusterId, round }, 'another worker moved the gateways on; reconciling again');
+  }
+}
+
+/** One pass; false when an outcome was refused (the recorded state moved on meanwhile). */
+async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Promise<boolean> {
   const clusterEvents = (await deps.store.readStream(streamIds.cluster(clusterId))).events;
   const cluster = foldClusterView(clusterEvents);
-  const streamId = streamIds.gateway(clusterId);
-  let state = foldGateways((await deps.store.readStream(streamId)).events);
+  const state = await loadGateways(deps.store, clusterId);
   const plan = cluster.plan ? findPlan(cluster.plan) : undefined;
   const action = decideGateways(cluster, plan?.gateways ?? 1, state);
   const cause = clusterEvents.at(-1);
-  const record = async (...evs: DomainEvent[]) => {
-    const stamped = evs.map((e) => ({ ...e, actor: NETWORKING_ACTOR, correlationId: cause?.correlationId, causationId: cause?.id ?? null }));
-    await deps.store.appendToStream(streamId, stamped, { expectedVersion: state.version_ });
-    state = evs.reduce(evolveGateways, state);
+  const meta: CommandContext = {
+    actor: NETWORKING_ACTOR, correlationId: cause?.correlationId, causationId: cause?.id ?? null,
   };
-  try {
-    if (action.kind === 'remove') {
+  const record = async (command: GatewaysCommand): Promise<boolean> => {
+    const reply = await recordGateways(deps.store, clusterId, command, meta);
+    if (!reply.ok) {
+      deps.log.info({ clusterId, command: command.type, code: reply.code, reason: reply.message }, 'outcome refused');
+    }
+    return reply.ok;
+  };
+
+  switch (action.kind) {
+    case 'none':
+      return true;
+    case 'remove': {
       for (const gatewayId of action.gatewayIds) await deps.gateways.remove(clusterId, gatewayId);
-      await record({ type: 'GatewaysRemoved', data: { gatewayIds: action.gatewayIds } });
+      if (!(await record({ type: 'RemoveGateways', gatewayIds: action.gatewayIds }))) return false;
       deps.log.info({ clusterId }, 'gateways removed');
-    } else if (action.kind === 'ensure') {
+      return true;
+    }
+    case 'ensure': {
       const address = entryPoint(state) ?? { host: deps.host ?? '127.0.0.1', port: await freePort() };
       for (const gatewayId of action.gatewayIds) {
         // Switch a running gateway at runtime first: sessions to the old leader are cut now. A reload
         // (below, when the rendered leader changed) would otherwise leave them on the replaced process.
         const api = deps.gateways.runtimeApi(clusterId, gatewayId);
-        if ((await deps.gateways.status(clusterId, gatewayId)).state === 'running') await api.switchLeader(action.leader, { oldSessions: 'shutdown' });
+        const running = (await deps.gateways.status(clusterId, gatewayId)).state === 'running';
+        if (running) await api.switchLeader(action.leader, { oldSessions: 'shutdown' });
         await deps.gateways.start({
           clusterId, gatewayId, leaderNodeId: action.leader,
           // Loopback always; the outside address too while the cluster is exposed (TLS forced).
@@ -53,22 +74,16 @@ export async function reconcileGateways(deps: ReconcileGatewaysDeps, clusterId: 
           nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
         });
         await api.switchLeader(action.leader, { oldSessions: 'shutdown' }); // a no-op when the config already says so
-        const known = state.gateways.find((g) => g.gatewayId === gatewayId);
-        if (!known || known.port !== address.port || known.host !== address.host) {
-          await record({ type: 'GatewayStarted', data: { gatewayId, ...address } });
-        }
+        if (!(await record({ type: 'StartGateway', gatewayId, ...address }))) return false;
       }
-      if (state.leader !== action.leader) {
-        await record({ type: 'GatewayLeaderSet', data: { leader: action.leader, gatewayIds: action.gatewayIds } });
-        deps.log.info({ clusterId, leader: action.leader }, 'gateways forward to the leader');
-      }
+      const { leader, gatewayIds } = action;
+      if (!(await record({ type: 'SetGatewayLeader', leader, gatewayIds }))) return false;
+      if (state.leader !== leader) deps.log.info({ clusterId, leader }, 'gateways forward to the leader');
+      return true;
     }
-  } catch (error) {
-    if (error instanceof WrongExpectedVersion) {
-      deps.log.info({ clusterId }, 'another worker moved the gateways on; reconciling again later');
-      return state;
+    default: {
+      const never: never = action;
+      return never;
     }
-    throw error;
   }
-  return state;
 }

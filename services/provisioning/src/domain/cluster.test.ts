@@ -1,64 +1,211 @@
+import { foldClusterView, type ClusterEvent } from '@pgfleet/contracts';
+import { deciderSpec } from '@pgfleet/kit/testing';
 import { describe, expect, it } from 'vitest';
-import { decideCreate, decideDelete, foldCluster } from './cluster.js';
-import { decideRelease, decideReserve, evolveNames, initialNamesState } from './names.js';
+import { clusterDecider, type CreateClusterCommand, type RecordCommand } from './cluster.js';
 
-const create = { clusterId: 'c1', name: 'prod-db', accountId: 'acme', plan: 'business-1024', version: 15 as const, dataNodes: 3, secretRef: 'cluster/c1/app' };
+const create: CreateClusterCommand = {
+  type: 'CreateCluster', clusterId: 'c1', name: 'prod-db', accountId: 'acme', plan: 'business-1024', version: 15,
+  dataNodes: 3, secretRef: 'cluster/c1/app',
+};
+const spec = deciderSpec(clusterDecider);
+
+// ---- fixtures: past events ------------------------------------------------------------------
+const requested = (dataNodes = 3): ClusterEvent => ({
+  type: 'ClusterRequested',
+  data: {
+    clusterId: 'c1', name: 'prod-db', accountId: 'acme', plan: dataNodes > 1 ? 'business-1024' : 'starter-512',
+    version: 15, secretRef: 'cluster/c1/app',
+    nodes: Array.from({ length: dataNodes }, (_, i) => ({
+      nodeId: `node${i + 1}`, role: i === 0 ? 'leader' : 'follower',
+    })),
+  },
+});
+const provisioned = (nodeId: string, port: number): ClusterEvent =>
+  ({ type: 'NodeProvisioned', data: { nodeId, role: nodeId === 'node1' ? 'leader' : 'follower', port } });
+const started = (nodeId: string, port: number): ClusterEvent => ({ type: 'NodeStarted', data: { nodeId, port } });
+/** node1..n provisioned and started on ports 5501.. */
+const running = (n: number): ClusterEvent[] => Array.from({ length: n }, (_, i) => {
+  const nodeId = `node${i + 1}`;
+  return [provisioned(nodeId, 5501 + i), started(nodeId, 5501 + i)];
+}).flat();
+const replicating: ClusterEvent = {
+  type: 'ReplicationEstablished', data: { leader: 'node1', followers: ['node2', 'node3'] },
+};
+const ready: ClusterEvent = {
+  type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 5501, database: 'app', user: 'app' },
+};
+/** A Business cluster whose three nodes run and replicate, ready. */
+const readyBusiness = (): ClusterEvent[] => [requested(), ...running(3), replicating, ready];
+const deletion: ClusterEvent = { type: 'ClusterDeletionRequested', data: {} };
+const deleted: ClusterEvent = { type: 'ClusterDeleted', data: {} };
+const failedOn = (nodeId: string): ClusterEvent[] => [
+  { type: 'NodeFailed', data: { nodeId, reason: 'FATAL: boom' } },
+  { type: 'ClusterProvisioningFailed', data: { nodeId, reason: 'FATAL: boom' } },
+];
+
+// ---- fixtures: worker outcomes --------------------------------------------------------------
+const nodeProvisioned = (nodeId: string, port: number): RecordCommand =>
+  ({ type: 'RecordNodeProvisioned', nodeId, port });
+const nodeStarted = (nodeId: string, pid: number): RecordCommand =>
+  ({ type: 'RecordNodeStarted', nodeId, port: 5501, pid });
+const clusterReady: RecordCommand = {
+  type: 'RecordClusterReady', host: '127.0.0.1', port: 5501, database: 'app', user: 'app',
+};
 
 describe('cluster aggregate', () => {
-  it('given no history, when CreateCluster for a business plan, then ClusterRequested with one leader and two followers', () => {
-    const d = decideCreate(create, foldCluster([]));
-    expect(d.ok).toBe(true);
-    if (!d.ok) return;
-    expect(d.events).toEqual([{ type: 'ClusterRequested', data: expect.objectContaining({ name: 'prod-db', plan: 'business-1024', secretRef: 'cluster/c1/app' }) }]);
-    const nodes = (d.events[0]!.data as { nodes: { role: string }[] }).nodes;
-    expect(nodes.map((n) => n.role)).toEqual(['leader', 'follower', 'follower']);
+  it('given no history, when CreateCluster for a business plan, then ClusterRequested with one leader and two '
+    + 'followers', () => {
+    const [event] = spec.given([]).when(create).then([{
+      type: 'ClusterRequested',
+      data: expect.objectContaining({ name: 'prod-db', plan: 'business-1024', secretRef: 'cluster/c1/app' }),
+    }]);
+    if (event?.type !== 'ClusterRequested') throw new Error('expected ClusterRequested');
+    expect(event.data.nodes.map((n) => n.role)).toEqual(['leader', 'follower', 'follower']);
   });
 
   it('given a requested cluster, when CreateCluster again, then CLUSTER_EXISTS', () => {
-    const first = decideCreate(create, foldCluster([]));
-    if (!first.ok) throw new Error('unexpected');
-    const d = decideCreate(create, foldCluster(first.events));
-    expect(d).toMatchObject({ ok: false, rejection: { code: 'CLUSTER_EXISTS' } });
+    spec.given([requested()]).when(create).thenRejects('CLUSTER_EXISTS');
   });
 
   it('folds node progress up to Ready, and leadership changes', () => {
-    const first = decideCreate(create, foldCluster([]));
-    if (!first.ok) throw new Error('unexpected');
-    const state = foldCluster([
-      ...first.events,
-      { type: 'NodeProvisioned', data: { nodeId: 'node1', role: 'leader', port: 5500, dataDir: '/d/1' } },
-      { type: 'NodeStarted', data: { nodeId: 'node1', port: 5500 } },
-      { type: 'ReplicationEstablished', data: { leader: 'node1', followers: ['node2', 'node3'] } },
+    const history: ClusterEvent[] = [
+      requested(),
+      provisioned('node1', 5500),
+      started('node1', 5500),
+      replicating,
       { type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 5500, database: 'app', user: 'app' } },
       { type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' } },
-    ]);
+    ];
+    const state = foldClusterView(history);
     expect(state.status).toBe('ready');
     expect(state.leader).toBe('node2');
-    expect(state.nodes.find((n) => n.nodeId === 'node1')).toMatchObject({ port: 5500, started: true, role: 'follower' });
+    expect(state.nodes.find((n) => n.nodeId === 'node1'))
+      .toMatchObject({ port: 5500, started: true, role: 'follower' });
     expect(state.version_).toBe(6);
   });
 
   it('delete: unknown cluster is rejected, a live one is marked for deletion, a deleted one is rejected', () => {
-    expect(decideDelete(foldCluster([]))).toMatchObject({ ok: false, rejection: { code: 'CLUSTER_NOT_FOUND' } });
-    const first = decideCreate(create, foldCluster([]));
-    if (!first.ok) throw new Error('unexpected');
-    expect(decideDelete(foldCluster(first.events))).toEqual({ ok: true, events: [{ type: 'ClusterDeletionRequested', data: {} }] });
-    const deleted = foldCluster([...first.events, { type: 'ClusterDeletionRequested', data: {} }, { type: 'ClusterDeleted', data: {} }]);
-    expect(decideDelete(deleted)).toMatchObject({ ok: false, rejection: { code: 'CLUSTER_DELETED' } });
+    const del = { type: 'DeleteCluster' } as const;
+    spec.given([]).when(del).thenRejects('CLUSTER_NOT_FOUND');
+    spec.given([requested()]).when(del).then([deletion]);
+    spec.given([requested(), deletion, deleted]).when(del)
+      .thenRejects('CLUSTER_DELETED', 'cluster prod-db is already deleted');
+  });
+
+  it('delete of a cluster being deleted records nothing more', () => {
+    spec.given([requested(), deletion]).when({ type: 'DeleteCluster' }).then([]);
+  });
+
+  it('retry: unknown cluster is rejected, only a failed cluster goes back to provisioning', () => {
+    const retry = { type: 'RetryCluster' } as const;
+    spec.given([]).when(retry).thenRejects('CLUSTER_NOT_FOUND');
+    spec.given(readyBusiness()).when(retry)
+      .thenRejects('NOT_FAILED', 'cluster prod-db is ready; only a failed cluster can be retried');
+    spec.given([requested(), provisioned('node1', 5501), ...failedOn('node1')]).when(retry)
+      .then([{ type: 'ClusterProvisioningRetried', data: {} }]);
   });
 });
 
-describe('names aggregate', () => {
-  it('a name is unique per account until released', () => {
-    const reserve = { accountId: 'acme', name: 'prod-db', clusterId: 'c1' };
-    const d1 = decideReserve(reserve, initialNamesState());
-    if (!d1.ok) throw new Error('unexpected');
-    const s1 = d1.events.reduce(evolveNames, initialNamesState());
-    expect(decideReserve({ ...reserve, clusterId: 'c2' }, s1)).toMatchObject({ ok: false, rejection: { code: 'NAME_TAKEN', details: { field: 'name' } } });
-    expect(decideReserve(reserve, s1)).toEqual({ ok: true, events: [] });
-    const d2 = decideRelease(reserve, s1);
-    if (!d2.ok) throw new Error('unexpected');
-    const s2 = d2.events.reduce(evolveNames, s1);
-    expect(decideReserve({ ...reserve, clusterId: 'c2' }, s2).ok).toBe(true);
+describe('cluster aggregate: worker outcomes', () => {
+  it('NodeProvisioned names the node, its role and port; the same outcome again records nothing; another port '
+    + 'is refused', () => {
+    spec.given([requested()]).when(nodeProvisioned('node2', 5502))
+      .then([{ type: 'NodeProvisioned', data: { nodeId: 'node2', role: 'follower', port: 5502 } }]);
+    const given = [requested(), provisioned('node2', 5502)];
+    spec.given(given).when(nodeProvisioned('node2', 5502)).then([]);
+    spec.given(given).when(nodeProvisioned('node2', 6000)).thenRejects('NODE_ALREADY_PROVISIONED');
+    spec.given([requested()]).when(nodeProvisioned('node9', 5509)).thenRejects('UNKNOWN_NODE');
+  });
+
+  it('provisioning outcomes are refused once the cluster is no longer provisioning (deleted, failed) or '
+    + 'unknown', () => {
+    spec.given([]).when(nodeProvisioned('node1', 5501)).thenRejects('CLUSTER_NOT_FOUND');
+    spec.given([requested(), deletion]).when(nodeProvisioned('node1', 5501))
+      .thenRejects('NOT_PROVISIONING', 'cluster prod-db is deleting, not provisioning');
+    const failed = [requested(), provisioned('node1', 5501), ...failedOn('node1')];
+    spec.given(failed).when(nodeStarted('node1', 42)).thenRejects('NOT_PROVISIONING');
+    spec.given(failed).when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'again' })
+      .thenRejects('NOT_PROVISIONING');
+  });
+
+  it('NodeStarted once per start: not before the node is provisioned, nothing when already started, again after '
+    + 'a retry', () => {
+    spec.given([requested()]).when(nodeStarted('node1', 42)).thenRejects('NODE_NOT_PROVISIONED');
+    spec.given([requested(), provisioned('node1', 5501)]).when(nodeStarted('node1', 42))
+      .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 42 } }]);
+    spec.given([requested(), ...running(1)]).when(nodeStarted('node1', 42)).then([]);
+    const retried: ClusterEvent[] = [
+      requested(), ...running(1), ...failedOn('node1'), { type: 'ClusterProvisioningRetried', data: {} },
+    ];
+    spec.given(retried).when(nodeStarted('node1', 43))
+      .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 43 } }]);
+  });
+
+  it('NodeFailed fails the provisioning with the same reason', () => {
+    spec.given([requested(), provisioned('node1', 5501)])
+      .when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'FATAL: boom' })
+      .then(failedOn('node1'));
+  });
+
+  it('ReplicationEstablished names the leader and every follower, once; a cluster without followers has none', () => {
+    const sync = 'ANY 1 (node2, node3)';
+    spec.given([requested(), ...running(3)])
+      .when({ type: 'RecordReplicationEstablished', synchronousStandbyNames: sync })
+      .then([{
+        type: 'ReplicationEstablished',
+        data: { leader: 'node1', followers: ['node2', 'node3'], synchronousStandbyNames: sync },
+      }]);
+    spec.given([requested(), ...running(3), replicating]).when({ type: 'RecordReplicationEstablished' }).then([]);
+    spec.given([requested(1), ...running(1)]).when({ type: 'RecordReplicationEstablished' }).thenRejects('NO_FOLLOWER');
+  });
+
+  it('ClusterReady only once every node runs and the followers replicate; once', () => {
+    spec.given([requested(), ...running(1)]).when(clusterReady)
+      .thenRejects('NODES_NOT_STARTED', /node2, node3 not started/);
+    spec.given([requested(), ...running(3)]).when(clusterReady).thenRejects('REPLICATION_NOT_ESTABLISHED');
+    spec.given([requested(), ...running(3), replicating]).when(clusterReady).then([ready]);
+    spec.given([requested(1), ...running(1)]).when(clusterReady).then([ready]);
+    spec.given(readyBusiness()).when(clusterReady).then([]);
+    spec.given([requested(), ...running(3), replicating, deletion]).when(clusterReady).thenRejects('NOT_PROVISIONING');
+  });
+
+  it('ProvisioningFailed ends a provisioning, and only a provisioning', () => {
+    spec.given([requested()]).when({ type: 'RecordProvisioningFailed', reason: 'passwords missing' })
+      .then([{ type: 'ClusterProvisioningFailed', data: { reason: 'passwords missing' } }]);
+    spec.given(readyBusiness()).when({ type: 'RecordProvisioningFailed', reason: 'late' })
+      .thenRejects('NOT_PROVISIONING');
+  });
+
+  it('NodeStopped while deleting, for a started node only', () => {
+    const stop: RecordCommand = { type: 'RecordNodeStopped', nodeId: 'node2' };
+    const stopped: ClusterEvent = { type: 'NodeStopped', data: { nodeId: 'node2' } };
+    const deleting = [...readyBusiness(), deletion];
+    spec.given(deleting).when(stop).then([stopped]);
+    spec.given([...deleting, stopped]).when(stop).then([]);
+    spec.given(readyBusiness()).when(stop).thenRejects('NOT_DELETING');
+  });
+
+  it('ClusterDeleted ends a deletion, once; never a cluster nobody asked to delete', () => {
+    const done = { type: 'RecordClusterDeleted' } as const;
+    spec.given([requested(), deletion]).when(done).then([deleted]);
+    spec.given([requested(), deletion, deleted]).when(done).then([]);
+    spec.given(readyBusiness()).when(done).thenRejects('NOT_DELETING');
+    spec.given([]).when(done).thenRejects('CLUSTER_NOT_FOUND');
+  });
+
+  it('LeaderChanged after a switchover: once; refused when the cluster changed meanwhile', () => {
+    const moved = { type: 'RecordLeaderChanged', from: 'node1', to: 'node3', timeline: 2 } as const;
+    const changed: ClusterEvent = {
+      type: 'LeaderChanged', data: { from: 'node1', to: 'node3', reason: 'switchover', timeline: 2 },
+    };
+    spec.given(readyBusiness()).when(moved).then([changed]);
+    spec.given([...readyBusiness(), changed]).when(moved).then([]);
+    const elsewhere: ClusterEvent = {
+      type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' },
+    };
+    spec.given([...readyBusiness(), elsewhere]).when(moved).thenRejects('CONFLICT', /changed during the switchover/);
+    spec.given([...readyBusiness(), deletion]).when(moved).thenRejects('CONFLICT');
+    spec.given(readyBusiness()).when({ ...moved, to: 'node9' }).thenRejects('UNKNOWN_NODE');
+    spec.given([]).when(moved).thenRejects('CLUSTER_NOT_FOUND');
   });
 });

@@ -1,100 +1,25 @@
-import type { DomainEvent, EventData, EventEnvelope, NodeRole, PostgresVersion, Rejection } from '@pgfleet/contracts';
+import {
+  evolveClusterView,
+  followersOf,
+  initialClusterView,
+  type ClusterEvent,
+  type ClusterNode,
+  type ClusterView,
+  type NodeRole,
+  type PostgresVersion,
+} from '@pgfleet/contracts';
+import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 
-/** The `cluster-{clusterId}` aggregate: one cluster's lifecycle, folded from its events. */
+/**
+ * The `cluster-{clusterId}` aggregate. Its state is the shared cluster view (contracts) and its
+ * `evolve` is the view's fold; `decide` takes the users' commands and the workers' outcomes, so
+ * no event reaches the stream without a decision, and a stale or repeated outcome records nothing.
+ */
 
-export type ClusterStatus = 'none' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
+// ---- user commands --------------------------------------------------------------------------
 
-export interface NodeState {
-  nodeId: string;
-  role: NodeRole;
-  port?: number;
-  dataDir?: string;
-  started: boolean;
-  failedReason?: string;
-}
-
-export interface ClusterState {
-  status: ClusterStatus;
-  clusterId?: string;
-  name?: string;
-  accountId?: string;
-  plan?: string;
-  version?: PostgresVersion;
-  secretRef?: string;
-  nodes: NodeState[];
-  leader?: string;
-  replicationEstablished: boolean;
-  failureReason?: string;
-  createdAt?: string;
-  readyAt?: string;
-  /** Number of events folded: the expected version for the next append. */
-  version_: number;
-}
-
-export const initialClusterState = (): ClusterState => ({ status: 'none', nodes: [], replicationEstablished: false, version_: 0 });
-
-type ClusterEventType = 'ClusterRequested' | 'NodeProvisioned' | 'NodeStarted' | 'NodeStopped' | 'NodeFailed' | 'ReplicationEstablished'
-  | 'ClusterReady' | 'ClusterProvisioningFailed' | 'ClusterProvisioningRetried' | 'ClusterDeletionRequested' | 'ClusterDeleted' | 'LeaderChanged';
-
-export function evolveCluster(state: ClusterState, event: DomainEvent | EventEnvelope): ClusterState {
-  const next = { ...state, version_: state.version_ + 1 };
-  const at = 'occurredAt' in event ? event.occurredAt : undefined;
-  const withNode = (nodeId: string, patch: Partial<NodeState>): NodeState[] =>
-    next.nodes.map((n) => (n.nodeId === nodeId ? { ...n, ...patch } : n));
-  switch (event.type as ClusterEventType) {
-    case 'ClusterRequested': {
-      const d = event.data as EventData<'ClusterRequested'>;
-      return {
-        ...next, status: 'provisioning', clusterId: d.clusterId, name: d.name, accountId: d.accountId, plan: d.plan,
-        version: d.version, secretRef: d.secretRef, createdAt: at,
-        nodes: d.nodes.map((n) => ({ nodeId: n.nodeId, role: n.role, started: false })),
-        leader: d.nodes.find((n) => n.role === 'leader')?.nodeId,
-      };
-    }
-    case 'NodeProvisioned': {
-      const d = event.data as EventData<'NodeProvisioned'>;
-      return { ...next, nodes: withNode(d.nodeId, { port: d.port, dataDir: d.dataDir, failedReason: undefined }) };
-    }
-    case 'NodeStarted': {
-      const d = event.data as EventData<'NodeStarted'>;
-      return { ...next, nodes: withNode(d.nodeId, { started: true, port: d.port, failedReason: undefined }) };
-    }
-    case 'NodeStopped':
-      return { ...next, nodes: withNode((event.data as EventData<'NodeStopped'>).nodeId, { started: false }) };
-    case 'NodeFailed': {
-      const d = event.data as EventData<'NodeFailed'>;
-      return { ...next, nodes: withNode(d.nodeId, { failedReason: d.reason, started: false }) };
-    }
-    case 'ReplicationEstablished':
-      return { ...next, replicationEstablished: true };
-    case 'ClusterReady':
-      return { ...next, status: 'ready', leader: (event.data as EventData<'ClusterReady'>).leader, readyAt: at, failureReason: undefined };
-    case 'ClusterProvisioningFailed':
-      return { ...next, status: 'failed', failureReason: (event.data as EventData<'ClusterProvisioningFailed'>).reason };
-    case 'ClusterProvisioningRetried':
-      return { ...next, status: 'provisioning', failureReason: undefined, nodes: next.nodes.map((n) => ({ ...n, failedReason: undefined })) };
-    case 'ClusterDeletionRequested':
-      return { ...next, status: 'deleting' };
-    case 'ClusterDeleted':
-      return { ...next, status: 'deleted', nodes: next.nodes.map((n) => ({ ...n, started: false })) };
-    case 'LeaderChanged': {
-      const d = event.data as EventData<'LeaderChanged'>;
-      return { ...next, leader: d.to, nodes: next.nodes.map((n) => ({ ...n, role: n.nodeId === d.to ? 'leader' : 'follower' })) };
-    }
-    default:
-      return next;
-  }
-}
-
-export function foldCluster(events: readonly (DomainEvent | EventEnvelope)[]): ClusterState {
-  return events.reduce(evolveCluster, initialClusterState());
-}
-
-// ---- decisions on user commands -------------------------------------------------------------
-
-export type Decision = { ok: true; events: DomainEvent[] } | { ok: false; rejection: Rejection };
-
-export interface CreateClusterInput {
+export interface CreateClusterCommand {
+  type: 'CreateCluster';
   clusterId: string;
   name: string;
   accountId: string;
@@ -104,28 +29,208 @@ export interface CreateClusterInput {
   secretRef: string;
 }
 
-export function decideCreate(cmd: CreateClusterInput, state: ClusterState): Decision {
+export interface DeleteClusterCommand {
+  type: 'DeleteCluster';
+}
+
+export interface RetryClusterCommand {
+  type: 'RetryCluster';
+}
+
+// ---- worker outcomes ------------------------------------------------------------------------
+
+/** What a worker did to the cluster's nodes, decided against the current stream before it is recorded. */
+export type RecordCommand =
+  | { type: 'RecordNodeProvisioned'; nodeId: string; port: number }
+  | { type: 'RecordNodeStarted'; nodeId: string; port: number; pid?: number }
+  | { type: 'RecordNodeStopped'; nodeId: string }
+  | { type: 'RecordNodeFailed'; nodeId: string; reason: string }
+  | { type: 'RecordReplicationEstablished'; synchronousStandbyNames?: string }
+  | { type: 'RecordClusterReady'; host: string; port: number; database: string; user: string }
+  | { type: 'RecordProvisioningFailed'; reason: string }
+  | { type: 'RecordClusterDeleted' }
+  | { type: 'RecordLeaderChanged'; from: string; to: string; timeline: number };
+
+export type ClusterCommand = CreateClusterCommand | DeleteClusterCommand | RetryClusterCommand | RecordCommand;
+
+type ClusterDecision = Decision<ClusterEvent>;
+type Outcome<T extends RecordCommand['type']> = Extract<RecordCommand, { type: T }>;
+
+const notFound = (): ClusterDecision => reject('CLUSTER_NOT_FOUND', 'no such cluster', { field: 'clusterId' });
+const notIn = (state: ClusterView, wanted: 'provisioning' | 'deleting'): ClusterDecision => {
+  const message = `cluster ${state.name} is ${state.status}, not ${wanted}`;
+  return reject(`NOT_${wanted.toUpperCase()}`, message, { status: state.status });
+};
+
+function decideCreate(cmd: CreateClusterCommand, state: ClusterView): ClusterDecision {
   if (state.status !== 'none') {
-    return { ok: false, rejection: { code: 'CLUSTER_EXISTS', message: `cluster ${cmd.clusterId} already exists`, details: { field: 'clusterId' } } };
+    return reject('CLUSTER_EXISTS', `cluster ${cmd.clusterId} already exists`, { field: 'clusterId' });
   }
-  const nodes = Array.from({ length: cmd.dataNodes }, (_, i) => ({ nodeId: `node${i + 1}`, role: (i === 0 ? 'leader' : 'follower') as NodeRole }));
-  return {
-    ok: true,
-    events: [{ type: 'ClusterRequested', data: { clusterId: cmd.clusterId, name: cmd.name, accountId: cmd.accountId, plan: cmd.plan, version: cmd.version, nodes, secretRef: cmd.secretRef } }],
-  };
+  const nodes = Array.from({ length: cmd.dataNodes }, (_, i) => {
+    const role: NodeRole = i === 0 ? 'leader' : 'follower';
+    return { nodeId: `node${i + 1}`, role };
+  });
+  const { clusterId, name, accountId, plan, version, secretRef } = cmd;
+  return accept({ type: 'ClusterRequested', data: { clusterId, name, accountId, plan, version, nodes, secretRef } });
 }
 
-export function decideDelete(state: ClusterState): Decision {
-  if (state.status === 'none') return { ok: false, rejection: { code: 'CLUSTER_NOT_FOUND', message: 'no such cluster', details: { field: 'clusterId' } } };
-  if (state.status === 'deleted') return { ok: false, rejection: { code: 'CLUSTER_DELETED', message: `cluster ${state.name} is already deleted`, details: { field: 'clusterId' } } };
-  if (state.status === 'deleting') return { ok: true, events: [] };
-  return { ok: true, events: [{ type: 'ClusterDeletionRequested', data: {} }] };
+function decideDelete(state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status === 'deleted') {
+    return reject('CLUSTER_DELETED', `cluster ${state.name} is already deleted`, { field: 'clusterId' });
+  }
+  if (state.status === 'deleting') return accept();
+  return accept({ type: 'ClusterDeletionRequested', data: {} });
 }
 
-export function decideRetry(state: ClusterState): Decision {
-  if (state.status === 'none') return { ok: false, rejection: { code: 'CLUSTER_NOT_FOUND', message: 'no such cluster', details: { field: 'clusterId' } } };
+function decideRetry(state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
   if (state.status !== 'failed') {
-    return { ok: false, rejection: { code: 'NOT_FAILED', message: `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`, details: { field: 'clusterId', rule: 'status_failed' } } };
+    const message = `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`;
+    return reject('NOT_FAILED', message, { field: 'clusterId', rule: 'status_failed' });
   }
-  return { ok: true, events: [{ type: 'ClusterProvisioningRetried', data: {} }] };
+  return accept({ type: 'ClusterProvisioningRetried', data: {} });
 }
+
+/** Outcomes of provisioning count only while the cluster is being provisioned (a delete or a failure ends it). */
+function whileProvisioning(state: ClusterView, decision: () => ClusterDecision): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status !== 'provisioning') return notIn(state, 'provisioning');
+  return decision();
+}
+
+function withNode(
+  state: ClusterView, nodeId: string, decision: (node: ClusterNode) => ClusterDecision,
+): ClusterDecision {
+  const node = state.nodes.find((n) => n.nodeId === nodeId);
+  if (!node) return reject('UNKNOWN_NODE', `cluster ${state.name} has no node ${nodeId}`, { field: 'nodeId' });
+  return decision(node);
+}
+
+function decideProvisioned(cmd: Outcome<'RecordNodeProvisioned'>, state: ClusterView): ClusterDecision {
+  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => {
+    if (node.provisioned && node.port === cmd.port) return accept();
+    if (node.provisioned) {
+      const message = `${node.nodeId} of cluster ${state.name} was already provisioned on port ${node.port}`;
+      return reject('NODE_ALREADY_PROVISIONED', message, { nodeId: node.nodeId, port: node.port });
+    }
+    return accept({ type: 'NodeProvisioned', data: { nodeId: node.nodeId, role: node.role, port: cmd.port } });
+  }));
+}
+
+function decideStarted(cmd: Outcome<'RecordNodeStarted'>, state: ClusterView): ClusterDecision {
+  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => {
+    if (!node.provisioned) {
+      const message = `${node.nodeId} of cluster ${state.name} is not provisioned yet`;
+      return reject('NODE_NOT_PROVISIONED', message, { nodeId: node.nodeId });
+    }
+    if (node.started) return accept();
+    const pid = cmd.pid === undefined ? {} : { pid: cmd.pid };
+    return accept({ type: 'NodeStarted', data: { nodeId: node.nodeId, port: cmd.port, ...pid } });
+  }));
+}
+
+function decideStopped(cmd: Outcome<'RecordNodeStopped'>, state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status !== 'deleting') return notIn(state, 'deleting');
+  return withNode(state, cmd.nodeId, (node) =>
+    (node.started ? accept({ type: 'NodeStopped', data: { nodeId: node.nodeId } }) : accept()));
+}
+
+function decideNodeFailed(cmd: Outcome<'RecordNodeFailed'>, state: ClusterView): ClusterDecision {
+  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => accept(
+    { type: 'NodeFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
+    { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
+  )));
+}
+
+function decideReplication(cmd: Outcome<'RecordReplicationEstablished'>, state: ClusterView): ClusterDecision {
+  return whileProvisioning(state, () => {
+    if (state.replicationEstablished) return accept();
+    const followers = followersOf(state).map((n) => n.nodeId);
+    if (!state.leader || followers.length === 0) {
+      return reject('NO_FOLLOWER', `cluster ${state.name} has no follower to replicate to`);
+    }
+    const { synchronousStandbyNames } = cmd;
+    const sync = synchronousStandbyNames === undefined ? {} : { synchronousStandbyNames };
+    return accept({ type: 'ReplicationEstablished', data: { leader: state.leader, followers, ...sync } });
+  });
+}
+
+function decideReady(cmd: Outcome<'RecordClusterReady'>, state: ClusterView): ClusterDecision {
+  if (state.status === 'ready') return accept();
+  return whileProvisioning(state, () => {
+    const notReady = `cluster ${state.name} is not ready`;
+    const waiting = state.nodes.filter((n) => !n.started).map((n) => n.nodeId);
+    if (waiting.length > 0) {
+      return reject('NODES_NOT_STARTED', `${notReady}: ${waiting.join(', ')} not started`, { nodes: waiting });
+    }
+    if (followersOf(state).length > 0 && !state.replicationEstablished) {
+      return reject('REPLICATION_NOT_ESTABLISHED', `${notReady}: its followers do not replicate yet`);
+    }
+    if (!state.leader) return reject('NO_LEADER', `cluster ${state.name} has no leader`);
+    const { host, port, database, user } = cmd;
+    return accept({ type: 'ClusterReady', data: { leader: state.leader, host, port, database, user } });
+  });
+}
+
+function decideDeleted(state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status === 'deleted') return accept();
+  if (state.status !== 'deleting') return notIn(state, 'deleting');
+  return accept({ type: 'ClusterDeleted', data: {} });
+}
+
+function decideLeaderChanged(cmd: Outcome<'RecordLeaderChanged'>, state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status === 'ready' && state.leader === cmd.to) return accept();
+  if (state.status !== 'ready' || state.leader !== cmd.from) {
+    const now = `it is ${state.status}, led by ${state.leader ?? 'nobody'}`;
+    return reject('CONFLICT', `cluster ${state.name} changed during the switchover (${now}); check its state`);
+  }
+  return withNode(state, cmd.to, (node) => accept({
+    type: 'LeaderChanged',
+    data: { from: cmd.from, to: node.nodeId, reason: 'switchover', timeline: cmd.timeline },
+  }));
+}
+
+export function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDecision {
+  switch (command.type) {
+    case 'CreateCluster':
+      return decideCreate(command, state);
+    case 'DeleteCluster':
+      return decideDelete(state);
+    case 'RetryCluster':
+      return decideRetry(state);
+    case 'RecordNodeProvisioned':
+      return decideProvisioned(command, state);
+    case 'RecordNodeStarted':
+      return decideStarted(command, state);
+    case 'RecordNodeStopped':
+      return decideStopped(command, state);
+    case 'RecordNodeFailed':
+      return decideNodeFailed(command, state);
+    case 'RecordReplicationEstablished':
+      return decideReplication(command, state);
+    case 'RecordClusterReady':
+      return decideReady(command, state);
+    case 'RecordProvisioningFailed': {
+      const { reason } = command;
+      return whileProvisioning(state, () => accept({ type: 'ClusterProvisioningFailed', data: { reason } }));
+    }
+    case 'RecordClusterDeleted':
+      return decideDeleted(state);
+    case 'RecordLeaderChanged':
+      return decideLeaderChanged(command, state);
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
+}
+
+export const clusterDecider: Decider<ClusterView, ClusterCommand, ClusterEvent> = {
+  initialState: initialClusterView(),
+  evolve: evolveClusterView,
+  decide: decideCluster,
+};

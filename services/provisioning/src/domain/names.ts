@@ -1,31 +1,62 @@
-import type { DomainEvent, EventEnvelope } from '@pgfleet/contracts';
-import type { Decision } from './cluster.js';
+import type { EventOfType } from '@pgfleet/contracts';
+import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 
 /** The `names-{accountId}` aggregate: which cluster names an account uses. */
+
+export type NamesEvent = EventOfType<'ClusterNameReserved' | 'ClusterNameReleased'>;
+
 export interface NamesState {
-  byName: Map<string, string>;
-  version_: number;
+  /** Cluster name -> the id of the cluster holding it. */
+  byName: ReadonlyMap<string, string>;
 }
 
-export const initialNamesState = (): NamesState => ({ byName: new Map(), version_: 0 });
+export interface ClusterName {
+  accountId: string;
+  name: string;
+  clusterId: string;
+}
 
-export function evolveNames(state: NamesState, event: DomainEvent | EventEnvelope): NamesState {
+export type NamesCommand = ({ type: 'ReserveName' } & ClusterName) | ({ type: 'ReleaseName' } & ClusterName);
+
+export function evolveNames(state: NamesState, event: NamesEvent): NamesState {
   const byName = new Map(state.byName);
-  if (event.type === 'ClusterNameReserved') byName.set(event.data.name, event.data.clusterId);
-  if (event.type === 'ClusterNameReleased' && byName.get(event.data.name) === event.data.clusterId) byName.delete(event.data.name);
-  return { byName, version_: state.version_ + 1 };
-}
-
-export function decideReserve(cmd: { accountId: string; name: string; clusterId: string }, state: NamesState): Decision {
-  const holder = state.byName.get(cmd.name);
-  if (holder === cmd.clusterId) return { ok: true, events: [] };
-  if (holder) {
-    return { ok: false, rejection: { code: 'NAME_TAKEN', message: `a cluster named ${cmd.name} already exists in account ${cmd.accountId}`, details: { field: 'name', rule: 'unique_per_account' } } };
+  switch (event.type) {
+    case 'ClusterNameReserved':
+      byName.set(event.data.name, event.data.clusterId);
+      return { byName };
+    case 'ClusterNameReleased':
+      if (byName.get(event.data.name) === event.data.clusterId) byName.delete(event.data.name);
+      return { byName };
+    default: {
+      const never: never = event;
+      return never;
+    }
   }
-  return { ok: true, events: [{ type: 'ClusterNameReserved', data: cmd }] };
 }
 
-export function decideRelease(cmd: { accountId: string; name: string; clusterId: string }, state: NamesState): Decision {
-  if (state.byName.get(cmd.name) !== cmd.clusterId) return { ok: true, events: [] };
-  return { ok: true, events: [{ type: 'ClusterNameReleased', data: cmd }] };
+export function decideNames(command: NamesCommand, state: NamesState): Decision<NamesEvent> {
+  const { accountId, name, clusterId } = command;
+  const holder = state.byName.get(name);
+  switch (command.type) {
+    case 'ReserveName':
+      if (holder === clusterId) return accept();
+      if (holder) {
+        const message = `a cluster named ${name} already exists in account ${accountId}`;
+        return reject('NAME_TAKEN', message, { field: 'name', rule: 'unique_per_account' });
+      }
+      return accept({ type: 'ClusterNameReserved', data: { accountId, name, clusterId } });
+    case 'ReleaseName':
+      if (holder !== clusterId) return accept();
+      return accept({ type: 'ClusterNameReleased', data: { accountId, name, clusterId } });
+    default: {
+      const never: never = command;
+      return never;
+    }
+  }
 }
+
+export const namesDecider: Decider<NamesState, NamesCommand, NamesEvent> = {
+  initialState: { byName: new Map() },
+  evolve: evolveNames,
+  decide: decideNames,
+};

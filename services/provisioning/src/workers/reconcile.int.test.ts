@@ -1,13 +1,12 @@
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { streamIds } from '@pgfleet/contracts';
+import { foldClusterView, streamIds, type CommandReply } from '@pgfleet/contracts';
 import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/eventstore';
 import { createLogger } from '@pgfleet/kit';
 import { freePort, openSecretStore, ownedTempDir, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
 import { createCluster, deleteCluster, retryCluster } from '../commands.js';
-import { foldCluster } from '../domain/cluster.js';
 import { reconcileCluster } from './reconcile.js';
 
 let server: LocalServer;
@@ -33,6 +32,12 @@ function breakableRuntime(inner: NodeRuntime): NodeRuntime {
   };
 }
 
+const clusterIdOf = (reply: CommandReply): string => {
+  const id = reply.ok ? reply.result?.clusterId : undefined;
+  if (typeof id !== 'string') throw new Error(`CreateCluster was not accepted: ${JSON.stringify(reply)}`);
+  return id;
+};
+
 beforeAll(async () => {
   home = await ownedTempDir('pgfleet-prov-');
   server = await startLocalServer({ dataDir: join(home, 'store'), port: await freePort(), settings: { fsync: 'off' } });
@@ -46,19 +51,22 @@ afterAll(async () => {
 });
 
 describe('provisioning worker with real PostgreSQL servers', () => {
-  it('records NodeFailed and ClusterProvisioningFailed with the server log line when a node does not start; retry then reaches Ready; delete cleans up', async () => {
+  it('records NodeFailed and ClusterProvisioningFailed with the server log line when a node does not start; '
+    + 'retry then reaches Ready; delete cleans up', async () => {
     const secrets = openSecretStore(home);
-    const created = await createCluster({ store, secrets }, { name: 'fragile', plan: 'starter-512', version: 15, accountId: 'acme' }, {});
+    const fragile = { name: 'fragile', plan: 'starter-512', version: 15, accountId: 'acme' } as const;
+    const created = await createCluster({ store, secrets }, fragile, {});
     expect(created.ok).toBe(true);
-    const clusterId = (created as { result: { clusterId: string } }).result.clusterId;
+    const clusterId = clusterIdOf(created);
     const stream = streamIds.cluster(clusterId);
 
     await reconcileCluster({ store, runtime, secrets, log }, clusterId);
     const failed = (await store.readStream(stream)).events;
     expect(failed.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeFailed', 'ClusterProvisioningFailed']);
-    const reason = (failed[3]!.data as { reason: string }).reason;
-    expect(reason).toContain('shared_buffers');
-    expect(foldCluster(failed).status).toBe('failed');
+    const failure = failed[3];
+    if (failure?.type !== 'ClusterProvisioningFailed') throw new Error('expected ClusterProvisioningFailed');
+    expect(failure.data.reason).toContain('shared_buffers');
+    expect(foldClusterView(failed).status).toBe('failed');
 
     broken = false;
     expect((await retryCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
@@ -72,22 +80,23 @@ describe('provisioning worker with real PostgreSQL servers', () => {
 
     expect((await deleteCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
     await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-    expect(foldCluster((await store.readStream(stream)).events).status).toBe('deleted');
+    expect(foldClusterView((await store.readStream(stream)).events).status).toBe('deleted');
     expect((await runtime.list(clusterId)).length).toBe(0);
     expect(await secrets.get(`cluster/${clusterId}/app`)).toBeUndefined();
   });
 
   it('a name is free again once its cluster is deleted, and taken while it lives', async () => {
     const secrets = openSecretStore(home);
-    const first = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {});
+    const reuse = { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' } as const;
+    const first = await createCluster({ store, secrets }, reuse, {});
     expect(first.ok).toBe(true);
-    const dup = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {});
+    const dup = await createCluster({ store, secrets }, reuse, {});
     expect(dup).toMatchObject({ ok: false, code: 'NAME_TAKEN', details: { field: 'name' } });
-    const otherAccount = await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'other' }, {});
+    const otherAccount = await createCluster({ store, secrets }, { ...reuse, accountId: 'other' }, {});
     expect(otherAccount.ok).toBe(true);
-    const clusterId = (first as { result: { clusterId: string } }).result.clusterId;
+    const clusterId = clusterIdOf(first);
     await deleteCluster({ store, secrets }, { clusterId }, {});
     await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-    expect((await createCluster({ store, secrets }, { name: 'reuse', plan: 'sandbox', version: 15, accountId: 'acme' }, {})).ok).toBe(true);
+    expect((await createCluster({ store, secrets }, reuse, {})).ok).toBe(true);
   });
 });

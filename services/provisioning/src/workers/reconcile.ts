@@ -1,14 +1,15 @@
-import { findPlan, streamIds, type DomainEvent } from '@pgfleet/contracts';
-import { WrongExpectedVersion, type EventStore } from '@pgfleet/eventstore';
+import {
+  findPlan, followersOf, leaderOf, runtimeNodeId, slotName, type ClusterNode, type Plan,
+} from '@pgfleet/contracts';
+import type { EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
-import { cloneFollower, createAppRoleAndDb, createReplicationRole, freePort, initNode, nodeSocketDir, nodeStatus, setSynchronousStandbys, type SecretStore, type SqlTarget } from '@pgfleet/postgres';
-import type { NodeRuntime } from '@pgfleet/runtime';
-import { appSecretRef, replicationSecretRef } from '../commands.js';
-import { evolveCluster, foldCluster, type ClusterState, type NodeState } from '../domain/cluster.js';
-import { decideRelease, evolveNames, initialNamesState } from '../domain/names.js';
-import { handleCommand } from '@pgfleet/kit';
-import { runtimeNodeId } from './nodeIds.js';
-import { ensureClusterTls, nodeTlsFiles } from './nodeTls.js';
+import {
+  createAppRoleAndDb, createReplicationRole, ensureClusterTls, freePort, nodeStatus, nodeTlsFiles,
+  setSynchronousStandbys, type SecretStore, type SqlTarget,
+} from '@pgfleet/postgres';
+import type { NodeRuntime, NodeSetup } from '@pgfleet/runtime';
+import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
+import { ClusterProgress, PROVISIONING_ACTOR, StaleOutcome } from './record.js';
 
 export interface ReconcileDeps {
   store: EventStore;
@@ -19,7 +20,6 @@ export interface ReconcileDeps {
   home?: string;
 }
 
-export const PROVISIONING_ACTOR = { kind: 'service' as const, id: 'provisioning' };
 export const APP_DATABASE = 'app';
 export const APP_USER = 'app';
 export const REPLICATION_USER = 'replicator';
@@ -27,138 +27,127 @@ export const REPLICATION_USER = 'replicator';
 /**
  * Drive one cluster towards what its history asks for. Every step looks at the real world
  * before acting, so running it again after a crash continues where it stopped and never starts
- * a second server. Outcomes are recorded as events with the expected version.
+ * a second server. Outcomes go through the cluster's decider; when the history has moved on
+ * (another worker, a delete), the decider refuses them and this run stops.
  */
-export async function reconcileCluster(deps: ReconcileDeps, clusterId: string): Promise<ClusterState> {
-  const streamId = streamIds.cluster(clusterId);
-  const { events } = await deps.store.readStream(streamId);
-  let state = foldCluster(events);
-  // Outcomes carry the correlation id of the request that started the work, caused by the last event seen.
-  const correlationId = events[0]?.correlationId;
-  let lastEventId = events.at(-1)?.id ?? null;
-  // Appends are serialized (followers are cloned in parallel), each at the version it knows.
-  let chain: Promise<void> = Promise.resolve();
-  const record = (...evs: DomainEvent[]) => {
-    const next = chain.then(async () => {
-      const stamped = evs.map((e) => ({ ...e, actor: PROVISIONING_ACTOR, correlationId, causationId: lastEventId }));
-      const res = await deps.store.appendToStream(streamId, stamped, { expectedVersion: state.version_ });
-      lastEventId = res.events.at(-1)?.id ?? lastEventId;
-      state = evs.reduce(evolveCluster, state);
-    });
-    chain = next.catch(() => undefined);
-    return next;
-  };
+export async function reconcileCluster(deps: ReconcileDeps, clusterId: string): Promise<void> {
+  const cluster = await ClusterProgress.load(deps.store, clusterId);
   try {
-    if (state.status === 'provisioning') await provision(deps, clusterId, () => state, record);
-    else if (state.status === 'deleting') await teardown(deps, clusterId, () => state, record);
+    if (cluster.view.status === 'provisioning') await provision(deps, cluster);
+    else if (cluster.view.status === 'deleting') await teardown(deps, cluster);
   } catch (error) {
-    if (error instanceof WrongExpectedVersion) {
-      deps.log.info({ clusterId }, 'another worker moved the cluster on; reconciling again later');
-      return state;
-    }
-    throw error;
+    if (!(error instanceof StaleOutcome)) throw error;
+    const moved = { clusterId, code: error.code, reason: error.message };
+    deps.log.info(moved, 'the cluster moved on; reconciling again later');
   }
-  return state;
 }
 
-type Record_ = (...evs: DomainEvent[]) => Promise<void>;
-
-async function provision(deps: ReconcileDeps, clusterId: string, state: () => ClusterState, record: Record_): Promise<void> {
-  const s = state();
-  const plan = findPlan(s.plan!)!;
-  const major = s.version!;
+async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise<void> {
+  const { clusterId } = cluster;
+  const s = cluster.view;
+  const plan = s.plan === undefined ? undefined : findPlan(s.plan);
+  const leader = leaderOf(s);
+  if (!plan || !s.version || !leader) {
+    throw new Error(`cluster ${clusterId} has no plan, version or leader in its history`);
+  }
   const appPassword = await deps.secrets.get(appSecretRef(clusterId));
   const replicationPassword = await deps.secrets.get(replicationSecretRef(clusterId));
   if (!appPassword || !replicationPassword) {
-    await record({ type: 'ClusterProvisioningFailed', data: { reason: 'the cluster\'s passwords are missing from the secret store' } });
+    const reason = 'the cluster\'s passwords are missing from the secret store';
+    await cluster.record({ type: 'RecordProvisioningFailed', reason });
     return;
   }
-  const leader = s.nodes.find((n) => n.nodeId === s.leader)!;
+  const major = s.version;
+  const rid = (node: ClusterNode) => runtimeNodeId(clusterId, node.nodeId);
+  const nodeNow = (node: ClusterNode) => cluster.view.nodes.find((n) => n.nodeId === node.nodeId) ?? node;
 
-  const fail = async (node: NodeState, error: unknown) => {
+  const fail = async (node: ClusterNode, error: unknown) => {
+    if (error instanceof StaleOutcome) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     deps.log.error({ clusterId, nodeId: node.nodeId, reason }, 'node failed');
-    await record({ type: 'NodeFailed', data: { nodeId: node.nodeId, reason } }, { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason } });
+    await cluster.record({ type: 'RecordNodeFailed', nodeId: node.nodeId, reason });
   };
 
   // TLS material for every node is issued while the leader's initdb runs (the paths are known).
   const home = deps.home;
+  const tlsOf = (node: ClusterNode) => (home ? nodeTlsFiles(home, clusterId, node.nodeId) : undefined);
+  const setupOf = (node: ClusterNode): NodeSetup => ({ plan, tls: tlsOf(node), clusterName: slotName(node.nodeId) });
   const tlsReady = home ? ensureClusterTls(home, clusterId, s.nodes.map((n) => n.nodeId)) : Promise.resolve();
   tlsReady.catch(() => undefined); // awaited below; a failure is reported there
 
   // 1. the leader: initdb, start, roles.
   try {
-    await ensureProvisioned(deps, clusterId, leader, major, record, async (spec) => {
-      const tls = home ? nodeTlsFiles(home, clusterId, leader.nodeId) : undefined;
-      await initNode({ major, dataDir: spec.dataDir, port: spec.port, plan, tls });
-    });
+    await ensureProvisioned(deps, cluster, leader, major, () => deps.runtime.initialize(rid(leader), setupOf(leader)));
     await tlsReady;
-    await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === leader.nodeId)!, record);
-    const port = state().nodes.find((n) => n.nodeId === leader.nodeId)!.port!;
-    const dataDir = state().nodes.find((n) => n.nodeId === leader.nodeId)!.dataDir!;
-    const target = { host: nodeSocketDir(dataDir), port, user: 'postgres', database: 'postgres' };
+    await ensureStarted(deps, cluster, nodeNow(leader));
+    const target = await deps.runtime.endpoint(rid(leader));
     await createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword });
     await createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword });
   } catch (error) {
     await fail(leader, error);
     return;
   }
-  const leaderNow = state().nodes.find((n) => n.nodeId === leader.nodeId)!;
 
   // 2. followers: cloned from the leader with pg_basebackup and a replication slot each, in parallel.
-  const followers = state().nodes.filter((n) => n.nodeId !== leader.nodeId);
+  const followers = followersOf(cluster.view);
   const results = await Promise.allSettled(followers.map(async (f) => {
-    await ensureProvisioned(deps, clusterId, f, major, record, async (spec) => {
-      const tls = home ? nodeTlsFiles(home, clusterId, f.nodeId) : undefined;
+    await ensureProvisioned(deps, cluster, f, major, async () => {
       // Replication verifies the leader's certificate against the cluster CA (verify-full).
-      const verify = tls ? { sslmode: 'verify-full', sslrootcert: tls.caFile } : {};
-      await cloneFollower({
-        major, dataDir: spec.dataDir, port: spec.port, slotName: slotName(f.nodeId),
-        leader: { host: '127.0.0.1', port: leaderNow.port!, user: REPLICATION_USER, password: replicationPassword, ...verify },
-        plan, tls,
-      });
+      const upstream = {
+        ...(await deps.runtime.peerAddress(rid(leader))), user: REPLICATION_USER, password: replicationPassword,
+        ...(home ? { sslmode: 'verify-full' } : {}),
+      };
+      await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: upstream, slotName: slotName(f.nodeId) });
     });
-    await ensureStarted(deps, clusterId, state().nodes.find((n) => n.nodeId === f.nodeId)!, record);
+    await ensureStarted(deps, cluster, nodeNow(f));
   }));
   const failed = results.findIndex((r) => r.status === 'rejected');
-  if (failed >= 0) {
-    await fail(followers[failed]!, (results[failed] as PromiseRejectedResult).reason);
+  const failure = results[failed];
+  if (failure?.status === 'rejected') {
+    await fail(followers[failed]!, failure.reason);
     return;
   }
 
   // 3. replication: synchronous to ANY 1 of the followers on plans that ask for it.
-  if (followers.length > 0 && !state().replicationEstablished) {
-    const names = followers.map((f) => slotName(f.nodeId));
-    const target = { host: nodeSocketDir(leaderNow.dataDir!), port: leaderNow.port!, user: 'postgres', database: 'postgres' };
-    await waitForStreaming(target, names.length);
-    const sync = plan.synchronousReplication ? await setSynchronousStandbys(target, names, 1) : undefined;
-    await record({ type: 'ReplicationEstablished', data: { leader: leader.nodeId, followers: followers.map((f) => f.nodeId), synchronousStandbyNames: sync } });
+  if (followers.length > 0 && !cluster.view.replicationEstablished) {
+    await establishReplication(deps, cluster, rid(leader), plan, followers.map((f) => slotName(f.nodeId)));
   }
-  await record({ type: 'ClusterReady', data: { leader: leader.nodeId, host: '127.0.0.1', port: leaderNow.port!, database: APP_DATABASE, user: APP_USER } });
+  const peer = await deps.runtime.peerAddress(rid(leader));
+  await cluster.record({
+    type: 'RecordClusterReady', host: peer.host, port: peer.port, database: APP_DATABASE, user: APP_USER,
+  });
   deps.log.info({ clusterId }, 'cluster ready');
 }
 
-/** The standby's application_name and slot name: a node id as a SQL identifier. */
-export const slotName = (nodeId: string) => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
-
-async function ensureProvisioned(
-  deps: ReconcileDeps, clusterId: string, node: NodeState, major: number, record: Record_,
-  init: (spec: { dataDir: string; port: number }) => Promise<void>,
+async function establishReplication(
+  deps: ReconcileDeps, cluster: ClusterProgress, leaderRid: string, plan: Plan, standbys: string[],
 ): Promise<void> {
-  if (node.port && node.dataDir) return;
-  const rid = runtimeNodeId(clusterId, node.nodeId);
-  // A directory without a NodeProvisioned event is a half-done attempt from before a crash: start over.
-  await deps.runtime.remove(rid).catch(() => undefined);
-  const port = await freePort();
-  const spec = await deps.runtime.create({ clusterId, nodeId: rid, major, port });
-  await init({ dataDir: spec.dataDir, port });
-  await record({ type: 'NodeProvisioned', data: { nodeId: node.nodeId, role: node.role, port, dataDir: spec.dataDir } });
+  const target = await deps.runtime.endpoint(leaderRid);
+  await waitForStreaming(target, standbys.length);
+  const sync = plan.synchronousReplication ? await setSynchronousStandbys(target, standbys, 1) : undefined;
+  const names = sync === undefined ? {} : { synchronousStandbyNames: sync };
+  await cluster.record({ type: 'RecordReplicationEstablished', ...names });
 }
 
-async function ensureStarted(deps: ReconcileDeps, clusterId: string, node: NodeState, record: Record_): Promise<void> {
-  const rid = runtimeNodeId(clusterId, node.nodeId);
-  const st = await deps.runtime.start(rid);
-  if (!node.started) await record({ type: 'NodeStarted', data: { nodeId: node.nodeId, port: node.port!, pid: st.pid } });
+/** A node's storage (initdb or clone) once: a node without NodeProvisioned is a half-done attempt, made again. */
+async function ensureProvisioned(
+  deps: ReconcileDeps, cluster: ClusterProgress, node: ClusterNode, major: number, init: () => Promise<void>,
+): Promise<void> {
+  if (node.provisioned) return;
+  const rid = runtimeNodeId(cluster.clusterId, node.nodeId);
+  // Storage without a NodeProvisioned event is a half-done attempt from before a crash: start over.
+  await deps.runtime.remove(rid).catch(() => undefined);
+  const port = await freePort();
+  await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port });
+  await init();
+  await cluster.record({ type: 'RecordNodeProvisioned', nodeId: node.nodeId, port });
+}
+
+async function ensureStarted(deps: ReconcileDeps, cluster: ClusterProgress, node: ClusterNode): Promise<void> {
+  const { pid } = await deps.runtime.start(runtimeNodeId(cluster.clusterId, node.nodeId));
+  if (node.started) return;
+  if (node.port === undefined) throw new Error(`${node.nodeId} started before its port was recorded`);
+  await cluster.record({ type: 'RecordNodeStarted', nodeId: node.nodeId, port: node.port, pid });
 }
 
 async function waitForStreaming(target: SqlTarget, count: number, timeoutMs = 60_000): Promise<void> {
@@ -171,17 +160,18 @@ async function waitForStreaming(target: SqlTarget, count: number, timeoutMs = 60
   }
 }
 
-async function teardown(deps: ReconcileDeps, clusterId: string, state: () => ClusterState, record: Record_): Promise<void> {
-  const s = state();
-  for (const node of s.nodes) {
+async function teardown(deps: ReconcileDeps, cluster: ClusterProgress): Promise<void> {
+  const { clusterId } = cluster;
+  for (const node of cluster.view.nodes) {
     await deps.runtime.remove(runtimeNodeId(clusterId, node.nodeId));
-    if (node.started) await record({ type: 'NodeStopped', data: { nodeId: node.nodeId } });
+    await cluster.record({ type: 'RecordNodeStopped', nodeId: node.nodeId });
   }
   await deps.secrets.delete(appSecretRef(clusterId));
   await deps.secrets.delete(replicationSecretRef(clusterId));
-  await record({ type: 'ClusterDeleted', data: {} });
-  const release = { accountId: s.accountId!, name: s.name!, clusterId };
-  await handleCommand({ store: deps.store, streamId: streamIds.names(s.accountId!), initialState: initialNamesState(), evolve: evolveNames,
-    decide: (c: typeof release, st) => decideRelease(c, st), command: release, meta: { actor: PROVISIONING_ACTOR } });
+  await cluster.record({ type: 'RecordClusterDeleted' });
+  const { accountId, name } = cluster.view;
+  if (accountId && name) {
+    await onNames(deps.store, { type: 'ReleaseName', accountId, name, clusterId }, { actor: PROVISIONING_ACTOR });
+  }
   deps.log.info({ clusterId }, 'cluster deleted');
 }

@@ -1,0 +1,89 @@
+import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPlan, uuidv7 } from '@pgfleet/contracts';
+import { freePort, ownedTempDir, withClient } from '@pgfleet/postgres';
+import { createProcessRuntime } from './processRuntime.js';
+import type { NodeRuntime, ToolProcess } from '../port.js';
+
+const plan = findPlan('sandbox')!;
+const clusterId = uuidv7();
+let home: string;
+let runtime: NodeRuntime;
+const source = 'dump-source';
+const target = 'restore-target';
+
+const sql = async (nodeId: string, text: string, database = 'postgres') =>
+  withClient(await runtime.endpoint(nodeId, database), async (q) => (await q.query(text)).rows);
+
+/** Everything the tool wrote to stdout, once it exited 0. */
+async function output(tool: ToolProcess): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of tool.stdout) chunks.push(chunk as Buffer);
+  await tool.done;
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  home = await ownedTempDir('pgfleet-tools-');
+  runtime = createProcessRuntime({ home });
+  await Promise.all([source, target].map(async (nodeId) => {
+    await runtime.create({ clusterId, nodeId, major: 15, port: await freePort() });
+    await runtime.initialize(nodeId, { plan });
+    await runtime.start(nodeId);
+    await sql(nodeId, 'CREATE DATABASE shop');
+  }));
+});
+
+afterAll(async () => {
+  delete process.env.PGFLEET_SECRET_CANARY;
+  if (runtime) for (const n of await runtime.list(clusterId)) await runtime.remove(n.nodeId).catch(() => undefined);
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+describe('PostgreSQL tools run against nodes of the process runtime', () => {
+  it('pg_dump streams a custom-format dump that pg_restore, fed on stdin, restores into another node', async () => {
+    await sql(source, "CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 5000) g", 'shop');
+    const dump = await output(runtime.runTool(source, 'pg_dump', ['--format=custom'], { database: 'shop' }));
+    expect(dump.subarray(0, 5).toString()).toBe('PGDMP');
+
+    const restore = runtime.runTool(target, 'pg_restore', ['--no-owner'], { stdin: Readable.from([dump]), database: 'shop' });
+    expect((await output(restore)).length).toBe(0);
+    expect(await sql(target, 'SELECT count(*)::int AS n, max(note) AS last FROM items', 'shop')).toEqual([{ n: 5000, last: 'n999' }]);
+  });
+
+  it('a failing tool errors its stdout and rejects done with its last stderr lines', async () => {
+    const dump = runtime.runTool(source, 'pg_dump', ['--format=custom'], { database: 'no_such_db' });
+    await expect(output(dump)).rejects.toThrow(/^pg_dump failed: .*database "no_such_db" does not exist/);
+    await expect(dump.done).rejects.toThrow(/^pg_dump failed: /);
+
+    // Input the tool cannot use whole is a failure even when pg_restore gives up early.
+    const restore = runtime.runTool(target, 'pg_restore', [], { stdin: Readable.from([Buffer.from('not a dump')]), database: 'shop' });
+    await expect(restore.done).rejects.toThrow(/^pg_restore failed: .*input file does not appear to be a valid archive/);
+  });
+
+  it('refuses through done, never by throwing, an unknown node or a tool that is not a client tool', async () => {
+    const unknown = runtime.runTool('no-such-node', 'pg_dump', []);
+    await expect(unknown.done).rejects.toMatchObject({ code: 'NODE_NOT_FOUND' });
+    await expect(output(runtime.runTool(source, 'pg_ctl', ['stop']))).rejects.toThrow(/pg_ctl is not a PostgreSQL client tool/);
+    expect((await runtime.status(source)).state).toBe('running');
+  });
+
+  it('runs the tool without the control plane environment: a secret set in process.env is not there', async () => {
+    process.env.PGFLEET_SECRET_CANARY = 'canary';
+    const psql = runtime.runTool(source, 'psql', [
+      '-XAt', '-c', '\\getenv canary PGFLEET_SECRET_CANARY', '-c', '\\getenv home HOME', '-c', '\\echo :{?canary} :home',
+      '-c', 'SELECT current_user',
+    ]);
+    expect((await output(psql)).toString().trim().split('\n')).toEqual(['FALSE /tmp', 'postgres']);
+  });
+
+  it('kills a tool whose reader stops reading', async () => {
+    // FETCH_COUNT: psql prints rows as they come instead of holding the whole (1 GB) result.
+    const huge = "SELECT repeat('x', 1000) FROM generate_series(1, 1000000)";
+    const psql = runtime.runTool(source, 'psql', ['-XAt', '-v', 'FETCH_COUNT=100', '-c', huge]);
+    await new Promise((r) => psql.stdout.once('data', r));
+    psql.stdout.destroy();
+    await expect(psql.done).rejects.toThrow(/^psql failed: killed by SIGKILL$/);
+  });
+});

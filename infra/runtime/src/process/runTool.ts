@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { postgresOsUser } from '@pgfleet/postgres';
+import type { NodeEndpoint, ToolProcess } from '../port.js';
+
+/** PostgreSQL client tools a node runs for its callers: each takes `-h -p -U --no-password`. */
+export const CLIENT_TOOLS: ReadonlySet<string> = new Set([
+  'psql', 'pg_dump', 'pg_dumpall', 'pg_restore', 'pg_amcheck', 'vacuumdb', 'reindexdb', 'clusterdb',
+  'createdb', 'dropdb', 'createuser', 'dropuser', 'vacuumlo', 'pg_basebackup', 'pg_receivewal', 'pg_recvlogical',
+]);
+
+const STDERR_TAIL = 4096;
+
+/**
+ * The whole environment of a tool: PATH, a HOME without dotfiles, no system-wide libpq service
+ * file, and the locale. Nothing else of the control plane's environment (its secrets, its PG*
+ * variables) reaches the child.
+ */
+export function toolEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const child: Record<string, string> = {
+    PATH: env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', PGSYSCONFDIR: '/nonexistent',
+  };
+  for (const name of ['LANG', 'LC_ALL']) {
+    const value = env[name];
+    if (value !== undefined) child[name] = value;
+  }
+  return child;
+}
+
+/** A tool that could not run: its stdout errors and `done` rejects with `error`. */
+export function failedTool(error: Error): ToolProcess {
+  const stdout = new PassThrough();
+  stdout.on('error', () => undefined); // delivered to whoever reads it, and through `done`
+  process.nextTick(() => stdout.destroy(error));
+  const done = Promise.reject(error);
+  done.catch(() => undefined); // a caller that only reads stdout must not get an unhandled rejection
+  return { stdout, done, kill: () => undefined };
+}
+
+export interface ToolTarget {
+  /** Absolute path of the tool's binary. */
+  bin: string;
+  /** The server it connects to, as the superuser over the node's socket. */
+  endpoint: NodeEndpoint;
+}
+
+/**
+ * Run a client tool as the postgres OS user against `target`, the connection options appended
+ * last (so they win over the caller's). `stdin` is piped into it; its stdout is a stream that
+ * ends only on exit code 0 and errors otherwise, so a reader never takes a truncated output for a
+ * whole one. Closing stdout early kills the tool.
+ */
+export function spawnTool(
+  target: ToolTarget, args: readonly string[], options: { stdin?: Readable; database?: string } = {},
+): ToolProcess {
+  const tool = basename(target.bin);
+  const { host, port, user } = target.endpoint;
+  const os = postgresOsUser();
+  const child = spawn(
+    target.bin,
+    [...args, ...(options.database ? ['--dbname', options.database] : []),
+      '-h', host, '-p', String(port), '-U', user, '--no-password'],
+    { uid: os.uid, gid: os.gid, env: toolEnv(), stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] },
+  );
+  const stdout = new PassThrough();
+  stdout.on('error', () => undefined); // delivered to whoever reads it, and through `done`
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));
+  child.stdout!.pipe(stdout, { end: false });
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  // A tool that exits without reading all its input fails the feed (EPIPE): the input was not used whole.
+  const fed = options.stdin
+    ? pipeline(options.stdin, child.stdin!).then(() => undefined, (e: unknown) => e as Error)
+    : Promise.resolve(undefined);
+  const done = Promise.all([exited, fed]).then(
+    ([{ code, signal }, feedError]) => {
+      if (code === 0 && !feedError) return;
+      const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
+      const why = lastLines || feedError?.message || (signal ? `killed by ${signal}` : `exit ${code}`);
+      throw new Error(`${tool} failed: ${why}`);
+    },
+    (error: Error) => {
+      throw new Error(`${tool} failed: ${error.message}`);
+    },
+  );
+  done.then(() => stdout.end(), (error: Error) => stdout.destroy(error));
+  stdout.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { stdout, done, kill: () => child.kill('SIGKILL') };
+}

@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { parseWith } from '@pgfleet/contracts';
+import { RestoreBody, ScheduleBody } from '../http/backupSchemas.js';
+import { downloadBackup } from './backupDownload.js';
+import { apiClient, CliError } from './client.js';
+import { table } from './format.js';
+
+type Out = (human: string, json: unknown) => void;
+
+interface BackupRow { id: string; kind: string; status: string; size: number | null; sha256: string | null; started: string | null; requested: string | null; duration: number | null; node: string | null; onLeaderReason?: string; failedReason?: string }
+interface BackupShown extends BackupRow { progress: { bytes: number; startedAt: number } | null }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const enc = encodeURIComponent;
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) { v /= 1000; u++; }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
+
+/** Poll a backup until it is completed or failed, printing the bytes written so far (stderr). */
+async function waitForBackup(name: string, id: string, json: boolean, timeoutMs = 6 * 3600_000): Promise<BackupShown> {
+  const api = apiClient();
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const b = await api.call<BackupShown>('GET', `/v1/clusters/${enc(name)}/backups/${enc(id)}`);
+    const line = b.status === 'running' ? `running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far` : b.status;
+    if (!json && line !== last) process.stderr.write(`  backup ${id}: ${line}\n`);
+    last = line;
+    if (b.status === 'completed') return b;
+    if (b.status !== 'requested' && b.status !== 'running') {
+      throw new CliError(`backup ${id} of ${name} ${b.status === 'failed' ? `failed: ${b.failedReason ?? 'unknown reason'}` : `is ${b.status}`}`, 'BACKUP_FAILED', { backupId: id, status: b.status });
+    }
+    if (Date.now() > deadline) throw new CliError(`backup ${id} of ${name} is still ${b.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
+    await sleep(100);
+  }
+}
+
+export function registerBackupCommands(program: Command, out: (opts: { json?: boolean }) => Out): void {
+  const backup = program.command('backup').description('on-demand and daily pg_dump backups: create, list, download, restore, schedule');
+
+  backup.command('create <name>').description('take a backup now and wait for it, showing the bytes written so far')
+    .option('--no-wait', 'return once the request is accepted').option('--json', 'machine-readable output')
+    .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
+      const res = await apiClient().call<{ backupId: string; result?: { evicted?: string } }>('POST', `/v1/clusters/${enc(name)}/backups`);
+      const evicted = res.result?.evicted ? ` (the oldest on-demand backup ${res.result.evicted} was evicted to make room)` : '';
+      if (!o.json && evicted) process.stderr.write(`  quota reached${evicted}\n`);
+      if (!o.wait) return out(o)(`backup ${res.backupId} of ${name} requested${evicted}`, res);
+      const b = await waitForBackup(name, res.backupId, Boolean(o.json));
+      out(o)(`backup ${b.id} of ${name} completed on ${b.node}: ${bytes(b.size)} in ${seconds(b.duration)}, sha256 ${b.sha256}${evicted}`, { ...b, ...(res.result?.evicted ? { evicted: res.result.evicted } : {}) });
+    });
+
+  backup.command('list <name>').description("a cluster's backups: id, kind, status, size, started, duration, node").option('--json')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const r = await apiClient().call<{ backups: BackupRow[]; schedule: { at: string; tz: string } | null }>('GET', `/v1/clusters/${enc(name)}/backups`);
+      const rows = r.backups.map((b) => [b.id, b.kind, b.status, bytes(b.size), b.started ?? b.requested, seconds(b.duration), b.node]);
+      const schedule = r.schedule ? `daily backup at ${r.schedule.at} ${r.schedule.tz}` : 'no daily backup schedule';
+      out(o)(`${table(['ID', 'KIND', 'STATUS', 'SIZE', 'STARTED', 'DURATION', 'NODE'], rows)}\n${schedule}`, r.backups);
+    });
+
+  backup.command('download <name> <id>').description('download a backup file and verify its sha256')
+    .requiredOption('-o, --output <file>', 'where to write the file').option('--json')
+    .action(async (name: string, id: string, o: { output: string; json?: boolean }) => {
+      const d = await downloadBackup(`/v1/clusters/${enc(name)}/backups/${enc(id)}/download`, resolve(o.output));
+      out(o)(`downloaded backup ${id} to ${d.file} (${bytes(d.size)}); sha256 verified: ${d.sha256}`, d);
+    });
+
+  backup.command('restore <name> <id>').description('restore a backup in place, or into a new cluster of the same plan with --into')
+    .option('--into <newname>', 'create this cluster (same plan and version) and restore into it').option('--json')
+    .action(async (name: string, id: string, o: { into?: string; json?: boolean }) => {
+      const body = parseWith(RestoreBody, o.into === undefined ? {} : { into: o.into }, 'restore');
+      if (!body.ok) throw new CliError(body.rejection.message.replace('into:', '--into:'), body.rejection.code, body.rejection.details);
+      if (!o.json) process.stderr.write(o.into ? `  creating cluster ${o.into} like ${name}, then restoring backup ${id} into it\n` : `  restoring backup ${id} into ${name} (in place)\n`);
+      const r = await apiClient().call<{ into: string; durationMs: number }>('POST', `/v1/clusters/${enc(name)}/backups/${enc(id)}/restore`, body.value);
+      out(o)(`backup ${id} of ${name} restored into ${r.into} in ${seconds(r.durationMs)}`, r);
+    });
+
+  backup.command('schedule <name>').description('take a daily backup at HH:MM (in --tz, default UTC)')
+    .requiredOption('--at <HH:MM>', 'time of day, 24-hour').option('--tz <zone>', 'IANA time zone, e.g. Europe/Paris', 'UTC').option('--json')
+    .action(async (name: string, o: { at: string; tz: string; json?: boolean }) => {
+      const body = parseWith(ScheduleBody, { at: o.at, tz: o.tz }, 'schedule');
+      if (!body.ok) throw new CliError(body.rejection.message.replace(/schedule: (at|tz):/, 'schedule: --$1:'), body.rejection.code, body.rejection.details);
+      const r = await apiClient().call('PUT', `/v1/clusters/${enc(name)}/backups/schedule`, body.value);
+      out(o)(`daily backup of ${name} at ${body.value.at} ${body.value.tz}`, r);
+    });
+}

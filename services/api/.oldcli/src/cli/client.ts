@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { platformHome, readPlatformFile } from '../platform/home.js';
+
+/** An error the CLI prints as one sentence before exiting non-zero. */
+export class CliError extends Error {
+  constructor(message: string, readonly code = 'ERROR', readonly details?: unknown) {
+    super(message);
+  }
+}
+
+export interface ApiClient {
+  call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  natsUrl(): string;
+  /** TLS and credentials for NATS when the platform runs it secured (user `cli`). */
+  natsAuth(): Promise<{ tls?: { caFile: string }; user?: string; pass?: string }>;
+}
+
+/** Finds the API of the local platform ($PGFLEET_HOME/platform.json and api-token), or PGFLEET_API_URL/TOKEN. */
+export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
+  const home = platformHome(env);
+  const platform = readPlatformFile(home);
+  const base = env.PGFLEET_API_URL ?? (platform ? `http://127.0.0.1:${platform.apiPort}` : undefined);
+  const tokenFile = join(home, 'api-token');
+  const token = env.PGFLEET_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  return {
+    async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+      if (!base || !token) throw new CliError(`pgfleet is not running here (no ${join(home, 'platform.json')}): start it with "npm start" or "pgfleet up", or set PGFLEET_HOME`, 'NOT_RUNNING');
+      let res: Response;
+      try {
+        res = await fetch(base + path, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch {
+        throw new CliError(`cannot reach the pgfleet API at ${base}: is "pgfleet up" running?`, 'UNAVAILABLE');
+      }
+      const text = await res.text();
+      const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      if (!res.ok) throw new CliError(String(json.message ?? `HTTP ${res.status}`), String(json.code ?? res.status), json.details);
+      return json as T;
+    },
+    natsUrl() {
+      if (env.PGFLEET_NATS_URL) return env.PGFLEET_NATS_URL;
+      if (!platform) throw new CliError('pgfleet is not running here: start it with "npm start"', 'NOT_RUNNING');
+      return platform.natsTls ? `tls://127.0.0.1:${platform.natsPort}` : `nats://127.0.0.1:${platform.natsPort}`;
+    },
+    async natsAuth() {
+      if (!platform?.natsTls || env.PGFLEET_NATS_URL) return {};
+      const { openSecretStore } = await import('@pgfleet/postgres');
+      const { natsCaFile } = await import('../platform/natsSecurity.js');
+      return { tls: { caFile: natsCaFile(home) }, user: 'cli', pass: (await openSecretStore(home).get('nats/cli')) ?? '' };
+    },
+  };
+}

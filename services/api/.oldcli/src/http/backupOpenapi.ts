@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { CommandReply } from '@pgfleet/contracts';
+import { BackupRow, RestoreBody, ScheduleBody } from './backupSchemas.js';
+import { ErrorBody } from './schemas.js';
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } });
+const error = (description: string) => ({ description, content: json(ErrorBody) });
+const errors = { 400: error('invalid input'), 401: error('missing or wrong token'), 404: error('no such cluster or backup') };
+const params = [
+  { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+];
+const nameParam = params.slice(0, 1);
+const BackupShown = BackupRow.extend({ clusterId: z.string(), progress: z.object({ bytes: z.number(), startedAt: z.number() }).nullable() });
+
+/** The OpenAPI paths of the backup routes (see backupRoutes.ts). */
+export function backupPaths(): Record<string, unknown> {
+  return {
+    '/v1/clusters/{name}/backups': {
+      post: {
+        summary: 'Request an on-demand backup (pg_dump on a follower for Business, on the leader otherwise)', parameters: nameParam,
+        responses: { 202: { description: 'accepted; `backupId` names the backup', content: json(CommandReply) }, ...errors, 409: error('the plan has no backups (BACKUPS_NOT_IN_PLAN) or the cluster is not ready'), 429: error('daily on-demand limit reached (QUOTA_EXCEEDED)') },
+      },
+      get: { summary: "A cluster's backups: id, kind, status, size, started, duration, node", parameters: nameParam, responses: { 200: { description: 'backups', content: json(z.object({ clusterId: z.string(), name: z.string(), backups: z.array(BackupRow) })) }, ...errors } },
+    },
+    '/v1/clusters/{name}/backups/{id}': {
+      get: { summary: 'One backup, with the bytes written so far while it runs', parameters: params, responses: { 200: { description: 'backup', content: json(BackupShown) }, ...errors } },
+    },
+    '/v1/clusters/{name}/backups/{id}/download': {
+      get: {
+        summary: 'The backup file (pg_dump custom format); its sha256 is in the x-backup-sha256 header', parameters: params,
+        responses: { 200: { description: 'the file', headers: { 'x-backup-sha256': { schema: { type: 'string' } } }, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors, 409: error('the backup is not completed') },
+      },
+    },
+    '/v1/clusters/{name}/backups/{id}/restore': {
+      post: {
+        summary: 'Restore a backup in place, or with `into` into a new cluster of the same plan (created, then restored); answers when done',
+        parameters: params, requestBody: { required: false, content: json(RestoreBody) },
+        responses: { 200: { description: 'restored' }, ...errors, 409: error('backup not completed, cluster not ready or name taken'), 500: error('the file does not match its sha256 or pg_restore failed') },
+      },
+    },
+    '/v1/clusters/{name}/backups/schedule': {
+      put: { summary: 'Set the daily backup time (HH:MM in a time zone, default UTC)', parameters: nameParam, requestBody: { required: true, content: json(ScheduleBody) }, responses: { 200: { description: 'set', content: json(CommandReply) }, ...errors } },
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parseWith, querySubject, streamIds, type Rejection } from '@pgfleet/contracts';
+import { sendCommand } from '@pgfleet/bus';
+import type { EventStore } from '@pgfleet/eventstore';
+import { createFileBackupStore, evolveBackups, findBackup, initialBackupsState, type Backup, type BackupsState } from '@pgfleet/backup';
+import { BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
+import type { ClusterProjection, ClusterSummary } from './projection.js';
+import { reject } from './rejections.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
+
+export interface BackupRoutesContext {
+  projection: ClusterProjection;
+  nc: NatsConnection;
+  store: EventStore;
+  home: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long `restore --into` waits for the new cluster to be ready, and for the restore itself. */
+const CREATE_TIMEOUT_MS = 10 * 60_000;
+const RESTORE_TIMEOUT_MS = 60 * 60_000;
+
+export function backupRow(b: Backup): BackupRow {
+  return {
+    id: b.backupId, kind: b.kind, status: b.status, size: b.size ?? null, sha256: b.sha256 ?? null,
+    started: b.startedAt ?? null, requested: b.requestedAt ?? null, duration: b.durationMs ?? null, node: b.node ?? null,
+    ...(b.onLeaderReason ? { onLeaderReason: b.onLeaderReason } : {}), ...(b.failedReason ? { failedReason: b.failedReason } : {}),
+  };
+}
+
+/**
+ * Backups of a cluster over HTTP: request (RequestBackup over NATS), list and show (a fold of
+ * `backups-{clusterId}`, with live progress from the backup service), download (the file, with
+ * its sha256 in `x-backup-sha256`), restore (in place or into a new cluster of the same plan) and
+ * the daily schedule.
+ */
+export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesContext): void {
+  const files = createFileBackupStore(process.env.PGFLEET_BACKUP_DIR ?? join(ctx.home, 'backups'));
+
+  const loadBackups = async (clusterId: string): Promise<BackupsState> => {
+    const { events } = await ctx.store.readStream(streamIds.backups(clusterId));
+    return events.reduce((s, e) => evolveBackups(s, e as Parameters<typeof evolveBackups>[1]), initialBackupsState());
+  };
+  /** The cluster and one of its backups, or a rejection already sent. */
+  const findBackupOf = async (req: FastifyRequest, reply: FastifyReply): Promise<{ cluster: ClusterSummary; backup: Backup } | undefined> => {
+    const params = parseWith(BackupParams, req.params, 'path');
+    if (!params.ok) return void reject(reply, params.rejection);
+    const cluster = await findCluster(ctx.projection, req, reply);
+    if (!cluster) return undefined;
+    const backup = findBackup(await loadBackups(cluster.clusterId), params.value.id);
+    if (!backup) return void reject(reply, { code: 'BACKUP_NOT_FOUND', message: `cluster ${cluster.name} has no backup ${params.value.id}`, details: { field: 'id' } });
+    return { cluster, backup };
+  };
+
+  app.post('/v1/clusters/:name/backups', async (req, reply) => {
+    const cluster = await findCluster(ctx.projection, req, reply);
+    if (!cluster) return;
+    const res = await sendCommand(ctx.nc, 'backup', 'RequestBackup', { clusterId: cluster.clusterId }, requestMeta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send({ ...res, clusterId: cluster.clusterId, backupId: res.result?.backupId });
+  });
+
+  app.get('/v1/clusters/:name/backups', async (req, reply) => {
+    const cluster = await findCluster(ctx.projection, req, reply);
+    if (!cluster) return;
+    const state = await loadBackups(cluster.clusterId);
+    return { clusterId: cluster.clusterId, name: cluster.name, schedule: state.schedule ?? null, backups: state.backups.map(backupRow) };
+  });
+
+  app.get('/v1/clusters/:name/backups/:id', async (req, reply) => {
+    const found = await findBackupOf(req, reply);
+    if (!found) return;
+    let progress: { bytes: number; startedAt: number } | null = null;
+    if (found.backup.status === 'running') {
+      progress = await ctx.nc.request(querySubject('backup', 'BackupProgress'), JSON.stringify({ backupId: found.backup.backupId }), { timeout: 3000 })
+        .then((m) => m.json() as { bytes: number; startedAt: number } | null)
+        .catch(() => null);
+    }
+    return { clusterId: found.cluster.clusterId, ...backupRow(found.backup), progress };
+  });
+
+  app.get('/v1/clusters/:name/backups/:id/download', async (req, reply) => {
+    const found = await findBackupOf(req, reply);
+    if (!found) return;
+    const { cluster, backup } = found;
+    if (backup.status !== 'completed' || !backup.sha256) {
+      return reject(reply, { code: 'BACKUP_NOT_COMPLETED', message: `backup ${backup.backupId} is ${backup.status}, not completed`, details: { field: 'id', status: backup.status } });
+    }
+    if (!(await files.exists(cluster.clusterId, backup.backupId))) {
+      return reject(reply, { code: 'BACKUP_FILE_MISSING', message: `the file of backup ${backup.backupId} is missing from the backup store`, details: { field: 'id' } });
+    }
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', String(backup.size))
+      .header('content-disposition', `attachment; filename="${cluster.name}-${backup.backupId}.dump"`)
+      .header('x-backup-sha256', backup.sha256)
+      .send(files.open(cluster.clusterId, backup.backupId));
+  });
+
+  app.post('/v1/clusters/:name/backups/:id/restore', async (req, reply) => {
+    const body = parseWith(RestoreBody, req.body ?? {}, 'restore');
+    if (!body.ok) return reject(reply, body.rejection);
+    const found = await findBackupOf(req, reply);
+    if (!found) return;
+    const { cluster, backup } = found;
+    if (backup.status !== 'completed') {
+      return reject(reply, { code: 'BACKUP_NOT_COMPLETED', message: `backup ${backup.backupId} is ${backup.status}, not completed`, details: { field: 'id', status: backup.status } });
+    }
+    let target = cluster;
+    if (body.value.into) {
+      const created = await createAndWait(req, body.value.into, cluster);
+      if ('code' in created) return reject(reply, created);
+      target = created;
+    }
+    const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId }, requestMeta(req), { timeoutMs: RESTORE_TIMEOUT_MS });
+    if (!res.ok) return reject(reply, res);
+    return { ...res.result, backupId: backup.backupId, cluster: cluster.name, into: target.name, targetClusterId: target.clusterId, created: target !== cluster };
+  });
+
+  /** `restore --into`: a new cluster of the same plan, version and account, ready. */
+  async function createAndWait(req: FastifyRequest, name: string, like: ClusterSummary): Promise<ClusterSummary | Rejection> {
+    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', { name, plan: like.plan, version: like.version, accountId: like.accountId }, requestMeta(req));
+    if (!created.ok) return { ...created, details: { ...created.details, field: 'into' } };
+    const clusterId = String(created.result?.clusterId);
+    const deadline = Date.now() + CREATE_TIMEOUT_MS;
+    for (;;) {
+      await ctx.projection.catchUp();
+      const row = ctx.projection.clusters.get(clusterId);
+      if (row?.status === 'ready') return row;
+      if (row?.status === 'failed') return { code: 'PROVISIONING_FAILED', message: `the new cluster ${name} failed to provision: ${row.failureReason ?? 'unknown reason'}`, details: { field: 'into' } };
+      if (Date.now() > deadline) return { code: 'TIMEOUT', message: `the new cluster ${name} is not ready after ${CREATE_TIMEOUT_MS / 1000} s`, details: { field: 'into' } };
+      await sleep(200);
+    }
+  }
+
+  app.put('/v1/clusters/:name/backups/schedule', async (req, reply) => {
+    const body = parseWith(ScheduleBody, req.body ?? {}, 'schedule');
+    if (!body.ok) return reject(reply, body.rejection);
+    const cluster = await findCluster(ctx.projection, req, reply);
+    if (!cluster) return;
+    const res = await sendCommand(ctx.nc, 'backup', 'SetBackupSchedule', { clusterId: cluster.clusterId, ...body.value }, requestMeta(req));
+    if (!res.ok) return reject(reply, res);
+    return { ...res, clusterId: cluster.clusterId, at: body.value.at, tz: body.value.tz };
+  });
+}

@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import { reject } from './rejections.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { Id, parseWith, streamIds } from '@pgfleet/contracts';
+import { sendCommand } from '@pgfleet/bus';
+import type { EventStore } from '@pgfleet/eventstore';
+import { entryPoint, foldGateways } from '@pgfleet/networking';
+import type { ClusterProjection } from './projection.js';
+
+export interface NetworkRoutesContext {
+  projection: ClusterProjection;
+  nc: NatsConnection;
+  store: EventStore;
+  home: string;
+}
+
+const SwitchoverBody = z.object({ to: Id.optional() }).strict();
+const CertsBody = z.object({ rotate: z.literal(true, { error: 'only {"rotate": true} is supported' }) }).strict();
+const TlsBody = z.object({ force: z.literal(true, { error: 'only {"force": true} is supported: TLS cannot be un-forced' }) }).strict();
+/** A switchover stops, promotes and restarts servers: allow it time. */
+const SWITCHOVER_TIMEOUT_MS = 180_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The cluster CA certificate clients verify nodes against (`sslrootcert`). */
+export const clusterCaFile = (home: string, clusterId: string) => join(home, 'clusters', clusterId, 'tls', 'ca.crt');
+
+/**
+ * The address of a cluster's gateway(s), as the networking service recorded it; waits up to
+ * `waitMs` for it (a cluster that just became ready gets its gateway a moment later).
+ */
+export async function gatewayEndpoint(store: EventStore, clusterId: string, waitMs = 0, gateways = 1): Promise<{ host: string; port: number } | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const state = foldGateways((await store.readStream(streamIds.gateway(clusterId))).events);
+    // The entry point is ready once every gateway of the plan serves it (two for Business).
+    const at = state.removed || state.gateways.length < gateways ? undefined : entryPoint(state);
+    if (at || Date.now() >= deadline) return at;
+    await sleep(100);
+  }
+}
+
+/** The TLS parameters a client adds to the URL to verify the node behind the gateway. */
+export function tlsParams(home: string, clusterId: string): { sslmode: 'verify-full'; sslrootcert: string } | undefined {
+  const ca = clusterCaFile(home, clusterId);
+  return existsSync(ca) ? { sslmode: 'verify-full', sslrootcert: ca } : undefined;
+}
+
+/** Networking routes: the cluster CA (`pgfleet cluster ca NAME`) and switchover (`pgfleet cluster switchover NAME [--to NODE]`). */
+export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesContext): void {
+
+  app.get('/v1/clusters/:name/ca', async (req, reply) => {
+    const row = await findCluster(ctx.projection, req, reply);
+    if (!row) return;
+    const path = clusterCaFile(ctx.home, row.clusterId);
+    if (!existsSync(path)) return reject(reply, { code: 'CA_MISSING', message: `cluster ${row.name} has no CA yet (it is created with its first node)` });
+    return { clusterId: row.clusterId, path, pem: readFileSync(path, 'utf8') };
+  });
+
+  app.post('/v1/clusters/:name/switchover', async (req, reply) => {
+    const body = parseWith(SwitchoverBody, req.body ?? {}, 'switchover');
+    if (!body.ok) return reject(reply, body.rejection);
+    const row = await findCluster(ctx.projection, req, reply);
+    if (!row) return;
+    const meta = requestMeta(req);
+    const res = await sendCommand(ctx.nc, 'provisioning', 'SwitchoverCluster', { clusterId: row.clusterId, ...body.value }, meta, { timeoutMs: SWITCHOVER_TIMEOUT_MS });
+    if (!res.ok) return reject(reply, res);
+    // Done when the gateways forward to the new leader (the networking service follows LeaderChanged).
+    const to = String(res.result?.to);
+    const deadline = Date.now() + 30_000;
+    let gatewayLeader: string | undefined;
+    while (Date.now() < deadline) {
+      gatewayLeader = foldGateways((await ctx.store.readStream(streamIds.gateway(row.clusterId))).events).leader;
+      if (gatewayLeader === to) break;
+      await sleep(100);
+    }
+    return { ...res, clusterId: row.clusterId, gatewayLeader: gatewayLeader ?? null };
+  });
+
+  app.post('/v1/clusters/:name/tls', async (req, reply) => {
+    const body = parseWith(TlsBody, req.body ?? {}, 'tls');
+    if (!body.ok) return reject(reply, body.rejection);
+    const row = await findCluster(ctx.projection, req, reply);
+    if (!row) return;
+    const meta = requestMeta(req);
+    const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    if (!res.ok) return reject(reply, res);
+    return { ...res, clusterId: row.clusterId };
+  });
+
+  app.post('/v1/clusters/:name/certs', async (req, reply) => {
+    const body = parseWith(CertsBody, req.body ?? {}, 'certs');
+    if (!body.ok) return reject(reply, body.rejection);
+    const row = await findCluster(ctx.projection, req, reply);
+    if (!row) return;
+    const meta = requestMeta(req);
+    const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+    if (!res.ok) return reject(reply, res);
+    return { ...res, clusterId: row.clusterId };
+  });
+
+  for (const [path, command] of [['expose', 'ExposeCluster'], ['unexpose', 'UnexposeCluster']] as const) {
+    app.post(`/v1/clusters/:name/${path}`, async (req, reply) => {
+      const row = await findCluster(ctx.projection, req, reply);
+      if (!row) return;
+      const meta = requestMeta(req);
+      const res = await sendCommand(ctx.nc, 'networking', command, { clusterId: row.clusterId }, meta, { timeoutMs: 60_000 });
+      if (!res.ok) return reject(reply, res);
+      return { ...res, clusterId: row.clusterId };
+    });
+  }
+}

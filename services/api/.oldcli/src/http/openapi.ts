@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { CommandReply } from '@pgfleet/contracts';
+import { backupPaths } from './backupOpenapi.js';
+import { networkPaths } from './networkOpenapi.js';
+import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } });
+const errors = { 400: { description: 'invalid input', content: json(ErrorBody) }, 401: { description: 'missing or wrong token', content: json(ErrorBody) }, 404: { description: 'no such cluster', content: json(ErrorBody) } };
+const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
+
+/** OpenAPI 3.1 document of the HTTP API, generated from the zod schemas. */
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'pgfleet API', version: '0.1.0', description: 'Managed PostgreSQL control plane. Every route but /healthz and /openapi.json needs `Authorization: Bearer TOKEN` (the token is in $PGFLEET_HOME/api-token).' },
+    components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+    security: [{ token: [] }],
+    paths: {
+      '/v1/clusters': {
+        get: { summary: 'List clusters', responses: { 200: { description: 'clusters' } } },
+        post: { summary: 'Create a cluster', requestBody: { required: true, content: json(CreateClusterBody) }, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } },
+      },
+      '/v1/clusters/{name}': {
+        get: { summary: 'Show a cluster with its nodes', parameters: nameParam, responses: { 200: { description: 'cluster' }, ...errors } },
+        delete: { summary: 'Delete a cluster', parameters: nameParam, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } },
+      },
+      '/v1/clusters/{name}/retry': { post: { summary: 'Retry a failed provisioning where it stopped', parameters: nameParam, responses: { 202: { description: 'accepted', content: json(CommandReply) }, ...errors } } },
+      '/v1/clusters/{name}/url': { get: { summary: 'Connection URL (with the password)', parameters: nameParam, responses: { 200: { description: 'url' }, ...errors } } },
+      ...backupPaths(),
+      ...networkPaths(),
+      '/v1/clusters/{name}/audit': {
+        get: { summary: "A cluster's events, or its state at an instant", parameters: [...nameParam, { name: 'at', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.at.unwrap()) }], responses: { 200: { description: 'history' }, ...errors } },
+      },
+    },
+  };
+}

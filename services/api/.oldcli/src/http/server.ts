@@ -1,0 +1,133 @@
+import Fastify from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { findPlan, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
+import { sendCommand } from '@pgfleet/bus';
+import type { EventStore } from '@pgfleet/eventstore';
+import { openSecretStore } from '@pgfleet/postgres';
+import { foldCluster } from '@pgfleet/provisioning';
+import { registerBackupRoutes } from './backupRoutes.js';
+import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
+import { openApiDocument } from './openapi.js';
+import { reject } from './rejections.js';
+import { findCluster, requestMeta } from './clusterLookup.js';
+import { ClusterProjection } from './projection.js';
+import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
+
+export interface ApiServerOptions {
+  port: number;
+  host?: string;
+  token: string;
+  store: EventStore;
+  nc: NatsConnection;
+  home: string;
+}
+
+
+
+/** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
+export async function startApiServer(opts: ApiServerOptions) {
+  const projection = new ClusterProjection(opts.store);
+  await projection.start();
+  const secrets = openSecretStore(opts.home);
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+
+  app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.message.includes('JSON')) {
+      return reject(reply, { code: 'MALFORMED_JSON', message: `request body is not valid JSON: ${error.message}` });
+    }
+    if (error.statusCode && error.statusCode < 500) return reject(reply, { code: 'VALIDATION_FAILED', message: error.message });
+    return reject(reply, { code: 'INTERNAL', message: error.message });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/healthz' || req.url === '/openapi.json') return;
+    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
+    const want = Buffer.from(opts.token);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+      return reject(reply, { code: 'UNAUTHORIZED', message: 'missing or wrong API token (see $PGFLEET_HOME/api-token)' });
+    }
+  });
+
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/openapi.json', async () => openApiDocument());
+
+  app.get('/v1/clusters', async (req, reply) => {
+    const q = parseWith(AccountQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
+    await projection.catchUp();
+    return { clusters: projection.list(q.value.accountId) };
+  });
+
+  app.post('/v1/clusters', async (req, reply) => {
+    const body = parseWith(CreateClusterBody, req.body ?? {}, 'cluster');
+    if (!body.ok) return reject(reply, body.rejection);
+    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', body.value, requestMeta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send(res);
+  });
+
+  app.get('/v1/clusters/:name', async (req, reply) => {
+    const row = await findCluster(projection, req, reply);
+    if (!row) return;
+    const nodes = await opts.nc.request(querySubject('provisioning', 'ClusterStatus'), JSON.stringify({ clusterId: row.clusterId }), { timeout: 5000 })
+      .then((m) => (m.json() as { nodes: unknown[] }).nodes)
+      .catch((e: unknown) => ({ error: `node status unavailable: ${String(e)}` }));
+    return { ...row, nodes };
+  });
+
+  app.get('/v1/clusters/:name/url', async (req, reply) => {
+    const row = await findCluster(projection, req, reply);
+    if (!row) return;
+    const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId));
+    const state = foldCluster(events);
+    const ready = [...events].reverse().find((e) => e.type === 'ClusterReady');
+    if (state.status !== 'ready' || !ready || ready.type !== 'ClusterReady' || !state.secretRef) {
+      return reject(reply, { code: 'NOT_READY', message: `cluster ${row.name} is ${state.status}, not ready` });
+    }
+    const password = await secrets.get(state.secretRef);
+    if (password === undefined) return reject(reply, { code: 'INTERNAL', message: `the password of cluster ${row.name} is missing from the secret store` });
+    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, findPlan(row.plan)?.gateways ?? 1);
+    if (!gw) return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
+    const c = { ...ready.data, ...gw };
+    const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
+    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls: tlsParams(opts.home, row.clusterId) };
+  });
+
+  app.delete('/v1/clusters/:name', async (req, reply) => {
+    const row = await findCluster(projection, req, reply);
+    if (!row) return;
+    const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', { clusterId: row.clusterId }, requestMeta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send({ ...res, clusterId: row.clusterId });
+  });
+
+  app.post('/v1/clusters/:name/retry', async (req, reply) => {
+    const row = await findCluster(projection, req, reply);
+    if (!row) return;
+    const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', { clusterId: row.clusterId }, requestMeta(req));
+    if (!res.ok) return reject(reply, res);
+    return reply.code(202).send({ ...res, clusterId: row.clusterId });
+  });
+
+  app.get('/v1/clusters/:name/audit', async (req, reply) => {
+    const q = parseWith(AuditQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
+    const row = await findCluster(projection, req, reply, true);
+    if (!row) return;
+    const until = q.value.at ? new Date(q.value.at) : undefined;
+    const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId), { until });
+    const state = foldCluster(events);
+    return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: { ...state, version_: undefined, streamVersion: state.version_ }, events };
+  });
+
+  registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
+  registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
+
+  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${opts.port}`,
+    close: async () => { await app.close(); await projection.stop(); },
+  };
+}

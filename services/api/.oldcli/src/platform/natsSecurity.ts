@@ -1,0 +1,44 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { publishPermissions, renderNatsConfig } from '@pgfleet/bus';
+import { clusterCaFiles, createClusterCa, generatePassword, issueNodeCert, openSecretStore } from '@pgfleet/postgres';
+
+export interface SecuredNats {
+  configFile: string;
+  caFile: string;
+  /** Password of a NATS user (a service, `platform`, `cli`), from the secret store. */
+  password(user: string): Promise<string>;
+}
+
+export const natsCaDir = (home: string) => join(home, 'tls', 'nats', 'ca');
+export const natsCaFile = (home: string) => clusterCaFiles(natsCaDir(home)).certFile;
+
+/**
+ * With PGFLEET_NATS_TLS=1 the embedded NATS server speaks only TLS (a platform CA under
+ * `$PGFLEET_HOME/tls/nats`) and knows one user per process, each with generated credentials kept
+ * in the secret store and its own publish permissions (see renderNatsConfig).
+ */
+export async function secureNats(home: string, port: number, users: readonly string[]): Promise<SecuredNats> {
+  const dir = join(home, 'tls', 'nats');
+  const ca = await createClusterCa(natsCaDir(home), 'pgfleet-nats');
+  const serverDir = join(dir, 'server');
+  const certFile = join(serverDir, 'server.crt');
+  const keyFile = join(serverDir, 'server.key');
+  if (!existsSync(certFile)) {
+    await issueNodeCert({ caDir: natsCaDir(home), outDir: serverDir, commonName: 'nats', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  }
+  const secrets = openSecretStore(home);
+  const password = async (user: string) => {
+    const ref = `nats/${user}`;
+    const known = await secrets.get(ref);
+    if (known) return known;
+    const fresh = generatePassword();
+    await secrets.put(ref, fresh);
+    return fresh;
+  };
+  const entries = await Promise.all(users.map(async (user) => ({ user, password: await password(user), publish: publishPermissions(user) })));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const configFile = join(dir, 'nats.conf');
+  writeFileSync(configFile, renderNatsConfig({ host: '127.0.0.1', port, storeDir: join(home, 'nats'), tls: { certFile, keyFile }, users: entries }), { mode: 0o600 });
+  return { configFile, caFile: ca.certFile, password };
+}

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { sendCommand } from '@pgfleet/bus';
+import { COMMANDS, type ServiceName } from '@pgfleet/contracts';
+
+const require = createRequire(import.meta.url);
+
+/** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
+export const SERVICES = ['provisioning', 'backup', 'networking'] as const;
+
+export function serviceEntry(name: string): string | undefined {
+  try {
+    const main = join(dirname(require.resolve(`@pgfleet/${name}`)), 'main.js');
+    return existsSync(main) ? main : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Supervised {
+  name: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Run a service process; restart it (after a pause) when it dies unexpectedly, like an init system. */
+export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, log: (msg: string) => void): Supervised {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let exited: Promise<void> = Promise.resolve();
+  const launch = () => {
+    const proc = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
+      if (!stopping) {
+        log(`service ${name} exited (${signal ?? code}); restarting in 1 s`);
+        setTimeout(() => { if (!stopping) launch(); }, 1000);
+      }
+      resolve();
+    }));
+  };
+  launch();
+  return {
+    name,
+    get pid() { return child?.pid; },
+    stop: async () => {
+      stopping = true;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child?.kill('SIGKILL'), 15000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/**
+ * Wait until every service answers its commands on NATS (an empty command gets a validation
+ * rejection rather than SERVICE_UNAVAILABLE), so `up` reports the platform ready only when it is.
+ * Returns the services still silent after the timeout.
+ */
+export async function waitUntilAnswering(nc: NatsConnection, names: readonly string[], timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const silent: string[] = [];
+  for (const name of names) {
+    if (!Object.hasOwn(COMMANDS, name)) continue;
+    const service = name as ServiceName;
+    const command = Object.keys(COMMANDS[service])[0] as never;
+    for (;;) {
+      const reply = await sendCommand(nc, service, command, {}, undefined, { timeoutMs: 1000 });
+      if (reply.ok || reply.code !== 'SERVICE_UNAVAILABLE') break;
+      if (Date.now() > deadline) { silent.push(name); break; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return silent;
+}

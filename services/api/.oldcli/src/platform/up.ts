@@ -1,0 +1,140 @@
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { jetstream } from '@nats-io/jetstream';
+import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
+import { createPostgresEventStore } from '@pgfleet/eventstore';
+import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
+import { startApiServer } from '../http/server.js';
+import { apiTokenOf, fileSecret, platformHome, readPlatformFile, writePlatformFile, type PlatformFile } from './home.js';
+import { secureNats } from './natsSecurity.js';
+import { SERVICES, serviceEntry, supervise, waitUntilAnswering, type Supervised } from './services.js';
+
+export interface Platform {
+  home: string;
+  apiUrl: string;
+  natsUrl: string;
+  eventstoreUrl: string;
+  /** The service processes (name and current pid): what a chaos test kills. */
+  services(): { name: string; pid: number | undefined }[];
+  stop(): Promise<void>;
+}
+
+const DEFAULT_PORTS: PlatformFile = { natsPort: 14222, eventstorePort: 15432, apiPort: 7480 };
+
+async function choosePort(wanted: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  const free = await new Promise<boolean>((resolve) => {
+    const s = createServer().once('error', () => resolve(false)).listen(wanted, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  return free ? wanted : freePort();
+}
+
+/**
+ * Start the whole platform: NATS with JetStream and the control-plane PostgreSQL (unless
+ * PGFLEET_NATS_URL / PGFLEET_EVENTSTORE_URL point elsewhere), the relay, the API and every
+ * service. Cluster nodes are not children: they keep running when the platform stops.
+ */
+export async function up(env: NodeJS.ProcessEnv = process.env, log: (msg: string) => void = console.log): Promise<Platform> {
+  const home = platformHome(env);
+  mkdirSync(home, { recursive: true, mode: 0o755 });
+  assertReachableByPostgres(home);
+  const previous = readPlatformFile(home);
+  const ports: PlatformFile = {
+    natsPort: Number(env.PGFLEET_NATS_PORT ?? previous?.natsPort ?? (await choosePort(DEFAULT_PORTS.natsPort))),
+    eventstorePort: Number(env.PGFLEET_EVENTSTORE_PORT ?? previous?.eventstorePort ?? (await choosePort(DEFAULT_PORTS.eventstorePort))),
+    apiPort: Number(env.PGFLEET_API_PORT ?? previous?.apiPort ?? (await choosePort(DEFAULT_PORTS.apiPort))),
+  };
+  const closers: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const close of closers.reverse()) await close().catch((e: unknown) => log(`stop: ${String(e)}`));
+    closers.length = 0;
+  };
+  try {
+    let natsUrl = env.PGFLEET_NATS_URL;
+    // Credentials of each process on NATS: from the environment for an external server, else
+    // generated (PGFLEET_NATS_TLS=1: TLS and one user per process with its own permissions).
+    let natsAuth = (_user: string): Promise<NodeJS.ProcessEnv> => Promise.resolve({});
+    if (!natsUrl) {
+      const secured = env.PGFLEET_NATS_TLS === '1' ? await secureNats(home, ports.natsPort, ['platform', 'cli', ...SERVICES]) : undefined;
+      const nats: NatsServerHandle = await startNatsServer({ port: ports.natsPort, storeDir: join(home, 'nats'), configFile: secured?.configFile });
+      closers.push(() => nats.stop());
+      natsUrl = secured ? `tls://127.0.0.1:${ports.natsPort}` : nats.url;
+      if (secured) natsAuth = async (user) => ({ PGFLEET_NATS_CA: secured.caFile, PGFLEET_NATS_USER: user, PGFLEET_NATS_PASSWORD: await secured.password(user) });
+      log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}${secured ? '; TLS, a user per process' : ''})`);
+    }
+    writePlatformFile(home, { ...ports, natsTls: env.PGFLEET_NATS_TLS === '1' && !env.PGFLEET_NATS_URL });
+    let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
+    if (!eventstoreUrl) {
+      const password = fileSecret(home, 'eventstore-password');
+      const server: LocalServer = await startLocalServer({ dataDir: join(home, 'eventstore'), port: ports.eventstorePort, password });
+      closers.push(() => server.stop('fast'));
+      await ensureDatabase(server.url('postgres'), 'pgfleet');
+      eventstoreUrl = server.url('pgfleet');
+      log(`eventstore postgres://127.0.0.1:${ports.eventstorePort}/pgfleet`);
+    }
+    const store = createPostgresEventStore({ connectionString: eventstoreUrl });
+    await store.migrate();
+    closers.push(() => store.close());
+    const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up', ...busAuthFromEnv({ ...env, ...(await natsAuth('platform')) }) });
+    closers.push(() => nc.drain());
+    const relay = startRelay({ store, js: jetstream(nc) });
+    await relay.caughtUp();
+    closers.push(() => relay.stop());
+
+    const serviceEnv = { ...env, PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl };
+    const running: Supervised[] = [];
+    for (const name of SERVICES) {
+      const entry = serviceEntry(name);
+      if (!entry) { log(`service ${name} is not built; skipped`); continue; }
+      running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
+    }
+    closers.push(async () => { await Promise.all(running.map((s) => s.stop())); });
+    const silent = await waitUntilAnswering(nc, running.map((s) => s.name));
+    if (silent.length > 0) log(`services   ${silent.join(', ')} not answering commands yet`);
+
+    const api = await startApiServer({ port: ports.apiPort, token: apiTokenOf(home), store, nc, home });
+    closers.push(() => api.close());
+    const apiUrl = `http://127.0.0.1:${ports.apiPort}`;
+    log(`api        ${apiUrl} (token in ${join(home, 'api-token')})`);
+    log(`services   ${running.map((s) => s.name).join(', ') || '(none)'}`);
+    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services: () => running.map((s) => ({ name: s.name, pid: s.pid })) };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** PostgreSQL runs as an unprivileged user: it must be able to reach directories under the home. */
+function assertReachableByPostgres(home: string): void {
+  const user = postgresOsUser();
+  if (user.uid === process.getuid?.()) return;
+  const parts = home.split('/').filter(Boolean);
+  let path = '';
+  for (const part of parts) {
+    path += `/${part}`;
+    try {
+      accessSync(path, constants.F_OK);
+    } catch {
+      return;
+    }
+    const st = statSync(path);
+    const othersX = (st.mode & 0o001) !== 0;
+    const ownerX = st.uid === user.uid && (st.mode & 0o100) !== 0;
+    const groupX = st.gid === user.gid && (st.mode & 0o010) !== 0;
+    if (!othersX && !ownerX && !groupX) {
+      throw new Error(`PGFLEET_HOME ${home} is not reachable by the ${user.name} OS user (PostgreSQL runs as it): ${path} is not searchable; choose another PGFLEET_HOME or chmod o+x ${path}`);
+    }
+  }
+}

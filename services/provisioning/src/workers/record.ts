@@ -1,0 +1,70 @@
+import { foldClusterView, streamIds, type Actor, type ClusterView, type CommandReply } from '@pgfleet/contracts';
+import type { EventStore } from '@pgfleet/eventstore';
+import { handleCommand, type CommandContext } from '@pgfleet/kit';
+import { clusterDecider, type RecordCommand } from '../domain/cluster.js';
+
+export const PROVISIONING_ACTOR: Actor = { kind: 'service', id: 'provisioning' };
+
+/**
+ * Record a worker's outcome in `cluster-{clusterId}`: decided against the current stream and
+ * appended with its version as expected version (decided again on a conflict), so a stale or
+ * repeated outcome records nothing.
+ */
+export function recordOutcome(
+  store: EventStore, clusterId: string, command: RecordCommand, meta: CommandContext = {},
+): Promise<CommandReply> {
+  return handleCommand({
+    store, streamId: streamIds.cluster(clusterId), ...clusterDecider, command,
+    meta: { ...meta, actor: meta.actor ?? PROVISIONING_ACTOR },
+  });
+}
+
+/** An outcome the cluster's history refused (another worker, a delete or a failure moved it on). */
+export class StaleOutcome extends Error {
+  constructor(readonly command: RecordCommand, readonly code: string, message: string) {
+    super(`${command.type} not recorded: ${message}`);
+    this.name = 'StaleOutcome';
+  }
+}
+
+/**
+ * One cluster as a worker sees it while it works on it: the view folded from the stream, kept
+ * current as the worker records outcomes (several steps may record at once).
+ */
+export class ClusterProgress {
+  private constructor(
+    private readonly store: EventStore,
+    readonly clusterId: string,
+    private current: ClusterView,
+    private lastEventId: string | null,
+    /** Outcomes carry the correlation id of the request that started the cluster. */
+    private readonly correlationId: string | undefined,
+  ) {}
+
+  static async load(store: EventStore, clusterId: string): Promise<ClusterProgress> {
+    const { events } = await store.readStream(streamIds.cluster(clusterId));
+    const lastEventId = events.at(-1)?.id ?? null;
+    return new ClusterProgress(store, clusterId, foldClusterView(events), lastEventId, events[0]?.correlationId);
+  }
+
+  get view(): ClusterView {
+    return this.current;
+  }
+
+  /** Record an outcome, caused by the last event seen; throws StaleOutcome when the decider refuses it. */
+  async record(command: RecordCommand): Promise<void> {
+    const meta: CommandContext = { causationId: this.lastEventId, actor: PROVISIONING_ACTOR };
+    if (this.correlationId) meta.correlationId = this.correlationId;
+    const reply = await recordOutcome(this.store, this.clusterId, command, meta);
+    if (!reply.ok) throw new StaleOutcome(command, reply.code, reply.message);
+    if (reply.version !== this.current.version_) await this.refresh();
+  }
+
+  private async refresh(): Promise<void> {
+    const { events } = await this.store.readStream(streamIds.cluster(this.clusterId));
+    const view = foldClusterView(events);
+    if (view.version_ < this.current.version_) return;
+    this.current = view;
+    this.lastEventId = events.at(-1)?.id ?? null;
+  }
+}
