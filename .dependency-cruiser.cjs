@@ -16,7 +16,8 @@ module.exports = {
     {
       name: 'service-imports-service',
       comment:
-        'A service never imports another service, by path or by package name: share through contracts/ (events, views) or an infra/ package.',
+        'A service never imports another service, by path or by package name: ' +
+        'share through contracts/ (events, views) or an infra/ package.',
       severity: 'error',
       from: { path: `^services/${SERVICES}/` },
       to: {
@@ -29,12 +30,13 @@ module.exports = {
       comment: 'infra/ packages are below the services: they never import one.',
       severity: 'error',
       from: { path: '^infra/' },
-      to: { path: [`^services/`, `^@pgfleet/${SERVICES}(/|$)`] },
+      to: { path: ['^services/', `^@pgfleet/${SERVICES}(/|$)`] },
     },
     {
       name: 'contracts-do-io',
       comment:
-        'contracts/src is the shared language: schemas and pure helpers, no I/O and no other @pgfleet package (its scripts/ may write files).',
+        'contracts/src is the shared language: schemas and pure helpers, ' +
+        'no I/O and no other @pgfleet package (its scripts/ may write files).',
       severity: 'error',
       from: { path: '^contracts/src/' },
       to: {
@@ -64,7 +66,8 @@ module.exports = {
     },
   ],
   options: {
-    exclude: { path: '(^|/)(dist|\\.turbo)/' },
+    // dist is built output; hidden folders (.turbo, .pgfleet, scratch copies) are not sources.
+    exclude: { path: '(^|/)(dist|\\.[^/]+)/' },
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tooling/tsconfig.depcruise.json' },
     tsPreCompilationDeps: true,
@@ -74,6 +77,5 @@ module.exports = {
       extensions: ['.ts', '.js', '.mjs', '.cjs', '.d.ts', '.json'],
     },
     skipAnalysisNotInRules: true,
-    reporterOptions: { text: { highlightFocused: true } },
   },
 };

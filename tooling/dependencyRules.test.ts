@@ -123,7 +123,7 @@ describe('npm run deps (dependency-cruiser rules)', () => {
     ]);
   });
 
-  it('passes on a clean tree: workers do I/O, domains use contracts and kit, the e2e harness imports @pgfleet/api', () => {
+  it('passes on a clean tree: workers do I/O, domains use contracts and kit, e2e imports @pgfleet/api', () => {
     expect(clean.output).toMatch(/no dependency violations found/);
     expect(clean.code).toBe(0);
   });

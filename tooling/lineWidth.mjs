@@ -9,12 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const MAX = 120;
-const SKIP = new Set(['node_modules', 'dist', '.turbo', '.pgfleet', 'coverage', 'generated']);
+// Build output, dependencies and hidden folders (.turbo, .pgfleet, scratch copies) are not sources.
+const SKIP = new Set(['node_modules', 'dist', 'coverage', 'generated']);
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['contracts', 'infra', 'services', 'test'];
 
 function* tsFiles(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (SKIP.has(entry.name)) continue;
+    if (SKIP.has(entry.name) || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* tsFiles(path);
     else if (entry.isFile() && entry.name.endsWith('.ts')) yield path;

@@ -16,15 +16,21 @@ export type CloneFollowerInput = Omit<InitNodeInput, 'superuserPassword'> & Stan
  * the replication role may not open a SQL session, pg_basebackup reports the leftover slot itself.
  */
 async function dropStaleSlot(leader: LeaderEndpoint, slot: string): Promise<void> {
-  const inUse = new Error(`replication slot ${slot} is in use on ${leader.host}:${leader.port}: another follower streams from it`);
+  const inUse = new Error(
+    `replication slot ${slot} is in use on ${leader.host}:${leader.port}: another follower streams from it`,
+  );
   try {
-    await withClient({ host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'postgres' }, async (q) => {
-      const r = await q.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-      const row = r.rows[0];
-      if (!row) return;
-      if (row.active) throw inUse;
-      await q.query('SELECT pg_drop_replication_slot($1)', [slot]);
-    });
+    await withClient(
+      { host: leader.host, port: leader.port, user: leader.user, password: leader.password, database: 'postgres' },
+      async (q) => {
+        const slots = 'SELECT active FROM pg_replication_slots WHERE slot_name = $1';
+        const r = await q.query<{ active: boolean }>(slots, [slot]);
+        const row = r.rows[0];
+        if (!row) return;
+        if (row.active) throw inUse;
+        await q.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      },
+    );
   } catch (err) {
     if (err === inUse) throw err;
   }
@@ -49,12 +55,14 @@ export async function cloneFollower(input: CloneFollowerInput): Promise<Initiali
   try {
     const passfile = join(scratch, 'pgpass');
     writePassfile(passfile, [{ host: leader.host, port: leader.port, user: leader.user, password: leader.password }]);
-    await runAsPostgresOk(
-      toolchain(input.major).bin('pg_basebackup'),
-      ['-D', dataDir, '-h', leader.host, '-p', String(leader.port), '-U', leader.user, '--no-password',
-        '-R', '-X', 'stream', '-C', `--slot=${input.slotName}`, '--checkpoint=fast'],
-      { env: { PGPASSFILE: passfile, PGAPPNAME: 'pgfleet-clone', ...(leader.sslmode ? { PGSSLMODE: leader.sslmode } : {}), ...(leader.sslrootcert ? { PGSSLROOTCERT: leader.sslrootcert } : {}) } },
-    );
+    const connection = ['-h', leader.host, '-p', String(leader.port), '-U', leader.user, '--no-password'];
+    const clone = ['-D', dataDir, '-R', '-X', 'stream', '-C', `--slot=${input.slotName}`, '--checkpoint=fast'];
+    const tls = {
+      ...(leader.sslmode ? { PGSSLMODE: leader.sslmode } : {}),
+      ...(leader.sslrootcert ? { PGSSLROOTCERT: leader.sslrootcert } : {}),
+    };
+    const env = { PGPASSFILE: passfile, PGAPPNAME: 'pgfleet-clone', ...tls };
+    await runAsPostgresOk(toolchain(input.major).bin('pg_basebackup'), [...clone, ...connection], { env });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

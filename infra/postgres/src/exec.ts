@@ -8,7 +8,11 @@ export interface ExecResult {
 }
 
 /** Run a PostgreSQL tool as the postgres OS user; resolves with its output, never throws on exit code. */
-export function runAsPostgres(cmd: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<ExecResult> {
+export function runAsPostgres(
+  cmd: string,
+  args: readonly string[],
+  options: SpawnOptions & { input?: string } = {},
+): Promise<ExecResult> {
   const user = postgresOsUser();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
@@ -32,8 +36,15 @@ export function runAsPostgres(cmd: string, args: readonly string[], options: Spa
 }
 
 /** Same, but rejects with the tool's stderr when it exits non-zero. */
-export async function runAsPostgresOk(cmd: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<string> {
+export async function runAsPostgresOk(
+  cmd: string,
+  args: readonly string[],
+  options: SpawnOptions & { input?: string } = {},
+): Promise<string> {
   const r = await runAsPostgres(cmd, args, options);
-  if (r.code !== 0) throw new Error(`${cmd.split('/').pop()} ${args.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0) {
+    const lastLines = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${cmd.split('/').pop()} ${args.join(' ')} failed (exit ${r.code}): ${lastLines}`);
+  }
   return r.stdout;
 }

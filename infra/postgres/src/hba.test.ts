@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { renderHba } from './hba.js';
 
 const rules = (text: string) =>
-  text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/\s+/));
+  text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(/\s+/));
 
 describe('renderHba', () => {
   it('trusts the superuser on the socket and asks everyone else for scram over TCP', () => {
@@ -17,7 +20,9 @@ describe('renderHba', () => {
   });
 
   it('only accepts TLS over TCP when TLS is forced', () => {
-    const r = rules(renderHba({ replicationRole: 'replicator', forceTls: true, addresses: ['127.0.0.1/32', '10.0.0.0/8'] }));
+    const r = rules(
+      renderHba({ replicationRole: 'replicator', forceTls: true, addresses: ['127.0.0.1/32', '10.0.0.0/8'] }),
+    );
     const tcp = r.filter((x) => x[0] !== 'local');
     expect(tcp).toHaveLength(4);
     expect(tcp.every((x) => x[0] === 'hostssl')).toBe(true);

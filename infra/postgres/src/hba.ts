@@ -33,6 +33,14 @@ export function renderHba(input: HbaInput): string {
     rows.push([host, 'replication', ident(input.replicationRole), addr, 'scram-sha-256']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const body = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-  return `# pg_hba.conf written by pgfleet${input.forceTls ? ' (TLS forced: plaintext TCP is rejected)' : ''}\n${body}\n`;
+  const body = rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+  const forced = input.forceTls ? ' (TLS forced: plaintext TCP is rejected)' : '';
+  return `# pg_hba.conf written by pgfleet${forced}\n${body}\n`;
 }

@@ -74,12 +74,13 @@ export async function initNode(input: InitNodeInput): Promise<InitializedNode> {
     emptyDir(dataDir);
     ensureOwnedDir(dataDir);
     const tc = toolchain(input.major);
-    const args = ['-D', dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums', '--auth-local=trust', '--auth-host=scram-sha-256'];
+    const cluster = ['-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums'];
+    const args = ['-D', dataDir, ...cluster, '--auth-local=trust', '--auth-host=scram-sha-256'];
     let scratch: string | undefined;
     try {
       if (input.superuserPassword !== undefined) {
         scratch = await ownedTempDir('pgfleet-pw-');
-        writeOwnedFile(join(scratch, 'pw'), input.superuserPassword + '\n');
+        writeOwnedFile(join(scratch, 'pw'), `${input.superuserPassword}\n`);
         args.push(`--pwfile=${join(scratch, 'pw')}`);
       }
       await runAsPostgresOk(tc.bin('initdb'), args);

@@ -34,11 +34,12 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   const { dataDir, port } = opts;
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     ensureOwnedDir(dataDir);
-    const args = ['-D', dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums', '--auth-local=trust'];
+    const cluster = ['-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums'];
+    const args = ['-D', dataDir, ...cluster, '--auth-local=trust'];
     let pwfile: string | undefined;
     if (opts.password) {
       pwfile = join(dataDir, '..', `.pwfile-${port}`);
-      writeFileSync(pwfile, opts.password + '\n', { mode: 0o600 });
+      writeFileSync(pwfile, `${opts.password}\n`, { mode: 0o600 });
       const user = postgresOsUser();
       const { chownSync } = await import('node:fs');
       chownSync(pwfile, user.uid, user.gid);
@@ -66,7 +67,8 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
 
   const status = await runAsPostgres(tc.bin('pg_ctl'), ['-D', dataDir, 'status']);
   if (status.code !== 0) {
-    await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-w', '-t', '60', 'start']);
+    const log = join(dataDir, 'server.log');
+    await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', '60', 'start']);
   }
   await waitForPort(port);
   const auth = opts.password ? `postgres:${encodeURIComponent(opts.password)}` : 'postgres';

@@ -44,7 +44,12 @@ describe('nodeSettings', () => {
   });
 
   it('points ssl at the given certificate files', () => {
-    const s = nodeSettings({ plan, port: 1, dataDir: '/d', tls: { certFile: '/t/server.crt', keyFile: '/t/server.key', caFile: "/t/o'ca.crt" } });
+    const s = nodeSettings({
+      plan,
+      port: 1,
+      dataDir: '/d',
+      tls: { certFile: '/t/server.crt', keyFile: '/t/server.key', caFile: "/t/o'ca.crt" },
+    });
     expect(s.ssl).toBe('on');
     expect(s.ssl_cert_file).toBe("'/t/server.crt'");
     expect(s.ssl_key_file).toBe("'/t/server.key'");
@@ -62,7 +67,7 @@ describe('renderNodeConfig', () => {
   it('starts with the pgfleet marker and has one line per setting', () => {
     const text = renderNodeConfig({ plan, port: 7000, dataDir: '/d', clusterName: 'node-a' });
     expect(text.startsWith(NODE_CONFIG_MARKER)).toBe(true);
-    expect(text).toContain("\nport = 7000\n");
+    expect(text).toContain('\nport = 7000\n');
     expect(text).toContain("\ncluster_name = 'node-a'\n");
   });
 });
@@ -77,7 +82,7 @@ describe('nodeSocketDir', () => {
     const dir = nodeSocketDir(long);
     expect(dir).toMatch(/^\/tmp\/pgfleet-sock\/[0-9a-f]{16}$/);
     expect(nodeSocketDir(long)).toBe(dir);
-    expect(nodeSocketDir(long + '2')).not.toBe(dir);
+    expect(nodeSocketDir(`${long}2`)).not.toBe(dir);
   });
 });
 
@@ -86,9 +91,16 @@ describe('readNodeSettings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgfleet-conf-'));
     try {
       const tls = { certFile: '/t/server.crt', keyFile: '/t/server.key', caFile: "/t/it's/ca.crt" };
-      writeFileSync(join(dir, 'postgresql.conf'), renderNodeConfig({ plan, port: 6543, dataDir: dir, tls, clusterName: 'n_1' }));
+      writeFileSync(
+        join(dir, 'postgresql.conf'),
+        renderNodeConfig({ plan, port: 6543, dataDir: dir, tls, clusterName: 'n_1' }),
+      );
       expect(readNodeSettings(dir)).toMatchObject({
-        port: '6543', ssl: 'on', ssl_ca_file: "/t/it's/ca.crt", cluster_name: 'n_1', shared_buffers: '1024MB',
+        port: '6543',
+        ssl: 'on',
+        ssl_ca_file: "/t/it's/ca.crt",
+        cluster_name: 'n_1',
+        shared_buffers: '1024MB',
       });
       expect(readNodeSettings(join(dir, 'missing'))).toEqual({});
     } finally {

@@ -89,7 +89,8 @@ export function nodeSettings(input: NodeConfigInput): Record<string, string> {
   } else {
     s.ssl = 'off';
   }
-  for (const [k, v] of Object.entries(input.extra ?? {})) s[k] = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+  for (const [k, v] of Object.entries(input.extra ?? {}))
+    s[k] = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
   return s;
 }
 

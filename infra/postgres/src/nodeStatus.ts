@@ -37,14 +37,25 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 /** Role, timeline, WAL position and per-standby replication lag of one node. */
 export async function nodeStatus(target: SqlTarget): Promise<NodeStatus> {
   return withClient(target, async (q) => {
-    const base = (await q.query<{ rec: boolean; ssn: string }>(
-      `SELECT pg_is_in_recovery() AS rec, current_setting('synchronous_standby_names') AS ssn`,
-    )).rows[0]!;
+    const base = (
+      await q.query<{ rec: boolean; ssn: string }>(
+        `SELECT pg_is_in_recovery() AS rec, current_setting('synchronous_standby_names') AS ssn`,
+      )
+    ).rows[0]!;
     if (!base.rec) {
-      const lead = (await q.query<{ lsn: string; wal: string }>(
-        'SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal',
-      )).rows[0]!;
-      const standbys = await q.query<{ application_name: string; client_addr: string | null; state: string; sync_state: string; replay_lsn: string | null; lag: string | null }>(
+      const lead = (
+        await q.query<{ lsn: string; wal: string }>(
+          'SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal',
+        )
+      ).rows[0]!;
+      const standbys = await q.query<{
+        application_name: string;
+        client_addr: string | null;
+        state: string;
+        sync_state: string;
+        replay_lsn: string | null;
+        lag: string | null;
+      }>(
         `SELECT application_name, client_addr::text AS client_addr, state, sync_state, replay_lsn::text AS replay_lsn,
                 pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS lag
            FROM pg_stat_replication ORDER BY application_name`,
@@ -65,14 +76,26 @@ export async function nodeStatus(target: SqlTarget): Promise<NodeStatus> {
         synchronousStandbyNames: base.ssn,
       };
     }
-    const st = (await q.query<{ lsn: string | null; lag: string | null; tli: number }>(
-      `SELECT pg_last_wal_replay_lsn()::text AS lsn,
+    const st = (
+      await q.query<{ lsn: string | null; lag: string | null; tli: number }>(
+        `SELECT pg_last_wal_replay_lsn()::text AS lsn,
               pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint::text AS lag,
               (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
-    )).rows[0]!;
-    const rcv = (await q.query<{ status: string; sender_host: string | null; sender_port: number | null; slot_name: string | null; lsn: string | null; tli: number | null }>(
-      `SELECT status, sender_host, sender_port, slot_name, flushed_lsn::text AS lsn, received_tli AS tli FROM pg_stat_wal_receiver`,
-    )).rows[0];
+      )
+    ).rows[0]!;
+    const rcv = (
+      await q.query<{
+        status: string;
+        sender_host: string | null;
+        sender_port: number | null;
+        slot_name: string | null;
+        lsn: string | null;
+        tli: number | null;
+      }>(
+        `SELECT status, sender_host, sender_port, slot_name, flushed_lsn::text AS lsn, received_tli AS tli
+           FROM pg_stat_wal_receiver`,
+      )
+    ).rows[0];
     const status: NodeStatus = {
       inRecovery: true,
       timeline: rcv?.tli ?? st.tli,
@@ -81,7 +104,14 @@ export async function nodeStatus(target: SqlTarget): Promise<NodeStatus> {
       synchronousStandbyNames: base.ssn,
     };
     if (st.lag !== null) status.replayLagBytes = Number(st.lag);
-    if (rcv) status.receiver = { status: rcv.status, senderHost: rcv.sender_host, senderPort: rcv.sender_port, slotName: rcv.slot_name, receivedLsn: rcv.lsn };
+    if (rcv)
+      status.receiver = {
+        status: rcv.status,
+        senderHost: rcv.sender_host,
+        senderPort: rcv.sender_port,
+        slotName: rcv.slot_name,
+        receivedLsn: rcv.lsn,
+      };
     return status;
   });
 }

@@ -25,13 +25,17 @@ export async function createAppRoleAndDb(target: SqlTarget, input: AppRoleInput)
   await upsertRole(target, input.role, 'LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION', input.password);
   await withClient(target, async (q) => {
     const exists = await q.query('SELECT 1 FROM pg_database WHERE datname = $1', [input.database]);
-    if (!exists.rowCount) await q.query(`CREATE DATABASE ${quoteIdent(input.database)} OWNER ${quoteIdent(input.role)}`);
+    if (!exists.rowCount)
+      await q.query(`CREATE DATABASE ${quoteIdent(input.database)} OWNER ${quoteIdent(input.role)}`);
     await q.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(input.database)} FROM PUBLIC`);
     await q.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(input.database)} TO ${quoteIdent(input.role)}`);
   });
 }
 
 /** The role followers stream WAL with (REPLICATION LOGIN). Idempotent. */
-export async function createReplicationRole(target: SqlTarget, input: { role: string; password: string }): Promise<void> {
+export async function createReplicationRole(
+  target: SqlTarget,
+  input: { role: string; password: string },
+): Promise<void> {
   await upsertRole(target, input.role, 'LOGIN REPLICATION NOSUPERUSER', input.password);
 }

@@ -13,7 +13,10 @@ export interface SecretStore {
 export type SecretStoreErrorCode = 'INVALID_REF' | 'DECRYPT_FAILED' | 'BAD_KEY';
 
 export class SecretStoreError extends Error {
-  constructor(readonly code: SecretStoreErrorCode, message: string) {
+  constructor(
+    readonly code: SecretStoreErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'SecretStoreError';
   }
@@ -28,7 +31,7 @@ function loadOrCreateKey(dir: string): Buffer {
   const keyFile = join(dir, 'key');
   try {
     // 'wx': exactly one opener creates the key, even when two processes start together.
-    writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
@@ -53,7 +56,10 @@ export function openSecretStore(homeDir: string): SecretStore {
 
   const fileOf = (ref: string) => {
     if (!REF.test(ref) || ref.length > 200) {
-      throw new SecretStoreError('INVALID_REF', `secret ref "${ref}" must be segments of letters, digits, ".", "_", ":" or "-" separated by "/"`);
+      throw new SecretStoreError(
+        'INVALID_REF',
+        `secret ref "${ref}" must be segments of letters, digits, ".", "_", ":" or "-" separated by "/"`,
+      );
     }
     return join(items, encodeURIComponent(ref));
   };
@@ -85,7 +91,10 @@ export function openSecretStore(homeDir: string): SecretStore {
         const decipher = createDecipheriv('aes-256-gcm', key, iv);
         decipher.setAAD(Buffer.from(ref));
         decipher.setAuthTag(tag);
-        return Buffer.concat([decipher.update(blob.subarray(MAGIC.length + IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        return Buffer.concat([
+          decipher.update(blob.subarray(MAGIC.length + IV_BYTES + TAG_BYTES)),
+          decipher.final(),
+        ]).toString('utf8');
       } catch {
         throw new SecretStoreError('DECRYPT_FAILED', `secret "${ref}" cannot be decrypted with this store's key`);
       }

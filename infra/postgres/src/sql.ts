@@ -44,7 +44,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 
 /** A role/database/standby name as a quoted SQL identifier; rejects anything unusual. */
 export function quoteIdent(name: string): string {
-  if (!NAME.test(name)) throw new Error(`"${name}" is not a valid name: 1-63 letters, digits, "_" or "-", starting with a letter or "_"`);
+  if (!NAME.test(name))
+    throw new Error(`"${name}" is not a valid name: 1-63 letters, digits, "_" or "-", starting with a letter or "_"`);
   return `"${name}"`;
 }
 

@@ -30,7 +30,7 @@ export const FOLLOWER_PASSFILE = 'pgfleet.pgpass';
 
 /** A conninfo value: bare when plain, else single-quoted with `\` and `'` escaped. */
 const conninfoValue = (v: string) =>
-  (/^[A-Za-z0-9_./-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+  /^[A-Za-z0-9_./-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
  * The CA a node verifies its leader with: its `ssl_ca_file`, else the `ca.crt` beside its
@@ -86,7 +86,7 @@ export function writeStandbySettings(dataDir: string, target: StandbyTarget, opt
     .split('\n')
     .filter((l) => l.trim() !== '' && !LEADER_SETTINGS.test(l));
   kept.push(`primary_conninfo = ${pgString(conninfo)}`, `primary_slot_name = ${pgString(target.slotName)}`);
-  writeOwnedFile(autoConf, kept.join('\n') + '\n');
+  writeOwnedFile(autoConf, `${kept.join('\n')}\n`);
   if (options.standby) writeOwnedFile(join(dataDir, 'standby.signal'), '');
 }
 

@@ -19,7 +19,15 @@ function psql(conninfo: string, sql: string): Promise<{ code: number; out: strin
     execFile(
       toolchain(15).bin('psql'),
       [conninfo, '-X', '-At', '-c', sql],
-      { env: { ...process.env, HOME: dir, PGSSLCERT: join(dir, 'none.crt'), PGSSLKEY: join(dir, 'none.key'), PGCONNECT_TIMEOUT: '5' } },
+      {
+        env: {
+          ...process.env,
+          HOME: dir,
+          PGSSLCERT: join(dir, 'none.crt'),
+          PGSSLKEY: join(dir, 'none.key'),
+          PGCONNECT_TIMEOUT: '5',
+        },
+      },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}`.trim() }),
     );
   });
@@ -30,7 +38,10 @@ const conn = (mode: string, rootCert = ca.certFile, host = '127.0.0.1') =>
 const SSL_OF_ME = 'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
 
 async function reloadUntil(check: () => Promise<boolean>) {
-  const r = await psql(`host=${server.dataDir} port=${server.port} user=postgres dbname=postgres`, 'SELECT pg_reload_conf()');
+  const r = await psql(
+    `host=${server.dataDir} port=${server.port} user=postgres dbname=postgres`,
+    'SELECT pg_reload_conf()',
+  );
   expect(r).toEqual({ code: 0, out: 't' });
   for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
 }
@@ -38,12 +49,23 @@ async function reloadUntil(check: () => Promise<boolean>) {
 beforeAll(async () => {
   dir = await ownedTempDir('pgfleet-tlsint-');
   ca = await createClusterCa(join(dir, 'ca'), 'tls-test');
-  certReq = { caDir: ca.dir, outDir: join(dir, 'certs'), commonName: 'node-1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
+  certReq = {
+    caDir: ca.dir,
+    outDir: join(dir, 'certs'),
+    commonName: 'node-1',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  };
   const cert = await issueNodeCert(certReq);
   server = await startLocalServer({
     dataDir: join(dir, 'data'),
     port: await freePort(),
-    settings: { ssl: 'on', ssl_cert_file: `'${cert.certFile}'`, ssl_key_file: `'${cert.keyFile}'`, ssl_ca_file: `'${cert.caFile}'` },
+    settings: {
+      ssl: 'on',
+      ssl_cert_file: `'${cert.certFile}'`,
+      ssl_key_file: `'${cert.keyFile}'`,
+      ssl_ca_file: `'${cert.caFile}'`,
+    },
   });
 }, 60000);
 
@@ -66,7 +88,7 @@ describe('PostgreSQL serving a certificate of its cluster CA', () => {
     expect(r.out).toMatch(/certificate verify failed/);
   }, 30000);
 
-  it('fails verify-full when the certificate SAN lacks the host, then works again after a rotation by reload', async () => {
+  it('fails verify-full when the SAN lacks the host, and works again after a rotation by reload', async () => {
     await issueNodeCert({ ...certReq, dnsNames: ['elsewhere.example'], ipAddresses: [] });
     await reloadUntil(async () => (await psql(conn('verify-full'), 'SELECT 1')).code !== 0);
     const bad = await psql(conn('verify-full'), 'SELECT 1');

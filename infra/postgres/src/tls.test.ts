@@ -17,7 +17,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'no error', (e: unknown) => (e instanceof TlsError ? e.code : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'no error',
+    (e: unknown) => (e instanceof TlsError ? e.code : String(e)),
+  );
 
 describe('createClusterCa', () => {
   it('creates a 10-year CA with a private key', () => {
@@ -45,8 +49,18 @@ describe('createClusterCa', () => {
 describe('issueNodeCert', () => {
   it('issues a one-year server certificate with the requested SANs, key 0600 owned by the postgres user', async () => {
     const out = join(dir, 'node1');
-    const cert = await issueNodeCert({ caDir: ca.dir, outDir: out, commonName: 'n1', dnsNames: ['gw.prod-db.local', 'localhost'], ipAddresses: ['127.0.0.1'] });
-    expect(cert).toEqual({ keyFile: join(out, 'server.key'), certFile: join(out, 'server.crt'), caFile: join(out, 'ca.crt') });
+    const cert = await issueNodeCert({
+      caDir: ca.dir,
+      outDir: out,
+      commonName: 'n1',
+      dnsNames: ['gw.prod-db.local', 'localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    expect(cert).toEqual({
+      keyFile: join(out, 'server.key'),
+      certFile: join(out, 'server.crt'),
+      caFile: join(out, 'ca.crt'),
+    });
     const key = statSync(cert.keyFile);
     expect(key.mode & 0o777).toBe(0o600);
     expect(key.uid).toBe(postgresOsUser().uid);
@@ -63,19 +77,37 @@ describe('issueNodeCert', () => {
 
   it('does not chain to another cluster CA', async () => {
     const other = await createClusterCa(join(dir, 'other-ca'), 'other');
-    const cert = await issueNodeCert({ caDir: ca.dir, outDir: join(dir, 'node2'), commonName: 'n2', dnsNames: [], ipAddresses: ['127.0.0.1'] });
+    const cert = await issueNodeCert({
+      caDir: ca.dir,
+      outDir: join(dir, 'node2'),
+      commonName: 'n2',
+      dnsNames: [],
+      ipAddresses: ['127.0.0.1'],
+    });
     expect((await verifyCert(other.certFile, cert.certFile)).ok).toBe(false);
   });
 
   it('replaces an existing pair on re-issue (rotation)', async () => {
-    const req = { caDir: ca.dir, outDir: join(dir, 'node3'), commonName: 'n3', dnsNames: ['localhost'], ipAddresses: [] };
+    const req = {
+      caDir: ca.dir,
+      outDir: join(dir, 'node3'),
+      commonName: 'n3',
+      dnsNames: ['localhost'],
+      ipAddresses: [],
+    };
     const first = certInfo((await issueNodeCert(req)).certFile);
     const second = certInfo((await issueNodeCert(req)).certFile);
     expect(second.serialNumber).not.toBe(first.serialNumber);
   });
 
   it('rejects bad requests with a code, and a missing CA', async () => {
-    const base = { caDir: ca.dir, outDir: join(dir, 'bad'), commonName: 'n', dnsNames: ['ok.local'], ipAddresses: ['127.0.0.1'] };
+    const base = {
+      caDir: ca.dir,
+      outDir: join(dir, 'bad'),
+      commonName: 'n',
+      dnsNames: ['ok.local'],
+      ipAddresses: ['127.0.0.1'],
+    };
     expect(await codeOf(issueNodeCert({ ...base, dnsNames: ['bad name'] }))).toBe('INVALID_TLS_REQUEST');
     expect(await codeOf(issueNodeCert({ ...base, ipAddresses: ['300.1.1.1'] }))).toBe('INVALID_TLS_REQUEST');
     expect(await codeOf(issueNodeCert({ ...base, dnsNames: [], ipAddresses: [] }))).toBe('INVALID_TLS_REQUEST');

@@ -12,7 +12,10 @@ export type TlsErrorCode = 'INVALID_TLS_REQUEST' | 'CA_MISSING' | 'OPENSSL_FAILE
 
 /** A TLS material failure: a stable code and one sentence (never key material). */
 export class TlsError extends Error {
-  constructor(readonly code: TlsErrorCode, message: string) {
+  constructor(
+    readonly code: TlsErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'TlsError';
   }
@@ -81,7 +84,13 @@ function openssl(args: readonly string[], input?: string): Promise<string> {
     child.on('error', (err) => reject(new TlsError('OPENSSL_FAILED', `openssl could not run: ${err.message}`)));
     child.on('close', (code) => {
       if (code === 0) resolve(stdout);
-      else reject(new TlsError('OPENSSL_FAILED', `openssl ${args[0]} failed (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' | ')}`));
+      else
+        reject(
+          new TlsError(
+            'OPENSSL_FAILED',
+            `openssl ${args[0]} failed (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' | ')}`,
+          ),
+        );
     });
     if (child.stdin) {
       // openssl may exit before reading its input (it reports why on stderr): not our error.
@@ -109,8 +118,13 @@ export function clusterCaFiles(dir: string): ClusterCa {
  * The cluster's own CA (EC P-256, 10 years): `ca.key` (0600) and `ca.crt` in `dir`. Idempotent:
  * an existing CA is returned as is, never replaced (that would break every client's sslrootcert).
  */
-export async function createClusterCa(dir: string, clusterName: string, options: { days?: number } = {}): Promise<ClusterCa> {
-  if (!SUBJECT_VALUE.test(clusterName)) invalid(`cluster name "${clusterName}" must be 1-64 letters, digits, spaces, ".", "_" or "-"`);
+export async function createClusterCa(
+  dir: string,
+  clusterName: string,
+  options: { days?: number } = {},
+): Promise<ClusterCa> {
+  if (!SUBJECT_VALUE.test(clusterName))
+    invalid(`cluster name "${clusterName}" must be 1-64 letters, digits, spaces, ".", "_" or "-"`);
   const ca = clusterCaFiles(dir);
   if (existsSync(ca.keyFile) && existsSync(ca.certFile)) return ca;
   // The directory is readable (the certificate is public and nodes read it); the key is not.
@@ -118,13 +132,11 @@ export async function createClusterCa(dir: string, clusterName: string, options:
   const keyTmp = `${ca.keyFile}.pgfleet-new`;
   const certTmp = `${ca.certFile}.pgfleet-new`;
   writeFileSync(keyTmp, await newKey(), { mode: 0o600 });
-  await openssl([
-    'req', '-x509', '-new', '-sha256', '-key', keyTmp, '-out', certTmp,
-    '-days', String(options.days ?? 3650), '-set_serial', serial(),
-    '-subj', `/O=pgfleet/CN=${clusterName} CA`,
-    '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  const request = ['req', '-x509', '-new', '-sha256', '-key', keyTmp, '-out', certTmp];
+  const validity = ['-days', String(options.days ?? 3650), '-set_serial', serial()];
+  const subject = ['-subj', `/O=pgfleet/CN=${clusterName} CA`];
+  const extensions = ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign,cRLSign'];
+  await openssl([...request, ...validity, ...subject, ...extensions.flatMap((ext) => ['-addext', ext])]);
   renameSync(keyTmp, ca.keyFile);
   renameSync(certTmp, ca.certFile);
   return ca;
@@ -139,18 +151,26 @@ export async function createClusterCa(dir: string, clusterName: string, options:
  */
 export async function issueNodeCert(req: NodeCertRequest): Promise<NodeCert> {
   const name = req.name ?? 'server';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === 'ca') invalid(`certificate name "${name}" must be 1-64 letters, digits, "_" or "-" and not "ca"`);
-  if (!SUBJECT_VALUE.test(req.commonName)) invalid(`common name "${req.commonName}" must be 1-64 letters, digits, spaces, ".", "_" or "-"`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === 'ca')
+    invalid(`certificate name "${name}" must be 1-64 letters, digits, "_" or "-" and not "ca"`);
+  if (!SUBJECT_VALUE.test(req.commonName))
+    invalid(`common name "${req.commonName}" must be 1-64 letters, digits, spaces, ".", "_" or "-"`);
   for (const d of req.dnsNames) if (!DNS_NAME.test(d) || d.length > 253) invalid(`"${d}" is not a DNS name`);
   for (const ip of req.ipAddresses) if (isIP(ip) === 0) invalid(`"${ip}" is not an IP address`);
-  if (req.dnsNames.length + req.ipAddresses.length === 0) invalid('a node certificate needs at least one DNS name or IP address');
+  if (req.dnsNames.length + req.ipAddresses.length === 0)
+    invalid('a node certificate needs at least one DNS name or IP address');
   const days = req.days ?? 365;
   if (!Number.isInteger(days) || days <= 0) invalid(`days must be a positive integer, got ${days}`);
   const ca = clusterCaFiles(req.caDir);
-  if (!existsSync(ca.keyFile) || !existsSync(ca.certFile)) throw new TlsError('CA_MISSING', `no cluster CA in ${req.caDir}; create it first`);
+  if (!existsSync(ca.keyFile) || !existsSync(ca.certFile))
+    throw new TlsError('CA_MISSING', `no cluster CA in ${req.caDir}; create it first`);
 
   if (!existsSync(req.outDir)) ensureOwnedDir(req.outDir);
-  const out: NodeCert = { keyFile: join(req.outDir, `${name}.key`), certFile: join(req.outDir, `${name}.crt`), caFile: join(req.outDir, CA_CERT) };
+  const out: NodeCert = {
+    keyFile: join(req.outDir, `${name}.key`),
+    certFile: join(req.outDir, `${name}.crt`),
+    caFile: join(req.outDir, CA_CERT),
+  };
   const keyTmp = `${out.keyFile}.pgfleet-new`;
   const work = await mkdtemp(join(tmpdir(), 'pgfleet-tls-'));
   try {
@@ -171,10 +191,9 @@ export async function issueNodeCert(req: NodeCertRequest): Promise<NodeCert> {
         '',
       ].join('\n'),
     );
-    const cert = await openssl(
-      ['x509', '-req', '-sha256', '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', serial(), '-days', String(days), '-extfile', extFile, '-extensions', 'v3'],
-      csr,
-    );
+    const signing = ['x509', '-req', '-sha256', '-CA', ca.certFile, '-CAkey', ca.keyFile];
+    const validity = ['-set_serial', serial(), '-days', String(days)];
+    const cert = await openssl([...signing, ...validity, '-extfile', extFile, '-extensions', 'v3'], csr);
     writeOwnedFile(`${out.certFile}.pgfleet-new`, cert, 0o644);
     writeOwnedFile(out.caFile, readFileSync(ca.certFile, 'utf8'), 0o644);
     renameSync(keyTmp, out.keyFile);

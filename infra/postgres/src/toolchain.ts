@@ -8,13 +8,30 @@ import { join } from 'node:path';
 export interface Toolchain {
   major: number;
   binDir: string;
-  bin(name: 'postgres' | 'initdb' | 'pg_ctl' | 'pg_basebackup' | 'pg_dump' | 'pg_restore' | 'pg_upgrade' | 'psql' | 'pgbench' | 'pg_controldata' | 'pg_isready' | 'pg_rewind'): string;
+  bin(
+    name:
+      | 'postgres'
+      | 'initdb'
+      | 'pg_ctl'
+      | 'pg_basebackup'
+      | 'pg_dump'
+      | 'pg_restore'
+      | 'pg_upgrade'
+      | 'psql'
+      | 'pgbench'
+      | 'pg_controldata'
+      | 'pg_isready'
+      | 'pg_rewind',
+  ): string;
 }
 
 export function toolchain(major: number, env: NodeJS.ProcessEnv = process.env): Toolchain {
   const binDir = env[`PGFLEET_PG${major}_BIN`] ?? `/usr/lib/postgresql/${major}/bin`;
   if (!existsSync(join(binDir, 'postgres'))) {
-    throw new Error(`PostgreSQL ${major} is not installed: ${join(binDir, 'postgres')} not found (run npm start to install it, or set PGFLEET_PG${major}_BIN)`);
+    throw new Error(
+      `PostgreSQL ${major} is not installed: ${join(binDir, 'postgres')} not found ` +
+        `(run npm start to install it, or set PGFLEET_PG${major}_BIN)`,
+    );
   }
   return { major, binDir, bin: (name) => join(binDir, name) };
 }

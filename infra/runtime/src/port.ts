@@ -32,11 +32,23 @@ export interface NodeStatusReport {
   node?: NodeInfo;
 }
 
-export type NodeRuntimeErrorCode = 'NODE_NOT_FOUND' | 'NODE_EXISTS' | 'NOT_INITIALIZED' | 'START_FAILED' | 'STOP_FAILED';
+export type NodeRuntimeErrorCode =
+  | 'NODE_NOT_FOUND'
+  | 'NODE_EXISTS'
+  | 'NOT_INITIALIZED'
+  | 'START_FAILED'
+  | 'STOP_FAILED';
 
-/** A runtime failure a caller can act on; `message` is one sentence (with the server's last log lines for START_FAILED). */
+/**
+ * A runtime failure a caller can act on; `message` is one sentence (with the server's last log
+ * lines for START_FAILED).
+ */
 export class NodeRuntimeError extends Error {
-  constructor(readonly code: NodeRuntimeErrorCode, message: string, readonly details: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: NodeRuntimeErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'NodeRuntimeError';
   }
@@ -111,7 +123,12 @@ export interface NodeRuntime {
   kill9(nodeId: string): Promise<void>;
   status(nodeId: string): Promise<NodeStatusReport>;
   /** Run a command in the node's context (as the postgres OS user, PGDATA/PGHOST/PGPORT set). */
-  exec(nodeId: string, cmd: string, args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<ExecResult>;
+  exec(
+    nodeId: string,
+    cmd: string,
+    args: readonly string[],
+    options?: { input?: string; env?: Record<string, string> },
+  ): Promise<ExecResult>;
   /** Stop the node and delete its data directory. */
   remove(nodeId: string): Promise<void>;
 
@@ -158,6 +175,11 @@ export interface NodeRuntime {
    * its stdout is streamed back. The tool sees none of the control plane's environment. Never
    * throws: an unknown node or tool fails `done` and `stdout`.
    */
-  runTool(nodeId: string, tool: string, args: readonly string[], options?: { stdin?: Readable; database?: string }): ToolProcess;
+  runTool(
+    nodeId: string,
+    tool: string,
+    args: readonly string[],
+    options?: { stdin?: Readable; database?: string },
+  ): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
 }

@@ -26,7 +26,10 @@ function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
     },
   );
   return {
-    config, store, home, scheduler,
+    config,
+    store,
+    home,
+    scheduler,
     runtime: createProcessRuntime({ home }),
     live: new GatewayClusters(),
     exposeAddress: config.PGFLEET_EXPOSE_ADDRESS,
@@ -47,14 +50,16 @@ await runService({
   }),
   projections: (deps) => [gatewayClustersProjection(deps.live)],
   // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...); the ack waits for the reconciliation.
-  consumers: (deps) => [{
-    durable: deps.config.PGFLEET_NETWORKING_DURABLE,
-    filterSubjects: ['pgfleet.events.cluster.>'],
-    handle: async (event) => {
-      if (streamCategory(event.streamId) !== 'cluster') return;
-      await deps.scheduler.request(event.streamId.slice('cluster-'.length));
+  consumers: (deps) => [
+    {
+      durable: deps.config.PGFLEET_NETWORKING_DURABLE,
+      filterSubjects: ['pgfleet.events.cluster.>'],
+      handle: async (event) => {
+        if (streamCategory(event.streamId) !== 'cluster') return;
+        await deps.scheduler.request(event.streamId.slice('cluster-'.length));
+      },
     },
-  }],
+  ],
   // After a restart: every cluster with gateways is checked again (a gateway killed meanwhile is started).
   started: (deps) => {
     for (const clusterId of deps.live.list()) void deps.scheduler.request(clusterId);

@@ -129,6 +129,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     async close() {
       await Promise.all([...subscriptions].map((sub) => sub.stop()));
       local.clear();
+      await wakeUp.flush();
       await notifications.close();
       await pool.end();
     },

@@ -44,9 +44,8 @@ export function deciderSpec<State, Command, E extends DomainEvent>(
           then(expected, expectedState) {
             const decision = decide();
             if (!decision.ok) {
-              expect.fail(
-                `expected events but the command was rejected: ${decision.rejection.code}: ${decision.rejection.message}`,
-              );
+              const { code, message } = decision.rejection;
+              expect.fail(`expected events but the command was rejected: ${code}: ${message}`);
             }
             expect(decision.events).toEqual(expected);
             const state = fold([...events, ...decision.events]);

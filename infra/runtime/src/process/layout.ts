@@ -37,13 +37,20 @@ export class Layout {
 
   infoOf(spec: NodeSpec): NodeInfo {
     const dataDir = spec.dataDir ?? join(this.nodeDir(spec.clusterId, spec.nodeId), 'data');
-    return { clusterId: spec.clusterId, nodeId: spec.nodeId, major: spec.major, port: spec.port, dataDir, socketDir: nodeSocketDir(dataDir) };
+    return {
+      clusterId: spec.clusterId,
+      nodeId: spec.nodeId,
+      major: spec.major,
+      port: spec.port,
+      dataDir,
+      socketDir: nodeSocketDir(dataDir),
+    };
   }
 
   write(info: NodeInfo): void {
     const file = this.infoFile(info);
     mkdirSync(this.nodeDir(info.clusterId, info.nodeId), { recursive: true });
-    writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2) + '\n');
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }
 

@@ -2,13 +2,13 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } fro
 import { join } from 'node:path';
 
 /** Lines of postmaster.pid: pid, data dir, start time, port, socket dir, listen addr, shmem key, status. */
-export interface PostmasterPid {
+interface PostmasterPid {
   pid: number;
   dataDir: string;
   port: number;
 }
 
-export function readPostmasterPid(dataDir: string): PostmasterPid | undefined {
+function readPostmasterPid(dataDir: string): PostmasterPid | undefined {
   const file = join(dataDir, 'postmaster.pid');
   if (!existsSync(file)) return undefined;
   try {
@@ -30,7 +30,7 @@ const real = (p: string) => {
 };
 
 /** Is `pid` a live postgres process working in `dataDir` (postgres chdirs into its data dir)? */
-export function isPostgresOf(pid: number, dataDir: string): boolean {
+function isPostgresOf(pid: number, dataDir: string): boolean {
   try {
     const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     if (comm !== 'postgres' && comm !== 'postmaster') return false;
@@ -66,7 +66,8 @@ export async function waitForNoProcesses(dataDir: string, graceMs = 10000): Prom
   for (;;) {
     const pids = processesIn(dataDir);
     if (pids.length === 0) return;
-    if (Date.now() > deadline + 10000) throw new Error(`postgres processes ${pids.join(', ')} in ${dataDir} survive SIGKILL`);
+    if (Date.now() > deadline + 10000)
+      throw new Error(`postgres processes ${pids.join(', ')} in ${dataDir} survive SIGKILL`);
     if (Date.now() > deadline) {
       for (const pid of pids) {
         try {

@@ -5,8 +5,19 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, uuidv7 } from '@pgfleet/contracts';
 import {
-  cloneFollower, createAppRoleAndDb, createReplicationRole, freePort, generatePassword, initNode, nodeStatus,
-  openSecretStore, ownedTempDir, setSynchronousStandbys, withClient, FOLLOWER_PASSFILE, type SecretStore,
+  cloneFollower,
+  createAppRoleAndDb,
+  createReplicationRole,
+  freePort,
+  generatePassword,
+  initNode,
+  nodeStatus,
+  openSecretStore,
+  ownedTempDir,
+  setSynchronousStandbys,
+  withClient,
+  FOLLOWER_PASSFILE,
+  type SecretStore,
 } from '@pgfleet/postgres';
 import { createProcessRuntime } from './processRuntime.js';
 import { processesIn } from './postmaster.js';
@@ -23,7 +34,13 @@ const slot = 'follower_1';
 
 const superuser = (n: NodeInfo) => ({ host: n.socketDir, port: n.port });
 async function appClient(n: NodeInfo): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: n.port, user: 'app', database: 'appdb', password: await secrets.get(`${clusterId}/app`) });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: n.port,
+    user: 'app',
+    database: 'appdb',
+    password: await secrets.get(`${clusterId}/app`),
+  });
   await c.connect();
   return c;
 }
@@ -69,24 +86,46 @@ describe('process runtime with real PostgreSQL 15', () => {
     leader = await runtime.create({ clusterId, nodeId: uuidv7(), major: 15, port: await freePort() });
     expect(leader.dataDir).toBe(join(home, 'clusters', clusterId, leader.nodeId, 'data'));
     expect(await runtime.status(leader.nodeId)).toMatchObject({ state: 'stopped' });
-    await initNode({ major: 15, dataDir: leader.dataDir, port: leader.port, plan, clusterName: leader.nodeId.slice(0, 8) });
+    await initNode({
+      major: 15,
+      dataDir: leader.dataDir,
+      port: leader.port,
+      plan,
+      clusterName: leader.nodeId.slice(0, 8),
+    });
     const { pid } = await runtime.start(leader.nodeId);
     expect(await runtime.status(leader.nodeId)).toMatchObject({ state: 'running', pid });
 
     await secrets.put(`${clusterId}/app`, generatePassword());
     await secrets.put(`${clusterId}/replication`, generatePassword());
-    await createReplicationRole(superuser(leader), { role: 'replicator', password: (await secrets.get(`${clusterId}/replication`))! });
-    await createAppRoleAndDb(superuser(leader), { role: 'app', database: 'appdb', password: (await secrets.get(`${clusterId}/app`))! });
+    await createReplicationRole(superuser(leader), {
+      role: 'replicator',
+      password: (await secrets.get(`${clusterId}/replication`))!,
+    });
+    await createAppRoleAndDb(superuser(leader), {
+      role: 'app',
+      database: 'appdb',
+      password: (await secrets.get(`${clusterId}/app`))!,
+    });
 
     await query(leader, 'CREATE TABLE items (id int PRIMARY KEY, note text)');
     await query(leader, "INSERT INTO items VALUES (1, 'first')");
     expect(await query(leader, 'SELECT note FROM items')).toEqual([{ note: 'first' }]);
-    const settings = await query<{ shared_buffers: string; checksums: string }>(leader, "SELECT current_setting('shared_buffers') AS shared_buffers, current_setting('data_checksums') AS checksums");
+    const settings = await query<{ shared_buffers: string; checksums: string }>(
+      leader,
+      "SELECT current_setting('shared_buffers') AS shared_buffers, current_setting('data_checksums') AS checksums",
+    );
     expect(settings).toEqual([{ shared_buffers: '256MB', checksums: 'on' }]);
   });
 
   it('refuses a wrong password over TCP', async () => {
-    const c = new pg.Client({ host: '127.0.0.1', port: leader.port, user: 'app', database: 'appdb', password: 'wrong' });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: leader.port,
+      user: 'app',
+      database: 'appdb',
+      password: 'wrong',
+    });
     await expect(c.connect()).rejects.toThrow(/password authentication failed/);
   });
 
@@ -94,7 +133,11 @@ describe('process runtime with real PostgreSQL 15', () => {
     follower = await runtime.create({ clusterId, nodeId: uuidv7(), major: 15, port: await freePort() });
     const password = (await secrets.get(`${clusterId}/replication`))!;
     await cloneFollower({
-      major: 15, dataDir: follower.dataDir, port: follower.port, plan, slotName: slot,
+      major: 15,
+      dataDir: follower.dataDir,
+      port: follower.port,
+      plan,
+      slotName: slot,
       leader: { host: '127.0.0.1', port: leader.port, user: 'replicator', password },
     });
     await runtime.start(follower.nodeId);
@@ -103,7 +146,10 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(st.inRecovery).toBe(true);
     expect(st.timeline).toBe(1);
     await query(leader, "INSERT INTO items VALUES (2, 'replicated')");
-    const rows = await eventually(() => query<{ id: number }>(follower, 'SELECT id FROM items ORDER BY id'), (r) => r.length === 2);
+    const rows = await eventually(
+      () => query<{ id: number }>(follower, 'SELECT id FROM items ORDER BY id'),
+      (r) => r.length === 2,
+    );
     expect(rows).toEqual([{ id: 1 }, { id: 2 }]);
 
     const passfile = join(follower.dataDir, FOLLOWER_PASSFILE);
@@ -118,7 +164,11 @@ describe('process runtime with real PostgreSQL 15', () => {
     const n = await runtime.create({ clusterId, nodeId: 'interrupted', major: 15, port: await freePort() });
     writeFileSync(join(n.dataDir, 'PG_VERSION'), '15\n'); // a clone killed half-way
     const input = {
-      major: 15, dataDir: n.dataDir, port: n.port, plan, slotName: 'follower_2',
+      major: 15,
+      dataDir: n.dataDir,
+      port: n.port,
+      plan,
+      slotName: 'follower_2',
       leader: { host: '127.0.0.1', port: leader.port, user: 'replicator', password },
     };
     await cloneFollower(input);
@@ -130,13 +180,19 @@ describe('process runtime with real PostgreSQL 15', () => {
   });
 
   it('reports timeline, standbys and lag, and makes commits synchronous to the follower', async () => {
-    const st = await eventually(() => nodeStatus(superuser(leader)), (s) => s.standbys.length === 1);
+    const st = await eventually(
+      () => nodeStatus(superuser(leader)),
+      (s) => s.standbys.length === 1,
+    );
     expect(st).toMatchObject({ inRecovery: false, timeline: 1 });
     expect(st.standbys[0]).toMatchObject({ applicationName: slot, state: 'streaming', syncState: 'async' });
     expect(st.standbys[0]!.lagBytes).toBeGreaterThanOrEqual(0);
 
     expect(await setSynchronousStandbys(superuser(leader), [slot])).toBe(`ANY 1 ("${slot}")`);
-    const sync = await eventually(() => nodeStatus(superuser(leader)), (s) => s.standbys[0]?.syncState === 'quorum');
+    const sync = await eventually(
+      () => nodeStatus(superuser(leader)),
+      (s) => s.standbys[0]?.syncState === 'quorum',
+    );
     expect(sync.synchronousStandbyNames).toBe(`ANY 1 ("${slot}")`);
 
     // With the follower down, a commit on the leader waits for it: proof that commits are synchronous.
@@ -144,7 +200,13 @@ describe('process runtime with real PostgreSQL 15', () => {
     const writer = await appClient(leader);
     const commit = writer.query("INSERT INTO items VALUES (3, 'synchronous')");
     const waiting = await eventually(
-      () => withClient(superuser(leader), async (q) => (await q.query(`SELECT wait_event FROM pg_stat_activity WHERE usename = 'app' AND query LIKE 'INSERT%'`)).rows),
+      () =>
+        withClient(
+          superuser(leader),
+          async (q) =>
+            (await q.query(`SELECT wait_event FROM pg_stat_activity WHERE usename = 'app' AND query LIKE 'INSERT%'`))
+              .rows,
+        ),
       (rows) => rows[0]?.wait_event === 'SyncRep',
     );
     expect(waiting).toEqual([{ wait_event: 'SyncRep' }]);
@@ -166,7 +228,10 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect((await runtime.status(follower.nodeId)).state).toBe('stopped');
     expect(processesIn(follower.dataDir)).toEqual([]);
     // Two runtimes starting the same stopped node at once: one server, both get its pid.
-    const [a, b] = await Promise.all([runtime.start(follower.nodeId), createProcessRuntime({ home }).start(follower.nodeId)]);
+    const [a, b] = await Promise.all([
+      runtime.start(follower.nodeId),
+      createProcessRuntime({ home }).start(follower.nodeId),
+    ]);
     expect(a.pid).toBe(b.pid);
     expect(a.pid).not.toBe(before.pid);
     expect(postmasters(follower.dataDir)).toEqual([a.pid]);
@@ -189,12 +254,15 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(restarted.pid).not.toBe(pid);
     expect(postmasters(leader.dataDir)).toEqual([restarted.pid]);
     expect(await query(leader, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 3 }]);
-    const rows = await eventually(() => query<{ id: number }>(follower, 'SELECT id FROM items ORDER BY id'), (r) => r.length === 3);
+    const rows = await eventually(
+      () => query<{ id: number }>(follower, 'SELECT id FROM items ORDER BY id'),
+      (r) => r.length === 3,
+    );
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
   });
 
   it('runs commands in the node context as the postgres OS user', async () => {
-    const who = await runtime.exec(leader.nodeId, 'psql', ['-tAc', 'SELECT current_user, current_setting(\'port\')']);
+    const who = await runtime.exec(leader.nodeId, 'psql', ['-tAc', "SELECT current_user, current_setting('port')"]);
     expect(who.code).toBe(0);
     expect(who.stdout.trim()).toBe(`postgres|${leader.port}`);
     const id = await runtime.exec(leader.nodeId, 'id', ['-un']);
@@ -205,8 +273,11 @@ describe('process runtime with real PostgreSQL 15', () => {
     const passwords = [(await secrets.get(`${clusterId}/app`))!, (await secrets.get(`${clusterId}/replication`))!];
     for (const n of [leader, follower]) {
       const files = [
-        join(n.dataDir, 'postgresql.conf'), join(n.dataDir, 'postgresql.auto.conf'), join(n.dataDir, 'pg_hba.conf'),
-        join(n.dataDir, 'log', 'postgresql.log'), join(home, 'clusters', clusterId, n.nodeId, 'pg_ctl.log'),
+        join(n.dataDir, 'postgresql.conf'),
+        join(n.dataDir, 'postgresql.auto.conf'),
+        join(n.dataDir, 'pg_hba.conf'),
+        join(n.dataDir, 'log', 'postgresql.log'),
+        join(home, 'clusters', clusterId, n.nodeId, 'pg_ctl.log'),
       ].filter((f) => existsSync(f));
       expect(files.length).toBeGreaterThanOrEqual(4);
       for (const f of files) for (const p of passwords) expect(readFileSync(f, 'utf8')).not.toContain(p);
@@ -215,7 +286,9 @@ describe('process runtime with real PostgreSQL 15', () => {
 
   it('accepts an identical create and refuses a conflicting one', async () => {
     expect(await runtime.create({ clusterId, nodeId: leader.nodeId, major: 15, port: leader.port })).toEqual(leader);
-    await expect(runtime.create({ clusterId, nodeId: leader.nodeId, major: 13, port: leader.port })).rejects.toMatchObject({ code: 'NODE_EXISTS' });
+    await expect(
+      runtime.create({ clusterId, nodeId: leader.nodeId, major: 13, port: leader.port }),
+    ).rejects.toMatchObject({ code: 'NODE_EXISTS' });
   });
 
   it('reports why a node fails to start', async () => {
@@ -226,7 +299,10 @@ describe('process runtime with real PostgreSQL 15', () => {
       const n = await runtime.create({ clusterId, nodeId: 'port-clash', major: 15, port });
       await expect(runtime.start(n.nodeId)).rejects.toMatchObject({ code: 'NOT_INITIALIZED' });
       await initNode({ major: 15, dataDir: n.dataDir, port, plan });
-      await expect(runtime.start(n.nodeId)).rejects.toMatchObject({ code: 'START_FAILED', message: expect.stringMatching(/could not bind|Address already in use|could not create any TCP\/IP sockets/) });
+      await expect(runtime.start(n.nodeId)).rejects.toMatchObject({
+        code: 'START_FAILED',
+        message: expect.stringMatching(/could not bind|Address already in use|could not create any TCP\/IP sockets/),
+      });
       await runtime.remove(n.nodeId);
     } finally {
       busy.close();

@@ -1,13 +1,34 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  cloneFollower, ensureOwnedDir, ensureSocketDir, initNode, isNodeInitialized, nodeCaFile, nodeLogFile, promoteStandby,
-  readControlData, readNodeSettings, repointStandby, runAsPostgres, toolchain, verifiedLeader, withFileLock,
-  writeNodeConfig, writeStandbySettings, type ExecResult,
+  cloneFollower,
+  ensureOwnedDir,
+  ensureSocketDir,
+  initNode,
+  isNodeInitialized,
+  nodeCaFile,
+  nodeLogFile,
+  promoteStandby,
+  readControlData,
+  readNodeSettings,
+  repointStandby,
+  runAsPostgres,
+  toolchain,
+  verifiedLeader,
+  withFileLock,
+  writeNodeConfig,
+  writeStandbySettings,
+  type ExecResult,
 } from '@pgfleet/postgres';
 import {
-  NodeRuntimeError, type NodeEndpoint, type NodeInfo, type NodeRuntime, type NodeSpec, type NodeStatusReport,
-  type StopMode, type UpstreamLeader,
+  NodeRuntimeError,
+  type NodeEndpoint,
+  type NodeInfo,
+  type NodeRuntime,
+  type NodeSpec,
+  type NodeStatusReport,
+  type StopMode,
+  type UpstreamLeader,
 } from '../port.js';
 import { Layout } from './layout.js';
 import { configOf, endpointOf } from './nodeSetup.js';
@@ -49,7 +70,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     return info;
   };
 
-  const pgCtl = (info: NodeInfo, args: string[]) => runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
+  const pgCtl = (info: NodeInfo, args: string[]) =>
+    runAsPostgres(toolchain(info.major).bin('pg_ctl'), ['-D', info.dataDir, ...args]);
 
   const locked = <T>(info: NodeInfo, fn: () => Promise<T>) => withFileLock(layout.lockFile(info), fn);
 
@@ -65,13 +87,14 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
   };
 
   /** Fill the data directory (initdb or clone) under the node lock, then have a running server reread it. */
-  const fillStorage = (info: NodeInfo, fill: () => Promise<unknown>): Promise<void> => locked(info, async () => {
-    if (livePostmaster(info.dataDir) !== undefined && !isNodeInitialized(info.dataDir)) {
-      throw new Error(`node ${info.nodeId} runs on a data directory pgfleet did not set up: it is left untouched`);
-    }
-    await fill();
-    reloadUnlocked(info);
-  });
+  const fillStorage = (info: NodeInfo, fill: () => Promise<unknown>): Promise<void> =>
+    locked(info, async () => {
+      if (livePostmaster(info.dataDir) !== undefined && !isNodeInitialized(info.dataDir)) {
+        throw new Error(`node ${info.nodeId} runs on a data directory pgfleet did not set up: it is left untouched`);
+      }
+      await fill();
+      reloadUnlocked(info);
+    });
 
   const needInitialized = (info: NodeInfo): void => {
     if (!isNodeInitialized(info.dataDir)) {
@@ -98,7 +121,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     if (livePostmaster(info.dataDir) === undefined) return;
     const r = await pgCtl(info, ['-m', mode, '-w', '-t', timeout, 'stop']);
     if (r.code !== 0 && livePostmaster(info.dataDir) !== undefined) {
-      throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} did not stop: ${(r.stderr || r.stdout).trim()}`, { nodeId });
+      throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} did not stop: ${(r.stderr || r.stdout).trim()}`, {
+        nodeId,
+      });
     }
     await waitForNoProcesses(info.dataDir);
   };
@@ -113,7 +138,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     const running = livePostmaster(info.dataDir);
     if (running !== undefined) return { pid: running };
     if (!isNodeInitialized(info.dataDir)) {
-      throw new NodeRuntimeError('NOT_INITIALIZED', `node ${nodeId} has no initialized data directory at ${info.dataDir}`, { nodeId });
+      throw new NodeRuntimeError(
+        'NOT_INITIALIZED',
+        `node ${nodeId} has no initialized data directory at ${info.dataDir}`,
+        { nodeId },
+      );
     }
     // Under the node lock no other runtime starts this node, so postgres processes without a live
     // postmaster are backends orphaned by a killed one: they keep shared memory busy, let them go.
@@ -129,8 +158,13 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     if (pid !== undefined) return { pid };
     // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
     const early = tail(log, 3);
-    const reason = (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) || (r.stderr || r.stdout).trim();
-    throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, { nodeId, port: info.port });
+    const reason =
+      (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) ||
+      (r.stderr || r.stdout).trim();
+    throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, {
+      nodeId,
+      port: info.port,
+    });
   };
 
   return {
@@ -139,7 +173,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       const existing = layout.find(spec.nodeId);
       if (existing) {
         if (sameSpec(existing, info)) return existing;
-        throw new NodeRuntimeError('NODE_EXISTS', `node ${spec.nodeId} already exists with another cluster, version, port or data directory`, { existing });
+        throw new NodeRuntimeError(
+          'NODE_EXISTS',
+          `node ${spec.nodeId} already exists with another cluster, version, port or data directory`,
+          { existing },
+        );
       }
       // The postgres OS user must reach the data dir through these directories.
       for (const dir of [layout.clustersDir, layout.clusterDir(spec.clusterId)]) ensureOwnedDir(dir, 0o711);
@@ -246,9 +284,13 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       });
     },
 
-    follow: (nodeId, leader, slotName) => pointAt(need(nodeId), leader, slotName, true),
+    async follow(nodeId, leader, slotName): Promise<void> {
+      await pointAt(need(nodeId), leader, slotName, true);
+    },
 
-    repoint: (nodeId, leader, slotName) => pointAt(need(nodeId), leader, slotName, false),
+    async repoint(nodeId, leader, slotName): Promise<void> {
+      await pointAt(need(nodeId), leader, slotName, false);
+    },
 
     async reload(nodeId): Promise<void> {
       reloadUnlocked(need(nodeId));
@@ -288,7 +330,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     async list(clusterId: string) {
       return layout.inCluster(clusterId).map((info) => {
         const pid = existsSync(info.dataDir) ? livePostmaster(info.dataDir) : undefined;
-        const state = !existsSync(info.dataDir) ? ('missing' as const) : pid === undefined ? ('stopped' as const) : ('running' as const);
+        const state = !existsSync(info.dataDir)
+          ? ('missing' as const)
+          : pid === undefined
+            ? ('stopped' as const)
+            : ('running' as const);
         return pid === undefined ? { ...info, state } : { ...info, state, pid };
       });
     },

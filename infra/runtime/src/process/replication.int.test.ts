@@ -4,8 +4,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, uuidv7, type Plan } from '@pgfleet/contracts';
 import {
-  createReplicationRole, ensureNodeTls, freePort, generatePassword, nodeStatus, ownedTempDir, setSynchronousStandbys,
-  withClient, type NodeTls,
+  createReplicationRole,
+  ensureNodeTls,
+  freePort,
+  generatePassword,
+  nodeStatus,
+  ownedTempDir,
+  setSynchronousStandbys,
+  withClient,
+  type NodeTls,
 } from '@pgfleet/postgres';
 import { createProcessRuntime } from './processRuntime.js';
 import type { NodeInfo, NodeRuntime, UpstreamLeader } from '../port.js';
@@ -31,23 +38,36 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promi
 }
 
 /** The leader as its followers reach it: its peer address and the replication role. */
-const upstream = async (nodeId: string): Promise<UpstreamLeader> =>
-  ({ ...(await runtime.peerAddress(nodeId)), user: 'replicator', password });
+const upstream = async (nodeId: string): Promise<UpstreamLeader> => ({
+  ...(await runtime.peerAddress(nodeId)),
+  user: 'replicator',
+  password,
+});
 
 /** The standbys streaming from a leader, with whether their connection is TLS. */
-const standbysOf = (nodeId: string) => sql<{ application_name: string; state: string; ssl: boolean }>(nodeId,
-  `SELECT r.application_name, r.state, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
-    ORDER BY r.application_name`);
+const standbysOf = (nodeId: string) =>
+  sql<{ application_name: string; state: string; ssl: boolean }>(
+    nodeId,
+    `SELECT r.application_name, r.state, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+    ORDER BY r.application_name`,
+  );
+
+const streaming = (standbys: Array<{ state: string }>) => standbys.filter((s) => s.state === 'streaming').length;
 
 /** A connection over TCP as the replication role, plaintext or verifying the node's certificate. */
 async function tcpLogin(node: { info: NodeInfo; tls: Required<NodeTls> }, tls: boolean): Promise<string> {
   const client = new pg.Client({
-    host: '127.0.0.1', port: node.info.port, user: 'replicator', password, database: 'postgres',
+    host: '127.0.0.1',
+    port: node.info.port,
+    user: 'replicator',
+    password,
+    database: 'postgres',
     ssl: tls ? { ca: readFileSync(node.tls.caFile, 'utf8') } : false,
   });
   await client.connect();
   try {
-    return (await client.query<{ v: string }>('SELECT version AS v FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]!.v;
+    const mine = 'SELECT version AS v FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+    return (await client.query<{ v: string }>(mine)).rows[0]!.v;
   } finally {
     await client.end();
   }
@@ -77,9 +97,17 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     expect(await runtime.isInitialized(info.nodeId)).toBe(true);
     await runtime.start(info.nodeId);
 
-    expect(await runtime.endpoint(info.nodeId)).toEqual({ host: info.socketDir, port: info.port, user: 'postgres', database: 'postgres' });
+    expect(await runtime.endpoint(info.nodeId, 'shop')).toEqual({
+      host: info.socketDir,
+      port: info.port,
+      user: 'postgres',
+      database: 'shop',
+    });
     expect(await runtime.peerAddress(info.nodeId)).toEqual({ host: '127.0.0.1', port: info.port });
-    const rows = await sql(info.nodeId, "SELECT current_user AS u, current_setting('ssl') AS ssl, current_setting('cluster_name') AS n");
+    const rows = await sql(
+      info.nodeId,
+      "SELECT current_user AS u, current_setting('ssl') AS ssl, current_setting('cluster_name') AS n",
+    );
     expect(rows).toEqual([{ u: 'postgres', ssl: 'on', n: 'node-a' }]);
     await createReplicationRole(await runtime.endpoint(info.nodeId), { role: 'replicator', password });
     expect(await tcpLogin(nodes.a, true)).toMatch(/^TLSv1\.[23]$/);
@@ -87,12 +115,17 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
 
   it('clones followers that stream from their leader over TLS with verify-full', async () => {
     const leader = await upstream(nodes.a.info.nodeId);
-    await Promise.all((['b', 'c'] as const).map(async (name) => {
-      const { info, tls } = nodes[name];
-      await runtime.cloneFrom(info.nodeId, { plan, tls, leader, slotName: `node_${name}` });
-      await runtime.start(info.nodeId);
-    }));
-    const standbys = await eventually(() => standbysOf(nodes.a.info.nodeId), (r) => r.filter((s) => s.state === 'streaming').length === 2);
+    await Promise.all(
+      (['b', 'c'] as const).map(async (name) => {
+        const { info, tls } = nodes[name];
+        await runtime.cloneFrom(info.nodeId, { plan, tls, leader, slotName: `node_${name}` });
+        await runtime.start(info.nodeId);
+      }),
+    );
+    const standbys = await eventually(
+      () => standbysOf(nodes.a.info.nodeId),
+      (r) => streaming(r) === 2,
+    );
     expect(standbys).toEqual([
       { application_name: 'node_b', state: 'streaming', ssl: true },
       { application_name: 'node_c', state: 'streaming', ssl: true },
@@ -103,16 +136,24 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     expect(autoConf).not.toContain(password);
     // A complete clone is only reconfigured: the running standby keeps streaming.
     await runtime.cloneFrom(nodes.b.info.nodeId, { plan, tls: nodes.b.tls, leader, slotName: 'node_b' });
-    expect((await nodeStatus(await runtime.endpoint(nodes.b.info.nodeId))).receiver).toMatchObject({ status: 'streaming' });
+    const status = await nodeStatus(await runtime.endpoint(nodes.b.info.nodeId));
+    expect(status.receiver).toMatchObject({ status: 'streaming' });
   });
 
   it('forcing TLS refuses plaintext TCP, accepts TLS, and replication carries on', async () => {
     const { info, tls } = nodes.a;
     expect(await tcpLogin(nodes.a, false)).toBeNull();
-    await expect(runtime.configure(info.nodeId, { plan, forceTls: true })).rejects.toThrow(/forcing TLS needs the node's TLS/);
+    await expect(runtime.configure(info.nodeId, { plan, forceTls: true })).rejects.toThrow(
+      /forcing TLS needs the node's TLS/,
+    );
     await runtime.configure(info.nodeId, { plan, tls, forceTls: true });
 
-    const refused = await eventually(() => tcpLogin(nodes.a, false).then(() => '', (e: Error) => e.message), (m) => m !== '');
+    const plaintextError = () =>
+      tcpLogin(nodes.a, false).then(
+        () => '',
+        (e: Error) => e.message,
+      );
+    const refused = await eventually(plaintextError, (m) => m !== '');
     expect(refused).toMatch(/no pg_hba\.conf entry .*no encryption/);
     expect(await tcpLogin(nodes.a, true)).toMatch(/^TLSv1\.[23]$/);
     expect(readFileSync(join(info.dataDir, 'pg_hba.conf'), 'utf8')).toMatch(/^hostssl\s+replication\s+replicator/m);
@@ -130,7 +171,7 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     await runtime.remove(empty.nodeId);
   });
 
-  it('switches over: the old leader stops, the follower is promoted and the old leader follows it with verify-full', async () => {
+  it('switches over: the follower is promoted and the stopped old leader follows it with verify-full', async () => {
     const [a, b] = [nodes.a.info.nodeId, nodes.b.info.nodeId];
     await setSynchronousStandbys(await runtime.endpoint(a), ['node_b', 'node_c'], 1);
     await sql(a, "CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items VALUES (1, 'before')");
@@ -138,8 +179,14 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     await runtime.stop(a, 'fast');
     const lastCheckpoint = (await runtime.controlData(a))['Latest checkpoint location']!;
     expect((await runtime.controlData(a))['Database cluster state']).toBe('shut down');
-    await eventually(() => sql<{ ok: boolean }>(b,
-      `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '${lastCheckpoint}'::pg_lsn) > 0 AS ok`), (r) => r[0]!.ok);
+    await eventually(
+      () =>
+        sql<{ ok: boolean }>(
+          b,
+          `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '${lastCheckpoint}'::pg_lsn) > 0 AS ok`,
+        ),
+      (r) => r[0]!.ok,
+    );
     await runtime.promote(b);
     await runtime.promote(b); // already a leader: nothing to do
     expect(await sql(b, 'SELECT pg_is_in_recovery() AS rec')).toEqual([{ rec: false }]);
@@ -153,16 +200,24 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     expect(autoConf).not.toMatch(/synchronous_standby_names|node_b'/);
     await runtime.start(a);
 
-    await eventually(() => standbysOf(b), (r) => r.some((s) => s.application_name === 'node_a' && s.state === 'streaming'));
+    const aStreams = (r: Awaited<ReturnType<typeof standbysOf>>) =>
+      r.some((s) => s.application_name === 'node_a' && s.state === 'streaming');
+    await eventually(() => standbysOf(b), aStreams);
     expect((await standbysOf(b)).find((s) => s.application_name === 'node_a')).toMatchObject({ ssl: true });
     await sql(b, "INSERT INTO items VALUES (2, 'after')");
-    expect(await eventually(() => sql<{ id: number }>(a, 'SELECT id FROM items ORDER BY id'), (r) => r.length === 2))
-      .toEqual([{ id: 1 }, { id: 2 }]);
+    expect(
+      await eventually(
+        () => sql<{ id: number }>(a, 'SELECT id FROM items ORDER BY id'),
+        (r) => r.length === 2,
+      ),
+    ).toEqual([{ id: 1 }, { id: 2 }]);
 
     // A resumed worker repeats the step on the running standby; a running leader is refused.
     await runtime.follow(a, await upstream(b), 'node_a');
-    const receiver = await eventually(async () => (await nodeStatus(await runtime.endpoint(a))).receiver,
-      (r) => r?.status === 'streaming');
+    const receiver = await eventually(
+      async () => (await nodeStatus(await runtime.endpoint(a))).receiver,
+      (r) => r?.status === 'streaming',
+    );
     expect(receiver).toMatchObject({ senderPort: nodes.b.info.port, slotName: 'node_a' });
     await expect(runtime.follow(b, await upstream(a), 'node_b')).rejects.toThrow(/is a leader, not a standby/);
   });
@@ -170,14 +225,26 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
   it('repoints a running standby to the new leader, which it then streams from', async () => {
     const [b, c] = [nodes.b.info.nodeId, nodes.c.info.nodeId];
     await runtime.repoint(c, await upstream(b), 'node_c');
-    const receiver = await eventually(async () => (await nodeStatus(await runtime.endpoint(c))).receiver,
-      (r) => r?.senderPort === nodes.b.info.port && r.status === 'streaming');
+    const receiver = await eventually(
+      async () => (await nodeStatus(await runtime.endpoint(c))).receiver,
+      (r) => r?.senderPort === nodes.b.info.port && r.status === 'streaming',
+    );
     expect(receiver).toMatchObject({ slotName: 'node_c' });
-    const standbys = await eventually(() => standbysOf(b), (r) => r.filter((s) => s.state === 'streaming').length === 2);
-    expect(standbys.map((s) => [s.application_name, s.ssl])).toEqual([['node_a', true], ['node_c', true]]);
+    const standbys = await eventually(
+      () => standbysOf(b),
+      (r) => streaming(r) === 2,
+    );
+    expect(standbys.map((s) => [s.application_name, s.ssl])).toEqual([
+      ['node_a', true],
+      ['node_c', true],
+    ]);
     await sql(b, "INSERT INTO items VALUES (3, 'repointed')");
-    expect(await eventually(() => sql<{ id: number }>(c, 'SELECT id FROM items ORDER BY id'), (r) => r.length === 3))
-      .toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    expect(
+      await eventually(
+        () => sql<{ id: number }>(c, 'SELECT id FROM items ORDER BY id'),
+        (r) => r.length === 3,
+      ),
+    ).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
     await expect(runtime.repoint(b, await upstream(c), 'node_b')).rejects.toThrow(/is a leader, not a standby/);
   });
 });

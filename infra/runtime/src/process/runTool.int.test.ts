@@ -27,12 +27,14 @@ async function output(tool: ToolProcess): Promise<Buffer> {
 beforeAll(async () => {
   home = await ownedTempDir('pgfleet-tools-');
   runtime = createProcessRuntime({ home });
-  await Promise.all([source, target].map(async (nodeId) => {
-    await runtime.create({ clusterId, nodeId, major: 15, port: await freePort() });
-    await runtime.initialize(nodeId, { plan });
-    await runtime.start(nodeId);
-    await sql(nodeId, 'CREATE DATABASE shop');
-  }));
+  await Promise.all(
+    [source, target].map(async (nodeId) => {
+      await runtime.create({ clusterId, nodeId, major: 15, port: await freePort() });
+      await runtime.initialize(nodeId, { plan });
+      await runtime.start(nodeId);
+      await sql(nodeId, 'CREATE DATABASE shop');
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -43,13 +45,16 @@ afterAll(async () => {
 
 describe('PostgreSQL tools run against nodes of the process runtime', () => {
   it('pg_dump streams a custom-format dump that pg_restore, fed on stdin, restores into another node', async () => {
-    await sql(source, "CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 5000) g", 'shop');
+    await sql(source, 'CREATE TABLE items (id int PRIMARY KEY, note text)', 'shop');
+    await sql(source, "INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 5000) g", 'shop');
     const dump = await output(runtime.runTool(source, 'pg_dump', ['--format=custom'], { database: 'shop' }));
     expect(dump.subarray(0, 5).toString()).toBe('PGDMP');
 
-    const restore = runtime.runTool(target, 'pg_restore', ['--no-owner'], { stdin: Readable.from([dump]), database: 'shop' });
+    const stdin = Readable.from([dump]);
+    const restore = runtime.runTool(target, 'pg_restore', ['--no-owner'], { stdin, database: 'shop' });
     expect((await output(restore)).length).toBe(0);
-    expect(await sql(target, 'SELECT count(*)::int AS n, max(note) AS last FROM items', 'shop')).toEqual([{ n: 5000, last: 'n999' }]);
+    const restored = await sql(target, 'SELECT count(*)::int AS n, max(note) AS last FROM items', 'shop');
+    expect(restored).toEqual([{ n: 5000, last: 'n999' }]);
   });
 
   it('a failing tool errors its stdout and rejects done with its last stderr lines', async () => {
@@ -58,23 +63,24 @@ describe('PostgreSQL tools run against nodes of the process runtime', () => {
     await expect(dump.done).rejects.toThrow(/^pg_dump failed: /);
 
     // Input the tool cannot use whole is a failure even when pg_restore gives up early.
-    const restore = runtime.runTool(target, 'pg_restore', [], { stdin: Readable.from([Buffer.from('not a dump')]), database: 'shop' });
-    await expect(restore.done).rejects.toThrow(/^pg_restore failed: .*input file does not appear to be a valid archive/);
+    const stdin = Readable.from([Buffer.from('not a dump')]);
+    const restore = runtime.runTool(target, 'pg_restore', [], { stdin, database: 'shop' });
+    await expect(restore.done).rejects.toThrow(/^pg_restore failed: .*input file does not appear to be a valid/);
   });
 
   it('refuses through done, never by throwing, an unknown node or a tool that is not a client tool', async () => {
     const unknown = runtime.runTool('no-such-node', 'pg_dump', []);
     await expect(unknown.done).rejects.toMatchObject({ code: 'NODE_NOT_FOUND' });
-    await expect(output(runtime.runTool(source, 'pg_ctl', ['stop']))).rejects.toThrow(/pg_ctl is not a PostgreSQL client tool/);
+    const serverTool = runtime.runTool(source, 'pg_ctl', ['stop']);
+    await expect(output(serverTool)).rejects.toThrow(/pg_ctl is not a PostgreSQL client tool/);
     expect((await runtime.status(source)).state).toBe('running');
   });
 
   it('runs the tool without the control plane environment: a secret set in process.env is not there', async () => {
     process.env.PGFLEET_SECRET_CANARY = 'canary';
-    const psql = runtime.runTool(source, 'psql', [
-      '-XAt', '-c', '\\getenv canary PGFLEET_SECRET_CANARY', '-c', '\\getenv home HOME', '-c', '\\echo :{?canary} :home',
-      '-c', 'SELECT current_user',
-    ]);
+    const commands = ['\\getenv canary PGFLEET_SECRET_CANARY', '\\getenv home HOME', '\\echo :{?canary} :home'];
+    const args = [...commands, 'SELECT current_user'].flatMap((c) => ['-c', c]);
+    const psql = runtime.runTool(source, 'psql', ['-XAt', ...args]);
     expect((await output(psql)).toString().trim().split('\n')).toEqual(['FALSE /tmp', 'postgres']);
   });
 

@@ -4,11 +4,21 @@ import { toolEnv } from './runTool.js';
 describe('the environment of a tool', () => {
   it('carries PATH, the locale and a HOME without dotfiles, and none of the control plane secrets', () => {
     const env = toolEnv({
-      PATH: '/usr/lib/postgresql/15/bin:/usr/bin', LANG: 'C.UTF-8', LC_ALL: 'C', HOME: '/root',
-      PGFLEET_SECRET_CANARY: 'canary', PGPASSWORD: 'hunter2', NATS_TOKEN: 't', PGSSLMODE: 'disable',
+      PATH: '/usr/lib/postgresql/15/bin:/usr/bin',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
+      HOME: '/root',
+      PGFLEET_SECRET_CANARY: 'canary',
+      PGPASSWORD: 'hunter2',
+      NATS_TOKEN: 't',
+      PGSSLMODE: 'disable',
     });
     expect(env).toEqual({
-      PATH: '/usr/lib/postgresql/15/bin:/usr/bin', HOME: '/tmp', PGSYSCONFDIR: '/nonexistent', LANG: 'C.UTF-8', LC_ALL: 'C',
+      PATH: '/usr/lib/postgresql/15/bin:/usr/bin',
+      HOME: '/tmp',
+      PGSYSCONFDIR: '/nonexistent',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
     });
   });
 

@@ -7,8 +7,22 @@ import type { NodeEndpoint, ToolProcess } from '../port.js';
 
 /** PostgreSQL client tools a node runs for its callers: each takes `-h -p -U --no-password`. */
 export const CLIENT_TOOLS: ReadonlySet<string> = new Set([
-  'psql', 'pg_dump', 'pg_dumpall', 'pg_restore', 'pg_amcheck', 'vacuumdb', 'reindexdb', 'clusterdb',
-  'createdb', 'dropdb', 'createuser', 'dropuser', 'vacuumlo', 'pg_basebackup', 'pg_receivewal', 'pg_recvlogical',
+  'psql',
+  'pg_dump',
+  'pg_dumpall',
+  'pg_restore',
+  'pg_amcheck',
+  'vacuumdb',
+  'reindexdb',
+  'clusterdb',
+  'createdb',
+  'dropdb',
+  'createuser',
+  'dropuser',
+  'vacuumlo',
+  'pg_basebackup',
+  'pg_receivewal',
+  'pg_recvlogical',
 ]);
 
 const STDERR_TAIL = 4096;
@@ -20,7 +34,9 @@ const STDERR_TAIL = 4096;
  */
 export function toolEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const child: Record<string, string> = {
-    PATH: env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', PGSYSCONFDIR: '/nonexistent',
+    PATH: env.PATH ?? '/usr/bin:/bin',
+    HOME: '/tmp',
+    PGSYSCONFDIR: '/nonexistent',
   };
   for (const name of ['LANG', 'LC_ALL']) {
     const value = env[name];
@@ -53,17 +69,21 @@ export interface ToolTarget {
  * whole one. Closing stdout early kills the tool.
  */
 export function spawnTool(
-  target: ToolTarget, args: readonly string[], options: { stdin?: Readable; database?: string } = {},
+  target: ToolTarget,
+  args: readonly string[],
+  options: { stdin?: Readable; database?: string } = {},
 ): ToolProcess {
   const tool = basename(target.bin);
   const { host, port, user } = target.endpoint;
   const os = postgresOsUser();
-  const child = spawn(
-    target.bin,
-    [...args, ...(options.database ? ['--dbname', options.database] : []),
-      '-h', host, '-p', String(port), '-U', user, '--no-password'],
-    { uid: os.uid, gid: os.gid, env: toolEnv(), stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] },
-  );
+  const database = options.database ? ['--dbname', options.database] : [];
+  const connection = ['-h', host, '-p', String(port), '-U', user, '--no-password'];
+  const child = spawn(target.bin, [...args, ...database, ...connection], {
+    uid: os.uid,
+    gid: os.gid,
+    env: toolEnv(),
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   const stdout = new PassThrough();
   stdout.on('error', () => undefined); // delivered to whoever reads it, and through `done`
   let stderr = '';
@@ -76,7 +96,10 @@ export function spawnTool(
   });
   // A tool that exits without reading all its input fails the feed (EPIPE): the input was not used whole.
   const fed = options.stdin
-    ? pipeline(options.stdin, child.stdin!).then(() => undefined, (e: unknown) => e as Error)
+    ? pipeline(options.stdin, child.stdin!).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      )
     : Promise.resolve(undefined);
   const done = Promise.all([exited, fed]).then(
     ([{ code, signal }, feedError]) => {
@@ -89,7 +112,10 @@ export function spawnTool(
       throw new Error(`${tool} failed: ${error.message}`);
     },
   );
-  done.then(() => stdout.end(), (error: Error) => stdout.destroy(error));
+  done.then(
+    () => stdout.end(),
+    (error: Error) => stdout.destroy(error),
+  );
   stdout.on('close', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -28,7 +28,7 @@ interface BackupShown extends BackupRow {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const enc = encodeURIComponent;
 
-export function bytes(n: number | null | undefined): string {
+function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '';
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let v = n;

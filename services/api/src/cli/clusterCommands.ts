@@ -154,5 +154,3 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       out(o)(o.wait ? `cluster ${name} deleted` : `deletion of ${name} requested`, res);
     });
 }
-
-export { waitForCluster };

@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CREATE_TIMEOUT_MS = 10 * 60_000;
 const RESTORE_TIMEOUT_MS = 60 * 60_000;
 
-export function backupRow(b: Backup): BackupRow {
+function backupRow(b: Backup): BackupRow {
   return {
     id: b.backupId, kind: b.kind, status: b.status, size: b.size ?? null, sha256: b.sha256 ?? null,
     started: b.startedAt ?? null, requested: b.requestedAt ?? null, duration: b.durationMs ?? null,

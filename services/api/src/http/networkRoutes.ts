@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { reject } from './rejections.js';
 import { findCluster, requestMeta } from './clusterLookup.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { entryPoint, foldGateways, Id, parseWith, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
+import { clusterCaFiles, clusterTlsDir } from '@pgfleet/postgres';
 import type { ClusterProjection } from './projection.js';
 
 export interface NetworkRoutesContext {
@@ -26,8 +26,8 @@ const TlsBody = z
 const SWITCHOVER_TIMEOUT_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The cluster CA certificate clients verify nodes against (`sslrootcert`). */
-export const clusterCaFile = (home: string, clusterId: string) => join(home, 'clusters', clusterId, 'tls', 'ca.crt');
+/** The cluster CA certificate clients verify nodes against (`sslrootcert`), where infra/postgres keeps it. */
+const clusterCaFile = (home: string, clusterId: string) => clusterCaFiles(clusterTlsDir(home, clusterId)).certFile;
 
 /**
  * The address of a cluster's gateway(s), as the networking service recorded it; waits up to

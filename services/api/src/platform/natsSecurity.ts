@@ -10,7 +10,7 @@ export interface SecuredNats {
   password(user: string): Promise<string>;
 }
 
-export const natsCaDir = (home: string) => join(home, 'tls', 'nats', 'ca');
+const natsCaDir = (home: string) => join(home, 'tls', 'nats', 'ca');
 export const natsCaFile = (home: string) => clusterCaFiles(natsCaDir(home)).certFile;
 
 /**

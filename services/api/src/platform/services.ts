@@ -13,7 +13,7 @@ export const SERVICES = ['provisioning', 'backup', 'networking'] as const;
  * by path from this file (`services/api/dist/platform/`) rather than by importing the service's
  * package, which the API does not depend on.
  */
-export const serviceEntryPath = (name: string): string =>
+const serviceEntryPath = (name: string): string =>
   fileURLToPath(new URL(`../../../${name}/dist/main.js`, import.meta.url));
 
 /** The entry point of every service, or an error naming those that are not built. */

@@ -41,7 +41,6 @@ export interface RestoreTarget {
 type RestoreDeps = Pick<BackupDeps, 'store' | 'files' | 'runtime'>;
 
 const failed = (code: RestoreFailureCode, message: string): RestoreResult => ({ ok: false, code, message });
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Restore a completed backup into a node: check its sha256 first, then stream it into the node's
@@ -63,7 +62,7 @@ export async function restoreBackup(
     return failed('BACKUP_CORRUPT', `backup ${backupId} does not match its recorded sha256; it was not restored`);
   }
   const why = await pgRestore(deps, clusterId, backupId, target);
-  if (why !== undefined) return failed('RESTORE_FAILED', `pg_restore of backup ${backupId} failed: ${why}`);
+  if (why !== undefined) return failed('RESTORE_FAILED', `backup ${backupId} was not restored: ${why}`);
   return { ok: true, backupId, durationMs: Date.now() - t0 };
 }
 
@@ -77,19 +76,15 @@ async function pgRestore(
   const args = ['--clean', '--if-exists', '--no-owner', `--role=${target.role ?? APP_ROLE}`];
   const database = target.database ?? APP_DATABASE;
   const stdin = deps.files.open(clusterId, backupId);
-  let feedError: string | undefined;
+  const tool = deps.runtime.runTool(target.runtimeId, 'pg_restore', args, { stdin, database });
+  // pg_restore writes into the database: its stdout carries nothing, and a failure (of the tool, or
+  // of reading the file into it) comes through `done`.
+  tool.stdout.on('error', () => undefined).resume();
   try {
-    const tool = deps.runtime.runTool(target.runtimeId, 'pg_restore', args, { stdin, database });
-    stdin.once('error', (error) => {
-      feedError = messageOf(error);
-      tool.kill();
-    });
-    // pg_restore writes into the database: its stdout carries nothing, and its failure is `done`'s.
-    tool.stdout.on('error', () => undefined).resume();
     await tool.done;
-    return feedError;
+    return undefined;
   } catch (error) {
-    return feedError ?? messageOf(error);
+    return error instanceof Error ? error.message : String(error);
   } finally {
     stdin.destroy();
   }

@@ -33,8 +33,12 @@ export async function exposeCluster(
   }
   const address = deps.exposeAddress;
   await reissueNodeCerts(deps, cmd.clusterId, decision.nodes, certIpAddresses(address));
-  const reply = await recordGateways(deps.store, cmd.clusterId, { type: 'Expose', address, clusterName: cluster.name },
-    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null });
+  const reply = await recordGateways(
+    deps.store,
+    cmd.clusterId,
+    { type: 'Expose', address, clusterName: cluster.name },
+    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null },
+  );
   if (!reply.ok) return reply;
   await deps.reconcile(cmd.clusterId);
   return { ...reply, result: { address, port: decision.port, changed: true } };

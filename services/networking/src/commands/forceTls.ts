@@ -32,7 +32,11 @@ export async function forceTls(
     await deps.runtime.configure(runtimeNodeId(cmd.clusterId, nodeId), { plan, tls, forceTls: true });
   }
   const nodes = decision.nodes.map((n) => n.nodeId);
-  const reply = await recordGateways(deps.store, cmd.clusterId, { type: 'ForceTls', nodes },
-    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null });
+  const reply = await recordGateways(
+    deps.store,
+    cmd.clusterId,
+    { type: 'ForceTls', nodes },
+    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null },
+  );
   return reply.ok ? { ...reply, result: { tlsForced: true, changed: true } } : reply;
 }

@@ -22,7 +22,11 @@ export async function rotateCertificates(
   const gateways = await loadGateways(deps.store, cmd.clusterId);
   const notAfter = await reissueNodeCerts(deps, cmd.clusterId, decision.nodes, exposedCertNames(gateways).ipAddresses);
   const nodes = decision.nodes.map((n) => n.nodeId);
-  const reply = await recordGateways(deps.store, cmd.clusterId, { type: 'RotateCertificates', nodes, notAfter },
-    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null });
+  const reply = await recordGateways(
+    deps.store,
+    cmd.clusterId,
+    { type: 'RotateCertificates', nodes, notAfter },
+    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null },
+  );
   return reply.ok ? { ...reply, result: { nodes, notAfter } } : reply;
 }

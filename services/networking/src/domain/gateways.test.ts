@@ -16,13 +16,29 @@ import {
 const foldClusterView = (events: DomainEvent[]) => foldClusterEvents(events);
 const foldGateways = (events: GatewayEvent[]) => foldGatewayEvents(events);
 
-const requested: DomainEvent = { type: 'ClusterRequested', data: {
-  clusterId: 'c', name: 'shop', accountId: 'a', plan: 'business-1024', version: 15, secretRef: 'r',
-  nodes: [{ nodeId: 'node1', role: 'leader' }, { nodeId: 'node2', role: 'follower' }] } };
-const provisioned = (nodeId: string, port: number): DomainEvent =>
-  ({ type: 'NodeProvisioned', data: { nodeId, role: 'follower', port } });
+const requested: DomainEvent = {
+  type: 'ClusterRequested',
+  data: {
+    clusterId: 'c',
+    name: 'shop',
+    accountId: 'a',
+    plan: 'business-1024',
+    version: 15,
+    secretRef: 'r',
+    nodes: [
+      { nodeId: 'node1', role: 'leader' },
+      { nodeId: 'node2', role: 'follower' },
+    ],
+  },
+};
+const provisioned = (nodeId: string, port: number): DomainEvent => ({
+  type: 'NodeProvisioned',
+  data: { nodeId, role: 'follower', port },
+});
 const ready: DomainEvent = {
-  type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' } };
+  type: 'ClusterReady',
+  data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' },
+};
 
 describe('gateways, given/when/then', () => {
   it('nothing to do before the cluster is ready', () => {
@@ -33,14 +49,24 @@ describe('gateways, given/when/then', () => {
   it('a ready cluster: every gateway of the plan, forwarding to the leader, over the provisioned nodes', () => {
     const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready]);
     expect(decideGateways(cluster, 2, initialGatewaysState())).toEqual({
-      kind: 'ensure', gatewayIds: ['gw1', 'gw2'], leader: 'node1',
-      nodes: [{ nodeId: 'node1', port: 5001 }, { nodeId: 'node2', port: 5002 }],
+      kind: 'ensure',
+      gatewayIds: ['gw1', 'gw2'],
+      leader: 'node1',
+      nodes: [
+        { nodeId: 'node1', port: 5001 },
+        { nodeId: 'node2', port: 5002 },
+      ],
     });
   });
 
   it('LeaderChanged: the gateways follow the new leader', () => {
-    const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready,
-      { type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' } }]);
+    const cluster = foldClusterView([
+      requested,
+      provisioned('node1', 5001),
+      provisioned('node2', 5002),
+      ready,
+      { type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' } },
+    ]);
     expect(decideGateways(cluster, 2, initialGatewaysState())).toMatchObject({ kind: 'ensure', leader: 'node2' });
   });
 
@@ -71,19 +97,32 @@ describe('gateways, given/when/then', () => {
 });
 
 describe('force TLS, given/when/then', () => {
-  it('a ready cluster: every provisioned node; a second time: already forced; not ready or unknown: rejected',
+  it(
+    'a ready cluster: every provisioned node; a second time: already forced; not ready or unknown: rejected',
     async () => {
-    const { decideForceTls } = await import('./tls.js');
-    const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready]);
-    expect(decideForceTls(cluster, initialGatewaysState())).toEqual({ ok: true, already: false,
-      nodes: [{ nodeId: 'node1', port: 5001 }, { nodeId: 'node2', port: 5002 }] });
-    expect(decideForceTls(cluster, foldGateways([{ type: 'TlsForced', data: { nodes: ['node1', 'node2'] } }])))
-      .toMatchObject({ ok: true, already: true });
-    expect(decideForceTls(foldClusterView([requested]), initialGatewaysState()))
-      .toMatchObject({ ok: false, rejection: { code: 'NOT_READY' } });
-    expect(decideForceTls(foldClusterView([]), initialGatewaysState()))
-      .toMatchObject({ ok: false, rejection: { code: 'CLUSTER_NOT_FOUND' } });
-  });
+      const { decideForceTls } = await import('./tls.js');
+      const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready]);
+      expect(decideForceTls(cluster, initialGatewaysState())).toEqual({
+        ok: true,
+        already: false,
+        nodes: [
+          { nodeId: 'node1', port: 5001 },
+          { nodeId: 'node2', port: 5002 },
+        ],
+      });
+      expect(
+        decideForceTls(cluster, foldGateways([{ type: 'TlsForced', data: { nodes: ['node1', 'node2'] } }])),
+      ).toMatchObject({ ok: true, already: true });
+      expect(decideForceTls(foldClusterView([requested]), initialGatewaysState())).toMatchObject({
+        ok: false,
+        rejection: { code: 'NOT_READY' },
+      });
+      expect(decideForceTls(foldClusterView([]), initialGatewaysState())).toMatchObject({
+        ok: false,
+        rejection: { code: 'CLUSTER_NOT_FOUND' },
+      });
+    },
+  );
 });
 
 describe('rotate certificates, given/when/then', () => {
@@ -97,95 +136,173 @@ describe('rotate certificates, given/when/then', () => {
 });
 
 describe('expose, pre-check', () => {
-  it('refused until TLS is forced (one sentence naming the fix); then the nodes and the gateways\' port', async () => {
+  it("refused until TLS is forced (one sentence naming the fix); then the nodes and the gateways' port", async () => {
     const { decideExpose } = await import('./tls.js');
     const cluster = foldClusterView([requested, provisioned('node1', 5001), ready]);
-    expect(decideExpose(cluster, initialGatewaysState()))
-      .toMatchObject({ ok: false, rejection: { code: 'NOT_READY' } });
+    expect(decideExpose(cluster, initialGatewaysState())).toMatchObject({
+      ok: false,
+      rejection: { code: 'NOT_READY' },
+    });
     const running = foldGateways([gwStarted('gw1')]);
-    expect(decideExpose(cluster, running)).toMatchObject({ ok: false, rejection: {
-      code: 'TLS_NOT_FORCED',
-      message: expect.stringContaining('cluster shop can be exposed only once TLS is forced'),
-    } });
-    expect(decideExpose(cluster, foldGateways([gwStarted('gw1'), tlsForced])))
-      .toEqual({ ok: true, already: false, nodes: [{ nodeId: 'node1', port: 5001 }], port: 7000 });
+    expect(decideExpose(cluster, running)).toMatchObject({
+      ok: false,
+      rejection: {
+        code: 'TLS_NOT_FORCED',
+        message: expect.stringContaining('cluster shop can be exposed only once TLS is forced'),
+      },
+    });
+    expect(decideExpose(cluster, foldGateways([gwStarted('gw1'), tlsForced]))).toEqual({
+      ok: true,
+      already: false,
+      nodes: [{ nodeId: 'node1', port: 5001 }],
+      port: 7000,
+    });
   });
 });
 
 // ---- the gateway-{clusterId} decider ----------------------------------------------------------
 
 const spec = deciderSpec(gatewaysDecider);
-const gwStarted = (gatewayId: string, port = 7000): GatewayEvent =>
-  ({ type: 'GatewayStarted', data: { gatewayId, host: '127.0.0.1', port } });
-const leaderSet = (leader: string): GatewayEvent =>
-  ({ type: 'GatewayLeaderSet', data: { leader, gatewayIds: ['gw1', 'gw2'] } });
+const gwStarted = (gatewayId: string, port = 7000): GatewayEvent => ({
+  type: 'GatewayStarted',
+  data: { gatewayId, host: '127.0.0.1', port },
+});
+const leaderSet = (leader: string): GatewayEvent => ({
+  type: 'GatewayLeaderSet',
+  data: { leader, gatewayIds: ['gw1', 'gw2'] },
+});
 const removed: GatewayEvent = { type: 'GatewaysRemoved', data: { gatewayIds: ['gw1', 'gw2'] } };
 const tlsForced: GatewayEvent = { type: 'TlsForced', data: { nodes: ['node1', 'node2'] } };
 const exposed: GatewayEvent = { type: 'ClusterExposed', data: { address: '10.0.0.1', port: 7000 } };
-const start = (gatewayId: string, port = 7000): GatewaysCommand =>
-  ({ type: 'StartGateway', gatewayId, host: '127.0.0.1', port });
+const start = (gatewayId: string, port = 7000): GatewaysCommand => ({
+  type: 'StartGateway',
+  gatewayId,
+  host: '127.0.0.1',
+  port,
+});
 
-describe('gateway stream: the reconciliation\'s outcomes', () => {
+describe("gateway stream: the reconciliation's outcomes", () => {
   it('a gateway started is recorded once; again on the same address records nothing', () => {
-    spec.given([]).when(start('gw1')).then([gwStarted('gw1')]);
-    spec.given([gwStarted('gw1')]).when(start('gw1')).then([]);
-    spec.given([gwStarted('gw1')]).when(start('gw2')).then([gwStarted('gw2')]);
+    spec
+      .given([])
+      .when(start('gw1'))
+      .then([gwStarted('gw1')]);
+    spec
+      .given([gwStarted('gw1')])
+      .when(start('gw1'))
+      .then([]);
+    spec
+      .given([gwStarted('gw1')])
+      .when(start('gw2'))
+      .then([gwStarted('gw2')]);
   });
 
   it('the entry point is chosen once: a gateway on another port (a racing replica) is refused', () => {
-    spec.given([gwStarted('gw1')]).when(start('gw2', 7001))
+    spec
+      .given([gwStarted('gw1')])
+      .when(start('gw2', 7001))
       .thenRejects('ENTRY_POINT_RECORDED', /serve 127\.0\.0\.1:7000, not 127\.0\.0\.1:7001/);
   });
 
   it('after removal, a stale worker records no start and no leader', () => {
-    spec.given([gwStarted('gw1'), removed]).when(start('gw1')).thenRejects('NOT_READY', /removed/);
-    spec.given([gwStarted('gw1'), removed]).when({ type: 'SetGatewayLeader', leader: 'node1', gatewayIds: ['gw1'] })
+    spec
+      .given([gwStarted('gw1'), removed])
+      .when(start('gw1'))
+      .thenRejects('NOT_READY', /removed/);
+    spec
+      .given([gwStarted('gw1'), removed])
+      .when({ type: 'SetGatewayLeader', leader: 'node1', gatewayIds: ['gw1'] })
       .thenRejects('NOT_READY');
   });
 
   it('the leader is recorded when it changes, only over started gateways', () => {
     const set = (leader: string): GatewaysCommand => ({ type: 'SetGatewayLeader', leader, gatewayIds: ['gw1', 'gw2'] });
-    spec.given([gwStarted('gw1'), gwStarted('gw2')]).when(set('node1')).then([leaderSet('node1')]);
-    spec.given([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')]).when(set('node1')).then([]);
-    spec.given([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')]).when(set('node2')).then([leaderSet('node2')]);
-    spec.given([gwStarted('gw1')]).when(set('node1')).thenRejects('GATEWAY_NOT_STARTED', /gw2/);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2')])
+      .when(set('node1'))
+      .then([leaderSet('node1')]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')])
+      .when(set('node1'))
+      .then([]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')])
+      .when(set('node2'))
+      .then([leaderSet('node2')]);
+    spec
+      .given([gwStarted('gw1')])
+      .when(set('node1'))
+      .thenRejects('GATEWAY_NOT_STARTED', /gw2/);
   });
 
   it('removal is recorded once', () => {
     const remove: GatewaysCommand = { type: 'RemoveGateways', gatewayIds: ['gw1', 'gw2'] };
-    spec.given([gwStarted('gw1'), gwStarted('gw2')]).when(remove).then([removed]);
-    spec.given([gwStarted('gw1'), gwStarted('gw2'), removed]).when(remove).then([]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2')])
+      .when(remove)
+      .then([removed]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2'), removed])
+      .when(remove)
+      .then([]);
     spec.given([]).when(remove).then([removed]); // deleted before it was ever ready
   });
 });
 
 describe('gateway stream: TLS and external access', () => {
   it('ForceTls records TlsForced once; forcing twice records nothing', () => {
-    spec.given([gwStarted('gw1')]).when({ type: 'ForceTls', nodes: ['node1', 'node2'] }).then([tlsForced]);
-    spec.given([gwStarted('gw1'), tlsForced]).when({ type: 'ForceTls', nodes: ['node1', 'node2'] }).then([]);
+    spec
+      .given([gwStarted('gw1')])
+      .when({ type: 'ForceTls', nodes: ['node1', 'node2'] })
+      .then([tlsForced]);
+    spec
+      .given([gwStarted('gw1'), tlsForced])
+      .when({ type: 'ForceTls', nodes: ['node1', 'node2'] })
+      .then([]);
   });
 
   it('RotateCertificates records every rotation; not on a deleted cluster', () => {
     const notAfter = '2030-01-01T00:00:00.000Z';
     const rotate: GatewaysCommand = { type: 'RotateCertificates', nodes: ['node1'], notAfter };
-    spec.given([gwStarted('gw1'), tlsForced]).when(rotate)
+    spec
+      .given([gwStarted('gw1'), tlsForced])
+      .when(rotate)
       .then([{ type: 'CertificatesRotated', data: { nodes: ['node1'], notAfter } }]);
-    spec.given([gwStarted('gw1'), removed]).when(rotate).thenRejects('NOT_READY');
+    spec
+      .given([gwStarted('gw1'), removed])
+      .when(rotate)
+      .thenRejects('NOT_READY');
   });
 
-  it('Expose: only once TLS is forced, on the gateways\' port; again on the same address records nothing', () => {
+  it("Expose: only once TLS is forced, on the gateways' port; again on the same address records nothing", () => {
     const expose: GatewaysCommand = { type: 'Expose', address: '10.0.0.1', clusterName: 'shop' };
-    spec.given([]).when(expose).thenRejects('NOT_READY', /no gateway/);
-    spec.given([gwStarted('gw1')]).when(expose)
+    spec
+      .given([])
+      .when(expose)
+      .thenRejects('NOT_READY', /no gateway/);
+    spec
+      .given([gwStarted('gw1')])
+      .when(expose)
       .thenRejects('TLS_NOT_FORCED', /cluster shop can be exposed only once TLS is forced/);
-    spec.given([gwStarted('gw1'), tlsForced]).when(expose).then([exposed]);
-    spec.given([gwStarted('gw1'), tlsForced, exposed]).when(expose).then([]);
+    spec
+      .given([gwStarted('gw1'), tlsForced])
+      .when(expose)
+      .then([exposed]);
+    spec
+      .given([gwStarted('gw1'), tlsForced, exposed])
+      .when(expose)
+      .then([]);
   });
 
   it('Unexpose: ClusterUnexposed while exposed, nothing otherwise; unknown cluster refused', () => {
-    spec.given([gwStarted('gw1'), tlsForced, exposed]).when({ type: 'Unexpose' })
+    spec
+      .given([gwStarted('gw1'), tlsForced, exposed])
+      .when({ type: 'Unexpose' })
       .then([{ type: 'ClusterUnexposed', data: {} }]);
-    spec.given([gwStarted('gw1'), tlsForced]).when({ type: 'Unexpose' }).then([]);
+    spec
+      .given([gwStarted('gw1'), tlsForced])
+      .when({ type: 'Unexpose' })
+      .then([]);
     spec.given([]).when({ type: 'Unexpose' }).thenRejects('CLUSTER_NOT_FOUND');
   });
 });

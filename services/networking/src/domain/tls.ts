@@ -44,8 +44,9 @@ export function tlsNotForced(clusterName: string | undefined): Rejection {
   const name = clusterName ?? 'this cluster';
   return {
     code: 'TLS_NOT_FORCED',
-    message: `cluster ${name} can be exposed only once TLS is forced, so that no password crosses the network `
-      + `in clear: run "pgfleet cluster tls ${name} --force" first`,
+    message:
+      `cluster ${name} can be exposed only once TLS is forced, so that no password crosses the network ` +
+      `in clear: run "pgfleet cluster tls ${name} --force" first`,
     details: { field: 'clusterId', rule: 'tls_forced' },
   };
 }

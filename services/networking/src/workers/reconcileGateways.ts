@@ -40,7 +40,9 @@ async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Pr
   const action = decideGateways(cluster, plan?.gateways ?? 1, state);
   const cause = clusterEvents.at(-1);
   const meta: CommandContext = {
-    actor: NETWORKING_ACTOR, correlationId: cause?.correlationId, causationId: cause?.id ?? null,
+    actor: NETWORKING_ACTOR,
+    correlationId: cause?.correlationId,
+    causationId: cause?.id ?? null,
   };
   const record = async (command: GatewaysCommand): Promise<boolean> => {
     const reply = await recordGateways(deps.store, clusterId, command, meta);
@@ -68,7 +70,9 @@ async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Pr
         const running = (await deps.gateways.status(clusterId, gatewayId)).state === 'running';
         if (running) await api.switchLeader(action.leader, { oldSessions: 'shutdown' });
         await deps.gateways.start({
-          clusterId, gatewayId, leaderNodeId: action.leader,
+          clusterId,
+          gatewayId,
+          leaderNodeId: action.leader,
           // Loopback always; the outside address too while the cluster is exposed (TLS forced).
           binds: state.exposed ? [address, { host: state.exposed.address, port: address.port }] : [address],
           nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),

@@ -62,7 +62,8 @@ describe('provisioning worker with real PostgreSQL servers', () => {
 
     await reconcileCluster({ store, runtime, secrets, log }, clusterId);
     const failed = (await store.readStream(stream)).events;
-    expect(failed.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeFailed', 'ClusterProvisioningFailed']);
+    expect(failed.map((e) => e.type))
+      .toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeFailed', 'ClusterProvisioningFailed']);
     const failure = failed[3];
     if (failure?.type !== 'ClusterProvisioningFailed') throw new Error('expected ClusterProvisioningFailed');
     expect(failure.data.reason).toContain('shared_buffers');

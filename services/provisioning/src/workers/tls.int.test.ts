@@ -5,7 +5,8 @@ import { foldClusterView, runtimeNodeId, streamIds, type CommandReply } from '@p
 import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/eventstore';
 import { createLogger } from '@pgfleet/kit';
 import {
-  certInfo, clusterTlsDir, freePort, openSecretStore, ownedTempDir, startLocalServer, verifyCert, withClient, type LocalServer,
+  certInfo, clusterTlsDir, freePort, openSecretStore, ownedTempDir, startLocalServer, verifyCert, withClient,
+  type LocalServer,
 } from '@pgfleet/postgres';
 import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
 import { createCluster, deleteCluster } from '../commands.js';
@@ -41,7 +42,8 @@ describe('nodes get TLS from the start', () => {
     + 'over TLS with verify-full; a switchover keeps it so', async () => {
     const secrets = openSecretStore(home);
     const deps = { store, runtime, secrets, log, home };
-    const created = await createCluster({ store, secrets }, { name: 'secure', plan: 'business-1024', version: 15, accountId: 'acme' }, {});
+    const secure = { name: 'secure', plan: 'business-1024', version: 15, accountId: 'acme' } as const;
+    const created = await createCluster({ store, secrets }, secure, {});
     expect(created.ok).toBe(true);
     const clusterId = clusterIdOf(created);
     const endpoint = (nodeId: string) => runtime.endpoint(runtimeNodeId(clusterId, nodeId));
@@ -57,8 +59,8 @@ describe('nodes get TLS from the start', () => {
       expect(info.dnsNames).toEqual(expect.arrayContaining(['localhost', `gw-${clusterId}.pgfleet.local`]));
       expect((await verifyCert(caFile, leaderCert)).ok).toBe(true);
 
-      const rows = await withClient(await endpoint(state.leader!), async (q) => (await q.query<{ ssl: boolean; application_name: string }>(
-        `SELECT s.ssl, a.application_name FROM pg_stat_replication a JOIN pg_stat_ssl s ON s.pid = a.pid`)).rows);
+      const rows = await withClient(await endpoint(state.leader!), async (q) => (await q.query<{ ssl: boolean }>(
+        'SELECT s.ssl, a.application_name FROM pg_stat_replication a JOIN pg_stat_ssl s ON s.pid = a.pid')).rows);
       expect(rows).toHaveLength(2);
       expect(rows.every((r) => r.ssl)).toBe(true);
       for (const f of state.nodes.filter((n) => n.nodeId !== state.leader)) {
@@ -69,7 +71,8 @@ describe('nodes get TLS from the start', () => {
 
       // Switchover to node3: the old leader follows the new one, every replication connection over TLS, writes go on.
       const reply = await switchoverCluster(deps, { clusterId, to: 'node3' }, {});
-      expect(reply, JSON.stringify(reply)).toMatchObject({ ok: true, result: { from: 'node1', to: 'node3', timeline: 2 } });
+      expect(reply, JSON.stringify(reply))
+        .toMatchObject({ ok: true, result: { from: 'node1', to: 'node3', timeline: 2 } });
       const moved = foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
       expect(moved.leader).toBe('node3');
       await withClient(await endpoint('node3'), async (q) => {
@@ -83,16 +86,20 @@ describe('nodes get TLS from the start', () => {
       });
       for (const id of ['node1', 'node2']) {
         const target = await endpoint(id);
-        const seen = async () => withClient(target, async (q) => (await q.query('SELECT v FROM after_switch')).rows.length).catch(() => 0);
+        const seen = async () =>
+          withClient(target, async (q) => (await q.query('SELECT v FROM after_switch')).rows.length).catch(() => 0);
         for (let i = 0; i < 100 && (await seen()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
         expect(await seen()).toBe(1);
-        const inRecovery = await withClient(target, async (q) => (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+        const inRecovery = await withClient(target, async (q) =>
+          (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
         expect(inRecovery).toBe(true);
       }
       // Bad arguments: a clear code, nothing recorded.
       const versionBefore = moved.version_;
-      expect(await switchoverCluster(deps, { clusterId, to: 'node3' }, {})).toMatchObject({ ok: false, code: 'ALREADY_LEADER' });
-      expect(await switchoverCluster(deps, { clusterId, to: 'node7' }, {})).toMatchObject({ ok: false, code: 'UNKNOWN_NODE' });
+      expect(await switchoverCluster(deps, { clusterId, to: 'node3' }, {}))
+        .toMatchObject({ ok: false, code: 'ALREADY_LEADER' });
+      expect(await switchoverCluster(deps, { clusterId, to: 'node7' }, {}))
+        .toMatchObject({ ok: false, code: 'UNKNOWN_NODE' });
       expect((await store.readStream(streamIds.cluster(clusterId))).currentVersion).toBe(versionBefore);
     } finally {
       await deleteCluster({ store, secrets }, { clusterId }, {});
