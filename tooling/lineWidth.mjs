@@ -13,6 +13,7 @@ const MAX = 120;
 const SKIP = new Set(['node_modules', 'dist', 'coverage', 'generated']);
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['contracts', 'infra', 'services', 'test'];
 
+/** @param {string} dir @returns {Generator<string>} */
 function* tsFiles(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (SKIP.has(entry.name) || entry.name.startsWith('.')) continue;

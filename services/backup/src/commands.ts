@@ -25,8 +25,12 @@ export interface RequestOptions {
   kind?: BackupKind;
 }
 
-const notFound = (clusterId: string): CommandReply =>
-  ({ ok: false, code: 'CLUSTER_NOT_FOUND', message: `no cluster ${clusterId}`, details: { field: 'clusterId' } });
+const notFound = (clusterId: string): CommandReply => ({
+  ok: false,
+  code: 'CLUSTER_NOT_FOUND',
+  message: `no cluster ${clusterId}`,
+  details: { field: 'clusterId' },
+});
 
 /** Decide a command on `backups-{clusterId}`; returns the reply and the events appended. */
 async function decideOn(

@@ -41,27 +41,34 @@ beforeAll(async () => {
   w = await startBackupWorld({ follower: true });
   await w.writeCluster(CLUSTER, 'business-1024', [w.leader, w.follower!]);
   const app = w.superuser(w.leader, 'app');
-  await sql(app, `SET ROLE app;
+  await sql(
+    app,
+    `SET ROLE app;
     CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2), tags text[]);
     INSERT INTO items SELECT g, 'item ' || g, g * 1.25, ARRAY['t' || (g % 7)] FROM generate_series(1, 20000) g;
     CREATE TABLE orders (id bigserial PRIMARY KEY, item int REFERENCES items, at timestamptz DEFAULT '2025-01-01',
       note jsonb);
     INSERT INTO orders (item, note)
-      SELECT (g % 20000) + 1, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;`);
+      SELECT (g % 20000) + 1, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;`,
+  );
   // The follower has replayed everything before we dump it.
   for (let i = 0; ; i++) {
-    const rows = await sql<{ n: number }>(w.superuser(w.follower!, 'app'), 'SELECT count(*)::int AS n FROM orders')
-      .catch(() => [{ n: 0 }]);
+    const rows = await sql<{ n: number }>(
+      w.superuser(w.follower!, 'app'),
+      'SELECT count(*)::int AS n FROM orders',
+    ).catch(() => [{ n: 0 }]);
     if (rows[0]!.n === 5000) break;
     if (i > 600) throw new Error('follower did not replay');
     await new Promise((r) => setTimeout(r, 50));
   }
 });
-afterAll(async () => { await w?.close(); });
+afterAll(async () => {
+  await w?.close();
+});
 
 describe('backups of a Business cluster', () => {
   it(
-    'dumps on the follower (recorded node) and restores into a fresh cluster with identical rows and checksums',
+    'dumps on the follower (recorded node) and restores into a fresh cluster ' + 'with identical rows and checksums',
     async () => {
       const { backupId, outcomes } = await requestAndProcess();
       expect(outcomes).toMatchObject([{ status: 'completed', backupId, node: 'node2' }]);
@@ -92,8 +99,10 @@ describe('backups of a Business cluster', () => {
   it('refuses to restore a file that no longer matches its sha256', async () => {
     const { backupId } = await requestAndProcess();
     writeFileSync(w.deps.files.pathOf(CLUSTER, backupId), 'tampered');
-    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1'))
-      .toMatchObject({ ok: false, code: 'BACKUP_CORRUPT' });
+    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({
+      ok: false,
+      code: 'BACKUP_CORRUPT',
+    });
   });
 
   it('dumps on the leader and records why when no follower is healthy', async () => {
@@ -119,7 +128,7 @@ describe('backups of a Business cluster', () => {
   });
 
   it(
-    'after a crash mid-dump, resume marks the backup failed, removes the partial file and never dumps it again',
+    'after a crash mid-dump, resume marks the backup failed, removes the partial file ' + 'and never dumps it again',
     async () => {
       const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
       const backupId = reply.ok ? (reply.result!.backupId as string) : '';
@@ -129,11 +138,12 @@ describe('backups of a Business cluster', () => {
         ...w.deps.files,
         put: (c, b, s, o) => w.deps.files.put(c, b, s, { ...o, onProgress: () => crash.abort() }),
       };
-      await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal }))
-        .rejects.toThrow(/abort/i);
+      await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal })).rejects.toThrow(
+        /abort/i,
+      );
       expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)!.status).toBe('running');
       // What a kill -9 leaves behind: a partial file.
-      const partial = w.deps.files.pathOf(CLUSTER, backupId) + '.partial';
+      const partial = `${w.deps.files.pathOf(CLUSTER, backupId)}.partial`;
       writeFileSync(partial, 'half a dump');
 
       const resumed = await resumeBackups(w.deps, CLUSTER);
@@ -143,8 +153,10 @@ describe('backups of a Business cluster', () => {
       expect(await w.deps.files.list(CLUSTER)).not.toContain(backupId);
       const { existsSync } = await import('node:fs');
       expect(existsSync(partial)).toBe(false);
-      expect(findBackup(await loadBackups(w.store, CLUSTER), backupId))
-        .toMatchObject({ status: 'failed', failedReason: INTERRUPTED });
+      expect(findBackup(await loadBackups(w.store, CLUSTER), backupId)).toMatchObject({
+        status: 'failed',
+        failedReason: INTERRUPTED,
+      });
 
       // Resuming again, or a late worker, changes nothing: one start, one failure, no completion.
       await resumeBackups(w.deps, CLUSTER);

@@ -48,14 +48,16 @@ await runService({
     BackupProgress: async (request) => d.progress.get(ProgressRequest.parse(request).backupId) ?? null,
   }),
   projections: (d) => [d.clusters.projection()],
-  consumers: (d) => [{
-    durable: d.durable,
-    filterSubjects: ['pgfleet.events.backups.>'],
-    handle: async (event) => {
-      if (event.type === 'BackupScheduleSet') await d.scheduler.watch(event.data.clusterId);
-      if (WORK_EVENTS.has(event.type)) void d.work.request(clusterOf(event));
+  consumers: (d) => [
+    {
+      durable: d.durable,
+      filterSubjects: ['pgfleet.events.backups.>'],
+      handle: async (event) => {
+        if (event.type === 'BackupScheduleSet') await d.scheduler.watch(event.data.clusterId);
+        if (WORK_EVENTS.has(event.type)) void d.work.request(clusterOf(event));
+      },
     },
-  }],
+  ],
   // After a crash: interrupted dumps are marked failed and requested ones run before any new work;
   // then every schedule is armed and a daily slot missed while down runs once.
   started: async (d) => {

@@ -16,23 +16,30 @@ const ok = (reply: Awaited<ReturnType<typeof requestBackup>>) => {
 
 beforeAll(async () => {
   w = await startBackupWorld({ follower: false });
-  await sql(w.superuser(w.leader, 'app'), `SET ROLE app; CREATE TABLE t (id int PRIMARY KEY, v text);
-    INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;`);
+  await sql(
+    w.superuser(w.leader, 'app'),
+    `SET ROLE app; CREATE TABLE t (id int PRIMARY KEY, v text);
+    INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;`,
+  );
 });
-afterAll(async () => { await w?.close(); });
+afterAll(async () => {
+  await w?.close();
+});
 
 describe('on-demand backup quotas (starter: 10 rolling, 20 a day)', () => {
   const C = 'st1';
   it('refuses backups on a sandbox cluster', async () => {
     await w.writeCluster('sb1', 'sandbox', [w.leader], 'play');
-    expect(await requestBackup(w.deps, { clusterId: 'sb1' }, meta))
-      .toMatchObject({ ok: false, code: 'BACKUPS_NOT_IN_PLAN' });
+    expect(await requestBackup(w.deps, { clusterId: 'sb1' }, meta)).toMatchObject({
+      ok: false,
+      code: 'BACKUPS_NOT_IN_PLAN',
+    });
     expect(await events('sb1')).toEqual([]);
   });
 
   it(
-    'at the rolling limit writes QuotaExceeded, BackupEvicted (the oldest), BackupRequested in this order, '
-      + 'and the evicted file goes',
+    'at the rolling limit writes QuotaExceeded, BackupEvicted (the oldest), BackupRequested in this order, ' +
+      'and the evicted file goes',
     async () => {
       await w.writeCluster(C, 'starter-512', [w.leader]);
       const first: string[] = [];
@@ -80,8 +87,10 @@ describe('daily backups', () => {
   const C = 'st3';
   it('fire at the scheduled time (injected clock), once per slot, and retention expires old dailies', async () => {
     await w.writeCluster(C, 'starter-512', [w.leader]);
-    expect(await setBackupSchedule(w.deps, { clusterId: C, at: '03:00', tz: 'Mars/Olympus' }, meta))
-      .toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(await setBackupSchedule(w.deps, { clusterId: C, at: '03:00', tz: 'Mars/Olympus' }, meta)).toMatchObject({
+      ok: false,
+      code: 'VALIDATION_FAILED',
+    });
     expect(await setBackupSchedule(w.deps, { clusterId: C, at: '03:00', tz: 'UTC' }, meta)).toMatchObject({ ok: true });
     const scheduler = new DailyScheduler(w.deps);
     try {
@@ -102,9 +111,15 @@ describe('daily backups', () => {
       const state = await loadBackups(w.store, C);
       const dailies = state.backups.filter((b) => b.kind === 'daily');
       expect(dailies).toHaveLength(14);
-      const expired = ['2030-01-07', '2030-01-08', '2030-01-09', '2030-01-10', '2030-01-11', '2030-01-12']
-        .map((d) => ids[d]!);
-      expect(dailies.filter((b) => b.status === 'deleted').map((b) => b.backupId).sort()).toEqual([...expired].sort());
+      const expired = ['2030-01-07', '2030-01-08', '2030-01-09', '2030-01-10', '2030-01-11', '2030-01-12'].map(
+        (d) => ids[d]!,
+      );
+      expect(
+        dailies
+          .filter((b) => b.status === 'deleted')
+          .map((b) => b.backupId)
+          .sort(),
+      ).toEqual([...expired].sort());
       expect(dailies.filter((b) => b.status === 'completed')).toHaveLength(8);
       const expiredEvents = (await events(C)).flatMap((e) => (e.type === 'BackupExpired' ? [e.data.backupId] : []));
       expect(expiredEvents.sort()).toEqual([...expired].sort());
@@ -116,7 +131,7 @@ describe('daily backups', () => {
   });
 
   it(
-    'runs a slot missed while the platform was down once at start, and arms node-cron at HH:MM in the zone',
+    'runs a slot missed while the platform was down once at start, ' + 'and arms node-cron at HH:MM in the zone',
     async () => {
       let now = new Date(Date.UTC(2030, 0, 25, 9, 0)); // down since the 20th: the 21st..25th slots were missed
       const scheduler = new DailyScheduler(w.deps, () => now);

@@ -23,7 +23,9 @@ export const onNames = (store: EventStore, command: NamesCommand, meta: CommandC
 
 /** CreateCluster: reserve the name in the account, keep the passwords in the secret store, then ClusterRequested. */
 export async function createCluster(
-  deps: CommandDeps, cmd: CommandData<'provisioning', 'CreateCluster'>, meta: CommandMeta,
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'CreateCluster'>,
+  meta: CommandMeta,
 ): Promise<CommandReply> {
   const plan = findPlan(cmd.plan);
   if (!plan) {
@@ -36,10 +38,21 @@ export async function createCluster(
   const secretRef = appSecretRef(clusterId);
   await deps.secrets.put(secretRef, generatePassword());
   await deps.secrets.put(replicationSecretRef(clusterId), generatePassword());
-  const reply = await onCluster(deps.store, clusterId, {
-    type: 'CreateCluster', clusterId, name: cmd.name, accountId: cmd.accountId, plan: cmd.plan, version: cmd.version,
-    dataNodes: plan.dataNodes, secretRef,
-  }, meta);
+  const reply = await onCluster(
+    deps.store,
+    clusterId,
+    {
+      type: 'CreateCluster',
+      clusterId,
+      name: cmd.name,
+      accountId: cmd.accountId,
+      plan: cmd.plan,
+      version: cmd.version,
+      dataNodes: plan.dataNodes,
+      secretRef,
+    },
+    meta,
+  );
   if (!reply.ok) {
     await onNames(deps.store, { type: 'ReleaseName', ...name }, meta);
     return reply;
@@ -48,13 +61,17 @@ export async function createCluster(
 }
 
 export function deleteCluster(
-  deps: CommandDeps, cmd: CommandData<'provisioning', 'DeleteCluster'>, meta: CommandMeta,
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'DeleteCluster'>,
+  meta: CommandMeta,
 ): Promise<CommandReply> {
   return onCluster(deps.store, cmd.clusterId, { type: 'DeleteCluster' }, meta);
 }
 
 export function retryCluster(
-  deps: CommandDeps, cmd: CommandData<'provisioning', 'RetryCluster'>, meta: CommandMeta,
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'RetryCluster'>,
+  meta: CommandMeta,
 ): Promise<CommandReply> {
   return onCluster(deps.store, cmd.clusterId, { type: 'RetryCluster' }, meta);
 }

@@ -41,14 +41,16 @@ await runService({
   }),
   projections: (deps) => [deps.clusters.projection],
   // React to cluster events (through NATS, from the relay); the ack waits for the reconciliation.
-  consumers: (deps) => [{
-    durable: deps.durable,
-    filterSubjects: ['pgfleet.events.cluster.>'],
-    handle: async (event) => {
-      if (streamCategory(event.streamId) !== 'cluster') return;
-      await deps.reconciles.request(event.streamId.slice('cluster-'.length));
+  consumers: (deps) => [
+    {
+      durable: deps.durable,
+      filterSubjects: ['pgfleet.events.cluster.>'],
+      handle: async (event) => {
+        if (streamCategory(event.streamId) !== 'cluster') return;
+        await deps.reconciles.request(event.streamId.slice('cluster-'.length));
+      },
     },
-  }],
+  ],
   // After a crash: whatever was started and not finished is picked up again.
   started: (deps) => {
     for (const clusterId of deps.clusters.list()) void deps.reconciles.request(clusterId);

@@ -23,19 +23,25 @@ interface Probed {
 
 /** Live view of a cluster's nodes, like `patronictl list`: asks each server, not the history. */
 export async function clusterStatus(
-  deps: { store: EventStore; runtime: NodeRuntime }, clusterId: string,
+  deps: { store: EventStore; runtime: NodeRuntime },
+  clusterId: string,
 ): Promise<NodeView[]> {
   const state = foldClusterView((await deps.store.readStream(streamIds.cluster(clusterId))).events);
-  const probed = await Promise.all(state.nodes.map(async (node): Promise<Probed> => {
-    const rid = runtimeNodeId(clusterId, node.nodeId);
-    const st = await deps.runtime.status(rid);
-    const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
-    if (st.state !== 'running' || !node.provisioned || !node.port) return { view };
-    const pg = await deps.runtime.endpoint(rid).then(nodeStatus).catch(() => undefined);
-    if (!pg) return { view: { ...view, state: 'starting' } };
-    const role = pg.inRecovery ? 'follower' : 'leader';
-    return { view: { ...view, role, timeline: pg.timeline, lsn: pg.lsn ?? undefined }, pg };
-  }));
+  const probed = await Promise.all(
+    state.nodes.map(async (node): Promise<Probed> => {
+      const rid = runtimeNodeId(clusterId, node.nodeId);
+      const st = await deps.runtime.status(rid);
+      const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
+      if (st.state !== 'running' || !node.provisioned || !node.port) return { view };
+      const pg = await deps.runtime
+        .endpoint(rid)
+        .then(nodeStatus)
+        .catch(() => undefined);
+      if (!pg) return { view: { ...view, state: 'starting' } };
+      const role = pg.inRecovery ? 'follower' : 'leader';
+      return { view: { ...view, role, timeline: pg.timeline, lsn: pg.lsn ?? undefined }, pg };
+    }),
+  );
   const leader = probed.find((p) => p.pg && !p.pg.inRecovery);
   return probed.map(({ view }): NodeView => {
     if (view.role === 'leader') return { ...view, lagBytes: 0 };

@@ -22,18 +22,13 @@ describe('process runtime with PostgreSQL 13', () => {
     cleanup = () => runtime.remove(node.nodeId);
     await initNode({ major: 13, dataDir: node.dataDir, port: node.port, plan: findPlan('sandbox')! });
     await runtime.start(node.nodeId);
-    const row = await withClient(
+    const settings = `SELECT current_setting('server_version_num') AS v, current_setting('data_checksums') AS c,
+                             current_setting('password_encryption') AS p`;
+    const [row] = await withClient(
       { host: node.socketDir, port: node.port },
-      async (q) =>
-        (
-          await q.query(
-            `SELECT current_setting('server_version_num') AS v, current_setting('data_checksums') AS c,
-                    current_setting('password_encryption') AS p`,
-          )
-        ).rows[0],
+      async (q) => (await q.query(settings)).rows,
     );
-    expect(row).toMatchObject({ c: 'on', p: 'scram-sha-256' });
-    expect(String(row.v)).toMatch(/^13\d{4}$/);
+    expect(row).toMatchObject({ c: 'on', p: 'scram-sha-256', v: expect.stringMatching(/^13\d{4}$/) });
     await runtime.remove(node.nodeId);
     expect(processesIn(node.dataDir)).toEqual([]);
   });

@@ -174,7 +174,12 @@ describe('process runtime with real PostgreSQL 15', () => {
     await cloneFollower(input);
     await cloneFollower(input); // complete: only reconfigured
     await runtime.start(n.nodeId);
-    expect((await nodeStatus(superuser(n))).receiver).toMatchObject({ slotName: 'follower_2' });
+    // The WAL receiver starts a moment after the server accepts connections.
+    const receiver = await eventually(
+      async () => (await nodeStatus(superuser(n))).receiver,
+      (r) => r !== undefined,
+    );
+    expect(receiver).toMatchObject({ slotName: 'follower_2' });
     await runtime.remove(n.nodeId);
     await withClient(superuser(leader), (q) => q.query("SELECT pg_drop_replication_slot('follower_2')"));
   });

@@ -15,36 +15,57 @@ const tiny = { ...starter, backups: { ...starter.backups, manualTotal: 2, manual
 const cluster = (plan = tiny): ClusterFacts => ({ clusterId: 'c1', name: 'prod-db', plan, ready: true });
 const spec = deciderSpec(backupsDecider);
 
-const requested = (backupId: string, requestedAt: string, kind: 'manual' | 'daily' = 'manual'): BackupEvent =>
-  ({ type: 'BackupRequested', data: { backupId, clusterId: 'c1', kind, requestedAt } });
+const requested = (backupId: string, requestedAt: string, kind: 'manual' | 'daily' = 'manual'): BackupEvent => ({
+  type: 'BackupRequested',
+  data: { backupId, clusterId: 'c1', kind, requestedAt },
+});
 const started = (backupId: string): BackupEvent => ({ type: 'BackupStarted', data: { backupId, node: 'node1' } });
-const completed = (backupId: string): BackupEvent =>
-  ({ type: 'BackupCompleted', data: { backupId, size: 10, sha256: 'a'.repeat(64), durationMs: 5 } });
-const failed = (backupId: string, reason: string): BackupEvent =>
-  ({ type: 'BackupFailed', data: { backupId, reason } });
+const completed = (backupId: string): BackupEvent => ({
+  type: 'BackupCompleted',
+  data: { backupId, size: 10, sha256: 'a'.repeat(64), durationMs: 5 },
+});
+const failed = (backupId: string, reason: string): BackupEvent => ({
+  type: 'BackupFailed',
+  data: { backupId, reason },
+});
 const evicted = (backupId: string): BackupEvent => ({ type: 'BackupEvicted', data: { backupId, clusterId: 'c1' } });
 const deleted = (backupId: string): BackupEvent => ({ type: 'BackupDeleted', data: { backupId } });
 const done = (backupId: string, at: string) => [requested(backupId, at), started(backupId), completed(backupId)];
-const request = (backupId: string, now: string, c = cluster()): RequestBackupCommand =>
-  ({ type: 'RequestBackup', cluster: c, backupId, now, kind: 'manual' });
+const request = (backupId: string, now: string, c = cluster()): RequestBackupCommand => ({
+  type: 'RequestBackup',
+  cluster: c,
+  backupId,
+  now,
+  kind: 'manual',
+});
 
 describe('RequestBackup', () => {
   it('is refused on a plan without backups', () => {
-    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', cluster(findPlan('sandbox')!)))
+    spec
+      .given([])
+      .when(request('b1', '2025-01-01T10:00:00Z', cluster(findPlan('sandbox')!)))
       .thenRejects('BACKUPS_NOT_IN_PLAN', /sandbox plan of cluster prod-db has no backups/);
   });
 
   it('is refused while the cluster is not ready', () => {
-    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z', { ...cluster(), ready: false }))
+    spec
+      .given([])
+      .when(request('b1', '2025-01-01T10:00:00Z', { ...cluster(), ready: false }))
       .thenRejects('CLUSTER_NOT_READY');
   });
 
   it('requests a manual backup under the limits', () => {
-    spec.given([]).when(request('b1', '2025-01-01T10:00:00Z')).then([requested('b1', '2025-01-01T10:00:00Z')]);
+    spec
+      .given([])
+      .when(request('b1', '2025-01-01T10:00:00Z'))
+      .then([requested('b1', '2025-01-01T10:00:00Z')]);
   });
 
   it('is idempotent for the same backup id', () => {
-    spec.given([requested('b1', '2025-01-01T10:00:00Z')]).when(request('b1', '2025-01-01T10:00:00Z')).then([]);
+    spec
+      .given([requested('b1', '2025-01-01T10:00:00Z')])
+      .when(request('b1', '2025-01-01T10:00:00Z'))
+      .then([]);
   });
 
   it('records QuotaExceeded then BackupRejected when the daily on-demand limit is reached', () => {
@@ -54,46 +75,64 @@ describe('RequestBackup', () => {
       requested('b3', '2025-01-02T23:00:00Z'),
     ];
     const reason = 'daily on-demand backup limit (3) reached for cluster prod-db';
-    spec.given(given).when(request('b4', '2025-01-02T23:59:00Z')).then([
-      { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.daily', limit: 3, used: 3 } },
-      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
-    ]);
+    spec
+      .given(given)
+      .when(request('b4', '2025-01-02T23:59:00Z'))
+      .then([
+        { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.daily', limit: 3, used: 3 } },
+        { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
+      ]);
   });
 
   it('counts the daily limit per UTC day, and refuses when no completed backup can make room', () => {
     const given = [
-      requested('b1', '2025-01-01T22:00:00Z'), requested('b2', '2025-01-01T23:00:00Z'), failed('b1', 'x'),
+      requested('b1', '2025-01-01T22:00:00Z'),
+      requested('b2', '2025-01-01T23:00:00Z'),
+      failed('b1', 'x'),
       requested('b3', '2025-01-01T23:30:00Z'),
     ];
     const reason = 'on-demand backup limit (2) reached for cluster prod-db and no completed backup can make room yet';
-    spec.given(given).when(request('b4', '2025-01-02T00:00:01Z')).then([
-      { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
-      { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
-    ]);
+    spec
+      .given(given)
+      .when(request('b4', '2025-01-02T00:00:01Z'))
+      .then([
+        { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
+        { type: 'BackupRejected', data: { clusterId: 'c1', code: 'QUOTA_EXCEEDED', reason } },
+      ]);
   });
 
   it(
-    'evicts the oldest completed on-demand backup when the rolling limit is reached: '
-      + 'QuotaExceeded, BackupEvicted, BackupRequested',
+    'evicts the oldest completed on-demand backup when the rolling limit is reached: ' +
+      'QuotaExceeded, BackupEvicted, BackupRequested',
     () => {
-      const daily = done('d1', '2025-01-02T03:00:00Z')
-        .map((e) => (e.type === 'BackupRequested' ? requested('d1', '2025-01-02T03:00:00Z', 'daily') : e));
+      const daily = done('d1', '2025-01-02T03:00:00Z').map((e) =>
+        e.type === 'BackupRequested' ? requested('d1', '2025-01-02T03:00:00Z', 'daily') : e,
+      );
       const given = [...done('b1', '2025-01-01T10:00:00Z'), ...done('b2', '2025-01-02T10:00:00Z'), ...daily];
-      spec.given(given).when(request('b3', '2025-01-03T10:00:00Z')).then([
-        { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
-        { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } },
-        requested('b3', '2025-01-03T10:00:00Z'),
-      ]);
+      spec
+        .given(given)
+        .when(request('b3', '2025-01-03T10:00:00Z'))
+        .then([
+          { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
+          { type: 'BackupEvicted', data: { backupId: 'b1', clusterId: 'c1' } },
+          requested('b3', '2025-01-03T10:00:00Z'),
+        ]);
     },
   );
 
   it('does not count evicted, deleted or failed backups against the rolling limit', () => {
     const given = [
-      ...done('b1', '2025-01-01T10:00:00Z'), evicted('b1'), deleted('b1'),
-      requested('b2', '2025-01-02T10:00:00Z'), failed('b2', 'x'),
+      ...done('b1', '2025-01-01T10:00:00Z'),
+      evicted('b1'),
+      deleted('b1'),
+      requested('b2', '2025-01-02T10:00:00Z'),
+      failed('b2', 'x'),
       ...done('b3', '2025-01-02T11:00:00Z'),
     ];
-    spec.given(given).when(request('b4', '2025-01-03T10:00:00Z')).then([requested('b4', '2025-01-03T10:00:00Z')]);
+    spec
+      .given(given)
+      .when(request('b4', '2025-01-03T10:00:00Z'))
+      .then([requested('b4', '2025-01-03T10:00:00Z')]);
   });
 
   it('takes daily backups outside the on-demand quotas', () => {
@@ -102,51 +141,79 @@ describe('RequestBackup', () => {
       ...done('b2', '2025-01-01T11:00:00Z'),
       requested('b3', '2025-01-01T12:00:00Z'),
     ];
-    spec.given(given).when({ ...request('d1', '2025-01-01T13:00:00Z'), kind: 'daily' })
+    spec
+      .given(given)
+      .when({ ...request('d1', '2025-01-01T13:00:00Z'), kind: 'daily' })
       .then([requested('d1', '2025-01-01T13:00:00Z', 'daily')]);
   });
 });
 
 describe('SetBackupSchedule', () => {
   it('records the schedule', () => {
-    spec.given([]).when({ type: 'SetBackupSchedule', cluster: cluster(), at: '03:30', tz: 'Europe/Paris' })
+    spec
+      .given([])
+      .when({ type: 'SetBackupSchedule', cluster: cluster(), at: '03:30', tz: 'Europe/Paris' })
       .then([{ type: 'BackupScheduleSet', data: { clusterId: 'c1', at: '03:30', tz: 'Europe/Paris' } }]);
   });
   it('is refused on a plan without backups', () => {
-    spec.given([]).when({ type: 'SetBackupSchedule', cluster: cluster(findPlan('sandbox')!), at: '03:30', tz: 'UTC' })
+    spec
+      .given([])
+      .when({ type: 'SetBackupSchedule', cluster: cluster(findPlan('sandbox')!), at: '03:30', tz: 'UTC' })
       .thenRejects('BACKUPS_NOT_IN_PLAN');
   });
 });
 
 describe('worker outcomes', () => {
   it('starts a requested backup once: a second start is refused', () => {
-    spec.given([requested('b1', '2025-01-01T10:00:00Z')]).when({ type: 'StartBackup', backupId: 'b1', node: 'node2' })
+    spec
+      .given([requested('b1', '2025-01-01T10:00:00Z')])
+      .when({ type: 'StartBackup', backupId: 'b1', node: 'node2' })
       .then([{ type: 'BackupStarted', data: { backupId: 'b1', node: 'node2' } }]);
-    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1')])
-      .when({ type: 'StartBackup', backupId: 'b1', node: 'node2' }).thenRejects('BACKUP_NOT_PENDING');
+    spec
+      .given([requested('b1', '2025-01-01T10:00:00Z'), started('b1')])
+      .when({ type: 'StartBackup', backupId: 'b1', node: 'node2' })
+      .thenRejects('BACKUP_NOT_PENDING');
   });
   it('completes only a running backup', () => {
-    spec.given([requested('b1', '2025-01-01T10:00:00Z'), started('b1'), failed('b1', 'interrupted')])
+    spec
+      .given([requested('b1', '2025-01-01T10:00:00Z'), started('b1'), failed('b1', 'interrupted')])
       .when({ type: 'CompleteBackup', backupId: 'b1', size: 1, sha256: 'b'.repeat(64), durationMs: 1 })
       .thenRejects('BACKUP_NOT_PENDING');
   });
   it('deletes evicted backups once', () => {
     const gone = [...done('b1', '2025-01-01T10:00:00Z'), evicted('b1')];
-    spec.given(gone).when({ type: 'DeleteBackup', backupId: 'b1' })
+    spec
+      .given(gone)
+      .when({ type: 'DeleteBackup', backupId: 'b1' })
       .then([{ type: 'BackupDeleted', data: { backupId: 'b1' } }]);
-    spec.given([...gone, deleted('b1')]).when({ type: 'DeleteBackup', backupId: 'b1' }).then([]);
+    spec
+      .given([...gone, deleted('b1')])
+      .when({ type: 'DeleteBackup', backupId: 'b1' })
+      .then([]);
   });
   it('expires only completed backups', () => {
-    spec.given([...done('d1', '2025-01-01T03:00:00Z'), requested('d2', '2025-01-02T03:00:00Z')])
+    spec
+      .given([...done('d1', '2025-01-01T03:00:00Z'), requested('d2', '2025-01-02T03:00:00Z')])
       .when({ type: 'ExpireBackups', backupIds: ['d1', 'd2'] })
       .then([{ type: 'BackupExpired', data: { backupId: 'd1' } }]);
   });
   it('folds a backup through its lifecycle', () => {
     const s = [...done('b1', '2025-01-01T10:00:00Z')].reduce(evolveBackups, initialBackupsState());
-    expect(s.backups).toEqual([{
-      backupId: 'b1', kind: 'manual', status: 'completed', requestedAt: '2025-01-01T10:00:00Z', node: 'node1', size: 10,
-      sha256: 'a'.repeat(64), durationMs: 5, startedAt: undefined, finishedAt: undefined, onLeaderReason: undefined,
-    }]);
+    expect(s.backups).toEqual([
+      {
+        backupId: 'b1',
+        kind: 'manual',
+        status: 'completed',
+        requestedAt: '2025-01-01T10:00:00Z',
+        node: 'node1',
+        size: 10,
+        sha256: 'a'.repeat(64),
+        durationMs: 5,
+        startedAt: undefined,
+        finishedAt: undefined,
+        onLeaderReason: undefined,
+      },
+    ]);
     expect(s.version).toBe(3);
   });
 });

@@ -70,8 +70,10 @@ const notInPlan = (cluster: ClusterFacts, hint: string) =>
     plan: cluster.plan.id,
   });
 
-const quotaRejected = (cluster: ClusterFacts, reason: string): BackupEvent =>
-  ({ type: 'BackupRejected', data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason } });
+const quotaRejected = (cluster: ClusterFacts, reason: string): BackupEvent => ({
+  type: 'BackupRejected',
+  data: { clusterId: cluster.clusterId, code: 'QUOTA_EXCEEDED', reason },
+});
 
 function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision<BackupEvent> {
   const { cluster, backupId, now, kind } = cmd;
@@ -103,8 +105,9 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
       data: { clusterId, quota: 'backups.manual.total', limit, used: kept.length },
     };
     if (!oldest) {
-      const reason = `on-demand backup limit (${limit}) reached for cluster ${cluster.name}`
-        + ' and no completed backup can make room yet';
+      const reason =
+        `on-demand backup limit (${limit}) reached for cluster ${cluster.name}` +
+        ' and no completed backup can make room yet';
       return accept<BackupEvent>(exceeded, quotaRejected(cluster, reason));
     }
     const evicted: BackupEvent = { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId } };

@@ -7,10 +7,17 @@ const slot = (at: string, tz: string, now: string) => latestSlot({ at, tz }, new
 
 /** BackupScheduleSet as stored: the slot counts from its `occurredAt`. */
 const scheduleSet: EventEnvelope & BackupEvent = {
-  id: '01970000-0000-7000-8000-000000000001', streamId: 'backups-c1', streamVersion: 1, globalPosition: '1',
-  occurredAt: '2025-06-09T12:00:00Z', schemaVersion: 1, correlationId: 'c1', causationId: null,
+  id: '01970000-0000-7000-8000-000000000001',
+  streamId: 'backups-c1',
+  streamVersion: 1,
+  globalPosition: '1',
+  occurredAt: '2025-06-09T12:00:00Z',
+  schemaVersion: 1,
+  correlationId: 'c1',
+  causationId: null,
   actor: { kind: 'user', id: 'tester' },
-  type: 'BackupScheduleSet', data: { clusterId: 'c1', at: '03:00', tz: 'UTC' },
+  type: 'BackupScheduleSet',
+  data: { clusterId: 'c1', at: '03:00', tz: 'UTC' },
 };
 
 describe('daily slot', () => {

@@ -5,8 +5,14 @@ const MINUTE = 60_000;
 /** Offset of `tz` from UTC at instant `t`, in ms (e.g. +3_600_000 for Europe/Paris in winter). */
 function tzOffset(t: number, tz: string): number {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(new Date(t));
   const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
   const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
@@ -52,7 +58,8 @@ export function dueDailySlot(state: BackupsState, now: Date): Date | undefined {
   if (!state.schedule) return undefined;
   const slot = latestSlot(state.schedule, now);
   if (state.schedule.setAt && Date.parse(state.schedule.setAt) > slot.getTime()) return undefined;
-  const taken = state.backups
-    .some((b) => b.kind === 'daily' && b.requestedAt !== undefined && Date.parse(b.requestedAt) >= slot.getTime());
+  const taken = state.backups.some(
+    (b) => b.kind === 'daily' && b.requestedAt !== undefined && Date.parse(b.requestedAt) >= slot.getTime(),
+  );
   return taken ? undefined : slot;
 }

@@ -12,8 +12,11 @@ function dailies(from: string, n: number): DailyBackupRef[] {
 describe('daily retention', () => {
   it('keeps the N latest dailies when no weeks or months are kept', () => {
     const all = dailies('2025-03-01', 10);
-    expect(dailiesToExpire(all, '2025-03-10T04:00:00Z', { days: 7, weeks: 0, months: 0 }))
-      .toEqual(['d-2025-03-01', 'd-2025-03-02', 'd-2025-03-03']);
+    expect(dailiesToExpire(all, '2025-03-10T04:00:00Z', { days: 7, weeks: 0, months: 0 })).toEqual([
+      'd-2025-03-01',
+      'd-2025-03-02',
+      'd-2025-03-03',
+    ]);
   });
 
   it('keeps one per ISO week (the latest) for W weeks on top of the N latest', () => {
@@ -22,8 +25,16 @@ describe('daily retention', () => {
     const expired = dailiesToExpire(all, '2025-03-30T04:00:00Z', { days: 7, weeks: 4, months: 0 });
     const kept = all.map((d) => d.backupId).filter((id) => !expired.includes(id));
     expect(kept).toEqual([
-      'd-2025-03-09', 'd-2025-03-16', 'd-2025-03-23',
-      'd-2025-03-24', 'd-2025-03-25', 'd-2025-03-26', 'd-2025-03-27', 'd-2025-03-28', 'd-2025-03-29', 'd-2025-03-30',
+      'd-2025-03-09',
+      'd-2025-03-16',
+      'd-2025-03-23',
+      'd-2025-03-24',
+      'd-2025-03-25',
+      'd-2025-03-26',
+      'd-2025-03-27',
+      'd-2025-03-28',
+      'd-2025-03-29',
+      'd-2025-03-30',
     ]);
   });
 
@@ -35,10 +46,14 @@ describe('daily retention', () => {
   });
 
   it('expires nothing while under the limits, and returns ids oldest first', () => {
-    expect(dailiesToExpire(dailies('2025-03-01', 3), '2025-03-03T04:00:00Z', { days: 7, weeks: 4, months: 12 }))
-      .toEqual([]);
+    expect(
+      dailiesToExpire(dailies('2025-03-01', 3), '2025-03-03T04:00:00Z', { days: 7, weeks: 4, months: 12 }),
+    ).toEqual([]);
     const all = dailies('2025-03-01', 5).reverse();
-    expect(dailiesToExpire(all, '2025-03-05T04:00:00Z', { days: 2, weeks: 0, months: 0 }))
-      .toEqual(['d-2025-03-01', 'd-2025-03-02', 'd-2025-03-03']);
+    expect(dailiesToExpire(all, '2025-03-05T04:00:00Z', { days: 2, weeks: 0, months: 0 })).toEqual([
+      'd-2025-03-01',
+      'd-2025-03-02',
+      'd-2025-03-03',
+    ]);
   });
 });

@@ -47,5 +47,8 @@ export function dailiesToExpire(
   latestPer(isoWeekStart, (w) => (thisWeek - w) / 7 < retention.weeks);
   const thisMonth = monthIndex(nowT);
   latestPer(monthIndex, (m) => thisMonth - m < retention.months);
-  return sorted.filter((b) => !keep.has(b.backupId)).map((b) => b.backupId).reverse();
+  return sorted
+    .filter((b) => !keep.has(b.backupId))
+    .map((b) => b.backupId)
+    .reverse();
 }

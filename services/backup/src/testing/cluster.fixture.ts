@@ -107,9 +107,14 @@ export async function startBackupWorld(options: { follower: boolean }): Promise<
     const writeCluster = async (clusterId: string, planId: string, nodes: NodeInfo[], name = 'prod-db') => {
       const roleOf = (i: number): NodeRole => (i === 0 ? 'leader' : 'follower');
       const members = nodes.map((n, i) => ({ nodeId: `node${i + 1}`, role: roleOf(i), port: n.port }));
-      members.forEach((m, i) => aliases.set(runtimeNodeId(clusterId, m.nodeId), nodes[i]!.nodeId));
+      for (const [i, m] of members.entries()) aliases.set(runtimeNodeId(clusterId, m.nodeId), nodes[i]!.nodeId);
       const requested = {
-        clusterId, name, accountId: 'default', plan: planId, version: MAJOR, secretRef: `cluster/${clusterId}/app`,
+        clusterId,
+        name,
+        accountId: 'default',
+        plan: planId,
+        version: MAJOR,
+        secretRef: `cluster/${clusterId}/app`,
         nodes: members.map(({ nodeId, role }) => ({ nodeId, role })),
       };
       const ready = { leader: 'node1', host: '127.0.0.1', port: nodes[0]!.port, database: 'app', user: 'app' };

@@ -33,16 +33,20 @@ export function clusterFacts(clusterId: string, view: ClusterView): ClusterFacts
 export type NodeProbe = (runtimeId: string) => Promise<'primary' | 'standby' | 'down'>;
 
 /** Ask the node itself, through the runtime's superuser endpoint. */
-export const probeNode = (runtime: NodeRuntime): NodeProbe => async (runtimeId) => {
-  try {
-    const endpoint = await runtime.endpoint(runtimeId);
-    const inRecovery = await withClient(endpoint, async (q) =>
-      (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
-    return inRecovery ? 'standby' : 'primary';
-  } catch {
-    return 'down';
-  }
-};
+export const probeNode =
+  (runtime: NodeRuntime): NodeProbe =>
+  async (runtimeId) => {
+    try {
+      const endpoint = await runtime.endpoint(runtimeId);
+      const inRecovery = await withClient(
+        endpoint,
+        async (q) => (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+      );
+      return inRecovery ? 'standby' : 'primary';
+    } catch {
+      return 'down';
+    }
+  };
 
 export interface DumpNodeChoice {
   node: ClusterNode;

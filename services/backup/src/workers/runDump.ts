@@ -52,7 +52,10 @@ export async function runDump(
   const { node, onLeaderReason } = choice;
 
   const started = await recordOutcome(deps.store, clusterId, {
-    type: 'StartBackup', backupId, node: node.nodeId, ...(onLeaderReason ? { onLeaderReason } : {}),
+    type: 'StartBackup',
+    backupId,
+    node: node.nodeId,
+    ...(onLeaderReason ? { onLeaderReason } : {}),
   });
   if (!started.ok) return { status: 'skipped', backupId };
   log.info({ node: node.nodeId, onLeaderReason }, 'backup started');
@@ -96,7 +99,10 @@ async function dumpToStore(
 ): Promise<StoredBackup> {
   const dump = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], { database: APP_DATABASE });
   // The exit is awaited after the stream; until then its failure must not be an unhandled rejection.
-  const exited = dump.done.then(() => undefined, (error: unknown) => error ?? new Error('pg_dump failed'));
+  const exited = dump.done.then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('pg_dump failed'),
+  );
   const kill = () => dump.kill();
   signal?.addEventListener('abort', kill, { once: true });
   try {

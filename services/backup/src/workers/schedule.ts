@@ -59,7 +59,8 @@ export class DailyScheduler {
     const plan = findPlan((await loadCluster(this.deps.store, clusterId)).plan ?? '');
     if (!plan?.backups.enabled) return [];
     const state = await loadBackups(this.deps.store, clusterId);
-    const dailies = state.backups.filter((b) => b.kind === 'daily' && b.status === 'completed' && b.requestedAt)
+    const dailies = state.backups
+      .filter((b) => b.kind === 'daily' && b.status === 'completed' && b.requestedAt)
       .map((b) => ({ backupId: b.backupId, requestedAt: b.requestedAt! }));
     const expire = dailiesToExpire(dailies, now.toISOString(), plan.backups.daily);
     if (expire.length === 0) return [];
@@ -78,14 +79,18 @@ export class DailyScheduler {
     const pattern = `${m} ${h} * * *`;
     if (current && current.pattern === pattern && current.tz === schedule.tz) return;
     await current?.task.destroy();
-    const task = cron.schedule(pattern, async () => {
-      try {
-        await this.tick(clusterId, this.clock());
-      } catch (error) {
-        const err = error instanceof Error ? error.message : String(error);
-        this.deps.log.error({ clusterId, err }, 'daily backup failed');
-      }
-    }, { timezone: schedule.tz, name: `daily-backup-${clusterId}`, noOverlap: true });
+    const task = cron.schedule(
+      pattern,
+      async () => {
+        try {
+          await this.tick(clusterId, this.clock());
+        } catch (error) {
+          const err = error instanceof Error ? error.message : String(error);
+          this.deps.log.error({ clusterId, err }, 'daily backup failed');
+        }
+      },
+      { timezone: schedule.tz, name: `daily-backup-${clusterId}`, noOverlap: true },
+    );
     this.tasks.set(clusterId, { task, pattern, tz: schedule.tz });
   }
 

@@ -98,7 +98,7 @@ describe('gateways, given/when/then', () => {
 
 describe('force TLS, given/when/then', () => {
   it(
-    'a ready cluster: every provisioned node; a second time: already forced; not ready or unknown: rejected',
+    'a ready cluster: every provisioned node; a second time: already forced; ' + 'not ready or unknown: rejected',
     async () => {
       const { decideForceTls } = await import('./tls.js');
       const cluster = foldClusterView([requested, provisioned('node1', 5001), provisioned('node2', 5002), ready]);

@@ -11,7 +11,7 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { tlsNotForced } from './tls.js';
 
-export { entryPoint, evolveGateways, foldGateways, gatewayIds, initialGatewaysState };
+export { entryPoint, foldGateways, gatewayIds, initialGatewaysState };
 export type { GatewayEvent, GatewaysState };
 
 // ---- what the worker should do ----------------------------------------------------------------
@@ -65,6 +65,7 @@ export type GatewaysCommand =
   | { type: 'Unexpose' };
 
 type GatewaysDecision = Decision<GatewayEvent>;
+type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { type: T }>;
 
 const removedAlready = (): GatewaysDecision =>
   reject('NOT_READY', 'the gateways of this cluster were removed: it is deleted', { field: 'clusterId' });
@@ -80,8 +81,6 @@ function decideStart(cmd: CommandOf<'StartGateway'>, state: GatewaysState): Gate
   }
   return accept({ type: 'GatewayStarted', data: { gatewayId: cmd.gatewayId, host: cmd.host, port: cmd.port } });
 }
-
-type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { type: T }>;
 
 function decideLeader(cmd: CommandOf<'SetGatewayLeader'>, state: GatewaysState): GatewaysDecision {
   if (state.removed) return removedAlready();

@@ -6,8 +6,6 @@ import { freePort } from '@pgfleet/postgres';
 import { decideGateways, entryPoint, type GatewaysCommand } from '../domain/gateways.js';
 import { loadGateways, NETWORKING_ACTOR, recordGateways } from './recordGateways.js';
 
-export { NETWORKING_ACTOR };
-
 export interface ReconcileGatewaysDeps {
   store: EventStore;
   gateways: HaproxyGateways;

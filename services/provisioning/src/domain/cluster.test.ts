@@ -4,8 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { clusterDecider, type CreateClusterCommand, type RecordCommand } from './cluster.js';
 
 const create: CreateClusterCommand = {
-  type: 'CreateCluster', clusterId: 'c1', name: 'prod-db', accountId: 'acme', plan: 'business-1024', version: 15,
-  dataNodes: 3, secretRef: 'cluster/c1/app',
+  type: 'CreateCluster',
+  clusterId: 'c1',
+  name: 'prod-db',
+  accountId: 'acme',
+  plan: 'business-1024',
+  version: 15,
+  dataNodes: 3,
+  secretRef: 'cluster/c1/app',
 };
 const spec = deciderSpec(clusterDecider);
 
@@ -13,26 +19,36 @@ const spec = deciderSpec(clusterDecider);
 const requested = (dataNodes = 3): ClusterEvent => ({
   type: 'ClusterRequested',
   data: {
-    clusterId: 'c1', name: 'prod-db', accountId: 'acme', plan: dataNodes > 1 ? 'business-1024' : 'starter-512',
-    version: 15, secretRef: 'cluster/c1/app',
+    clusterId: 'c1',
+    name: 'prod-db',
+    accountId: 'acme',
+    plan: dataNodes > 1 ? 'business-1024' : 'starter-512',
+    version: 15,
+    secretRef: 'cluster/c1/app',
     nodes: Array.from({ length: dataNodes }, (_, i) => ({
-      nodeId: `node${i + 1}`, role: i === 0 ? 'leader' : 'follower',
+      nodeId: `node${i + 1}`,
+      role: i === 0 ? 'leader' : 'follower',
     })),
   },
 });
-const provisioned = (nodeId: string, port: number): ClusterEvent =>
-  ({ type: 'NodeProvisioned', data: { nodeId, role: nodeId === 'node1' ? 'leader' : 'follower', port } });
+const provisioned = (nodeId: string, port: number): ClusterEvent => ({
+  type: 'NodeProvisioned',
+  data: { nodeId, role: nodeId === 'node1' ? 'leader' : 'follower', port },
+});
 const started = (nodeId: string, port: number): ClusterEvent => ({ type: 'NodeStarted', data: { nodeId, port } });
 /** node1..n provisioned and started on ports 5501.. */
-const running = (n: number): ClusterEvent[] => Array.from({ length: n }, (_, i) => {
-  const nodeId = `node${i + 1}`;
-  return [provisioned(nodeId, 5501 + i), started(nodeId, 5501 + i)];
-}).flat();
+const running = (n: number): ClusterEvent[] =>
+  Array.from({ length: n }, (_, i) => {
+    const nodeId = `node${i + 1}`;
+    return [provisioned(nodeId, 5501 + i), started(nodeId, 5501 + i)];
+  }).flat();
 const replicating: ClusterEvent = {
-  type: 'ReplicationEstablished', data: { leader: 'node1', followers: ['node2', 'node3'] },
+  type: 'ReplicationEstablished',
+  data: { leader: 'node1', followers: ['node2', 'node3'] },
 };
 const ready: ClusterEvent = {
-  type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 5501, database: 'app', user: 'app' },
+  type: 'ClusterReady',
+  data: { leader: 'node1', host: '127.0.0.1', port: 5501, database: 'app', user: 'app' },
 };
 /** A Business cluster whose three nodes run and replicate, ready. */
 const readyBusiness = (): ClusterEvent[] => [requested(), ...running(3), replicating, ready];
@@ -44,24 +60,43 @@ const failedOn = (nodeId: string): ClusterEvent[] => [
 ];
 
 // ---- fixtures: worker outcomes --------------------------------------------------------------
-const nodeProvisioned = (nodeId: string, port: number): RecordCommand =>
-  ({ type: 'RecordNodeProvisioned', nodeId, port });
-const nodeStarted = (nodeId: string, pid: number): RecordCommand =>
-  ({ type: 'RecordNodeStarted', nodeId, port: 5501, pid });
+const nodeProvisioned = (nodeId: string, port: number): RecordCommand => ({
+  type: 'RecordNodeProvisioned',
+  nodeId,
+  port,
+});
+const nodeStarted = (nodeId: string, pid: number): RecordCommand => ({
+  type: 'RecordNodeStarted',
+  nodeId,
+  port: 5501,
+  pid,
+});
 const clusterReady: RecordCommand = {
-  type: 'RecordClusterReady', host: '127.0.0.1', port: 5501, database: 'app', user: 'app',
+  type: 'RecordClusterReady',
+  host: '127.0.0.1',
+  port: 5501,
+  database: 'app',
+  user: 'app',
 };
 
 describe('cluster aggregate', () => {
-  it('given no history, when CreateCluster for a business plan, then ClusterRequested with one leader and two '
-    + 'followers', () => {
-    const [event] = spec.given([]).when(create).then([{
-      type: 'ClusterRequested',
-      data: expect.objectContaining({ name: 'prod-db', plan: 'business-1024', secretRef: 'cluster/c1/app' }),
-    }]);
-    if (event?.type !== 'ClusterRequested') throw new Error('expected ClusterRequested');
-    expect(event.data.nodes.map((n) => n.role)).toEqual(['leader', 'follower', 'follower']);
-  });
+  it(
+    'given no history, when CreateCluster for a business plan, then ClusterRequested with one leader and two ' +
+      'followers',
+    () => {
+      const [event] = spec
+        .given([])
+        .when(create)
+        .then([
+          {
+            type: 'ClusterRequested',
+            data: expect.objectContaining({ name: 'prod-db', plan: 'business-1024', secretRef: 'cluster/c1/app' }),
+          },
+        ]);
+      if (event?.type !== 'ClusterRequested') throw new Error('expected ClusterRequested');
+      expect(event.data.nodes.map((n) => n.role)).toEqual(['leader', 'follower', 'follower']);
+    },
+  );
 
   it('given a requested cluster, when CreateCluster again, then CLUSTER_EXISTS', () => {
     spec.given([requested()]).when(create).thenRejects('CLUSTER_EXISTS');
@@ -79,8 +114,11 @@ describe('cluster aggregate', () => {
     const state = foldClusterView(history);
     expect(state.status).toBe('ready');
     expect(state.leader).toBe('node2');
-    expect(state.nodes.find((n) => n.nodeId === 'node1'))
-      .toMatchObject({ port: 5500, started: true, role: 'follower' });
+    expect(state.nodes.find((n) => n.nodeId === 'node1')).toMatchObject({
+      port: 5500,
+      started: true,
+      role: 'follower',
+    });
     expect(state.version_).toBe(6);
   });
 
@@ -88,7 +126,9 @@ describe('cluster aggregate', () => {
     const del = { type: 'DeleteCluster' } as const;
     spec.given([]).when(del).thenRejects('CLUSTER_NOT_FOUND');
     spec.given([requested()]).when(del).then([deletion]);
-    spec.given([requested(), deletion, deleted]).when(del)
+    spec
+      .given([requested(), deletion, deleted])
+      .when(del)
       .thenRejects('CLUSTER_DELETED', 'cluster prod-db is already deleted');
   });
 
@@ -99,80 +139,136 @@ describe('cluster aggregate', () => {
   it('retry: unknown cluster is rejected, only a failed cluster goes back to provisioning', () => {
     const retry = { type: 'RetryCluster' } as const;
     spec.given([]).when(retry).thenRejects('CLUSTER_NOT_FOUND');
-    spec.given(readyBusiness()).when(retry)
+    spec
+      .given(readyBusiness())
+      .when(retry)
       .thenRejects('NOT_FAILED', 'cluster prod-db is ready; only a failed cluster can be retried');
-    spec.given([requested(), provisioned('node1', 5501), ...failedOn('node1')]).when(retry)
+    spec
+      .given([requested(), provisioned('node1', 5501), ...failedOn('node1')])
+      .when(retry)
       .then([{ type: 'ClusterProvisioningRetried', data: {} }]);
   });
 });
 
 describe('cluster aggregate: worker outcomes', () => {
-  it('NodeProvisioned names the node, its role and port; the same outcome again records nothing; another port '
-    + 'is refused', () => {
-    spec.given([requested()]).when(nodeProvisioned('node2', 5502))
-      .then([{ type: 'NodeProvisioned', data: { nodeId: 'node2', role: 'follower', port: 5502 } }]);
-    const given = [requested(), provisioned('node2', 5502)];
-    spec.given(given).when(nodeProvisioned('node2', 5502)).then([]);
-    spec.given(given).when(nodeProvisioned('node2', 6000)).thenRejects('NODE_ALREADY_PROVISIONED');
-    spec.given([requested()]).when(nodeProvisioned('node9', 5509)).thenRejects('UNKNOWN_NODE');
-  });
+  it(
+    'NodeProvisioned names the node, its role and port; the same outcome again records nothing; another port ' +
+      'is refused',
+    () => {
+      spec
+        .given([requested()])
+        .when(nodeProvisioned('node2', 5502))
+        .then([{ type: 'NodeProvisioned', data: { nodeId: 'node2', role: 'follower', port: 5502 } }]);
+      const given = [requested(), provisioned('node2', 5502)];
+      spec.given(given).when(nodeProvisioned('node2', 5502)).then([]);
+      spec.given(given).when(nodeProvisioned('node2', 6000)).thenRejects('NODE_ALREADY_PROVISIONED');
+      spec.given([requested()]).when(nodeProvisioned('node9', 5509)).thenRejects('UNKNOWN_NODE');
+    },
+  );
 
-  it('provisioning outcomes are refused once the cluster is no longer provisioning (deleted, failed) or '
-    + 'unknown', () => {
-    spec.given([]).when(nodeProvisioned('node1', 5501)).thenRejects('CLUSTER_NOT_FOUND');
-    spec.given([requested(), deletion]).when(nodeProvisioned('node1', 5501))
-      .thenRejects('NOT_PROVISIONING', 'cluster prod-db is deleting, not provisioning');
-    const failed = [requested(), provisioned('node1', 5501), ...failedOn('node1')];
-    spec.given(failed).when(nodeStarted('node1', 42)).thenRejects('NOT_PROVISIONING');
-    spec.given(failed).when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'again' })
-      .thenRejects('NOT_PROVISIONING');
-  });
+  it(
+    'provisioning outcomes are refused once the cluster is no longer provisioning (deleted, failed) or ' + 'unknown',
+    () => {
+      spec.given([]).when(nodeProvisioned('node1', 5501)).thenRejects('CLUSTER_NOT_FOUND');
+      spec
+        .given([requested(), deletion])
+        .when(nodeProvisioned('node1', 5501))
+        .thenRejects('NOT_PROVISIONING', 'cluster prod-db is deleting, not provisioning');
+      const failed = [requested(), provisioned('node1', 5501), ...failedOn('node1')];
+      spec.given(failed).when(nodeStarted('node1', 42)).thenRejects('NOT_PROVISIONING');
+      spec
+        .given(failed)
+        .when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'again' })
+        .thenRejects('NOT_PROVISIONING');
+    },
+  );
 
-  it('NodeStarted once per start: not before the node is provisioned, nothing when already started, again after '
-    + 'a retry', () => {
-    spec.given([requested()]).when(nodeStarted('node1', 42)).thenRejects('NODE_NOT_PROVISIONED');
-    spec.given([requested(), provisioned('node1', 5501)]).when(nodeStarted('node1', 42))
-      .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 42 } }]);
-    spec.given([requested(), ...running(1)]).when(nodeStarted('node1', 42)).then([]);
-    const retried: ClusterEvent[] = [
-      requested(), ...running(1), ...failedOn('node1'), { type: 'ClusterProvisioningRetried', data: {} },
-    ];
-    spec.given(retried).when(nodeStarted('node1', 43))
-      .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 43 } }]);
-  });
+  it(
+    'NodeStarted once per start: not before the node is provisioned, nothing when already started, again after ' +
+      'a retry',
+    () => {
+      spec.given([requested()]).when(nodeStarted('node1', 42)).thenRejects('NODE_NOT_PROVISIONED');
+      spec
+        .given([requested(), provisioned('node1', 5501)])
+        .when(nodeStarted('node1', 42))
+        .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 42 } }]);
+      spec
+        .given([requested(), ...running(1)])
+        .when(nodeStarted('node1', 42))
+        .then([]);
+      const retried: ClusterEvent[] = [
+        requested(),
+        ...running(1),
+        ...failedOn('node1'),
+        { type: 'ClusterProvisioningRetried', data: {} },
+      ];
+      spec
+        .given(retried)
+        .when(nodeStarted('node1', 43))
+        .then([{ type: 'NodeStarted', data: { nodeId: 'node1', port: 5501, pid: 43 } }]);
+    },
+  );
 
   it('NodeFailed fails the provisioning with the same reason', () => {
-    spec.given([requested(), provisioned('node1', 5501)])
+    spec
+      .given([requested(), provisioned('node1', 5501)])
       .when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'FATAL: boom' })
       .then(failedOn('node1'));
   });
 
   it('ReplicationEstablished names the leader and every follower, once; a cluster without followers has none', () => {
     const sync = 'ANY 1 (node2, node3)';
-    spec.given([requested(), ...running(3)])
+    spec
+      .given([requested(), ...running(3)])
       .when({ type: 'RecordReplicationEstablished', synchronousStandbyNames: sync })
-      .then([{
-        type: 'ReplicationEstablished',
-        data: { leader: 'node1', followers: ['node2', 'node3'], synchronousStandbyNames: sync },
-      }]);
-    spec.given([requested(), ...running(3), replicating]).when({ type: 'RecordReplicationEstablished' }).then([]);
-    spec.given([requested(1), ...running(1)]).when({ type: 'RecordReplicationEstablished' }).thenRejects('NO_FOLLOWER');
+      .then([
+        {
+          type: 'ReplicationEstablished',
+          data: { leader: 'node1', followers: ['node2', 'node3'], synchronousStandbyNames: sync },
+        },
+      ]);
+    spec
+      .given([requested(), ...running(3), replicating])
+      .when({ type: 'RecordReplicationEstablished' })
+      .then([]);
+    spec
+      .given([requested(1), ...running(1)])
+      .when({ type: 'RecordReplicationEstablished' })
+      .thenRejects('NO_FOLLOWER');
   });
 
   it('ClusterReady only once every node runs and the followers replicate; once', () => {
-    spec.given([requested(), ...running(1)]).when(clusterReady)
+    spec
+      .given([requested(), ...running(1)])
+      .when(clusterReady)
       .thenRejects('NODES_NOT_STARTED', /node2, node3 not started/);
-    spec.given([requested(), ...running(3)]).when(clusterReady).thenRejects('REPLICATION_NOT_ESTABLISHED');
-    spec.given([requested(), ...running(3), replicating]).when(clusterReady).then([ready]);
-    spec.given([requested(1), ...running(1)]).when(clusterReady).then([ready]);
+    spec
+      .given([requested(), ...running(3)])
+      .when(clusterReady)
+      .thenRejects('REPLICATION_NOT_ESTABLISHED');
+    spec
+      .given([requested(), ...running(3), replicating])
+      .when(clusterReady)
+      .then([ready]);
+    spec
+      .given([requested(1), ...running(1)])
+      .when(clusterReady)
+      .then([ready]);
     spec.given(readyBusiness()).when(clusterReady).then([]);
-    spec.given([requested(), ...running(3), replicating, deletion]).when(clusterReady).thenRejects('NOT_PROVISIONING');
+    spec
+      .given([requested(), ...running(3), replicating, deletion])
+      .when(clusterReady)
+      .thenRejects('NOT_PROVISIONING');
   });
 
   it('ProvisioningFailed ends a provisioning, and only a provisioning', () => {
-    spec.given([requested()]).when({ type: 'RecordProvisioningFailed', reason: 'passwords missing' })
+    spec
+      .given([requested()])
+      .when({ type: 'RecordProvisioningFailed', reason: 'passwords missing' })
       .then([{ type: 'ClusterProvisioningFailed', data: { reason: 'passwords missing' } }]);
-    spec.given(readyBusiness()).when({ type: 'RecordProvisioningFailed', reason: 'late' })
+    spec
+      .given(readyBusiness())
+      .when({ type: 'RecordProvisioningFailed', reason: 'late' })
       .thenRejects('NOT_PROVISIONING');
   });
 
@@ -181,7 +277,10 @@ describe('cluster aggregate: worker outcomes', () => {
     const stopped: ClusterEvent = { type: 'NodeStopped', data: { nodeId: 'node2' } };
     const deleting = [...readyBusiness(), deletion];
     spec.given(deleting).when(stop).then([stopped]);
-    spec.given([...deleting, stopped]).when(stop).then([]);
+    spec
+      .given([...deleting, stopped])
+      .when(stop)
+      .then([]);
     spec.given(readyBusiness()).when(stop).thenRejects('NOT_DELETING');
   });
 
@@ -196,16 +295,30 @@ describe('cluster aggregate: worker outcomes', () => {
   it('LeaderChanged after a switchover: once; refused when the cluster changed meanwhile', () => {
     const moved = { type: 'RecordLeaderChanged', from: 'node1', to: 'node3', timeline: 2 } as const;
     const changed: ClusterEvent = {
-      type: 'LeaderChanged', data: { from: 'node1', to: 'node3', reason: 'switchover', timeline: 2 },
+      type: 'LeaderChanged',
+      data: { from: 'node1', to: 'node3', reason: 'switchover', timeline: 2 },
     };
     spec.given(readyBusiness()).when(moved).then([changed]);
-    spec.given([...readyBusiness(), changed]).when(moved).then([]);
+    spec
+      .given([...readyBusiness(), changed])
+      .when(moved)
+      .then([]);
     const elsewhere: ClusterEvent = {
-      type: 'LeaderChanged', data: { from: 'node1', to: 'node2', reason: 'switchover' },
+      type: 'LeaderChanged',
+      data: { from: 'node1', to: 'node2', reason: 'switchover' },
     };
-    spec.given([...readyBusiness(), elsewhere]).when(moved).thenRejects('CONFLICT', /changed during the switchover/);
-    spec.given([...readyBusiness(), deletion]).when(moved).thenRejects('CONFLICT');
-    spec.given(readyBusiness()).when({ ...moved, to: 'node9' }).thenRejects('UNKNOWN_NODE');
+    spec
+      .given([...readyBusiness(), elsewhere])
+      .when(moved)
+      .thenRejects('CONFLICT', /changed during the switchover/);
+    spec
+      .given([...readyBusiness(), deletion])
+      .when(moved)
+      .thenRejects('CONFLICT');
+    spec
+      .given(readyBusiness())
+      .when({ ...moved, to: 'node9' })
+      .thenRejects('UNKNOWN_NODE');
     spec.given([]).when(moved).thenRejects('CLUSTER_NOT_FOUND');
   });
 });

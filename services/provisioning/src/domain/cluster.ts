@@ -100,7 +100,9 @@ function whileProvisioning(state: ClusterView, decision: () => ClusterDecision):
 }
 
 function withNode(
-  state: ClusterView, nodeId: string, decision: (node: ClusterNode) => ClusterDecision,
+  state: ClusterView,
+  nodeId: string,
+  decision: (node: ClusterNode) => ClusterDecision,
 ): ClusterDecision {
   const node = state.nodes.find((n) => n.nodeId === nodeId);
   if (!node) return reject('UNKNOWN_NODE', `cluster ${state.name} has no node ${nodeId}`, { field: 'nodeId' });
@@ -108,40 +110,49 @@ function withNode(
 }
 
 function decideProvisioned(cmd: Outcome<'RecordNodeProvisioned'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => {
-    if (node.provisioned && node.port === cmd.port) return accept();
-    if (node.provisioned) {
-      const message = `${node.nodeId} of cluster ${state.name} was already provisioned on port ${node.port}`;
-      return reject('NODE_ALREADY_PROVISIONED', message, { nodeId: node.nodeId, port: node.port });
-    }
-    return accept({ type: 'NodeProvisioned', data: { nodeId: node.nodeId, role: node.role, port: cmd.port } });
-  }));
+  return whileProvisioning(state, () =>
+    withNode(state, cmd.nodeId, (node) => {
+      if (node.provisioned && node.port === cmd.port) return accept();
+      if (node.provisioned) {
+        const message = `${node.nodeId} of cluster ${state.name} was already provisioned on port ${node.port}`;
+        return reject('NODE_ALREADY_PROVISIONED', message, { nodeId: node.nodeId, port: node.port });
+      }
+      return accept({ type: 'NodeProvisioned', data: { nodeId: node.nodeId, role: node.role, port: cmd.port } });
+    }),
+  );
 }
 
 function decideStarted(cmd: Outcome<'RecordNodeStarted'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => {
-    if (!node.provisioned) {
-      const message = `${node.nodeId} of cluster ${state.name} is not provisioned yet`;
-      return reject('NODE_NOT_PROVISIONED', message, { nodeId: node.nodeId });
-    }
-    if (node.started) return accept();
-    const pid = cmd.pid === undefined ? {} : { pid: cmd.pid };
-    return accept({ type: 'NodeStarted', data: { nodeId: node.nodeId, port: cmd.port, ...pid } });
-  }));
+  return whileProvisioning(state, () =>
+    withNode(state, cmd.nodeId, (node) => {
+      if (!node.provisioned) {
+        const message = `${node.nodeId} of cluster ${state.name} is not provisioned yet`;
+        return reject('NODE_NOT_PROVISIONED', message, { nodeId: node.nodeId });
+      }
+      if (node.started) return accept();
+      const pid = cmd.pid === undefined ? {} : { pid: cmd.pid };
+      return accept({ type: 'NodeStarted', data: { nodeId: node.nodeId, port: cmd.port, ...pid } });
+    }),
+  );
 }
 
 function decideStopped(cmd: Outcome<'RecordNodeStopped'>, state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
   if (state.status !== 'deleting') return notIn(state, 'deleting');
   return withNode(state, cmd.nodeId, (node) =>
-    (node.started ? accept({ type: 'NodeStopped', data: { nodeId: node.nodeId } }) : accept()));
+    node.started ? accept({ type: 'NodeStopped', data: { nodeId: node.nodeId } }) : accept(),
+  );
 }
 
 function decideNodeFailed(cmd: Outcome<'RecordNodeFailed'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () => withNode(state, cmd.nodeId, (node) => accept(
-    { type: 'NodeFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
-    { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
-  )));
+  return whileProvisioning(state, () =>
+    withNode(state, cmd.nodeId, (node) =>
+      accept(
+        { type: 'NodeFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
+        { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
+      ),
+    ),
+  );
 }
 
 function decideReplication(cmd: Outcome<'RecordReplicationEstablished'>, state: ClusterView): ClusterDecision {
@@ -188,10 +199,12 @@ function decideLeaderChanged(cmd: Outcome<'RecordLeaderChanged'>, state: Cluster
     const now = `it is ${state.status}, led by ${state.leader ?? 'nobody'}`;
     return reject('CONFLICT', `cluster ${state.name} changed during the switchover (${now}); check its state`);
   }
-  return withNode(state, cmd.to, (node) => accept({
-    type: 'LeaderChanged',
-    data: { from: cmd.from, to: node.nodeId, reason: 'switchover', timeline: cmd.timeline },
-  }));
+  return withNode(state, cmd.to, (node) =>
+    accept({
+      type: 'LeaderChanged',
+      data: { from: cmd.from, to: node.nodeId, reason: 'switchover', timeline: cmd.timeline },
+    }),
+  );
 }
 
 export function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDecision {

@@ -5,25 +5,37 @@ import { decideSwitchover } from './switchover.js';
 const requested = (n: number): DomainEvent => ({
   type: 'ClusterRequested',
   data: {
-    clusterId: 'c', name: 'shop', accountId: 'a', plan: n > 1 ? 'business-1024' : 'sandbox', version: 15,
+    clusterId: 'c',
+    name: 'shop',
+    accountId: 'a',
+    plan: n > 1 ? 'business-1024' : 'sandbox',
+    version: 15,
     secretRef: 'r',
     nodes: Array.from({ length: n }, (_, i) => ({
-      nodeId: `node${i + 1}`, role: i === 0 ? 'leader' as const : 'follower' as const,
+      nodeId: `node${i + 1}`,
+      role: i === 0 ? ('leader' as const) : ('follower' as const),
     })),
   },
 });
 const ready: DomainEvent = {
-  type: 'ClusterReady', data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' },
+  type: 'ClusterReady',
+  data: { leader: 'node1', host: '127.0.0.1', port: 1, database: 'app', user: 'app' },
 };
 
 describe('switchover, given/when/then', () => {
   it('defaults to the first follower', () => {
-    expect(decideSwitchover({}, foldClusterView([requested(3), ready])))
-      .toEqual({ ok: true, from: 'node1', to: 'node2' });
+    expect(decideSwitchover({}, foldClusterView([requested(3), ready]))).toEqual({
+      ok: true,
+      from: 'node1',
+      to: 'node2',
+    });
   });
   it('to a named follower; after a LeaderChanged the old leader is a follower', () => {
-    expect(decideSwitchover({ to: 'node3' }, foldClusterView([requested(3), ready])))
-      .toEqual({ ok: true, from: 'node1', to: 'node3' });
+    expect(decideSwitchover({ to: 'node3' }, foldClusterView([requested(3), ready]))).toEqual({
+      ok: true,
+      from: 'node1',
+      to: 'node3',
+    });
     const changed: DomainEvent = { type: 'LeaderChanged', data: { from: 'node1', to: 'node3', reason: 'switchover' } };
     const moved = foldClusterView([requested(3), ready, changed]);
     expect(decideSwitchover({ to: 'node1' }, moved)).toEqual({ ok: true, from: 'node3', to: 'node1' });

@@ -4,8 +4,10 @@ export type SwitchoverDecision = { ok: true; from: string; to: string } | { ok: 
 
 /** Whether a switchover to `to` (default: the first follower) may start. Pure. */
 export function decideSwitchover(cmd: { to?: string }, state: ClusterView): SwitchoverDecision {
-  const no = (code: string, message: string, field?: string): SwitchoverDecision =>
-    ({ ok: false, rejection: { code, message, ...(field ? { details: { field } } : {}) } });
+  const no = (code: string, message: string, field?: string): SwitchoverDecision => ({
+    ok: false,
+    rejection: { code, message, ...(field ? { details: { field } } : {}) },
+  });
   if (state.status === 'none') return no('CLUSTER_NOT_FOUND', 'no such cluster', 'clusterId');
   if (state.status !== 'ready') return no('NOT_READY', `cluster ${state.name} is ${state.status}, not ready`);
   const from = state.leader;

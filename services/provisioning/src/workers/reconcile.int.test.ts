@@ -51,40 +51,50 @@ afterAll(async () => {
 });
 
 describe('provisioning worker with real PostgreSQL servers', () => {
-  it('records NodeFailed and ClusterProvisioningFailed with the server log line when a node does not start; '
-    + 'retry then reaches Ready; delete cleans up', async () => {
-    const secrets = openSecretStore(home);
-    const fragile = { name: 'fragile', plan: 'starter-512', version: 15, accountId: 'acme' } as const;
-    const created = await createCluster({ store, secrets }, fragile, {});
-    expect(created.ok).toBe(true);
-    const clusterId = clusterIdOf(created);
-    const stream = streamIds.cluster(clusterId);
+  it(
+    'records NodeFailed and ClusterProvisioningFailed with the server log line when a node does not start; ' +
+      'retry then reaches Ready; delete cleans up',
+    async () => {
+      const secrets = openSecretStore(home);
+      const fragile = { name: 'fragile', plan: 'starter-512', version: 15, accountId: 'acme' } as const;
+      const created = await createCluster({ store, secrets }, fragile, {});
+      expect(created.ok).toBe(true);
+      const clusterId = clusterIdOf(created);
+      const stream = streamIds.cluster(clusterId);
 
-    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-    const failed = (await store.readStream(stream)).events;
-    expect(failed.map((e) => e.type))
-      .toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeFailed', 'ClusterProvisioningFailed']);
-    const failure = failed[3];
-    if (failure?.type !== 'ClusterProvisioningFailed') throw new Error('expected ClusterProvisioningFailed');
-    expect(failure.data.reason).toContain('shared_buffers');
-    expect(foldClusterView(failed).status).toBe('failed');
+      await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+      const failed = (await store.readStream(stream)).events;
+      expect(failed.map((e) => e.type)).toEqual([
+        'ClusterRequested',
+        'NodeProvisioned',
+        'NodeFailed',
+        'ClusterProvisioningFailed',
+      ]);
+      const failure = failed[3];
+      if (failure?.type !== 'ClusterProvisioningFailed') throw new Error('expected ClusterProvisioningFailed');
+      expect(failure.data.reason).toContain('shared_buffers');
+      expect(foldClusterView(failed).status).toBe('failed');
 
-    broken = false;
-    expect((await retryCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
-    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-    const ready = (await store.readStream(stream)).events;
-    expect(ready.slice(4).map((e) => e.type)).toEqual(['ClusterProvisioningRetried', 'NodeStarted', 'ClusterReady']);
-    expect(ready.slice(4).every((e) => e.actor.kind !== 'service' || e.actor.id === 'provisioning')).toBe(true);
+      broken = false;
+      expect((await retryCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+      await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+      const ready = (await store.readStream(stream)).events;
+      expect(ready.slice(4).map((e) => e.type)).toEqual(['ClusterProvisioningRetried', 'NodeStarted', 'ClusterReady']);
+      expect(ready.slice(4).every((e) => e.actor.kind !== 'service' || e.actor.id === 'provisioning')).toBe(true);
 
-    // Retrying a ready cluster is refused with a reason.
-    expect(await retryCluster({ store, secrets }, { clusterId }, {})).toMatchObject({ ok: false, code: 'NOT_FAILED' });
+      // Retrying a ready cluster is refused with a reason.
+      expect(await retryCluster({ store, secrets }, { clusterId }, {})).toMatchObject({
+        ok: false,
+        code: 'NOT_FAILED',
+      });
 
-    expect((await deleteCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
-    await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-    expect(foldClusterView((await store.readStream(stream)).events).status).toBe('deleted');
-    expect((await runtime.list(clusterId)).length).toBe(0);
-    expect(await secrets.get(`cluster/${clusterId}/app`)).toBeUndefined();
-  });
+      expect((await deleteCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+      await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+      expect(foldClusterView((await store.readStream(stream)).events).status).toBe('deleted');
+      expect((await runtime.list(clusterId)).length).toBe(0);
+      expect(await secrets.get(`cluster/${clusterId}/app`)).toBeUndefined();
+    },
+  );
 
   it('a name is free again once its cluster is deleted, and taken while it lives', async () => {
     const secrets = openSecretStore(home);

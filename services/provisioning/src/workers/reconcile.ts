@@ -1,11 +1,24 @@
 import {
-  findPlan, followersOf, leaderOf, runtimeNodeId, slotName, type ClusterNode, type Plan,
+  findPlan,
+  followersOf,
+  leaderOf,
+  runtimeNodeId,
+  slotName,
+  type ClusterNode,
+  type Plan,
 } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
 import {
-  createAppRoleAndDb, createReplicationRole, ensureClusterTls, freePort, nodeStatus, nodeTlsFiles,
-  setSynchronousStandbys, type SecretStore, type SqlTarget,
+  createAppRoleAndDb,
+  createReplicationRole,
+  ensureClusterTls,
+  freePort,
+  nodeStatus,
+  nodeTlsFiles,
+  setSynchronousStandbys,
+  type SecretStore,
+  type SqlTarget,
 } from '@pgfleet/postgres';
 import type { NodeRuntime, NodeSetup } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
@@ -53,7 +66,7 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const appPassword = await deps.secrets.get(appSecretRef(clusterId));
   const replicationPassword = await deps.secrets.get(replicationSecretRef(clusterId));
   if (!appPassword || !replicationPassword) {
-    const reason = 'the cluster\'s passwords are missing from the secret store';
+    const reason = "the cluster's passwords are missing from the secret store";
     await cluster.record({ type: 'RecordProvisioningFailed', reason });
     return;
   }
@@ -72,7 +85,8 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const home = deps.home;
   const tlsOf = (node: ClusterNode) => (home ? nodeTlsFiles(home, clusterId, node.nodeId) : undefined);
   const setupOf = (node: ClusterNode): NodeSetup => ({ plan, tls: tlsOf(node), clusterName: slotName(node.nodeId) });
-  const tlsReady = home ? ensureClusterTls(home, clusterId, s.nodes.map((n) => n.nodeId)) : Promise.resolve();
+  const nodeIds = s.nodes.map((n) => n.nodeId);
+  const tlsReady = home ? ensureClusterTls(home, clusterId, nodeIds) : Promise.resolve();
   tlsReady.catch(() => undefined); // awaited below; a failure is reported there
 
   // 1. the leader: initdb, start, roles.
@@ -90,17 +104,21 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
 
   // 2. followers: cloned from the leader with pg_basebackup and a replication slot each, in parallel.
   const followers = followersOf(cluster.view);
-  const results = await Promise.allSettled(followers.map(async (f) => {
-    await ensureProvisioned(deps, cluster, f, major, async () => {
-      // Replication verifies the leader's certificate against the cluster CA (verify-full).
-      const upstream = {
-        ...(await deps.runtime.peerAddress(rid(leader))), user: REPLICATION_USER, password: replicationPassword,
-        ...(home ? { sslmode: 'verify-full' } : {}),
-      };
-      await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: upstream, slotName: slotName(f.nodeId) });
-    });
-    await ensureStarted(deps, cluster, nodeNow(f));
-  }));
+  const results = await Promise.allSettled(
+    followers.map(async (f) => {
+      await ensureProvisioned(deps, cluster, f, major, async () => {
+        // Replication verifies the leader's certificate against the cluster CA (verify-full).
+        const upstream = {
+          ...(await deps.runtime.peerAddress(rid(leader))),
+          user: REPLICATION_USER,
+          password: replicationPassword,
+          ...(home ? { sslmode: 'verify-full' } : {}),
+        };
+        await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: upstream, slotName: slotName(f.nodeId) });
+      });
+      await ensureStarted(deps, cluster, nodeNow(f));
+    }),
+  );
   const failed = results.findIndex((r) => r.status === 'rejected');
   const failure = results[failed];
   if (failure?.status === 'rejected') {
@@ -110,17 +128,26 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
 
   // 3. replication: synchronous to ANY 1 of the followers on plans that ask for it.
   if (followers.length > 0 && !cluster.view.replicationEstablished) {
-    await establishReplication(deps, cluster, rid(leader), plan, followers.map((f) => slotName(f.nodeId)));
+    const standbys = followers.map((f) => slotName(f.nodeId));
+    await establishReplication(deps, cluster, rid(leader), plan, standbys);
   }
   const peer = await deps.runtime.peerAddress(rid(leader));
   await cluster.record({
-    type: 'RecordClusterReady', host: peer.host, port: peer.port, database: APP_DATABASE, user: APP_USER,
+    type: 'RecordClusterReady',
+    host: peer.host,
+    port: peer.port,
+    database: APP_DATABASE,
+    user: APP_USER,
   });
   deps.log.info({ clusterId }, 'cluster ready');
 }
 
 async function establishReplication(
-  deps: ReconcileDeps, cluster: ClusterProgress, leaderRid: string, plan: Plan, standbys: string[],
+  deps: ReconcileDeps,
+  cluster: ClusterProgress,
+  leaderRid: string,
+  plan: Plan,
+  standbys: string[],
 ): Promise<void> {
   const target = await deps.runtime.endpoint(leaderRid);
   await waitForStreaming(target, standbys.length);
@@ -131,7 +158,11 @@ async function establishReplication(
 
 /** A node's storage (initdb or clone) once: a node without NodeProvisioned is a half-done attempt, made again. */
 async function ensureProvisioned(
-  deps: ReconcileDeps, cluster: ClusterProgress, node: ClusterNode, major: number, init: () => Promise<void>,
+  deps: ReconcileDeps,
+  cluster: ClusterProgress,
+  node: ClusterNode,
+  major: number,
+  init: () => Promise<void>,
 ): Promise<void> {
   if (node.provisioned) return;
   const rid = runtimeNodeId(cluster.clusterId, node.nodeId);

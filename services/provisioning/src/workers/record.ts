@@ -11,17 +11,27 @@ export const PROVISIONING_ACTOR: Actor = { kind: 'service', id: 'provisioning' }
  * repeated outcome records nothing.
  */
 export function recordOutcome(
-  store: EventStore, clusterId: string, command: RecordCommand, meta: CommandContext = {},
+  store: EventStore,
+  clusterId: string,
+  command: RecordCommand,
+  meta: CommandContext = {},
 ): Promise<CommandReply> {
   return handleCommand({
-    store, streamId: streamIds.cluster(clusterId), ...clusterDecider, command,
+    store,
+    streamId: streamIds.cluster(clusterId),
+    ...clusterDecider,
+    command,
     meta: { ...meta, actor: meta.actor ?? PROVISIONING_ACTOR },
   });
 }
 
 /** An outcome the cluster's history refused (another worker, a delete or a failure moved it on). */
 export class StaleOutcome extends Error {
-  constructor(readonly command: RecordCommand, readonly code: string, message: string) {
+  constructor(
+    readonly command: RecordCommand,
+    readonly code: string,
+    message: string,
+  ) {
     super(`${command.type} not recorded: ${message}`);
     this.name = 'StaleOutcome';
   }

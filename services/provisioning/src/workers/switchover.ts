@@ -1,5 +1,12 @@
 import {
-  findPlan, foldClusterView, runtimeNodeId, slotName, streamIds, type CommandData, type CommandMeta, type CommandReply,
+  findPlan,
+  foldClusterView,
+  runtimeNodeId,
+  slotName,
+  streamIds,
+  type CommandData,
+  type CommandMeta,
+  type CommandReply,
 } from '@pgfleet/contracts';
 import { nodeStatus, quoteLiteral, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
 import type { UpstreamLeader } from '@pgfleet/runtime';
@@ -28,7 +35,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
  * is recorded and the gateways follow it. Replies when done.
  */
 export async function switchoverCluster(
-  deps: ReconcileDeps, cmd: CommandData<'provisioning', 'SwitchoverCluster'>, meta: CommandMeta,
+  deps: ReconcileDeps,
+  cmd: CommandData<'provisioning', 'SwitchoverCluster'>,
+  meta: CommandMeta,
 ): Promise<CommandReply> {
   const { clusterId } = cmd;
   const { events } = await deps.store.readStream(streamIds.cluster(clusterId));
@@ -37,7 +46,7 @@ export async function switchoverCluster(
   if (!decision.ok) return { ok: false, ...decision.rejection };
   const password = await deps.secrets.get(replicationSecretRef(clusterId));
   if (!password) {
-    const message = 'the cluster\'s replication password is missing from the secret store';
+    const message = "the cluster's replication password is missing from the secret store";
     return { ok: false, code: 'INTERNAL', message };
   }
   const { from, to } = decision;
@@ -49,12 +58,16 @@ export async function switchoverCluster(
   await deps.runtime.stop(rid(from), 'fast');
   try {
     const lastCheckpoint = (await deps.runtime.controlData(rid(from)))['Latest checkpoint location'];
-    if (!lastCheckpoint) throw new Error('pg_controldata did not report the old leader\'s last checkpoint');
+    if (!lastCheckpoint) throw new Error("pg_controldata did not report the old leader's last checkpoint");
     // 2. The target has received everything the old leader wrote, then is promoted.
-    const received = 'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '
-      + `${quoteLiteral(lastCheckpoint)}::pg_lsn) > 0 AS ok`;
-    await until(`${to} receiving the old leader's last WAL`, () => withClient(target, async (q) =>
-      ((await q.query<{ ok: boolean }>(received)).rows[0]?.ok ? true : undefined)), 30_000);
+    const checkpoint = quoteLiteral(lastCheckpoint);
+    const received = `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), ${checkpoint}::pg_lsn) > 0 AS ok`;
+    await until(
+      `${to} receiving the old leader's last WAL`,
+      () =>
+        withClient(target, async (q) => ((await q.query<{ ok: boolean }>(received)).rows[0]?.ok ? true : undefined)),
+      30_000,
+    );
     await deps.runtime.promote(rid(to));
   } catch (error) {
     // Nothing changed yet: the old leader takes its place back.
@@ -69,14 +82,19 @@ export async function switchoverCluster(
   const standbys = [from, ...others];
   await withClient(target, async (q) => {
     for (const s of standbys) {
-      await q.query(`SELECT pg_create_physical_replication_slot($1)
-        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, [slotName(s)]);
+      await q.query(
+        `SELECT pg_create_physical_replication_slot($1)
+        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+        [slotName(s)],
+      );
     }
   });
 
   // 4. The old leader becomes a standby of the new one; the other followers are repointed.
   const leader: UpstreamLeader = {
-    ...(await deps.runtime.peerAddress(rid(to))), user: REPLICATION_USER, password,
+    ...(await deps.runtime.peerAddress(rid(to))),
+    user: REPLICATION_USER,
+    password,
     ...(deps.home ? { sslmode: 'verify-full' } : {}),
   };
   await deps.runtime.follow(rid(from), leader, slotName(from));
@@ -96,9 +114,15 @@ export async function switchoverCluster(
   });
 
   // 6. The outcome, decided against the history (a cluster changed meanwhile is a CONFLICT): the gateways follow it.
-  const reply = await recordOutcome(deps.store, clusterId, { type: 'RecordLeaderChanged', from, to, timeline }, {
-    actor: meta.actor ?? PROVISIONING_ACTOR, causationId: events.at(-1)?.id ?? null,
-    ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
-  });
+  const reply = await recordOutcome(
+    deps.store,
+    clusterId,
+    { type: 'RecordLeaderChanged', from, to, timeline },
+    {
+      actor: meta.actor ?? PROVISIONING_ACTOR,
+      causationId: events.at(-1)?.id ?? null,
+      ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+    },
+  );
   return reply.ok ? { ...reply, result: { from, to, timeline } } : reply;
 }

@@ -1,5 +1,11 @@
 import {
-  EVENT_TYPES, EVENTS, evolveClusterView, initialClusterView, isClusterEvent, streamCategory, type ClusterView,
+  EVENT_TYPES,
+  EVENTS,
+  evolveClusterView,
+  initialClusterView,
+  isClusterEvent,
+  streamCategory,
+  type ClusterView,
   type EventEnvelope,
 } from '@pgfleet/contracts';
 import type { ProjectionDeclaration } from '@pgfleet/kit';
