@@ -1,3 +1,4 @@
+import { backupEvents } from '../events/backup.js';
 import type { EventEnvelope, EventOfType } from '../index.js';
 import type { BackupKind } from '../events/backup.js';
 
@@ -94,3 +95,16 @@ export const findBackup = (state: BackupsState, backupId: string): Backup | unde
 /** Backups that still hold (or are about to hold) a file. */
 export const isKept = (b: Backup): boolean => b.status === 'requested' || b.status === 'running' || b.status === 'completed';
 
+
+const BACKUP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(backupEvents));
+
+/** Is this event one of the `backups-{clusterId}` stream's types? */
+export const isBackupEvent = <E extends { type: string }>(event: E): event is E & BackupEvent =>
+  BACKUP_EVENT_TYPES.has(event.type);
+
+/** Fold a `backups-{clusterId}` stream (events of other types, none expected there, are skipped). */
+export function foldBackups(events: readonly { type: string }[]): BackupsState {
+  let state = initialBackupsState();
+  for (const e of events) if (isBackupEvent(e)) state = evolveBackups(state, e);
+  return state;
+}

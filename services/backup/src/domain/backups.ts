@@ -1,29 +1,20 @@
 import {
-  backupEvents,
   evolveBackups,
   findBackup,
+  foldBackups,
   initialBackupsState,
+  isBackupEvent,
   isKept,
   type BackupEvent,
   type BackupKind,
   type BackupsState,
-  type EventEnvelope,
   type Plan,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 
-export { evolveBackups, findBackup, initialBackupsState, isKept };
+export { evolveBackups, findBackup, foldBackups, initialBackupsState, isBackupEvent, isKept };
 export type { Backup, BackupEvent, BackupSchedule, BackupStatus, BackupsState } from '@pgfleet/contracts';
 
-const BACKUP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(backupEvents));
-
-/** Is this stored event one of the `backups-{clusterId}` stream's types? */
-export const isBackupEvent = (event: EventEnvelope): event is EventEnvelope & BackupEvent =>
-  BACKUP_EVENT_TYPES.has(event.type);
-
-/** Fold a `backups-{clusterId}` stream (events of other types, none expected there, are skipped). */
-export const foldBackups = (events: readonly EventEnvelope[]): BackupsState =>
-  events.filter(isBackupEvent).reduce(evolveBackups, initialBackupsState());
 
 // ---- commands -------------------------------------------------------------------------------
 

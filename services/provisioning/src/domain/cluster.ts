@@ -29,11 +29,11 @@ export interface CreateClusterCommand {
   secretRef: string;
 }
 
-export interface DeleteClusterCommand {
+interface DeleteClusterCommand {
   type: 'DeleteCluster';
 }
 
-export interface RetryClusterCommand {
+interface RetryClusterCommand {
   type: 'RetryCluster';
 }
 
@@ -207,7 +207,7 @@ function decideLeaderChanged(cmd: Outcome<'RecordLeaderChanged'>, state: Cluster
   );
 }
 
-export function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDecision {
+function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDecision {
   switch (command.type) {
     case 'CreateCluster':
       return decideCreate(command, state);

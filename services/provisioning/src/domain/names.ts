@@ -10,7 +10,7 @@ export interface NamesState {
   byName: ReadonlyMap<string, string>;
 }
 
-export interface ClusterName {
+interface ClusterName {
   accountId: string;
   name: string;
   clusterId: string;
@@ -18,7 +18,7 @@ export interface ClusterName {
 
 export type NamesCommand = ({ type: 'ReserveName' } & ClusterName) | ({ type: 'ReleaseName' } & ClusterName);
 
-export function evolveNames(state: NamesState, event: NamesEvent): NamesState {
+function evolveNames(state: NamesState, event: NamesEvent): NamesState {
   const byName = new Map(state.byName);
   switch (event.type) {
     case 'ClusterNameReserved':
@@ -34,7 +34,7 @@ export function evolveNames(state: NamesState, event: NamesEvent): NamesState {
   }
 }
 
-export function decideNames(command: NamesCommand, state: NamesState): Decision<NamesEvent> {
+function decideNames(command: NamesCommand, state: NamesState): Decision<NamesEvent> {
   const { accountId, name, clusterId } = command;
   const holder = state.byName.get(name);
   switch (command.type) {

@@ -33,8 +33,8 @@ export interface ReconcileDeps {
   home?: string;
 }
 
-export const APP_DATABASE = 'app';
-export const APP_USER = 'app';
+const APP_DATABASE = 'app';
+const APP_USER = 'app';
 export const REPLICATION_USER = 'replicator';
 
 /**
