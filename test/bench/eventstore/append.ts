@@ -55,14 +55,17 @@ export interface AppendBenchOptions {
   store: PostgresEventStore;
   connectionString: string;
   seconds: number;
+  /** Measurements of each figure, raw and pgfleet alternating. */
+  runs: number;
   batches?: number[];
   writerCounts?: number[];
 }
 
 /**
  * Append throughput of the store against plain INSERTs of the same rows into the same database,
- * for every batch size and writer count. A CHECKPOINT before each measurement keeps one run's
- * dirty pages from being flushed during the next; each side is warmed up briefly first.
+ * for every batch size and writer count, `runs` times each (raw, then pgfleet, run after run, so
+ * a load that comes and goes hits both sides alike). A CHECKPOINT before each measurement keeps
+ * one run's dirty pages from being flushed during the next; each side is warmed up briefly first.
  */
 export async function benchAppend(opts: AppendBenchOptions): Promise<Figure[]> {
   const { store, seconds } = opts;
@@ -77,13 +80,18 @@ export async function benchAppend(opts: AppendBenchOptions): Promise<Figure[]> {
     await throughput(() => rawWriter(pool, table), 8, 10, warmup);
     for (const writers of opts.writerCounts ?? [1, 8]) {
       for (const batch of opts.batches ?? [1, 10, 100]) {
-        await pool.query('CHECKPOINT');
-        const raw = await throughput(() => rawWriter(pool, table), writers, batch, seconds);
-        await pool.query('CHECKPOINT');
-        const pgfleet = await throughput(() => storeWriter(store), writers, batch, seconds);
         const label = `append ${batch === 1 ? '1 event/append' : `batch of ${batch}`}, ${writers} writer${writers > 1 ? 's' : ''}`;
-        log(`${label}: pgfleet ${Math.round(pgfleet)} ev/s, raw ${Math.round(raw)} ev/s`);
-        figures.push({ metric: label, unit: 'events/s', pgfleet, raw, ...(batch > 1 ? { target: { minRatio: 0.5 } } : {}) });
+        const figure: Figure = { metric: label, unit: 'events/s', pgfleet: [], raw: [], ...(batch > 1 ? { target: { minRatio: 0.5 } } : {}) };
+        for (let run = 1; run <= opts.runs; run++) {
+          await pool.query('CHECKPOINT');
+          const raw = await throughput(() => rawWriter(pool, table), writers, batch, seconds);
+          await pool.query('CHECKPOINT');
+          const pgfleet = await throughput(() => storeWriter(store), writers, batch, seconds);
+          log(`${label} (run ${run}/${opts.runs}): pgfleet ${Math.round(pgfleet)} ev/s, raw ${Math.round(raw)} ev/s, ${(pgfleet / raw).toFixed(2)}x`);
+          figure.pgfleet.push(pgfleet);
+          figure.raw.push(raw);
+        }
+        figures.push(figure);
       }
     }
     return figures;

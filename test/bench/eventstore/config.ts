@@ -9,6 +9,22 @@ export interface BenchConfig {
   /** Events appended per second by the latency figure, and for how long. */
   latencyRate: number;
   latencySeconds: number;
+  /** Measurements of every figure (each side); the table gives median and range over them. */
+  runs: number;
+  /** The figures to measure (default all). */
+  only: ReadonlySet<BenchPart>;
+}
+
+export const BENCH_PARTS = ['append', 'catch-up', 'latency'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
+
+function parts(name: string): ReadonlySet<BenchPart> {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return new Set(BENCH_PARTS);
+  const wanted = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const unknown = wanted.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`${name}: unknown part ${unknown.join(', ')}; known: ${BENCH_PARTS.join(', ')}`);
+  return new Set(wanted as BenchPart[]);
 }
 
 function positive(name: string, fallback: number): number {
@@ -26,5 +42,7 @@ export function benchConfig(): BenchConfig {
     appendSeconds: positive('BENCH_APPEND_SECONDS', 5),
     latencyRate: positive('BENCH_LATENCY_RATE', 1000),
     latencySeconds: positive('BENCH_LATENCY_SECONDS', 10),
+    runs: Math.round(positive('BENCH_RUNS', 3)),
+    only: parts('BENCH_ONLY'),
   };
 }

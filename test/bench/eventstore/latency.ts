@@ -6,7 +6,6 @@ import { newStreamId, sampleEnvelope, sampleEvents } from './events.js';
 import { log, percentile, type Figure } from './report.js';
 
 const STREAMS = 100;
-const RAW_STREAM = 'BENCH_RAW';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Receive times of the events fired in the measured phase, by id. */
@@ -48,14 +47,20 @@ async function drained(l: Latencies, what: string): Promise<void> {
   }
 }
 
-/** Append -> relay -> JetStream -> durable consumer, one event per append, STREAMS streams. */
-async function measurePgfleet(connectionString: string, conns: NatsConnection[], rate: number, seconds: number): Promise<Latencies> {
-  const store = createPostgresEventStore({ connectionString, schema: 'bench_latency', poolSize: 10 });
+/**
+ * Append -> relay -> JetStream -> durable consumer, one event per append, STREAMS streams. Each
+ * run has its own store schema, relay and durable consumer (the events stream is shared).
+ */
+async function measurePgfleet(connectionString: string, conns: NatsConnection[], rate: number, seconds: number, run: number): Promise<Latencies> {
+  const store = createPostgresEventStore({ connectionString, schema: `bench_latency_${run}`, poolSize: 10 });
   const [relayNc, consumerNc] = conns as [NatsConnection, NatsConnection];
   await store.migrate();
-  const relay = startRelay({ store, js: jetstream(relayNc), relayId: 'bench-relay' });
+  const relay = startRelay({ store, js: jetstream(relayNc), relayId: `bench-relay-${run}` });
   let current = new Latencies();
-  const consumer = await consumeEvents({ js: jetstream(consumerNc), durable: 'bench-latency', handler: (e) => current.received(e.id) });
+  // A durable of this run, from now on: it receives this run's events only.
+  const consumer = await consumeEvents({
+    js: jetstream(consumerNc), durable: `bench-latency-${run}`, deliverPolicy: 'new', handler: (e) => current.received(e.id),
+  });
   const streams = Array.from({ length: STREAMS }, () => ({ id: newStreamId(), version: 0, chain: Promise.resolve() }));
   let failures = 0;
   const fire = (i: number) => {
@@ -86,11 +91,13 @@ async function measurePgfleet(connectionString: string, conns: NatsConnection[],
 }
 
 /** Raw JetStream: publish the same envelope JSON into a stream configured alike, pull-consume it. */
-async function measureRaw(conns: NatsConnection[], rate: number, seconds: number): Promise<Latencies> {
+async function measureRaw(conns: NatsConnection[], rate: number, seconds: number, run: number): Promise<Latencies> {
   const [pubNc, subNc] = conns as [NatsConnection, NatsConnection];
   const jsm = await jetstreamManager(pubNc);
+  const RAW_STREAM = `BENCH_RAW_${run}`;
+  const subjectRoot = `bench.raw${run}`;
   await jsm.streams.add({
-    name: RAW_STREAM, subjects: ['bench.raw.>'], storage: StorageType.File, retention: RetentionPolicy.Limits,
+    name: RAW_STREAM, subjects: [`${subjectRoot}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old, duplicate_window: nanos(EVENTS_DUPLICATE_WINDOW_MS), num_replicas: 1,
   });
   await jsm.consumers.add(RAW_STREAM, { durable_name: 'bench-raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 1000 });
@@ -111,7 +118,7 @@ async function measureRaw(conns: NatsConnection[], rate: number, seconds: number
     const l = current;
     const t0 = performance.now();
     l.start(event.id);
-    js.publish(`bench.raw.${s.id}.${event.type}`, encodeEvent(event), { msgID: event.id })
+    js.publish(`${subjectRoot}.${s.id}.${event.type}`, encodeEvent(event), { msgID: event.id })
       .then(() => { l.calls.push(performance.now() - t0); }, () => { failures++; });
   };
   try {
@@ -125,6 +132,7 @@ async function measureRaw(conns: NatsConnection[], rate: number, seconds: number
   } finally {
     await messages.close();
     await consuming;
+    await jsm.streams.delete(RAW_STREAM).catch(() => false);
   }
 }
 
@@ -133,6 +141,8 @@ export interface LatencyBenchOptions {
   natsUrl: string;
   rate: number;
   seconds: number;
+  /** Measurements of each side (raw, then pgfleet, run after run). */
+  runs: number;
 }
 
 /** p50 and p99 of append-call start -> consumer receive, beside raw publish -> receive at the same rate. */
@@ -140,23 +150,29 @@ export async function benchLatency(opts: LatencyBenchOptions): Promise<{ figures
   const conns = await Promise.all(['bench-relay', 'bench-consumer'].map((name) => connectBus({ servers: opts.natsUrl, name })));
   try {
     await ensureEventsStream(await jetstreamManager(conns[0]!));
-    const raw = await measureRaw(conns, opts.rate, opts.seconds);
-    const pgfleet = await measurePgfleet(opts.connectionString, conns, opts.rate, opts.seconds);
+    const label = `append -> consumer latency at ${opts.rate} ev/s for ${opts.seconds} s`;
+    const p50: Figure = { metric: `${label}, p50`, unit: 'ms', pgfleet: [], raw: [] };
+    const p99: Figure = { metric: `${label}, p99`, unit: 'ms', pgfleet: [], raw: [], target: { max: 20 } };
     const p = (l: Latencies, q: number, of: number[] = l.samples) => percentile([...of].sort((a, b) => a - b), q);
     const calls = (l: Latencies) => `p50 ${p(l, 50, l.calls).toFixed(2)} / p99 ${p(l, 99, l.calls).toFixed(2)} ms`;
-    const label = `append -> consumer latency at ${opts.rate} ev/s for ${opts.seconds} s`;
-    log(`${label}: pgfleet p50 ${p(pgfleet, 50).toFixed(2)} p99 ${p(pgfleet, 99).toFixed(2)} ms; raw p50 ${p(raw, 50).toFixed(2)} p99 ${p(raw, 99).toFixed(2)} ms`);
-    return {
-      figures: [
-        { metric: `${label}, p50`, unit: 'ms', pgfleet: p(pgfleet, 50), raw: p(raw, 50) },
-        { metric: `${label}, p99`, unit: 'ms', pgfleet: p(pgfleet, 99), raw: p(raw, 99), target: { max: 20 } },
-      ],
-      notes: [
-        `latency: pgfleet ${pgfleet.samples.length.toLocaleString('en-US')} events received exactly once (${pgfleet.duplicates} duplicates), max ${p(pgfleet, 100).toFixed(2)} ms; ` +
-        `raw ${raw.samples.length.toLocaleString('en-US')} (${raw.duplicates} duplicates), max ${p(raw, 100).toFixed(2)} ms`,
-        `latency: the calls alone: appendToStream (1 event) ${calls(pgfleet)}; raw JetStream publish until acked ${calls(raw)}`,
-      ],
-    };
+    const notes: string[] = [];
+    for (let run = 1; run <= opts.runs; run++) {
+      const raw = await measureRaw(conns, opts.rate, opts.seconds, run);
+      const pgfleet = await measurePgfleet(opts.connectionString, conns, opts.rate, opts.seconds, run);
+      log(`${label} (run ${run}/${opts.runs}): pgfleet p50 ${p(pgfleet, 50).toFixed(2)} p99 ${p(pgfleet, 99).toFixed(2)} ms; `
+        + `raw p50 ${p(raw, 50).toFixed(2)} p99 ${p(raw, 99).toFixed(2)} ms`);
+      p50.pgfleet.push(p(pgfleet, 50));
+      p50.raw.push(p(raw, 50));
+      p99.pgfleet.push(p(pgfleet, 99));
+      p99.raw.push(p(raw, 99));
+      notes.push(
+        `latency run ${run}: pgfleet ${pgfleet.samples.length.toLocaleString('en-US')} events received exactly once `
+        + `(${pgfleet.duplicates} duplicates), max ${p(pgfleet, 100).toFixed(2)} ms; `
+        + `raw ${raw.samples.length.toLocaleString('en-US')} (${raw.duplicates} duplicates), max ${p(raw, 100).toFixed(2)} ms; `
+        + `the calls alone: appendToStream (1 event) ${calls(pgfleet)}, raw JetStream publish until acked ${calls(raw)}`,
+      );
+    }
+    return { figures: [p50, p99], notes };
   } finally {
     await Promise.allSettled(conns.map((c) => c.close()));
   }

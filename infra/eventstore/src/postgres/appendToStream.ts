@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EventEnvelope } from '@pgfleet/contracts';
-import { InvalidEvent, WrongExpectedVersion, type AppendResult, type ExpectedVersion, type NewEvent } from '../port.js';
 import type { Parking } from '../parking.js';
+import { InvalidEvent, WrongExpectedVersion, type AppendResult, type ExpectedVersion, type NewEvent } from '../port.js';
 import { prepareEvents, type PreparedEvent } from '../prepareEvents.js';
 import { readEventsById, readStream } from './readStream.js';
 import type { StoreSchema } from './schema.js';
@@ -16,15 +16,16 @@ export interface PostgresAppendOptions {
 }
 
 interface AppendRow {
-  out_already_appended: boolean;
   out_version: string;
-  out_positions: string[] | null;
+  out_positions: string[];
 }
 
 /**
  * Append a batch to one stream in one transaction (one round trip without a hook): validate
- * every event first, lock the stream, treat a batch whose ids are all stored as already
- * appended, check the expected version, insert, bump the version (the store wakes live subscribers after the commit: see wakeUp.ts).
+ * every event first, then one call of append_events locks the stream, checks the expected
+ * version, inserts and bumps the version. Idempotency costs nothing on that path: a stored event
+ * id fails the insert (unique), and only a failed append whose caller chose ids looks them up
+ * (alreadyAppendedOrNot). The store wakes live subscribers after the commit: see wakeUp.ts.
  */
 export async function appendToStream(
   pool: pg.Pool, s: StoreSchema, parking: Parking, streamId: string, events: readonly NewEvent[],
@@ -38,29 +39,33 @@ export async function appendToStream(
     if (!versionMatches(expected, currentVersion)) throw new WrongExpectedVersion(streamId, expected, currentVersion);
     return { nextExpectedVersion: currentVersion, events: [], alreadyAppended: false };
   }
-  const payload = JSON.stringify(prepared.map((e) => ({
-    id: e.id, type: e.type, schemaVersion: e.schemaVersion, data: e.data, occurredAt: e.occurredAt,
-    correlationId: e.correlationId, causationId: e.causationId, actorKind: e.actor.kind, actorId: e.actor.id,
-  })));
-  const query = { name: `${s.schema}.append`, text: `SELECT * FROM ${s.appendFunction}($1, $2, $3::jsonb)`, values: [streamId, String(expected), payload] };
-
+  const query = {
+    name: `${s.schema}.appendEvents`,
+    text: `SELECT out_version::text, out_positions FROM ${s.appendEvents}($1, $2, $3::jsonb)`,
+    values: [streamId, String(expected), payloadOf(prepared)],
+  };
   let row: AppendRow;
   try {
     row = options.beforeCommit ? await inTransaction(pool, query, options.beforeCommit) : (await pool.query<AppendRow>(query)).rows[0]!;
   } catch (error) {
-    throw await translateError(pool, s, parking, error, streamId, expected);
-  }
-  if (row.out_already_appended) {
-    return { nextExpectedVersion: Number(row.out_version), events: await readEventsById(pool, s, parking, prepared.map((e) => e.id)), alreadyAppended: true };
+    const chosenIds = events.some((e) => e.id !== undefined);
+    return alreadyAppendedOrNot(pool, s, parking, error, streamId, expected, chosenIds ? prepared.map((e) => e.id) : []);
   }
   const last = Number(row.out_version);
   const first = last - prepared.length + 1;
-  const positions = row.out_positions ?? [];
   return {
     nextExpectedVersion: last,
-    events: prepared.map((e, i) => toStoredEnvelope(e, streamId, first + i, positions[i]!)),
+    events: prepared.map((e, i) => toStoredEnvelope(e, streamId, first + i, row.out_positions[i]!)),
     alreadyAppended: false,
   };
+}
+
+/** The events as append_events reads them (jsonb_to_recordset keys). */
+function payloadOf(prepared: readonly PreparedEvent[]): string {
+  return JSON.stringify(prepared.map((e) => ({
+    id: e.id, type: e.type, schemaVersion: e.schemaVersion, data: e.data, occurredAt: e.occurredAt,
+    correlationId: e.correlationId, causationId: e.causationId, actorKind: e.actor.kind, actorId: e.actor.id,
+  })));
 }
 
 async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit: () => Promise<void>): Promise<AppendRow> {
@@ -91,13 +96,39 @@ function toStoredEnvelope(e: PreparedEvent, streamId: string, streamVersion: num
   } as EventEnvelope;
 }
 
+/**
+ * A failed append: when the caller chose the ids and all of them are stored in this stream, the
+ * batch was appended before (a retry) and is answered as such; when some are, it is refused
+ * (an append is idempotent only as a whole batch). Otherwise the failure stands, as a typed
+ * error: a version conflict, or an id stored in another stream. Nothing of the batch was written.
+ */
+async function alreadyAppendedOrNot(
+  pool: pg.Pool, s: StoreSchema, parking: Parking, error: unknown, streamId: string, expected: ExpectedVersion,
+  chosenIds: readonly string[],
+): Promise<AppendResult> {
+  const pgError = error as { code?: string; detail?: string; constraint?: string };
+  const conflict = pgError.code === 'PF409' || (pgError.code === '23505' && pgError.constraint === 'events_event_id_key');
+  if (conflict && chosenIds.length > 0) {
+    const { rows } = await pool.query<{ stored: number; version: string | null }>(
+      `SELECT (SELECT count(*)::integer FROM ${s.events} WHERE stream_id = $1 AND event_id = ANY($2::uuid[])) AS stored,
+              (SELECT version::text FROM ${s.streams} WHERE stream_id = $1) AS version`, [streamId, chosenIds]);
+    const { stored, version } = rows[0]!;
+    if (stored === chosenIds.length) {
+      return { nextExpectedVersion: Number(version), events: await readEventsById(pool, s, parking, chosenIds), alreadyAppended: true };
+    }
+    if (stored > 0) {
+      throw new InvalidEvent(`cannot append to ${streamId}: ${stored} of ${chosenIds.length} events are already stored in `
+        + `stream ${streamId} (an append is idempotent only when it repeats a whole batch)`, { field: 'id', rule: 'idempotent_batch' });
+    }
+  }
+  throw await translateError(pool, s, parking, error, streamId, expected);
+}
+
 async function translateError(pool: pg.Pool, s: StoreSchema, parking: Parking, error: unknown, streamId: string, expected: ExpectedVersion): Promise<unknown> {
   const pgError = error as { code?: string; detail?: string; constraint?: string; message?: string };
   switch (pgError.code) {
     case 'PF409':
       return new WrongExpectedVersion(streamId, expected, Number(pgError.detail));
-    case 'PF422':
-      return new InvalidEvent(`cannot append to ${streamId}: ${pgError.message} (an append is idempotent only when it repeats a whole batch)`, { field: 'id', rule: 'idempotent_batch' });
     case '23505':
       if (pgError.constraint === 'events_event_id_key') {
         return new InvalidEvent(`cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`, { field: 'id', rule: 'unique' });

@@ -11,7 +11,10 @@ export interface StoreSchema {
   checkpoints: string;
   /** Events that reads leave out because they cannot be read as their type's current schema. */
   parkedEvents: string;
+  /** The append of the code before schema v3 (kept so a process not yet upgraded still appends). */
   appendFunction: string;
+  /** One append in one call (schema v3). */
+  appendEvents: string;
   /** LISTEN/NOTIFY channel woken by every append. */
   channel: string;
 }
@@ -25,6 +28,7 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
     checkpoints: `${schema}.checkpoints`,
     parkedEvents: `${schema}.parked_events`,
     appendFunction: `${schema}.append_to_stream`,
+    appendEvents: `${schema}.append_events`,
     channel: `${schema}_events`,
   };
 }
@@ -37,6 +41,10 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
  * event committed out of order; streams hold the version (locked by every append);
  * checkpoints of durable subscribers; append_to_stream does a whole append in one round trip.
  * v2: parked_events, one row per stored event that reads leave out (unknown type, no upcaster).
+ * v3: a cheaper append. The primary key is the global order (transaction_id, position), one
+ * index less to write per event; append_events bumps the stream's version as it locks it (one
+ * write of the streams row, not two) and leaves the idempotency check to the insert: a stored
+ * event id fails it with a unique violation, and only then does the caller look the ids up.
  */
 function migrations(s: StoreSchema): string[] {
   return [
@@ -126,6 +134,46 @@ function migrations(s: StoreSchema): string[] {
       reason text NOT NULL,
       parked_at timestamptz NOT NULL DEFAULT now()
     );
+    `,
+    `
+    DROP INDEX ${s.schema}.events_global_order;
+    ALTER TABLE ${s.events} DROP CONSTRAINT events_pkey,
+      ADD CONSTRAINT events_pkey PRIMARY KEY (transaction_id, position);
+    CREATE FUNCTION ${s.appendEvents}(p_stream_id text, p_expected text, p_events jsonb)
+    RETURNS TABLE (out_version bigint, out_positions text[])
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      v_count integer := jsonb_array_length(p_events);
+      v_version bigint;
+    BEGIN
+      -- Lock the stream row, created if new, and take the versions: concurrent appends queue here.
+      INSERT INTO ${s.streams} AS st (stream_id, version) VALUES (p_stream_id, v_count)
+      ON CONFLICT (stream_id) DO UPDATE SET version = st.version + v_count
+      RETURNING st.version - v_count INTO v_version;
+      IF (p_expected = 'no_stream' AND v_version <> 0)
+         OR (p_expected = 'stream_exists' AND v_version = 0)
+         OR (p_expected ~ '^[0-9]+$' AND v_version <> p_expected::bigint) THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %', p_stream_id, v_version, p_expected
+          USING ERRCODE = 'PF409', DETAIL = v_version::text;
+      END IF;
+      -- A stored event id fails this insert (events_event_id_key): the caller then checks the ids.
+      RETURN QUERY
+      WITH inserted AS (
+        INSERT INTO ${s.events} (event_id, stream_id, stream_version, type, schema_version, data,
+                                 occurred_at, correlation_id, causation_id, actor_kind, actor_id)
+        SELECT x.id, p_stream_id, v_version + x.n, x.type, x.schema_version, x.data,
+               x.occurred_at, x.correlation_id, x.causation_id, x.actor_kind, x.actor_id
+          FROM ROWS FROM (jsonb_to_recordset(p_events) AS (
+                 id uuid, type text, "schemaVersion" integer, data jsonb, "occurredAt" timestamptz,
+                 "correlationId" text, "causationId" text, "actorKind" text, "actorId" text))
+               WITH ORDINALITY AS x(id, type, schema_version, data, occurred_at,
+                                    correlation_id, causation_id, actor_kind, actor_id, n)
+         ORDER BY x.n
+        RETURNING position, stream_version
+      )
+      SELECT v_version + v_count, array_agg(i.position::text ORDER BY i.stream_version) FROM inserted i;
+    END
+    $fn$;
     `,
   ];
 }
