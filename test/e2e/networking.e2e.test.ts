@@ -77,7 +77,10 @@ describe('networking, end to end: the gateway is the entry point, TLS to the nod
       return c;
     };
     let stop = false;
-    const worker = async () => {
+    // The kill happens once every client is connected and writing (a handshake under way at the
+    // kill is not a reconnection of a running client).
+    const writing: Promise<void>[] = [];
+    const worker = async (started: () => void) => {
       let client = await connect();
       let done = 0;
       const gaps: number[] = [];
@@ -85,6 +88,7 @@ describe('networking, end to end: the gateway is the entry point, TLS to the nod
         try {
           await client.query('INSERT INTO hits DEFAULT VALUES');
           done++;
+          if (done === 1) started();
         } catch {
           const broke = Date.now();
           await client.end().catch(() => undefined);
@@ -98,8 +102,13 @@ describe('networking, end to end: the gateway is the entry point, TLS to the nod
       return { done, gaps };
     };
     const before = Number(psql(verifyFull, 'SELECT count(*) FROM hits'));
-    const running = Array.from({ length: 8 }, () => worker());
-    await new Promise((r) => setTimeout(r, 500));
+    const running = Array.from({ length: 8 }, () => {
+      let started = () => undefined as void;
+      writing.push(new Promise<void>((resolve) => (started = resolve)));
+      return worker(started);
+    });
+    await Promise.all(writing);
+    await new Promise((r) => setTimeout(r, 200));
     const gw2 = gatewaysUnder(join(t.home, 'clusters', shown.clusterId, 'gateways', 'gw2'));
     expect(gw2.length).toBeGreaterThan(0);
     for (const pid of gw2) process.kill(pid, 'SIGKILL');

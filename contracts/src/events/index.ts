@@ -3,6 +3,7 @@ import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
 import { nameEvents } from './names.js';
 import { gatewayEvents } from './gateway.js';
+import { operationEvents } from './operation.js';
 
 /** Current schema version of the types that changed since their first version (others are at 1). */
 const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
@@ -13,6 +14,7 @@ const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
  */
 export const EVENTS = {
   ...withCategory('cluster', clusterEvents),
+  ...withCategory('cluster', operationEvents),
   ...withCategory('backups', backupEvents),
   ...withCategory('names', nameEvents),
   ...withCategory('gateway', gatewayEvents),
@@ -81,7 +83,8 @@ export function upcast(type: EventType, schemaVersion: number, data: unknown): u
   return current;
 }
 
-export { clusterEvents, backupEvents, nameEvents, gatewayEvents };
+export { clusterEvents, backupEvents, nameEvents, gatewayEvents, operationEvents };
 export * from './cluster.js';
 export * from './backup.js';
 export * from './gateway.js';
+export * from './operation.js';

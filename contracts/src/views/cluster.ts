@@ -1,6 +1,15 @@
 import type { EventEnvelope, EventOfType } from '../index.js';
 import type { NodeRole } from '../events/cluster.js';
 import type { PostgresVersion } from '../plans.js';
+import {
+  decideOperation,
+  evolveOperations,
+  initialOperationsState,
+  type OperationCommand,
+  type OperationDecision,
+  type OperationEvent,
+  type OperationsState,
+} from './operations.js';
 
 /**
  * The cluster view: one cluster as its `cluster-{clusterId}` stream tells it (nodes, roles,
@@ -21,7 +30,7 @@ export type ClusterEvent = EventOfType<
   | 'ClusterDeletionRequested'
   | 'ClusterDeleted'
   | 'LeaderChanged'
->;
+> | OperationEvent;
 
 export type ClusterStatus = 'none' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
 
@@ -49,6 +58,8 @@ export interface ClusterView {
   failureReason?: string;
   createdAt?: string;
   readyAt?: string;
+  /** Operations on the cluster (the running one, at most one) and parked event handlings. */
+  ops: OperationsState;
   /** Number of events folded: the expected version of the next append. */
   version_: number;
 }
@@ -57,6 +68,7 @@ export const initialClusterView = (): ClusterView => ({
   status: 'none',
   nodes: [],
   replicationEstablished: false,
+  ops: initialOperationsState(),
   version_: 0,
 });
 
@@ -83,6 +95,11 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'ClusterDeletionRequested',
   'ClusterDeleted',
   'LeaderChanged',
+  'OperationRequested',
+  'OperationStepCompleted',
+  'OperationSucceeded',
+  'OperationFailed',
+  'HandlingFailed',
 ]);
 
 export function evolveClusterView(state: ClusterView, event: FoldableClusterEvent): ClusterView {
@@ -146,11 +163,30 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
         nodes: next.nodes.map((n) => ({ ...n, role: n.nodeId === to ? 'leader' : 'follower' })),
       };
     }
+    case 'OperationRequested':
+    case 'OperationStepCompleted':
+    case 'OperationSucceeded':
+    case 'OperationFailed':
+    case 'HandlingFailed':
+      return { ...next, ops: evolveOperations(next.ops, event, at) };
     default: {
       const never: never = event;
       return never;
     }
   }
+}
+
+/**
+ * Operation commands decided on the cluster view: a cluster that does not exist (or is deleted)
+ * takes no new operation; otherwise `decideOperation`.
+ */
+export function decideClusterOperation(command: OperationCommand, view: ClusterView): OperationDecision {
+  if (command.type === 'RequestOperation' && (view.status === 'none' || view.status === 'deleted')) {
+    const message = view.status === 'none' ? 'no such cluster' : `cluster ${view.name} is deleted`;
+    const code = view.status === 'none' ? 'CLUSTER_NOT_FOUND' : 'CLUSTER_DELETED';
+    return { ok: false, rejection: { code, message, details: { field: 'clusterId' } } };
+  }
+  return decideOperation(command, view.ops);
 }
 
 /** Fold a cluster stream; events of other types (none are expected there) are skipped. */

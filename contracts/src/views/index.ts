@@ -1,3 +1,4 @@
 export * from './cluster.js';
 export * from './gateways.js';
 export * from './backups.js';
+export * from './operations.js';

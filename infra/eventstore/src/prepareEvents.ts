@@ -31,18 +31,16 @@ export function prepareEvents(streamId: string, events: readonly NewEvent[], now
     throw new InvalidEvent(rejection.message, { ...rejection.details, field: 'streamId' });
   }
   const seen = new Set<string>();
+  const nowIso = now.toISOString();
   return events.map((event, index) => {
     const valid = validateEvent(event.type, event.data);
     if (!valid.ok) throw new InvalidEvent(valid.rejection.message, { ...valid.rejection.details, index, type: event.type });
     const id = event.id ?? uuidv7(now.getTime());
-    const meta = {
-      id,
-      correlationId: event.correlationId ?? id,
-      causationId: event.causationId ?? null,
-      actor: event.actor ?? SYSTEM_ACTOR,
-    };
+    const correlationId = event.correlationId ?? id;
+    const causationId = event.causationId ?? null;
+    const actor = event.actor ?? SYSTEM_ACTOR;
     if (event.id !== undefined || event.correlationId !== undefined || event.causationId !== undefined || event.actor !== undefined) {
-      const parsed = AppendMeta.safeParse(meta);
+      const parsed = AppendMeta.safeParse({ id, correlationId, causationId, actor });
       if (!parsed.success) {
         const rejection = zodRejection(parsed.error, `${event.type} event envelope`, 'INVALID_EVENT');
         throw new InvalidEvent(rejection.message, { ...rejection.details, index, type: event.type });
@@ -54,12 +52,13 @@ export function prepareEvents(streamId: string, events: readonly NewEvent[], now
     if (!(occurredAt instanceof Date) || Number.isNaN(occurredAt.getTime())) {
       throw new InvalidEvent(`invalid ${event.type} event envelope: occurredAt: must be a valid Date`, { field: 'occurredAt', index });
     }
+    // A literal, not a spread: on Node 20 `{ ...meta, more }` costs microseconds per object.
     return {
-      ...meta,
+      id, correlationId, causationId, actor,
       type: valid.value.type,
       data: valid.value.data,
       schemaVersion: EVENTS[valid.value.type as EventType].schemaVersion,
-      occurredAt: occurredAt.toISOString(),
+      occurredAt: occurredAt === now ? nowIso : occurredAt.toISOString(),
     };
   });
 }
