@@ -31,6 +31,11 @@ export const backupEvents = {
   BackupDeleted: z.object({ backupId: Id }),
   BackupExpired: z.object({ backupId: Id }),
   BackupScheduleSet: z.object({ clusterId: Id, at: HourMinute, tz: z.string().min(1) }),
+  /** A restore of this backup began (operation `operationId`, into the leader of `targetClusterId`). */
+  BackupRestoreStarted: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, node: Id }),
+  BackupRestoreCompleted: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, durationMs: z.number().int().min(0) }),
+  /** The restore failed; with `--single-transaction` the target kept its old data. */
+  BackupRestoreFailed: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, reason: z.string() }),
 } as const;
 
 export { HourMinute };

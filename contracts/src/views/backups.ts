@@ -8,6 +8,7 @@ import type { BackupKind } from '../events/backup.js';
 export type BackupEvent = EventOfType<
   'BackupRequested' | 'QuotaExceeded' | 'BackupRejected' | 'BackupEvicted' | 'BackupStarted' | 'BackupCompleted'
   | 'BackupFailed' | 'BackupDeleted' | 'BackupExpired' | 'BackupScheduleSet'
+  | 'BackupRestoreStarted' | 'BackupRestoreCompleted' | 'BackupRestoreFailed'
 >;
 
 /**
@@ -38,15 +39,28 @@ export interface BackupSchedule {
   setAt?: string;
 }
 
+/** A restore of one of the cluster's backups (in place or into another cluster), by operation. */
+export interface BackupRestore {
+  operationId: string;
+  backupId: string;
+  targetClusterId: string;
+  status: 'running' | 'completed' | 'failed';
+  node?: string;
+  startedAt?: string;
+  durationMs?: number;
+  failedReason?: string;
+}
+
 export interface BackupsState {
   clusterId?: string;
   backups: Backup[];
   schedule?: BackupSchedule;
+  restores: BackupRestore[];
   /** Number of events folded: the expected version of the next append. */
   version: number;
 }
 
-export const initialBackupsState = (): BackupsState => ({ backups: [], version: 0 });
+export const initialBackupsState = (): BackupsState => ({ backups: [], restores: [], version: 0 });
 
 type Folded = BackupEvent | (EventEnvelope & BackupEvent);
 
@@ -80,6 +94,32 @@ export function evolveBackups(state: BackupsState, event: Folded): BackupsState 
       return patch(event.data.backupId, { status: 'deleted' });
     case 'BackupScheduleSet':
       return { ...next, clusterId: event.data.clusterId, schedule: { at: event.data.at, tz: event.data.tz, ...(at ? { setAt: at } : {}) } };
+    case 'BackupRestoreStarted': {
+      const d = event.data;
+      const restore: BackupRestore = {
+        operationId: d.operationId,
+        backupId: d.backupId,
+        targetClusterId: d.targetClusterId,
+        status: 'running',
+        node: d.node,
+        ...(at ? { startedAt: at } : {}),
+      };
+      return { ...next, restores: [...next.restores.filter((r) => r.operationId !== d.operationId), restore] };
+    }
+    case 'BackupRestoreCompleted': {
+      const d = event.data;
+      const restores = next.restores.map((r) =>
+        r.operationId === d.operationId ? { ...r, status: 'completed' as const, durationMs: d.durationMs } : r,
+      );
+      return { ...next, restores };
+    }
+    case 'BackupRestoreFailed': {
+      const d = event.data;
+      const restores = next.restores.map((r) =>
+        r.operationId === d.operationId ? { ...r, status: 'failed' as const, failedReason: d.reason } : r,
+      );
+      return { ...next, restores };
+    }
     case 'QuotaExceeded':
     case 'BackupRejected':
       return next;

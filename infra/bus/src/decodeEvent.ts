@@ -31,6 +31,7 @@ export function decodeEvent(body: Uint8Array): Result<EventEnvelope> {
       rejection: { code: 'UPCAST_FAILED', message: `event could not be upcast: ${message}`, details: { field: 'schemaVersion', rule: 'upcastable' } },
     };
   }
-  if (!parsed.ok || !isEventType(parsed.value.type)) return parsed;
-  return { ok: true, value: { ...parsed.value, schemaVersion: EVENTS[parsed.value.type].schemaVersion } };
+  // parseEnvelope built this object: set the version in place (a spread copy costs microseconds on Node 20).
+  if (parsed.ok && isEventType(parsed.value.type)) parsed.value.schemaVersion = EVENTS[parsed.value.type].schemaVersion;
+  return parsed;
 }
