@@ -38,6 +38,16 @@ export interface ConsumeEventsOptions {
   maxAckPending?: number;
   /** Messages per pull (default 100). */
   batch?: number;
+  /**
+   * Events handled at once (default 1: one after another, in stream order). More suits handlers
+   * that are independent of each other's order (e.g. one long operation per cluster).
+   */
+  concurrency?: number;
+  /**
+   * Called once an event is given up after its last delivery, before it is terminated: park it
+   * (e.g. record HandlingFailed). If this throws, the event is redelivered later instead.
+   */
+  onGiveUp?: (event: EventEnvelope, error: unknown) => Promise<void> | void;
   /** Keep retrying the consumer's creation this long while JetStream is unreachable (default 60 s). */
   setupTimeoutMs?: number;
   logger?: BusLogger;
@@ -139,6 +149,13 @@ export async function consumeEvents(opts: ConsumeEventsOptions): Promise<EventCo
     } catch (error) {
       const fields = { ...log, eventId: event.id, type: event.type, correlationId: event.correlationId, deliveryCount, ...errorFields(error) };
       if (deliveryCount >= maxDeliver) {
+        try {
+          await opts.onGiveUp?.(event, error);
+        } catch (parkError) {
+          m.nak(retryDelays.at(-1) ?? 1000);
+          logger.error({ ...fields, parkError: errorFields(parkError) }, 'event could not be parked; will retry');
+          return;
+        }
         m.term();
         logger.error(fields, `event handler failed ${deliveryCount} times; event given up`);
       } else {
@@ -151,8 +168,19 @@ export async function consumeEvents(opts: ConsumeEventsOptions): Promise<EventCo
     }
   };
 
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const inFlight = new Set<Promise<void>>();
   const running = (async () => {
-    for await (const m of messages) await handle(m);
+    for await (const m of messages) {
+      if (concurrency === 1) {
+        await handle(m);
+        continue;
+      }
+      const p: Promise<void> = handle(m).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
   })();
 
   return {

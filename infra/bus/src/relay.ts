@@ -36,9 +36,11 @@ export interface Relay {
 /**
  * The relay: the event store is the outbox. It reads the store in global order from its
  * checkpoint, publishes each batch with `Nats-Msg-Id` = event id, waits for every ack, and
- * only then stores the checkpoint. A batch that fails (NATS down, timeout) is published again
- * until acknowledged; JetStream drops the copies already stored (duplicate window), and a relay
- * restarted after a crash resumes from its last checkpoint: no event is lost or duplicated.
+ * only then stores the checkpoint (while it reads the next batch). A batch that fails (NATS
+ * down, timeout) is published again until acknowledged; JetStream drops the copies already
+ * stored (duplicate window), and a relay restarted after a crash resumes from its last
+ * checkpoint: no event is lost or duplicated. While idle it sleeps until the store says events
+ * were appended (`onAppended`), with a slow fallback poll.
  */
 export function startRelay(opts: RelayOptions): Relay {
   const { store, js } = opts;
@@ -100,6 +102,8 @@ export function startRelay(opts: RelayOptions): Relay {
     const loaded = await retrying('checkpoint load', () => store.loadCheckpoint(relayId));
     if (!loaded) return;
     let checkpoint: Checkpoint = loaded.value;
+    /** The checkpoint store in flight (false when abandoned on stop): one at a time, in order. */
+    let storing: Promise<boolean> = Promise.resolve(true);
     while (!stopped) {
       const readers = waiting;
       waiting = [];
@@ -111,21 +115,28 @@ export function startRelay(opts: RelayOptions): Relay {
       if (page.events.length > 0) {
         const published = await retrying('publish', () => publishBatch(page.events));
         if (!published) break;
-        if (published.value > 0) logger.info({ ...log, duplicates: published.value, events: page.events.length }, 'relay republished events JetStream already had');
+        if (published.value > 0) {
+          logger.info({ ...log, duplicates: published.value, events: page.events.length }, 'relay republished events JetStream already had');
+        }
       }
       // Also after a read of parked events only (left out by the store): the checkpoint passes them.
       if (page.checkpoint !== checkpoint) {
-        if (!(await retrying('checkpoint store', () => store.storeCheckpoint(relayId, page.checkpoint)))) break;
-        checkpoint = page.checkpoint;
+        // Stored once the batch is acknowledged, while the next one is read and published (the
+        // store's disk flush overlaps them); a crash before it is stored republishes this batch.
+        if (!(await storing)) break;
+        const at = page.checkpoint;
+        storing = retrying('checkpoint store', () => store.storeCheckpoint(relayId, at)).then((stored) => stored !== undefined);
+        checkpoint = at;
       }
       if (page.events.length < batchSize) {
-        for (const resolve of readers) resolve();
+        void storing.then((stored) => stored && readers.forEach((resolve) => resolve()));
         // Until the store says events were appended (or the fallback poll).
         if (page.events.length === 0) await sleep(idlePollMs, true);
       } else {
         waiting.push(...readers);
       }
     }
+    await storing;
   };
 
   const unlisten = store.onAppended(wake);

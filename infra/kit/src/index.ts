@@ -6,3 +6,4 @@ export * from './decider.js';
 export * from './commandHandler.js';
 export * from './keyedQueue.js';
 export * from './runService.js';
+export * from './operations.js';

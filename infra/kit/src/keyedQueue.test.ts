@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyedQueue } from './keyedQueue.js';
 
 describe('KeyedQueue', () => {
-  it('never overlaps runs of one key, coalesces requests made during a run into one more run, and reports errors', async () => {
+  it('never overlaps runs of one key, coalesces requests made during a run into one more run, reports errors and rejects the request of a failed run', async () => {
     const log: string[] = [];
     let active = 0;
     let maxActive = 0;
@@ -19,7 +19,7 @@ describe('KeyedQueue', () => {
     void q.request('a');
     void q.request('a');
     await first;
-    await q.request('bad');
+    await expect(q.request('bad')).rejects.toThrow('boom');
     await q.idle();
     expect(log).toEqual(['a', 'a', 'bad']);
     expect(maxActive).toBe(1);

@@ -1,7 +1,9 @@
 /**
  * Runs work one key at a time (a worker's reconciliation of one cluster): a request that arrives
  * while the key's run is in progress makes exactly one more run follow it (coalesced), so every
- * request is seen, nothing is lost, and two runs for one key never overlap.
+ * request is seen, nothing is lost, and two runs for one key never overlap. `request` rejects
+ * when the last run it waited for failed, so a caller (an event consumer) does not acknowledge
+ * work that did not happen; `onError` still hears of every failure.
  */
 export class KeyedQueue {
   private readonly running = new Map<string, Promise<void>>();
@@ -17,15 +19,19 @@ export class KeyedQueue {
       return current;
     }
     const run = (async () => {
+      let failure: { error: unknown } | undefined;
       do {
         this.again.delete(key);
+        failure = undefined;
         try {
           await this.work(key);
         } catch (error) {
+          failure = { error };
           this.onError(key, error);
         }
       } while (this.again.has(key));
       this.running.delete(key);
+      if (failure) throw failure.error;
     })();
     this.running.set(key, run);
     return run;
@@ -33,6 +39,6 @@ export class KeyedQueue {
 
   /** Resolves when nothing runs. */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running.values()]);
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 }

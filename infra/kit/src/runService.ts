@@ -9,12 +9,22 @@ import {
   type EventConsumer,
   type EventHandler,
 } from '@pgfleet/bus';
-import { querySubject, type EventEnvelope, type ServiceName } from '@pgfleet/contracts';
+import {
+  type EventEnvelope,
+  foldClusterView,
+  runningOperation,
+  type OperationKind,
+  querySubject,
+  type ServiceName,
+  streamCategory,
+} from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore, type Subscription } from '@pgfleet/eventstore';
 import type { z } from 'zod';
 import { type BaseConfig, ConfigError, loadConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { createLogger, type Logger } from './logger.js';
+import { KeyedQueue } from './keyedQueue.js';
+import { executeOperation, type OperationExecutors, recordOperation } from './operations.js';
 import { gracefulShutdown, type Shutdown } from './shutdown.js';
 
 /** What every service gets from `runService` before it declares its handlers. */
@@ -36,6 +46,8 @@ export interface ConsumerDeclaration {
   filterSubjects: string[];
   /** Resolve once the event is handled (then it is acknowledged); throw to have it redelivered. */
   handle: EventHandler;
+  /** Events handled at once (default 1, in order). */
+  concurrency?: number;
 }
 
 /**
@@ -63,6 +75,14 @@ export interface ServiceDeclaration<S extends ServiceName, C extends BaseConfig,
   queries?(deps: D): Record<string, QueryHandler>;
   projections?(deps: D): ProjectionDeclaration[];
   consumers?(deps: D): ConsumerDeclaration[];
+  /**
+   * The operations this service runs, by kind (each kind has one owner, named in contracts' OPERATION_OWNERS).
+   * runService consumes OperationRequested, runs each operation to its end (one per cluster at a
+   * time), and at start resumes every operation of these kinds still running.
+   */
+  operations?(deps: D): OperationExecutors;
+  /** Durable consumer of OperationRequested (default `{name}-operations`). */
+  operationsDurable?(deps: D): string;
   /** Runs once projections have caught up with the store (resume unfinished work here). */
   started?(deps: D): void | Promise<void>;
   /** Closed first at shutdown (drain queues, stop schedulers), before consumers, NATS and the store. */
@@ -96,7 +116,26 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   const deps = await service.setup(ctx);
 
   const subscriptions: Subscription[] = [];
-  for (const projection of service.projections?.(deps) ?? []) {
+  const runningOperations = new Map<string, { operationId: string; kind: OperationKind }>();
+  const projections = service.projections?.(deps) ?? [];
+  if (service.operations) {
+    projections.push({
+      name: 'running-operations',
+      types: ['OperationRequested', 'OperationSucceeded', 'OperationFailed'],
+      apply: (event) => {
+        const clusterId = event.streamId.slice('cluster-'.length);
+        if (event.type === 'OperationRequested') {
+          runningOperations.set(clusterId, { operationId: event.data.operationId, kind: event.data.kind });
+        } else if (
+          (event.type === 'OperationSucceeded' || event.type === 'OperationFailed') &&
+          runningOperations.get(clusterId)?.operationId === event.data.operationId
+        ) {
+          runningOperations.delete(clusterId);
+        }
+      },
+    });
+  }
+  for (const projection of projections) {
     const subscription = store.subscribe({
       subscriberId: `${service.name}-${projection.name}`,
       durable: false,
@@ -112,6 +151,19 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   if (service.stop) shutdown.register('work', () => service.stop?.(deps));
   const consumers: EventConsumer[] = [];
   shutdown.register('consumers', () => Promise.all(consumers.map((c) => c.stop())));
+  // An event a consumer gives up on is parked on its cluster's stream (HandlingFailed), so
+  // `cluster show` reports it, and the other clusters' events flow on.
+  const park = (durable: string) => async (event: EventEnvelope, error: unknown) => {
+    const clusterId = clusterOf(event);
+    if (!clusterId) return;
+    await recordOperation(store, clusterId, {
+      type: 'RecordHandlingFailed',
+      consumer: durable,
+      eventId: event.id,
+      eventType: event.type,
+      error: errorMessage(error),
+    });
+  };
   for (const consumer of service.consumers?.(deps) ?? []) {
     consumers.push(
       await consumeEvents({
@@ -119,9 +171,43 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
         durable: consumer.durable,
         filterSubjects: consumer.filterSubjects,
         handler: consumer.handle,
+        concurrency: consumer.concurrency ?? 1,
+        onGiveUp: park(consumer.durable),
         logger: log,
       }),
     );
+  }
+  const executors = service.operations?.(deps) ?? {};
+  const ownKinds = new Set(Object.keys(executors));
+  if (ownKinds.size > 0) {
+    const operationRuns = new KeyedQueue(
+      async (clusterId) => {
+        const running = await runningOperationOf(store, clusterId);
+        const executor = running && executors[running.kind];
+        if (!running || !executor) return;
+        await executeOperation({ store, log }, clusterId, running.operationId, executor);
+      },
+      (clusterId, error) => log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),
+    );
+    shutdown.register('operations', () => operationRuns.idle());
+    const durable = service.operationsDurable?.(deps) ?? `${service.name}-operations`;
+    consumers.push(
+      await consumeEvents({
+        js: ctx.js,
+        durable,
+        filterSubjects: ['pgfleet.events.cluster.*.OperationRequested'],
+        concurrency: 8,
+        handler: async (event) => {
+          if (event.type !== 'OperationRequested' || !ownKinds.has(event.data.kind)) return;
+          await operationRuns.request(event.streamId.slice('cluster-'.length));
+        },
+        onGiveUp: park(durable),
+        logger: log,
+      }),
+    );
+    for (const [clusterId, op] of runningOperations) {
+      if (ownKinds.has(op.kind)) operationRuns.request(clusterId).catch(() => undefined);
+    }
   }
 
   const handlers = service.commands?.(deps);
@@ -158,6 +244,23 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   await service.started?.(deps);
   log.info(`${service.name} service started`);
   return { ctx, deps, ...(health ? { health } : {}) };
+}
+
+/** The cluster an event is about: the id part of `cluster-`, `backups-`, `gateway-`... streams. */
+function clusterOf(event: EventEnvelope): string | undefined {
+  const category = streamCategory(event.streamId);
+  if (category === 'names' || category === 'account') return undefined;
+  return event.streamId.slice(category.length + 1);
+}
+
+/** The cluster's running operation, read from its stream (the projection may not have seen it yet). */
+async function runningOperationOf(
+  store: EventStore,
+  clusterId: string,
+): Promise<{ operationId: string; kind: OperationKind } | undefined> {
+  const view = foldClusterView((await store.readStream(`cluster-${clusterId}`)).events);
+  const op = runningOperation(view.ops);
+  return op ? { operationId: op.operationId, kind: op.kind } : undefined;
 }
 
 function required(value: string | undefined, variable: string): string {

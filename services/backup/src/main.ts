@@ -34,7 +34,7 @@ await runService({
   commands: (d) => ({
     RequestBackup: async (data, meta) => {
       const reply = await requestBackup(d, data, meta);
-      if (reply.ok) void d.work.request(data.clusterId);
+      if (reply.ok) d.work.request(data.clusterId).catch(() => undefined);
       return reply;
     },
     SetBackupSchedule: async (data, meta) => {
@@ -54,7 +54,7 @@ await runService({
       filterSubjects: ['pgfleet.events.backups.>'],
       handle: async (event) => {
         if (event.type === 'BackupScheduleSet') await d.scheduler.watch(event.data.clusterId);
-        if (WORK_EVENTS.has(event.type)) void d.work.request(clusterOf(event));
+        if (WORK_EVENTS.has(event.type)) await d.work.request(clusterOf(event));
       },
     },
   ],

@@ -62,7 +62,7 @@ await runService({
   ],
   // After a restart: every cluster with gateways is checked again (a gateway killed meanwhile is started).
   started: (deps) => {
-    for (const clusterId of deps.live.list()) void deps.scheduler.request(clusterId);
+    for (const clusterId of deps.live.list()) deps.scheduler.request(clusterId).catch(() => undefined);
   },
   stop: (deps) => deps.scheduler.idle(),
 });

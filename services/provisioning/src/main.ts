@@ -53,7 +53,7 @@ await runService({
   ],
   // After a crash: whatever was started and not finished is picked up again.
   started: (deps) => {
-    for (const clusterId of deps.clusters.list()) void deps.reconciles.request(clusterId);
+    for (const clusterId of deps.clusters.list()) deps.reconciles.request(clusterId).catch(() => undefined);
   },
   stop: (deps) => deps.reconciles.idle(),
 });

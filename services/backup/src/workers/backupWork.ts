@@ -35,7 +35,7 @@ export class BackupWork {
   async resume(clusterIds: readonly string[]): Promise<void> {
     for (const clusterId of clusterIds) this.unresumed.add(clusterId);
     this.open();
-    for (const clusterId of clusterIds) await this.queue.request(clusterId);
+    for (const clusterId of clusterIds) await this.queue.request(clusterId).catch(() => undefined);
     this.deps.log.info({ clusters: clusterIds.length }, 'backups resumed');
   }
 
