@@ -6,9 +6,19 @@ import type { BackupKind } from '../events/backup.js';
  * `backups-{clusterId}` stream. Pure; the backup service's decider and the API both fold with it. */
 
 export type BackupEvent = EventOfType<
-  'BackupRequested' | 'QuotaExceeded' | 'BackupRejected' | 'BackupEvicted' | 'BackupStarted' | 'BackupCompleted'
-  | 'BackupFailed' | 'BackupDeleted' | 'BackupExpired' | 'BackupScheduleSet'
-  | 'BackupRestoreStarted' | 'BackupRestoreCompleted' | 'BackupRestoreFailed'
+  | 'BackupRequested'
+  | 'QuotaExceeded'
+  | 'BackupRejected'
+  | 'BackupEvicted'
+  | 'BackupStarted'
+  | 'BackupCompleted'
+  | 'BackupFailed'
+  | 'BackupDeleted'
+  | 'BackupExpired'
+  | 'BackupScheduleSet'
+  | 'BackupRestoreStarted'
+  | 'BackupRestoreCompleted'
+  | 'BackupRestoreFailed'
 >;
 
 /**
@@ -64,7 +74,8 @@ export const initialBackupsState = (): BackupsState => ({ backups: [], restores:
 
 type Folded = BackupEvent | (EventEnvelope & BackupEvent);
 
-const occurredAt = (e: Folded): string | undefined => ('occurredAt' in e && typeof e.occurredAt === 'string' ? e.occurredAt : undefined);
+const occurredAt = (e: Folded): string | undefined =>
+  'occurredAt' in e && typeof e.occurredAt === 'string' ? e.occurredAt : undefined;
 
 export function evolveBackups(state: BackupsState, event: Folded): BackupsState {
   const next: BackupsState = { ...state, version: state.version + 1 };
@@ -78,12 +89,30 @@ export function evolveBackups(state: BackupsState, event: Folded): BackupsState 
       const d = event.data;
       if (next.backups.some((b) => b.backupId === d.backupId)) return next;
       const requestedAt = d.requestedAt ?? at;
-      return { ...next, clusterId: d.clusterId, backups: [...next.backups, { backupId: d.backupId, kind: d.kind, status: 'requested', ...(requestedAt ? { requestedAt } : {}) }] };
+      return {
+        ...next,
+        clusterId: d.clusterId,
+        backups: [
+          ...next.backups,
+          { backupId: d.backupId, kind: d.kind, status: 'requested', ...(requestedAt ? { requestedAt } : {}) },
+        ],
+      };
     }
     case 'BackupStarted':
-      return patch(event.data.backupId, { status: 'running', node: event.data.node, onLeaderReason: event.data.onLeaderReason, startedAt: at });
+      return patch(event.data.backupId, {
+        status: 'running',
+        node: event.data.node,
+        onLeaderReason: event.data.onLeaderReason,
+        startedAt: at,
+      });
     case 'BackupCompleted':
-      return patch(event.data.backupId, { status: 'completed', size: event.data.size, sha256: event.data.sha256, durationMs: event.data.durationMs, finishedAt: at });
+      return patch(event.data.backupId, {
+        status: 'completed',
+        size: event.data.size,
+        sha256: event.data.sha256,
+        durationMs: event.data.durationMs,
+        finishedAt: at,
+      });
     case 'BackupFailed':
       return patch(event.data.backupId, { status: 'failed', failedReason: event.data.reason, finishedAt: at });
     case 'BackupEvicted':
@@ -93,7 +122,11 @@ export function evolveBackups(state: BackupsState, event: Folded): BackupsState 
     case 'BackupDeleted':
       return patch(event.data.backupId, { status: 'deleted' });
     case 'BackupScheduleSet':
-      return { ...next, clusterId: event.data.clusterId, schedule: { at: event.data.at, tz: event.data.tz, ...(at ? { setAt: at } : {}) } };
+      return {
+        ...next,
+        clusterId: event.data.clusterId,
+        schedule: { at: event.data.at, tz: event.data.tz, ...(at ? { setAt: at } : {}) },
+      };
     case 'BackupRestoreStarted': {
       const d = event.data;
       const restore: BackupRestore = {
@@ -130,11 +163,12 @@ export function evolveBackups(state: BackupsState, event: Folded): BackupsState 
   }
 }
 
-export const findBackup = (state: BackupsState, backupId: string): Backup | undefined => state.backups.find((b) => b.backupId === backupId);
+export const findBackup = (state: BackupsState, backupId: string): Backup | undefined =>
+  state.backups.find((b) => b.backupId === backupId);
 
 /** Backups that still hold (or are about to hold) a file. */
-export const isKept = (b: Backup): boolean => b.status === 'requested' || b.status === 'running' || b.status === 'completed';
-
+export const isKept = (b: Backup): boolean =>
+  b.status === 'requested' || b.status === 'running' || b.status === 'completed';
 
 const BACKUP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(backupEvents));
 

@@ -17,20 +17,22 @@ import {
  * one place only. Events name nodes and ports; how to reach a node is the runtime's business.
  */
 
-export type ClusterEvent = EventOfType<
-  | 'ClusterRequested'
-  | 'NodeProvisioned'
-  | 'NodeStarted'
-  | 'NodeStopped'
-  | 'NodeFailed'
-  | 'ReplicationEstablished'
-  | 'ClusterReady'
-  | 'ClusterProvisioningFailed'
-  | 'ClusterProvisioningRetried'
-  | 'ClusterDeletionRequested'
-  | 'ClusterDeleted'
-  | 'LeaderChanged'
-> | OperationEvent;
+export type ClusterEvent =
+  | EventOfType<
+      | 'ClusterRequested'
+      | 'NodeProvisioned'
+      | 'NodeStarted'
+      | 'NodeStopped'
+      | 'NodeFailed'
+      | 'ReplicationEstablished'
+      | 'ClusterReady'
+      | 'ClusterProvisioningFailed'
+      | 'ClusterProvisioningRetried'
+      | 'ClusterDeletionRequested'
+      | 'ClusterDeleted'
+      | 'LeaderChanged'
+    >
+  | OperationEvent;
 
 export type ClusterStatus = 'none' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
 
@@ -196,7 +198,8 @@ export function foldClusterView(events: readonly { type: string }[]): ClusterVie
   return view;
 }
 
-export const leaderOf = (view: ClusterView): ClusterNode | undefined => view.nodes.find((n) => n.nodeId === view.leader);
+export const leaderOf = (view: ClusterView): ClusterNode | undefined =>
+  view.nodes.find((n) => n.nodeId === view.leader);
 export const followersOf = (view: ClusterView): ClusterNode[] => view.nodes.filter((n) => n.nodeId !== view.leader);
 
 /** The runtime's id of a cluster's node: unique across clusters. */

@@ -16,7 +16,12 @@ export interface GatewaysState {
   version_: number;
 }
 
-export const initialGatewaysState = (): GatewaysState => ({ gateways: [], removed: false, tlsForced: false, version_: 0 });
+export const initialGatewaysState = (): GatewaysState => ({
+  gateways: [],
+  removed: false,
+  tlsForced: false,
+  version_: 0,
+});
 
 export type GatewayEvent = EventOfType<
   | 'GatewayStarted'
@@ -47,7 +52,14 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
   switch (event.type) {
     case 'GatewayStarted': {
       const d = event.data;
-      return { ...next, removed: false, gateways: [...next.gateways.filter((g) => g.gatewayId !== d.gatewayId), { gatewayId: d.gatewayId, host: d.host, port: d.port }] };
+      return {
+        ...next,
+        removed: false,
+        gateways: [
+          ...next.gateways.filter((g) => g.gatewayId !== d.gatewayId),
+          { gatewayId: d.gatewayId, host: d.host, port: d.port },
+        ],
+      };
     }
     case 'GatewayLeaderSet':
       return { ...next, leader: event.data.leader };
@@ -85,4 +97,3 @@ export function entryPoint(state: GatewaysState): { host: string; port: number }
   const g = state.gateways[0];
   return g ? { host: g.host, port: g.port } : undefined;
 }
-

@@ -165,7 +165,8 @@ export function decideOperation(command: OperationCommand, state: OperationsStat
       return ok({ type: 'OperationFailed', data: { operationId, step, reason } });
     }
     case 'RecordHandlingFailed': {
-      if (state.handlingFailures.some((f) => f.eventId === command.eventId && f.consumer === command.consumer)) return ok();
+      if (state.handlingFailures.some((f) => f.eventId === command.eventId && f.consumer === command.consumer))
+        return ok();
       const { consumer, eventId, eventType, error } = command;
       return ok({ type: 'HandlingFailed', data: { consumer, eventId, eventType, error } });
     }

@@ -7,14 +7,17 @@ describe('KeyedQueue', () => {
     let active = 0;
     let maxActive = 0;
     const errors: string[] = [];
-    const q = new KeyedQueue(async (key) => {
-      active++;
-      maxActive = Math.max(maxActive, active);
-      log.push(key);
-      await new Promise((r) => setTimeout(r, 10));
-      active--;
-      if (key === 'bad') throw new Error('boom');
-    }, (key, e) => errors.push(`${key}: ${(e as Error).message}`));
+    const q = new KeyedQueue(
+      async (key) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        log.push(key);
+        await new Promise((r) => setTimeout(r, 10));
+        active--;
+        if (key === 'bad') throw new Error('boom');
+      },
+      (key, e) => errors.push(`${key}: ${(e as Error).message}`),
+    );
     const first = q.request('a');
     void q.request('a');
     void q.request('a');

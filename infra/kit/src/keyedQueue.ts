@@ -9,7 +9,10 @@ export class KeyedQueue {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
 
-  constructor(private readonly work: (key: string) => Promise<void>, private readonly onError: (key: string, error: unknown) => void) {}
+  constructor(
+    private readonly work: (key: string) => Promise<void>,
+    private readonly onError: (key: string, error: unknown) => void,
+  ) {}
 
   /** Resolves when a run that saw this request has finished. */
   request(key: string): Promise<void> {

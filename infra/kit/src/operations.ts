@@ -154,7 +154,12 @@ export async function executeOperation(
   };
   try {
     const result = await executor(run);
-    await recordOperation(deps.store, clusterId, { type: 'SucceedOperation', operationId, ...(result ? { result } : {}) }, meta);
+    await recordOperation(
+      deps.store,
+      clusterId,
+      { type: 'SucceedOperation', operationId, ...(result ? { result } : {}) },
+      meta,
+    );
     log.info('operation succeeded');
     return 'succeeded';
   } catch (error) {

@@ -141,7 +141,8 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
       durable: false,
       handler: (event) => projection.apply(event),
       ...(projection.types ? { types: projection.types } : {}),
-      onError: (error) => log.warn({ projection: projection.name, err: errorMessage(error) }, 'projection read failed; retrying'),
+      onError: (error) =>
+        log.warn({ projection: projection.name, err: errorMessage(error) }, 'projection read failed; retrying'),
     });
     subscriptions.push(subscription);
   }
@@ -187,7 +188,8 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
         if (!running || !executor) return;
         await executeOperation({ store, log }, clusterId, running.operationId, executor);
       },
-      (clusterId, error) => log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),
+      (clusterId, error) =>
+        log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),
     );
     shutdown.register('operations', () => operationRuns.idle());
     const durable = service.operationsDurable?.(deps) ?? `${service.name}-operations`;
@@ -264,7 +266,8 @@ async function runningOperationOf(
 }
 
 function required(value: string | undefined, variable: string): string {
-  if (value === undefined) throw new ConfigError(`configuration error: ${variable} is required but not set.`, variable, 'required');
+  if (value === undefined)
+    throw new ConfigError(`configuration error: ${variable} is required but not set.`, variable, 'required');
   return value;
 }
 
