@@ -24,4 +24,7 @@ for (const [name, schema] of Object.entries(schemas)) {
 const asyncapiPath = join(out, 'asyncapi.json');
 await writeFile(asyncapiPath, `${JSON.stringify(asyncApiDocument({ version: pkg.version }), null, 2)}\n`);
 
-console.log(`wrote ${relative(process.cwd(), asyncapiPath)} and ${Object.keys(schemas).length} JSON Schemas in ${relative(process.cwd(), schemasDir)}`);
+console.log(
+  `wrote ${relative(process.cwd(), asyncapiPath)} and ${Object.keys(schemas).length} JSON Schemas in ` +
+    relative(process.cwd(), schemasDir),
+);

@@ -22,8 +22,8 @@ describe('AsyncAPI document', () => {
 
   it('the validator does catch a broken document (a dangling message reference)', async () => {
     const broken = structuredClone(doc);
-    const operations = broken['operations'] as Record<string, { messages: { $ref: string }[] }>;
-    operations['publishBackupRequested']!.messages = [{ $ref: '#/channels/nope/messages/Nope' }];
+    const operations = broken.operations as Record<string, { messages: { $ref: string }[] }>;
+    operations.publishBackupRequested!.messages = [{ $ref: '#/channels/nope/messages/Nope' }];
     expect((await errorsOf(broken)).length).toBeGreaterThan(0);
   });
 
@@ -33,23 +33,41 @@ describe('AsyncAPI document', () => {
     for (const type of EVENT_TYPES) {
       const channel = document!.channels().get(`events.${EVENTS[type].category}.${type}`);
       expect(channel?.address()).toBe(`pgfleet.events.${EVENTS[type].category}.{streamId}.${type}`);
-      expect(channel?.parameters().all().map((p) => p.id())).toEqual(['streamId']);
+      expect(
+        channel
+          ?.parameters()
+          .all()
+          .map((p) => p.id()),
+      ).toEqual(['streamId']);
       const op = document!.operations().get(`publish${type}`);
       expect(op?.action()).toBe('send');
-      expect(op?.messages().all().map((m) => m.name())).toEqual([type]);
+      expect(
+        op
+          ?.messages()
+          .all()
+          .map((m) => m.name()),
+      ).toEqual([type]);
     }
   });
 
   it('has one request/reply operation per command, replying with CommandReply', async () => {
     const { document } = await new Parser().parse(doc);
-    const pairs = Object.entries(COMMANDS).flatMap(([service, cmds]) => Object.keys(cmds).map((command) => [service, command] as const));
+    const pairs = Object.entries(COMMANDS).flatMap(([service, cmds]) =>
+      Object.keys(cmds).map((command) => [service, command] as const),
+    );
     expect(pairs.length).toBeGreaterThan(0);
     for (const [service, command] of pairs) {
       const channel = document!.channels().get(`commands.${service}.${command}`);
       expect(channel?.address()).toBe(`pgfleet.commands.${service}.${command}`);
       const op = document!.operations().get(`handle${command}`);
       expect(op?.action()).toBe('receive');
-      expect(op?.reply()?.messages().all().map((m) => m.name())).toEqual(['CommandReply']);
+      expect(
+        op
+          ?.reply()
+          ?.messages()
+          .all()
+          .map((m) => m.name()),
+      ).toEqual(['CommandReply']);
     }
     expect(document!.operations().length).toBe(EVENT_TYPES.length + pairs.length);
   });

@@ -54,7 +54,9 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
       contentType: 'application/json',
       headers: {
         type: 'object',
-        properties: { 'Nats-Msg-Id': { type: 'string', description: 'The event id: JetStream drops a duplicate publish.' } },
+        properties: {
+          'Nats-Msg-Id': { type: 'string', description: 'The event id: JetStream drops a duplicate publish.' },
+        },
       },
       payload: ref(`#/components/schemas/${name}`),
     };
@@ -75,7 +77,9 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
     };
   }
 
-  schemas[COMMAND_REPLY_SCHEMA_NAME] = embedded(toJsonSchema(CommandReply, COMMAND_REPLY_SCHEMA_NAME, { target: 'draft-7' }));
+  schemas[COMMAND_REPLY_SCHEMA_NAME] = embedded(
+    toJsonSchema(CommandReply, COMMAND_REPLY_SCHEMA_NAME, { target: 'draft-7' }),
+  );
   messages[COMMAND_REPLY_SCHEMA_NAME] = {
     name: COMMAND_REPLY_SCHEMA_NAME,
     title: 'Command reply',
@@ -126,10 +130,15 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
       title: 'pgfleet',
       version: options.version ?? '0.1.0',
       description:
-        'The NATS contracts of pgfleet, an event-sourced control plane for managed PostgreSQL: domain events and commands with request/reply.',
+        'The NATS contracts of pgfleet, an event-sourced control plane for managed PostgreSQL: ' +
+        'domain events and commands with request/reply.',
     },
     servers: {
-      nats: { host: hostOf(options.natsUrl ?? 'nats://127.0.0.1:4222'), protocol: 'nats', description: 'The platform NATS server (JetStream enabled).' },
+      nats: {
+        host: hostOf(options.natsUrl ?? 'nats://127.0.0.1:4222'),
+        protocol: 'nats',
+        description: 'The platform NATS server (JetStream enabled).',
+      },
     },
     defaultContentType: 'application/json',
     channels,

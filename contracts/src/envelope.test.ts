@@ -43,12 +43,16 @@ describe('event envelope', () => {
   it('rejects an unknown event type', () => {
     expect(validateEvent('NoSuchThing', {})).toEqual({
       ok: false,
-      rejection: { code: 'UNKNOWN_EVENT_TYPE', message: 'unknown event type "NoSuchThing"', details: { field: 'type', rule: 'known_event_type' } },
+      rejection: {
+        code: 'UNKNOWN_EVENT_TYPE',
+        message: 'unknown event type "NoSuchThing"',
+        details: { field: 'type', rule: 'known_event_type' },
+      },
     });
     expect(parseEnvelope({ ...wire, type: 'toString' }).ok).toBe(false);
   });
 
-  it('refuses a schema version it has no upcaster for, and knows each type\'s category', () => {
+  it("refuses a schema version it has no upcaster for, and knows each type's category", () => {
     expect(UPCASTERS.ClusterReady).toBeUndefined();
     expect(validateEvent('ClusterReady', wire.data, 1).ok).toBe(true);
     expect(categoryOf('BackupEvicted')).toBe('backups');

@@ -28,14 +28,24 @@ export const EnvelopeWire = EnvelopeMeta.extend({ type: z.string(), data: z.unkn
 /** Validate an event's data against the schema of its type (after upcasting old versions). */
 export function validateEvent(type: string, data: unknown, schemaVersion?: number): Result<DomainEvent> {
   if (!isEventType(type)) {
-    return { ok: false, rejection: { code: 'UNKNOWN_EVENT_TYPE', message: `unknown event type "${type}"`, details: { field: 'type', rule: 'known_event_type' } } };
+    return {
+      ok: false,
+      rejection: {
+        code: 'UNKNOWN_EVENT_TYPE',
+        message: `unknown event type "${type}"`,
+        details: { field: 'type', rule: 'known_event_type' },
+      },
+    };
   }
   let current = data;
   try {
     if (schemaVersion !== undefined) current = upcast(type, schemaVersion, data);
   } catch (error) {
     if (!(error instanceof UpcastError)) throw error;
-    return { ok: false, rejection: { code: error.code, message: error.message, details: { field: 'schemaVersion', rule: 'upcastable' } } };
+    return {
+      ok: false,
+      rejection: { code: error.code, message: error.message, details: { field: 'schemaVersion', rule: 'upcastable' } },
+    };
   }
   const parsed = EVENTS[type].schema.safeParse(current);
   if (!parsed.success) return { ok: false, rejection: zodRejection(parsed.error, `${type} event`, 'INVALID_EVENT') };

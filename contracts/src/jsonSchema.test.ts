@@ -3,7 +3,13 @@ import { COMMANDS } from './commands/index.js';
 import { validateEvent } from './envelope.js';
 import { EVENT_TYPES } from './events/index.js';
 import { uuidv7 } from './ids.js';
-import { allJsonSchemas, commandSchemaName, eventEnvelopeSchema, eventJsonSchema, eventSchemaName } from './jsonSchema.js';
+import {
+  allJsonSchemas,
+  commandSchemaName,
+  eventEnvelopeSchema,
+  eventJsonSchema,
+  eventSchemaName,
+} from './jsonSchema.js';
 import { parseWith } from './validation.js';
 
 describe('JSON Schema export', () => {
@@ -12,25 +18,37 @@ describe('JSON Schema export', () => {
   it('has a JSON Schema for every event type and every command, plus the reply', () => {
     for (const type of EVENT_TYPES) expect(schemas[eventSchemaName(type)]).toBeDefined();
     for (const [service, cmds] of Object.entries(COMMANDS)) {
-      for (const command of Object.keys(cmds)) expect(schemas[commandSchemaName(service, command)]?.['type']).toBe('object');
+      for (const command of Object.keys(cmds))
+        expect(schemas[commandSchemaName(service, command)]?.type).toBe('object');
     }
-    expect(schemas['CommandReply']).toBeDefined();
-    expect(Object.keys(schemas).length).toBe(EVENT_TYPES.length + Object.values(COMMANDS).flatMap((c) => Object.keys(c)).length + 2);
+    expect(schemas.CommandReply).toBeDefined();
+    expect(Object.keys(schemas).length).toBe(
+      EVENT_TYPES.length + Object.values(COMMANDS).flatMap((c) => Object.keys(c)).length + 2,
+    );
   });
 
   it("an event's schema is the envelope with `type` fixed and `data` = the type's schema", () => {
-    const s = eventJsonSchema('BackupRequested') as { $schema: string; properties: Record<string, any>; required: string[] };
+    const s = eventJsonSchema('BackupRequested') as {
+      $schema: string;
+      properties: Record<string, { required?: string[] } & Record<string, unknown>>;
+      required: string[];
+    };
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(s.properties['type']).toEqual({ type: 'string', const: 'BackupRequested' });
-    expect(s.properties['data'].required).toEqual(['backupId', 'clusterId', 'kind']);
-    expect(s.required).toEqual(expect.arrayContaining(['id', 'streamId', 'streamVersion', 'correlationId', 'actor', 'type', 'data']));
-    expect(schemas['event.BackupRequested']?.['$id']).toBe('https://pgfleet.dev/schemas/event.BackupRequested.json');
+    expect(s.properties.type).toEqual({ type: 'string', const: 'BackupRequested' });
+    expect(s.properties.data.required).toEqual(['backupId', 'clusterId', 'kind']);
+    expect(s.required).toEqual(
+      expect.arrayContaining(['id', 'streamId', 'streamVersion', 'correlationId', 'actor', 'type', 'data']),
+    );
+    expect(schemas['event.BackupRequested']?.$id).toBe('https://pgfleet.dev/schemas/event.BackupRequested.json');
   });
 
   it('a command field with a default is optional for the sender', () => {
-    const s = schemas['command.provisioning.CreateCluster'] as { required: string[]; properties: Record<string, { default?: unknown }> };
+    const s = schemas['command.provisioning.CreateCluster'] as {
+      required: string[];
+      properties: Record<string, { default?: unknown }>;
+    };
     expect(s.required).toEqual(['name', 'plan']);
-    expect(s.properties['version']?.default).toBe(15);
+    expect(s.properties.version?.default).toBe(15);
   });
 });
 
@@ -50,7 +68,10 @@ describe('event validation', () => {
   } as const;
 
   it('a valid sample event parses, by type and as a whole envelope', () => {
-    expect(validateEvent('BackupRequested', envelope.data)).toEqual({ ok: true, value: { type: 'BackupRequested', data: envelope.data } });
+    expect(validateEvent('BackupRequested', envelope.data)).toEqual({
+      ok: true,
+      value: { type: 'BackupRequested', data: envelope.data },
+    });
     const parsed = parseWith(eventEnvelopeSchema('BackupRequested'), envelope, 'BackupRequested event');
     expect(parsed).toEqual({ ok: true, value: envelope });
   });
@@ -61,9 +82,15 @@ describe('event validation', () => {
     if (bad.ok) return;
     expect(bad.rejection.code).toBe('INVALID_EVENT');
     expect(bad.rejection.details?.field).toBe('clusterId');
-    expect(bad.rejection.message).toBe('invalid BackupRequested event: clusterId: must be 1-64 letters, digits, "_" or "-"');
+    expect(bad.rejection.message).toBe(
+      'invalid BackupRequested event: clusterId: must be 1-64 letters, digits, "_" or "-"',
+    );
 
-    const wrongType = parseWith(eventEnvelopeSchema('BackupRequested'), { ...envelope, data: { ...envelope.data, kind: 'weekly' } }, 'BackupRequested event');
+    const wrongType = parseWith(
+      eventEnvelopeSchema('BackupRequested'),
+      { ...envelope, data: { ...envelope.data, kind: 'weekly' } },
+      'BackupRequested event',
+    );
     expect(wrongType.ok).toBe(false);
     if (!wrongType.ok) expect(wrongType.rejection.details?.field).toBe('data.kind');
   });

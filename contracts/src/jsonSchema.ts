@@ -6,7 +6,10 @@ import { EVENTS, EVENT_TYPES, type EventType } from './events/index.js';
 /** A JSON Schema document, as plain JSON. */
 export type JsonSchema = Record<string, unknown>;
 
-/** `draft-2020-12` for standalone files; `draft-7` for embedding in AsyncAPI (its schema format is a draft-07 superset). */
+/**
+ * `draft-2020-12` for standalone files; `draft-7` for embedding in AsyncAPI (its schema format
+ * is a draft-07 superset).
+ */
 export type JsonSchemaTarget = 'draft-2020-12' | 'draft-7';
 
 export interface JsonSchemaOptions {
@@ -62,14 +65,22 @@ export function toJsonSchema(schema: z.ZodType, name: string, options: JsonSchem
 /** JSON Schema of the full envelope of one event type. */
 export function eventJsonSchema(type: EventType, options: JsonSchemaOptions = {}): JsonSchema {
   const schema = toJsonSchema(eventEnvelopeSchema(type), eventSchemaName(type), options);
-  return { ...schema, description: `The ${type} event (stream category "${EVENTS[type].category}", schema version ${EVENTS[type].schemaVersion}).` };
+  return {
+    ...schema,
+    description:
+      `The ${type} event (stream category "${EVENTS[type].category}", ` +
+      `schema version ${EVENTS[type].schemaVersion}).`,
+  };
 }
 
 /** JSON Schema of one command's payload. */
 export function commandJsonSchema(service: ServiceName, command: string, options: JsonSchemaOptions = {}): JsonSchema {
   const schema = (COMMANDS[service] as Record<string, z.ZodType>)[command];
   if (!schema) throw new Error(`unknown command ${service}.${command}`);
-  return { ...toJsonSchema(schema, commandSchemaName(service, command), options), description: `The ${command} command, accepted by the ${service} service.` };
+  return {
+    ...toJsonSchema(schema, commandSchemaName(service, command), options),
+    description: `The ${command} command, accepted by the ${service} service.`,
+  };
 }
 
 /**
@@ -79,7 +90,8 @@ export function commandJsonSchema(service: ServiceName, command: string, options
 export function allJsonSchemas(options: JsonSchemaOptions = {}): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
   for (const type of EVENT_TYPES) out[eventSchemaName(type)] = eventJsonSchema(type, options);
-  for (const { service, command } of commandEntries()) out[commandSchemaName(service, command)] = commandJsonSchema(service, command, options);
+  for (const { service, command } of commandEntries())
+    out[commandSchemaName(service, command)] = commandJsonSchema(service, command, options);
   out[COMMAND_REPLY_SCHEMA_NAME] = toJsonSchema(CommandReply, COMMAND_REPLY_SCHEMA_NAME, options);
   out[COMMAND_META_SCHEMA_NAME] = toJsonSchema(CommandMeta, COMMAND_META_SCHEMA_NAME, options);
   return out;

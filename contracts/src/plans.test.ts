@@ -18,7 +18,9 @@ describe('plan catalog', () => {
 
   it('starter keeps 10 manual backups rolling, 20 a day, 7 dailies + 4 weeklies; sandbox has none', () => {
     const s = findPlan('starter-512')!;
-    expect([s.dataNodes, s.gateways, s.backups.manualTotal, s.backups.manualDaily, s.pitrDays]).toEqual([1, 1, 10, 20, 7]);
+    expect([s.dataNodes, s.gateways, s.backups.manualTotal, s.backups.manualDaily, s.pitrDays]).toEqual([
+      1, 1, 10, 20, 7,
+    ]);
     expect(s.backups.daily).toEqual({ days: 7, weeks: 4, months: 0 });
     expect(findPlan('sandbox')!.backups.enabled).toBe(false);
     expect(findPlan('nope')).toBeUndefined();

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
 /** Daily-backup retention: keep the last N dailies plus one per week / month for N weeks / months. */
-export const Retention = z.object({ days: z.number().int().min(0), weeks: z.number().int().min(0), months: z.number().int().min(0) });
+export const Retention = z.object({
+  days: z.number().int().min(0),
+  weeks: z.number().int().min(0),
+  months: z.number().int().min(0),
+});
 
 export const Plan = z.object({
   id: z.string(),
@@ -27,23 +31,70 @@ export const Plan = z.object({
 });
 export type Plan = z.infer<typeof Plan>;
 
-const noBackups = { enabled: false, manualTotal: 0, manualDaily: 0, daily: { days: 0, weeks: 0, months: 0 }, onFollower: false };
-const starterBackups = { enabled: true, manualTotal: 10, manualDaily: 20, daily: { days: 7, weeks: 4, months: 0 }, onFollower: false };
-const businessBackups = { enabled: true, manualTotal: 50, manualDaily: 100, daily: { days: 7, weeks: 8, months: 12 }, onFollower: true };
+const noBackups = {
+  enabled: false,
+  manualTotal: 0,
+  manualDaily: 0,
+  daily: { days: 0, weeks: 0, months: 0 },
+  onFollower: false,
+};
+const starterBackups = {
+  enabled: true,
+  manualTotal: 10,
+  manualDaily: 20,
+  daily: { days: 7, weeks: 4, months: 0 },
+  onFollower: false,
+};
+const businessBackups = {
+  enabled: true,
+  manualTotal: 50,
+  manualDaily: 100,
+  daily: { days: 7, weeks: 8, months: 12 },
+  onFollower: true,
+};
 
 const starter = (memoryMb: number, diskGb: number, maxConnections: number, monthlyPriceCents: number): Plan => ({
-  id: `starter-${memoryMb}`, tier: 'starter', dataNodes: 1, gateways: 1, memoryMb, diskGb, maxConnections,
-  backups: starterBackups, pitrDays: 7, synchronousReplication: false, monthlyPriceCents,
+  id: `starter-${memoryMb}`,
+  tier: 'starter',
+  dataNodes: 1,
+  gateways: 1,
+  memoryMb,
+  diskGb,
+  maxConnections,
+  backups: starterBackups,
+  pitrDays: 7,
+  synchronousReplication: false,
+  monthlyPriceCents,
 });
 const business = (memoryMb: number, diskGb: number, maxConnections: number, monthlyPriceCents: number): Plan => ({
-  id: `business-${memoryMb}`, tier: 'business', dataNodes: 3, gateways: 2, memoryMb, diskGb, maxConnections,
-  backups: businessBackups, pitrDays: 14, synchronousReplication: true, monthlyPriceCents,
+  id: `business-${memoryMb}`,
+  tier: 'business',
+  dataNodes: 3,
+  gateways: 2,
+  memoryMb,
+  diskGb,
+  maxConnections,
+  backups: businessBackups,
+  pitrDays: 14,
+  synchronousReplication: true,
+  monthlyPriceCents,
 });
 
 /** The plan catalog: data, not code. Prices in euro cents per month. */
 export const PLANS: readonly Plan[] = [
-  { id: 'sandbox', tier: 'sandbox', dataNodes: 1, gateways: 1, memoryMb: 256, diskGb: 1, maxConnections: 20,
-    backups: noBackups, pitrDays: 0, synchronousReplication: false, monthlyPriceCents: 0 },
+  {
+    id: 'sandbox',
+    tier: 'sandbox',
+    dataNodes: 1,
+    gateways: 1,
+    memoryMb: 256,
+    diskGb: 1,
+    maxConnections: 20,
+    backups: noBackups,
+    pitrDays: 0,
+    synchronousReplication: false,
+    monthlyPriceCents: 0,
+  },
   starter(512, 10, 60, 1500),
   starter(1024, 20, 100, 3000),
   starter(2048, 40, 150, 6000),

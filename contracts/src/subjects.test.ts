@@ -4,7 +4,9 @@ import { commandSubject, eventFilter, eventSubject, streamCategory, streamIds } 
 describe('NATS subjects', () => {
   it('an event subject is pgfleet.events.{category}.{streamId}.{Type}', () => {
     expect(eventSubject('backups-c1', 'BackupRequested')).toBe('pgfleet.events.backups.backups-c1.BackupRequested');
-    expect(eventSubject(streamIds.cluster('abc'), 'ClusterReady')).toBe('pgfleet.events.cluster.cluster-abc.ClusterReady');
+    expect(eventSubject(streamIds.cluster('abc'), 'ClusterReady')).toBe(
+      'pgfleet.events.cluster.cluster-abc.ClusterReady',
+    );
   });
 
   it('the category is the part of the stream id before the first dash', () => {
@@ -26,7 +28,9 @@ describe('NATS subjects', () => {
   });
 
   it('stream ids follow {category}-{id} for every category', () => {
-    expect(Object.keys(streamIds)).toEqual(expect.arrayContaining(['cluster', 'backups', 'pitr', 'upgrade', 'gateway', 'account']));
+    expect(Object.keys(streamIds)).toEqual(
+      expect.arrayContaining(['cluster', 'backups', 'pitr', 'upgrade', 'gateway', 'account']),
+    );
     for (const [category, make] of Object.entries(streamIds)) {
       expect(make('x1')).toBe(`${category}-x1`);
       expect(streamCategory(make('x1'))).toBe(category);

@@ -15,7 +15,15 @@ export function zodRejection(error: z.ZodError, what: string, code = 'VALIDATION
   const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
   const rule = issue?.code ?? 'invalid';
   const message = `invalid ${what}: ${field}: ${issue?.message ?? 'invalid value'}`;
-  return { code, message, details: { field, rule, issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message })) } };
+  return {
+    code,
+    message,
+    details: {
+      field,
+      rule,
+      issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message })),
+    },
+  };
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string): Result<z.infer<S>> {

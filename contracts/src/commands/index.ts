@@ -6,7 +6,12 @@ import { PlanId, PostgresVersion } from '../plans.js';
 /** Commands by the service that accepts them: `pgfleet.commands.{service}.{Command}`. */
 export const COMMANDS = {
   provisioning: {
-    CreateCluster: z.object({ name: ClusterName, plan: PlanId, version: PostgresVersion.default(15), accountId: AccountId.default('default') }),
+    CreateCluster: z.object({
+      name: ClusterName,
+      plan: PlanId,
+      version: PostgresVersion.default(15),
+      accountId: AccountId.default('default'),
+    }),
     DeleteCluster: z.object({ clusterId: Id }),
     RetryCluster: z.object({ clusterId: Id }),
     /** Hand leadership to a follower (`to`, default the first follower): a clean, planned leader change. */
@@ -23,7 +28,10 @@ export const COMMANDS = {
   backup: {
     RequestBackup: z.object({ clusterId: Id }),
     SetBackupSchedule: z.object({ clusterId: Id, at: HourMinute, tz: z.string().min(1).default('UTC') }),
-    /** Restore a completed backup into the leader of its cluster, or of `targetClusterId` (a ready cluster); replies when done. */
+    /**
+     * Restore a completed backup into the leader of its cluster, or of `targetClusterId` (a ready
+     * cluster): an operation; the reply carries its id.
+     */
     RestoreBackup: z.object({ clusterId: Id, backupId: Id, targetClusterId: Id.optional() }),
   },
 } as const;
@@ -43,7 +51,12 @@ export type CommandMeta = z.infer<typeof CommandMeta>;
 
 /** The reply to a command request. */
 export const CommandReply = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), streamId: z.string(), version: z.number().int().min(0), result: z.record(z.string(), z.unknown()).optional() }),
+  z.object({
+    ok: z.literal(true),
+    streamId: z.string(),
+    version: z.number().int().min(0),
+    result: z.record(z.string(), z.unknown()).optional(),
+  }),
   z.object({
     ok: z.literal(false),
     code: z.string(),

@@ -17,7 +17,12 @@ export const backupEvents = {
     /** When the request was decided (ISO 8601): quotas per UTC day and retention count from it. */
     requestedAt: z.string().datetime().optional(),
   }),
-  QuotaExceeded: z.object({ clusterId: Id, quota: BackupQuota, limit: z.number().int().min(0), used: z.number().int().min(0) }),
+  QuotaExceeded: z.object({
+    clusterId: Id,
+    quota: BackupQuota,
+    limit: z.number().int().min(0),
+    used: z.number().int().min(0),
+  }),
   BackupRejected: z.object({ clusterId: Id, code: z.string(), reason: z.string() }),
   BackupEvicted: z.object({ backupId: Id, clusterId: Id }),
   BackupStarted: z.object({ backupId: Id, node: Id, onLeaderReason: z.string().optional() }),
@@ -33,7 +38,12 @@ export const backupEvents = {
   BackupScheduleSet: z.object({ clusterId: Id, at: HourMinute, tz: z.string().min(1) }),
   /** A restore of this backup began (operation `operationId`, into the leader of `targetClusterId`). */
   BackupRestoreStarted: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, node: Id }),
-  BackupRestoreCompleted: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, durationMs: z.number().int().min(0) }),
+  BackupRestoreCompleted: z.object({
+    backupId: Id,
+    operationId: Id,
+    targetClusterId: Id,
+    durationMs: z.number().int().min(0),
+  }),
   /** The restore failed; with `--single-transaction` the target kept its old data. */
   BackupRestoreFailed: z.object({ backupId: Id, operationId: Id, targetClusterId: Id, reason: z.string() }),
 } as const;

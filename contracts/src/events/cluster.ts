@@ -30,7 +30,13 @@ export const clusterEvents = {
     followers: z.array(Id),
     synchronousStandbyNames: z.string().optional(),
   }),
-  ClusterReady: z.object({ leader: Id, host: z.string(), port: z.number().int().positive(), database: z.string(), user: z.string() }),
+  ClusterReady: z.object({
+    leader: Id,
+    host: z.string(),
+    port: z.number().int().positive(),
+    database: z.string(),
+    user: z.string(),
+  }),
   ClusterProvisioningFailed: z.object({ reason: z.string(), nodeId: Id.optional() }),
   /** The user asked to try a failed provisioning again: work resumes where it stopped. */
   ClusterProvisioningRetried: z.object({}),

@@ -138,7 +138,9 @@ export function decideOperation(command: OperationCommand, state: OperationsStat
           ok: false,
           rejection: {
             code: 'OPERATION_IN_PROGRESS',
-            message: `operation ${running.operationId} (${running.kind}) is in progress on this cluster; try again when it ends`,
+            message:
+              `operation ${running.operationId} (${running.kind}) is in progress on this cluster; ` +
+              'try again when it ends',
             details: { operationId: running.operationId, kind: running.kind },
           },
         };

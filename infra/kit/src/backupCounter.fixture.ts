@@ -24,10 +24,20 @@ export const backupCounter: Decider<Counter, RequestBackup, Requested> = {
   decide: (command, state) => {
     if (state.ids.includes(command.backupId)) return accept();
     if (state.count >= command.max) {
-      return reject('QUOTA_EXCEEDED', `at most ${command.max} backups for cluster ${command.clusterId}`, { field: 'clusterId', limit: command.max, used: state.count });
+      return reject('QUOTA_EXCEEDED', `at most ${command.max} backups for cluster ${command.clusterId}`, {
+        field: 'clusterId',
+        limit: command.max,
+        used: state.count,
+      });
     }
-    return accept({ type: 'BackupRequested', data: { backupId: command.backupId, clusterId: command.clusterId, kind: 'manual' } });
+    return accept({
+      type: 'BackupRequested',
+      data: { backupId: command.backupId, clusterId: command.clusterId, kind: 'manual' },
+    });
   },
 };
 
-export const requested = (backupId: string, clusterId = 'c1'): Requested => ({ type: 'BackupRequested', data: { backupId, clusterId, kind: 'manual' } });
+export const requested = (backupId: string, clusterId = 'c1'): Requested => ({
+  type: 'BackupRequested',
+  data: { backupId, clusterId, kind: 'manual' },
+});

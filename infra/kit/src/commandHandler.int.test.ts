@@ -84,14 +84,20 @@ describe('handleCommand against the PostgreSQL event store', () => {
 
     const { events, currentVersion } = await store!.readStream('backups-c1');
     expect(currentVersion).toBe(6);
-    expect(new Set(events.map((e) => (e.type === 'BackupRequested' ? e.data.backupId : '')))).toEqual(new Set(['b0', 'b1', 'b2', 'b3', 'b4', 'b5']));
+    expect(new Set(events.map((e) => (e.type === 'BackupRequested' ? e.data.backupId : '')))).toEqual(
+      new Set(['b0', 'b1', 'b2', 'b3', 'b4', 'b5']),
+    );
     for (const e of events) {
       const i = Number(e.type === 'BackupRequested' ? e.data.backupId.slice(1) : -1);
-      expect([e.correlationId, e.causationId, e.actor]).toEqual([`corr-${i}`, `cmd-${i}`, { kind: 'user', id: 'alice' }]);
+      expect([e.correlationId, e.causationId, e.actor]).toEqual([
+        `corr-${i}`,
+        `cmd-${i}`,
+        { kind: 'user', id: 'alice' },
+      ]);
     }
   });
 
-  it('decisions see each other\'s effects: 8 concurrent requests against a limit of 5 never exceed it', async () => {
+  it("decisions see each other's effects: 8 concurrent requests against a limit of 5 never exceed it", async () => {
     const { store: target, stats } = contended(store!, 8);
     const replies = await run(target, 'c2', 8, 5);
     const accepted = replies.filter((r) => r.ok);
@@ -105,8 +111,18 @@ describe('handleCommand against the PostgreSQL event store', () => {
 
   it('a rejected command appends nothing', async () => {
     const before = await store!.readAll({ limit: 10_000 });
-    const reply = await handleCommand({ store: store!, streamId: 'backups-c2', ...backupCounter, command: request('c2', 99, 5) });
-    expect(reply).toEqual({ ok: false, code: 'QUOTA_EXCEEDED', message: 'at most 5 backups for cluster c2', details: { field: 'clusterId', limit: 5, used: 5 } });
+    const reply = await handleCommand({
+      store: store!,
+      streamId: 'backups-c2',
+      ...backupCounter,
+      command: request('c2', 99, 5),
+    });
+    expect(reply).toEqual({
+      ok: false,
+      code: 'QUOTA_EXCEEDED',
+      message: 'at most 5 backups for cluster c2',
+      details: { field: 'clusterId', limit: 5, used: 5 },
+    });
     expect((await store!.readStream('backups-c2')).currentVersion).toBe(5);
     expect((await store!.readAll({ limit: 10_000 })).events).toHaveLength(before.events.length);
   });

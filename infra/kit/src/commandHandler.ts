@@ -43,12 +43,23 @@ export async function handleCommand<State, Command, E extends DomainEvent = Doma
     const { events: history, currentVersion } = await store.readStream(streamId);
     const state = history.reduce((s, e) => evolve(s, e as unknown as E), initialState);
     const decision = decide(command, state);
-    if (!decision.ok) return { ok: false, code: decision.rejection.code, message: decision.rejection.message, ...detailsOf(decision.rejection.details) };
+    if (!decision.ok)
+      return {
+        ok: false,
+        code: decision.rejection.code,
+        message: decision.rejection.message,
+        ...detailsOf(decision.rejection.details),
+      };
     if (decision.events.length === 0) return { ok: true, streamId, version: currentVersion };
 
-    const events = decision.events.map((e) => ({ type: e.type, data: e.data, correlationId, causationId, actor }) as DomainEvent & { correlationId: string });
+    const events = decision.events.map(
+      (e) =>
+        ({ type: e.type, data: e.data, correlationId, causationId, actor }) as DomainEvent & { correlationId: string },
+    );
     try {
-      const appended = await store.appendToStream(streamId, events, { expectedVersion: currentVersion === 0 ? 'no_stream' : currentVersion });
+      const appended = await store.appendToStream(streamId, events, {
+        expectedVersion: currentVersion === 0 ? 'no_stream' : currentVersion,
+      });
       return { ok: true, streamId, version: appended.nextExpectedVersion };
     } catch (error) {
       if (isConflict(error)) {
@@ -59,7 +70,8 @@ export async function handleCommand<State, Command, E extends DomainEvent = Doma
         return {
           ok: false,
           code: 'CONCURRENCY_CONFLICT',
-          message: `stream ${streamId} kept changing while the command was decided (${attempt + 1} attempts); try again`,
+          message:
+            `stream ${streamId} kept changing while the command was decided ` + `(${attempt + 1} attempts); try again`,
           details: { streamId, attempts: attempt + 1 },
         };
       }
@@ -73,7 +85,9 @@ export async function handleCommand<State, Command, E extends DomainEvent = Doma
 }
 
 function isConflict(error: unknown): boolean {
-  return error instanceof WrongExpectedVersion || (error as { code?: unknown } | null)?.code === 'WRONG_EXPECTED_VERSION';
+  return (
+    error instanceof WrongExpectedVersion || (error as { code?: unknown } | null)?.code === 'WRONG_EXPECTED_VERSION'
+  );
 }
 
 function detailsOf(details: Record<string, unknown> | undefined): { details?: Record<string, unknown> } {

@@ -52,7 +52,9 @@ describe('loadConfig', () => {
     expect(attempt({ PGFLEET_NATS_URL: 'localhost:4222' }).message).toBe(
       'configuration error: PGFLEET_NATS_URL is invalid: must be a URL like nats://127.0.0.1:4222.',
     );
-    expect(attempt({ PGFLEET_LOG_LEVEL: 'loud' }).message).toMatch(/^configuration error: PGFLEET_LOG_LEVEL is invalid: .*"info".*\.$/);
+    expect(attempt({ PGFLEET_LOG_LEVEL: 'loud' }).message).toMatch(
+      /^configuration error: PGFLEET_LOG_LEVEL is invalid: .*"info".*\.$/,
+    );
 
     const Required = z.object({ PGFLEET_ACCOUNT: z.string().min(1) });
     const missing = attempt({}, Required);

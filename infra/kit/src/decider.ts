@@ -1,7 +1,9 @@
 import type { DomainEvent, Rejection } from '@pgfleet/contracts';
 
 /** What `decide` returns: the events to append, or a typed refusal (code, one sentence, details). */
-export type Decision<E extends DomainEvent = DomainEvent> = { ok: true; events: E[] } | { ok: false; rejection: Rejection };
+export type Decision<E extends DomainEvent = DomainEvent> =
+  | { ok: true; events: E[] }
+  | { ok: false; rejection: Rejection };
 
 /**
  * An aggregate's pure logic: state is a fold of its events with `evolve`; `decide` turns a

@@ -15,7 +15,11 @@ describe('/healthz', () => {
     server.addCheck('store', async () => undefined);
     const res = await fetch(server.url);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', service: 'backup', checks: { nats: { ok: true }, store: { ok: true } } });
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      service: 'backup',
+      checks: { nats: { ok: true }, store: { ok: true } },
+    });
   });
 
   it('answers 503 naming the failing check and why', async () => {

@@ -41,7 +41,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   const checks = new Map<string, HealthCheck>();
 
   const report = async (): Promise<HealthReport> => {
-    const entries = await Promise.all([...checks].map(async ([name, check]) => [name, await runCheck(check, checkTimeoutMs)] as const));
+    const entries = await Promise.all(
+      [...checks].map(async ([name, check]) => [name, await runCheck(check, checkTimeoutMs)] as const),
+    );
     const results = Object.fromEntries(entries);
     return { status: entries.every(([, r]) => r.ok) ? 'ok' : 'failing', service, checks: results };
   };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyedQueue } from './keyedQueue.js';
 
 describe('KeyedQueue', () => {
-  it('never overlaps runs of one key, coalesces requests made during a run into one more run, reports errors and rejects the request of a failed run', async () => {
+  it('never overlaps runs of one key, coalesces requests made during a run, rejects a failed run', async () => {
     const log: string[] = [];
     let active = 0;
     let maxActive = 0;

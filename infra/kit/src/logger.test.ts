@@ -6,7 +6,8 @@ function capture() {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -21,7 +22,7 @@ describe('logger', () => {
     log.debug('not written at info');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ service: 'backup', level: 'info', msg: 'backup requested', clusterId: 'c1' });
-    expect(typeof lines[0]!['time']).toBe('string');
+    expect(typeof lines[0]!.time).toBe('string');
   });
 
   it('a correlated child carries the correlation id on every line', () => {
@@ -29,7 +30,7 @@ describe('logger', () => {
     const log = withCorrelation(createLogger('api', 'debug', { destination }), 'corr-42', { command: 'CreateCluster' });
     log.info('accepted');
     log.debug('appended');
-    expect(lines.map((l) => [l['correlationId'], l['command'], l['service']])).toEqual([
+    expect(lines.map((l) => [l.correlationId, l.command, l.service])).toEqual([
       ['corr-42', 'CreateCluster', 'api'],
       ['corr-42', 'CreateCluster', 'api'],
     ]);
@@ -39,12 +40,19 @@ describe('logger', () => {
     const { lines, destination } = capture();
     const log = createLogger('provisioning', 'info', { destination });
     log.info({ password: 'hunter2', user: 'app' }, 'top level');
-    log.info({ db: { password: 'hunter2', host: 'h' }, token: 'tok-123', req: { headers: { authorization: 'Bearer abc' } } }, 'nested');
+    log.info(
+      { db: { password: 'hunter2', host: 'h' }, token: 'tok-123', req: { headers: { authorization: 'Bearer abc' } } },
+      'nested',
+    );
     log.info({ cluster: { tls: { privateKey: 'PEM-KEY' }, secret: 's3' } }, 'deeper');
     const text = JSON.stringify(lines);
     for (const secret of ['hunter2', 'tok-123', 'Bearer abc', 'PEM-KEY', '"s3"']) expect(text).not.toContain(secret);
     expect(lines[0]).toMatchObject({ password: '[redacted]', user: 'app' });
-    expect(lines[1]).toMatchObject({ db: { password: '[redacted]', host: 'h' }, token: '[redacted]', req: { headers: { authorization: '[redacted]' } } });
+    expect(lines[1]).toMatchObject({
+      db: { password: '[redacted]', host: 'h' },
+      token: '[redacted]',
+      req: { headers: { authorization: '[redacted]' } },
+    });
   });
 
   it('redactUrl hides the password of a connection URL', () => {

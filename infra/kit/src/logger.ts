@@ -3,7 +3,19 @@ import type { LogLevel } from './config.js';
 
 export type { Logger } from 'pino';
 
-const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'accessToken', 'refreshToken', 'apiKey', 'privateKey', 'passphrase', 'authorization', 'cookie'];
+const SECRET_KEYS = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'apiKey',
+  'privateKey',
+  'passphrase',
+  'authorization',
+  'cookie',
+];
 
 /**
  * Paths pino blanks out before a line is written: secret-ish keys at the top level and up to

@@ -1,5 +1,11 @@
 import type { DomainEvent, EventEnvelope } from '@pgfleet/contracts';
-import { WrongExpectedVersion, type AppendResult, type EventStore, type ExpectedVersion, type NewEvent } from '@pgfleet/eventstore';
+import {
+  WrongExpectedVersion,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+} from '@pgfleet/eventstore';
 
 /**
  * A minimal in-memory stand-in for the EventStore port (stream read and append only), for the
@@ -34,12 +40,18 @@ export function memoryStore(hooks: { beforeAppend?: (streamId: string) => void }
       const events = streams.get(streamId) ?? [];
       return { events: [...events], currentVersion: events.length };
     },
-    async appendToStream(streamId: string, events: readonly NewEvent[], options: { expectedVersion?: ExpectedVersion } = {}): Promise<AppendResult> {
+    async appendToStream(
+      streamId: string,
+      events: readonly NewEvent[],
+      options: { expectedVersion?: ExpectedVersion } = {},
+    ): Promise<AppendResult> {
       appends.push({ streamId, expectedVersion: options.expectedVersion });
       hooks.beforeAppend?.(streamId);
       const actual = streams.get(streamId)?.length ?? 0;
       const expected = options.expectedVersion ?? 'any';
-      const ok = expected === 'any' || (expected === 'no_stream' ? actual === 0 : expected === 'stream_exists' ? actual > 0 : expected === actual);
+      const ok =
+        expected === 'any' ||
+        (expected === 'no_stream' ? actual === 0 : expected === 'stream_exists' ? actual > 0 : expected === actual);
       if (!ok) throw new WrongExpectedVersion(streamId, expected, actual);
       const stored = write(streamId, events);
       return { nextExpectedVersion: actual + events.length, events: stored, alreadyAppended: false };

@@ -8,7 +8,11 @@ function setup(timeoutMs = 1_000) {
   const order: string[] = [];
   const exits: number[] = [];
   const logged: string[] = [];
-  const logger = { info: (_o: unknown, m?: string) => void logged.push(`info ${m}`), warn: (_o: unknown, m?: string) => void logged.push(`warn ${m}`), error: (_o: unknown, m?: string) => void logged.push(`error ${m}`) };
+  const logger = {
+    info: (_o: unknown, m?: string) => void logged.push(`info ${m}`),
+    warn: (_o: unknown, m?: string) => void logged.push(`warn ${m}`),
+    error: (_o: unknown, m?: string) => void logged.push(`error ${m}`),
+  };
   current = gracefulShutdown({ timeoutMs, exit: (code) => void exits.push(code), logger: logger as never });
   return { shutdown: current, order, exits, logged };
 }

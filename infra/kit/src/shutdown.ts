@@ -21,9 +21,17 @@ export interface Shutdown {
   dispose(): void;
 }
 
-/** Graceful shutdown on SIGTERM / SIGINT: run the registered closers in reverse, each bounded by a timeout, then exit. */
+/**
+ * Graceful shutdown on SIGTERM / SIGINT: run the registered closers in reverse, each bounded by
+ * a timeout, then exit.
+ */
 export function gracefulShutdown(options: ShutdownOptions = {}): Shutdown {
-  const { logger, timeoutMs = 10_000, signals = ['SIGTERM', 'SIGINT'], exit = (code: number) => process.exit(code) } = options;
+  const {
+    logger,
+    timeoutMs = 10_000,
+    signals = ['SIGTERM', 'SIGINT'],
+    exit = (code: number) => process.exit(code),
+  } = options;
   const closers: { name: string; closer: Closer }[] = [];
   let running: Promise<number> | undefined;
 
@@ -66,7 +74,12 @@ async function closeWithin(closer: Closer, timeoutMs: number): Promise<'closed' 
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
-    return await Promise.race([Promise.resolve().then(closer).then(() => 'closed' as const), timeout]);
+    return await Promise.race([
+      Promise.resolve()
+        .then(closer)
+        .then(() => 'closed' as const),
+      timeout,
+    ]);
   } catch (error) {
     return { error };
   } finally {
