@@ -32,12 +32,25 @@ describe('durable event consumers', () => {
     for (const e of events.slice(0, 10)) await publishEvent(h.js, e);
     const seen: string[] = [];
     const durable = `d-${tag()}`;
-    const first = await consumeEvents({ js: h.js, durable, filterSubjects: [filter], handler: (e) => void seen.push(e.id) });
+    const first = await consumeEvents({
+      js: h.js,
+      durable,
+      filterSubjects: [filter],
+      handler: (e) => void seen.push(e.id),
+    });
     await waitFor(() => seen.length === 10, 'first 10 events');
-    await waitFor(async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0, 'acks recorded');
+    await waitFor(
+      async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0,
+      'acks recorded',
+    );
     await first.stop();
     for (const e of events.slice(10)) await publishEvent(h.js, e);
-    const second = await consumeEvents({ js: h.js, durable, filterSubjects: [filter], handler: (e) => void seen.push(e.id) });
+    const second = await consumeEvents({
+      js: h.js,
+      durable,
+      filterSubjects: [filter],
+      handler: (e) => void seen.push(e.id),
+    });
     await waitFor(() => seen.length >= 20, 'remaining events');
     await sleep(300);
     await second.stop();
@@ -68,12 +81,17 @@ describe('durable event consumers', () => {
     });
     await publishEvent(h.js, flaky);
     await publishEvent(h.js, hopeless);
-    await waitFor(() => (deliveries.get(hopeless.id)?.length ?? 0) >= 3 && (deliveries.get(flaky.id)?.length ?? 0) >= 2, 'redeliveries');
+    await waitFor(
+      () => (deliveries.get(hopeless.id)?.length ?? 0) >= 3 && (deliveries.get(flaky.id)?.length ?? 0) >= 2,
+      'redeliveries',
+    );
     await sleep(1000);
     await consumer.stop();
     expect(deliveries.get(flaky.id)).toEqual([1, 2]);
     expect(deliveries.get(hopeless.id)).toEqual([1, 2, 3]);
-    expect(lines.some((l) => l.level === 'error' && l.obj.eventId === hopeless.id && /given up/.test(l.msg))).toBe(true);
+    expect(lines.some((l) => l.level === 'error' && l.obj.eventId === hopeless.id && /given up/.test(l.msg))).toBe(
+      true,
+    );
   });
 
   it('terminates a malformed event message instead of redelivering it, and handles the next one', async () => {
@@ -82,12 +100,28 @@ describe('durable event consumers', () => {
     const { lines, logger } = recordingLogger();
     const handled: string[] = [];
     const durable = `d-${tag()}`;
-    const consumer = await consumeEvents({ js: h.js, durable, filterSubjects: [eventFilter({ streamId: stream })], retryDelaysMs: [50], logger, handler: (e) => void handled.push(e.id) });
-    await h.js.publish(`pgfleet.events.cluster.${stream}.NodeStopped`, new TextEncoder().encode('{"not":"an envelope"'));
-    await h.js.publish(`pgfleet.events.cluster.${stream}.NodeStopped`, new TextEncoder().encode(JSON.stringify({ ...storedEvent(stream, 1), data: { nodeId: 'bad id with spaces' } })));
+    const consumer = await consumeEvents({
+      js: h.js,
+      durable,
+      filterSubjects: [eventFilter({ streamId: stream })],
+      retryDelaysMs: [50],
+      logger,
+      handler: (e) => void handled.push(e.id),
+    });
+    await h.js.publish(
+      `pgfleet.events.cluster.${stream}.NodeStopped`,
+      new TextEncoder().encode('{"not":"an envelope"'),
+    );
+    await h.js.publish(
+      `pgfleet.events.cluster.${stream}.NodeStopped`,
+      new TextEncoder().encode(JSON.stringify({ ...storedEvent(stream, 1), data: { nodeId: 'bad id with spaces' } })),
+    );
     await publishEvent(h.js, good);
     await waitFor(() => handled.length === 1, 'the valid event');
-    await waitFor(async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0, 'no pending acks');
+    await waitFor(
+      async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0,
+      'no pending acks',
+    );
     await consumer.stop();
     expect(handled).toEqual([good.id]);
     const terminated = lines.filter((l) => /malformed event message terminated/.test(l.msg));
@@ -95,32 +129,46 @@ describe('durable event consumers', () => {
     expect(String(terminated[1]!.obj.reason)).toMatch(/nodeId/);
   });
 
-  it('terminates an event whose schema version cannot be upcast (UPCAST_FAILED), keeps consuming, '
-    + 'and hands an old version over upcast', async () => {
-    const stream = `cluster-${tag()}`;
-    const { lines, logger } = recordingLogger();
-    const handled: EventEnvelope[] = [];
-    const durable = `d-${tag()}`;
-    const filterSubjects = [eventFilter({ streamId: stream })];
-    const consumer = await consumeEvents({ js: h.js, durable, filterSubjects, logger, handler: (e) => void handled.push(e) });
-    const future = { ...storedEvent(stream, 1), schemaVersion: 9 } as EventEnvelope;
-    const old = {
-      ...storedEvent(stream, 2), type: 'NodeProvisioned', schemaVersion: 1,
-      data: { nodeId: 'n1', role: 'leader', port: 6001, dataDir: '/var/lib/pgfleet/n1' },
-    } as EventEnvelope;
-    const next = storedEvent(stream, 3);
-    for (const e of [future, old, next]) await publishEvent(h.js, e);
-    await waitFor(() => handled.length === 2, 'the two readable events');
-    await waitFor(async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0, 'no pending acks');
-    await consumer.stop();
-    expect(handled.map((e) => e.id)).toEqual([old.id, next.id]);
-    expect(handled[0]).toMatchObject({ schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 6001 } });
-    expect(handled[0]!.data).not.toHaveProperty('dataDir');
-    const terminated = lines.filter((l) => /malformed event message terminated/.test(l.msg));
-    expect(terminated.map((l) => [l.level, l.obj.code])).toEqual([['error', 'UPCAST_FAILED']]);
-    expect(String(terminated[0]!.obj.reason)).toMatch(/NodeStopped v9/);
-    expect((await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_redelivered).toBe(0);
-  });
+  it(
+    'terminates an event whose schema version cannot be upcast (UPCAST_FAILED), keeps consuming, ' +
+      'and hands an old version over upcast',
+    async () => {
+      const stream = `cluster-${tag()}`;
+      const { lines, logger } = recordingLogger();
+      const handled: EventEnvelope[] = [];
+      const durable = `d-${tag()}`;
+      const filterSubjects = [eventFilter({ streamId: stream })];
+      const consumer = await consumeEvents({
+        js: h.js,
+        durable,
+        filterSubjects,
+        logger,
+        handler: (e) => void handled.push(e),
+      });
+      const future = { ...storedEvent(stream, 1), schemaVersion: 9 } as EventEnvelope;
+      const old = {
+        ...storedEvent(stream, 2),
+        type: 'NodeProvisioned',
+        schemaVersion: 1,
+        data: { nodeId: 'n1', role: 'leader', port: 6001, dataDir: '/var/lib/pgfleet/n1' },
+      } as EventEnvelope;
+      const next = storedEvent(stream, 3);
+      for (const e of [future, old, next]) await publishEvent(h.js, e);
+      await waitFor(() => handled.length === 2, 'the two readable events');
+      await waitFor(
+        async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0,
+        'no pending acks',
+      );
+      await consumer.stop();
+      expect(handled.map((e) => e.id)).toEqual([old.id, next.id]);
+      expect(handled[0]).toMatchObject({ schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 6001 } });
+      expect(handled[0]!.data).not.toHaveProperty('dataDir');
+      const terminated = lines.filter((l) => /malformed event message terminated/.test(l.msg));
+      expect(terminated.map((l) => [l.level, l.obj.code])).toEqual([['error', 'UPCAST_FAILED']]);
+      expect(String(terminated[0]!.obj.reason)).toMatch(/NodeStopped v9/);
+      expect((await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_redelivered).toBe(0);
+    },
+  );
 
   it('lets two replicas share one durable: every event is handled once overall', async () => {
     const stream = `cluster-${tag()}`;
@@ -129,15 +177,24 @@ describe('durable event consumers', () => {
     const other = await h.connect('replica-2');
     const { jetstream } = await import('@nats-io/jetstream');
     const replica = (name: string, js = h.js) =>
-      consumeEvents({ js, durable, batch: 10, filterSubjects: [eventFilter({ streamId: stream })], handler: async (e) => {
-        handledBy.set(e.id, [...(handledBy.get(e.id) ?? []), name]);
-        await sleep(1);
-      } });
+      consumeEvents({
+        js,
+        durable,
+        batch: 10,
+        filterSubjects: [eventFilter({ streamId: stream })],
+        handler: async (e) => {
+          handledBy.set(e.id, [...(handledBy.get(e.id) ?? []), name]);
+          await sleep(1);
+        },
+      });
     const [a, b] = await Promise.all([replica('a'), replica('b', jetstream(other))]);
     const events = Array.from({ length: 400 }, (_, i) => storedEvent(stream, i + 1));
     await Promise.all(events.map((e) => publishEvent(h.js, e)));
     await waitFor(() => handledBy.size === 400, 'every event handled');
-    await waitFor(async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0, 'no pending acks');
+    await waitFor(
+      async () => (await h.jsm.consumers.info(EVENTS_STREAM, durable)).num_ack_pending === 0,
+      'no pending acks',
+    );
     await Promise.all([a.stop(), b.stop()]);
     const counts = [...handledBy.values()];
     expect(counts.every((by) => by.length === 1)).toBe(true);
@@ -160,7 +217,12 @@ describe('tailEvents', () => {
     const elsewhere = storedEvent(`cluster-${tag()}`, 1);
     for (const e of [wanted[0]!, elsewhere, wanted[1]!]) await publishEvent(h.js, e);
     const got: EventEnvelope[] = [];
-    const tail = await tailEvents({ js: h.js, filter: eventFilter({ streamId: stream }), since, onEvent: (e) => void got.push(e) });
+    const tail = await tailEvents({
+      js: h.js,
+      filter: eventFilter({ streamId: stream }),
+      since,
+      onEvent: (e) => void got.push(e),
+    });
     await waitFor(() => got.length >= 2, 'tailed events');
     const live = storedEvent(stream, 4);
     await publishEvent(h.js, live);

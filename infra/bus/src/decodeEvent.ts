@@ -16,7 +16,8 @@ export function decodeEvent(body: Uint8Array): Result<EventEnvelope> {
     return {
       ok: false,
       rejection: {
-        code: 'MALFORMED_JSON', message: `event message is not JSON: ${(error as Error).message}`,
+        code: 'MALFORMED_JSON',
+        message: `event message is not JSON: ${(error as Error).message}`,
         details: { field: '(root)', rule: 'json' },
       },
     };
@@ -28,7 +29,11 @@ export function decodeEvent(body: Uint8Array): Result<EventEnvelope> {
     const message = error instanceof Error ? error.message : String(error);
     return {
       ok: false,
-      rejection: { code: 'UPCAST_FAILED', message: `event could not be upcast: ${message}`, details: { field: 'schemaVersion', rule: 'upcastable' } },
+      rejection: {
+        code: 'UPCAST_FAILED',
+        message: `event could not be upcast: ${message}`,
+        details: { field: 'schemaVersion', rule: 'upcastable' },
+      },
     };
   }
   // parseEnvelope built this object: set the version in place (a spread copy costs microseconds on Node 20).

@@ -59,18 +59,19 @@ export function startRelay(opts: RelayOptions): Relay {
   /** Waiters resolved by the first drained read that started after they were registered. */
   let waiting: (() => void)[] = [];
 
-  const sleep = (ms: number, idle = false) => new Promise<void>((resolve) => {
-    if (stopped || (idle && woken)) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      sleepers.delete(done);
-      if (endIdle === done) endIdle = undefined;
-      resolve();
-    }
-    sleepers.add(done);
-    if (idle) endIdle = done;
-  });
+  const sleep = (ms: number, idle = false) =>
+    new Promise<void>((resolve) => {
+      if (stopped || (idle && woken)) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        if (endIdle === done) endIdle = undefined;
+        resolve();
+      }
+      sleepers.add(done);
+      if (idle) endIdle = done;
+    });
   const wake = () => {
     woken = true;
     endIdle?.();
@@ -83,14 +84,17 @@ export function startRelay(opts: RelayOptions): Relay {
         return { value: await step() };
       } catch (error) {
         if (stopped) return undefined;
-        if (attempt === 1 || attempt % 20 === 0) logger.warn({ ...log, attempt, ...errorFields(error) }, `relay ${what} failed; retrying`);
+        if (attempt === 1 || attempt % 20 === 0)
+          logger.warn({ ...log, attempt, ...errorFields(error) }, `relay ${what} failed; retrying`);
         await sleep(retryDelayMs);
       }
     }
   }
 
   async function publishBatch(events: EventEnvelope[]): Promise<number> {
-    const acks = await Promise.all(events.map((e) => publishEvent(js, e, { timeoutMs: opts.publishTimeoutMs ?? 5000 })));
+    const acks = await Promise.all(
+      events.map((e) => publishEvent(js, e, { timeoutMs: opts.publishTimeoutMs ?? 5000 })),
+    );
     return acks.filter((a) => a.duplicate).length;
   }
 
@@ -116,7 +120,10 @@ export function startRelay(opts: RelayOptions): Relay {
         const published = await retrying('publish', () => publishBatch(page.events));
         if (!published) break;
         if (published.value > 0) {
-          logger.info({ ...log, duplicates: published.value, events: page.events.length }, 'relay republished events JetStream already had');
+          logger.info(
+            { ...log, duplicates: published.value, events: page.events.length },
+            'relay republished events JetStream already had',
+          );
         }
       }
       // Also after a read of parked events only (left out by the store): the checkpoint passes them.
@@ -125,11 +132,15 @@ export function startRelay(opts: RelayOptions): Relay {
         // store's disk flush overlaps them); a crash before it is stored republishes this batch.
         if (!(await storing)) break;
         const at = page.checkpoint;
-        storing = retrying('checkpoint store', () => store.storeCheckpoint(relayId, at)).then((stored) => stored !== undefined);
+        storing = retrying('checkpoint store', () => store.storeCheckpoint(relayId, at)).then(
+          (stored) => stored !== undefined,
+        );
         checkpoint = at;
       }
       if (page.events.length < batchSize) {
-        void storing.then((stored) => stored && readers.forEach((resolve) => resolve()));
+        void storing.then((stored) => {
+          if (stored) for (const resolve of readers) resolve();
+        });
         // Until the store says events were appended (or the fallback poll).
         if (page.events.length === 0) await sleep(idlePollMs, true);
       } else {
@@ -140,9 +151,11 @@ export function startRelay(opts: RelayOptions): Relay {
   };
 
   const unlisten = store.onAppended(wake);
-  const running = loop().finally(unlisten).catch((error: unknown) => {
-    logger.error({ ...log, ...errorFields(error) }, 'relay stopped on an unexpected error');
-  });
+  const running = loop()
+    .finally(unlisten)
+    .catch((error: unknown) => {
+      logger.error({ ...log, ...errorFields(error) }, 'relay stopped on an unexpected error');
+    });
 
   return {
     async stop() {

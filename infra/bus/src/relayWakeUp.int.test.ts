@@ -35,7 +35,11 @@ async function fixture() {
   const tag = `w${Date.now().toString(36)}${++tags}`;
   const schema = `es_${tag}`;
   const parked: ParkedEvent[] = [];
-  const store = createPostgresEventStore({ connectionString: pgServer.url(), schema, onParked: (e) => void parked.push(e) });
+  const store = createPostgresEventStore({
+    connectionString: pgServer.url(),
+    schema,
+    onParked: (e) => void parked.push(e),
+  });
   await store.migrate();
   cleanups.push(() => store.close());
   const relay = startRelay({ store, js: nats.js, relayId: `relay-${tag}`, idlePollMs: 60_000 });
@@ -85,7 +89,8 @@ describe('relay wake-ups', () => {
         `INSERT INTO ${schema}.events (event_id, stream_id, stream_version, type, schema_version, data, occurred_at,
                                       correlation_id, causation_id, actor_kind, actor_id)
          VALUES ($1, $2, 2, 'NodeStopped', 9, '{"nodeId":"future"}', now(), 'c', NULL, 'system', 'pgfleet')`,
-        [future, stream]);
+        [future, stream],
+      );
     } finally {
       await admin.end();
     }
@@ -98,7 +103,9 @@ describe('relay wake-ups', () => {
     expect(received).toEqual(['before', 'after']);
     expect(parked.map((e) => [e.id, e.code])).toEqual([[future, 'UPCAST_FAILED']]);
     const subject = `pgfleet.events.cluster.${stream}.NodeStopped`;
-    expect((await nats.jsm.streams.info(EVENTS_STREAM, { subjects_filter: subject })).state.subjects?.[subject]).toBe(2);
+    expect((await nats.jsm.streams.info(EVENTS_STREAM, { subjects_filter: subject })).state.subjects?.[subject]).toBe(
+      2,
+    );
     await relay.stop();
   });
 });

@@ -3,7 +3,13 @@ import { logParkedEvent, Parking } from './parking.js';
 import type { ParkedEvent } from './port.js';
 
 const parked = (id: string): ParkedEvent => ({
-  id, streamId: 'cluster-c1', streamVersion: 3, type: 'NodeStopped', schemaVersion: 9, code: 'UPCAST_FAILED', reason: 'too new',
+  id,
+  streamId: 'cluster-c1',
+  streamVersion: 3,
+  type: 'NodeStopped',
+  schemaVersion: 9,
+  code: 'UPCAST_FAILED',
+  reason: 'too new',
 });
 
 afterEach(() => {
@@ -14,10 +20,13 @@ describe('Parking', () => {
   it('reports each parked event once, only the ones it newly recorded, and survives a failing report', async () => {
     const reported: string[] = [];
     const recordedElsewhere = new Set(['b']);
-    const parking = new Parking((e) => {
-      reported.push(e.id);
-      throw new Error('a broken reporter');
-    }, async (events) => new Set(events.map((e) => e.id).filter((id) => !recordedElsewhere.has(id))));
+    const parking = new Parking(
+      (e) => {
+        reported.push(e.id);
+        throw new Error('a broken reporter');
+      },
+      async (events) => new Set(events.map((e) => e.id).filter((id) => !recordedElsewhere.has(id))),
+    );
     await parking.park([parked('a'), parked('b')]);
     await parking.park([parked('a'), parked('c')]);
     await parking.park([parked('c')]);
@@ -27,10 +36,13 @@ describe('Parking', () => {
   it('reports an event it could not record, and tries to record it again next time', async () => {
     const reported: ParkedEvent[] = [];
     let fail = true;
-    const parking = new Parking((e) => void reported.push(e), async (events) => {
-      if (fail) throw new Error('connection lost');
-      return new Set(events.map((e) => e.id));
-    });
+    const parking = new Parking(
+      (e) => void reported.push(e),
+      async (events) => {
+        if (fail) throw new Error('connection lost');
+        return new Set(events.map((e) => e.id));
+      },
+    );
     await parking.park([parked('a')]);
     fail = false;
     await parking.park([parked('a')]);

@@ -5,7 +5,12 @@ export type OnParked = (event: ParkedEvent) => void;
 
 /** The default report: one JSON line on stderr. */
 export const logParkedEvent: OnParked = (event) => {
-  const line = { level: 'warn', time: new Date().toISOString(), msg: 'event parked: it cannot be read as its current schema', ...event };
+  const line = {
+    level: 'warn',
+    time: new Date().toISOString(),
+    msg: 'event parked: it cannot be read as its current schema',
+    ...event,
+  };
   process.stderr.write(`${JSON.stringify(line)}\n`);
 };
 
@@ -20,8 +25,8 @@ export class Parking {
 
   constructor(
     private readonly onParked: OnParked = logParkedEvent,
-    private readonly record: (events: readonly ParkedEvent[]) => Promise<ReadonlySet<string>> =
-    async (events) => new Set(events.map((e) => e.id)),
+    private readonly record: (events: readonly ParkedEvent[]) => Promise<ReadonlySet<string>> = async (events) =>
+      new Set(events.map((e) => e.id)),
   ) {}
 
   async park(events: readonly ParkedEvent[]): Promise<void> {

@@ -99,7 +99,11 @@ export interface Subscription {
 /** The typed errors of the port. */
 export class WrongExpectedVersion extends Error {
   readonly code = 'WRONG_EXPECTED_VERSION';
-  constructor(readonly streamId: string, readonly expected: ExpectedVersion, readonly actual: number) {
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
     super(`stream ${streamId} is at version ${actual}, expected ${String(expected)}`);
     this.name = 'WrongExpectedVersion';
   }
@@ -107,14 +111,21 @@ export class WrongExpectedVersion extends Error {
 
 export class InvalidEvent extends Error {
   readonly code = 'INVALID_EVENT';
-  constructor(message: string, readonly details: Record<string, unknown> = {}) {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'InvalidEvent';
   }
 }
 
 export interface EventStore {
-  appendToStream(streamId: string, events: readonly NewEvent[], options?: { expectedVersion?: ExpectedVersion }): Promise<AppendResult>;
+  appendToStream(
+    streamId: string,
+    events: readonly NewEvent[],
+    options?: { expectedVersion?: ExpectedVersion },
+  ): Promise<AppendResult>;
   /**
    * Reads (readStream, readAll, subscribe) return every event upcast to the current schema
    * version of its type, and leave out the events they cannot read that way (ParkedEvent).

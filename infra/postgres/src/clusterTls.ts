@@ -1,10 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { dataRoot } from './dataRoot.js';
 import type { NodeTls } from './nodeConfig.js';
 import { createClusterCa, issueNodeCert } from './tls.js';
 
-/** Where a cluster's TLS material lives: the CA in `tls/`, each node's cert in `tls/nodes/{nodeId}/`. */
+/**
+ * Where a cluster's CA lives (`ca.key`, `ca.crt`): `${home}/clusters/{clusterId}/tls`, with the
+ * control plane's own state. Nodes never read it: each gets a copy of the CA certificate.
+ */
 export const clusterTlsDir = (home: string, clusterId: string) => join(home, 'clusters', clusterId, 'tls');
+
+/** Where the nodes' certificates of a cluster live: in the home's data root, which the postgres OS user reaches. */
+const nodeCertsDir = (home: string, clusterId: string) => join(dataRoot(home), 'clusters', clusterId, 'tls', 'nodes');
 
 /**
  * Host names and addresses a node's certificate is valid for: the loopback address the
@@ -14,9 +21,13 @@ export function nodeCertNames(clusterId: string): { dnsNames: string[]; ipAddres
   return { dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`], ipAddresses: ['127.0.0.1'] };
 }
 
-/** Where a node's key, certificate and CA copy live (known before they are issued). */
+/**
+ * Where a node's key, certificate and CA copy live (known before they are issued):
+ * `{data root}/clusters/{clusterId}/tls/nodes/{nodeId}/` (the data root is the home unless the
+ * postgres OS user cannot reach it: see dataRoot.ts).
+ */
 export function nodeTlsFiles(home: string, clusterId: string, nodeId: string): Required<NodeTls> {
-  const outDir = join(clusterTlsDir(home, clusterId), 'nodes', nodeId);
+  const outDir = join(nodeCertsDir(home, clusterId), nodeId);
   return { keyFile: join(outDir, 'server.key'), certFile: join(outDir, 'server.crt'), caFile: join(outDir, 'ca.crt') };
 }
 
@@ -33,10 +44,26 @@ export async function ensureClusterTls(home: string, clusterId: string, nodeIds:
 export async function ensureNodeTls(home: string, clusterId: string, nodeId: string): Promise<Required<NodeTls>> {
   const caDir = clusterTlsDir(home, clusterId);
   await createClusterCa(caDir, clusterId);
-  // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
-  mkdirSync(join(caDir, 'nodes'), { recursive: true, mode: 0o755 });
-  const outDir = join(caDir, 'nodes', nodeId);
   const files = nodeTlsFiles(home, clusterId, nodeId);
+  const outDir = dirname(files.certFile);
+  // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
+  mkdirSync(dirname(outDir), { recursive: true, mode: 0o755 });
   if (existsSync(files.keyFile) && existsSync(files.certFile) && existsSync(files.caFile)) return files;
   return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId) });
+}
+
+/**
+ * Delete a cluster's TLS material once its nodes are gone: the CA in the home and the node
+ * certificates in the data root, then the cluster's directories left empty. Idempotent.
+ */
+export function removeClusterTls(home: string, clusterId: string): void {
+  const nodeCerts = nodeCertsDir(home, clusterId);
+  for (const dir of [clusterTlsDir(home, clusterId), dirname(nodeCerts)]) {
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmdirSync(dirname(dir)); // the cluster's directory, once nothing else of it remains
+    } catch {
+      /* nodes or gateways remain, or it is gone already */
+    }
+  }
 }

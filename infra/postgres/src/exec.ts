@@ -16,6 +16,8 @@ export function runAsPostgres(
   const user = postgresOsUser();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
+      // The caller's working directory may be out of the postgres OS user's reach (a clone under /root).
+      cwd: '/',
       ...options,
       uid: user.uid,
       gid: user.gid,

@@ -18,4 +18,5 @@ export * from './nodeStatus.js';
 export * from './tls.js';
 export * from './fileLock.js';
 export * from './clusterTls.js';
+export * from './dataRoot.js';
 export * from './controlData.js';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsPostgres, runAsPostgresOk } from './exec.js';
+import { ensureSocketDir } from './initNode.js';
 import { ensureOwnedDir, postgresOsUser } from './osUser.js';
 import { toolchain } from './toolchain.js';
 import { waitForPort } from './net.js';
@@ -19,6 +20,8 @@ export interface LocalServer {
   host: string;
   port: number;
   dataDir: string;
+  /** Directory of its unix socket: the data directory, or a short path under /tmp when that one is too long. */
+  socketDir: string;
   /** `postgres://postgres[:password]@127.0.0.1:port/db` */
   url(database?: string): string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
@@ -53,10 +56,11 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       if (pwfile) (await import('node:fs')).rmSync(pwfile, { force: true });
     }
   }
+  const socketDir = ensureSocketDir(dataDir);
   const settings: Record<string, string | number> = {
     listen_addresses: "'127.0.0.1'",
     port,
-    unix_socket_directories: `'${dataDir}'`,
+    unix_socket_directories: `'${socketDir}'`,
     logging_collector: 'off',
     ...opts.settings,
   };
@@ -76,6 +80,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     host: '127.0.0.1',
     port,
     dataDir,
+    socketDir,
     url: (database = 'postgres') => `postgres://${auth}@127.0.0.1:${port}/${database}`,
     stop: async (mode = 'fast') => {
       await runAsPostgres(tc.bin('pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop']);

@@ -5,6 +5,7 @@ import { CliError } from './cli/client.js';
 import { registerClusterCommands } from './cli/clusterCommands.js';
 import { registerHistoryCommands } from './cli/historyCommands.js';
 import { registerNetworkCommands } from './cli/networkCommands.js';
+import { registerOperationCommands } from './cli/operationCommands.js';
 
 const out = (opts: { json?: boolean }) => (human: string, json: unknown) => {
   process.stdout.write(`${opts.json ? JSON.stringify(json, null, 2) : human}\n`);
@@ -15,22 +16,45 @@ const program = new Command('pgfleet')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-program.command('up').description('run the platform in the foreground (NATS, event store, relay, services, API)')
+/** However stuck a part is, `up` exits this long after Ctrl-C or SIGTERM. */
+const STOP_DEADLINE_MS = 28_000;
+
+program
+  .command('up')
+  .description('run the platform in the foreground (NATS, event store, relay, services, API)')
   .action(async () => {
-    // Loaded only here: the platform pulls in NATS, the event store and PostgreSQL drivers.
-    const { up } = await import('./platform/up.js');
-    const platform = await up();
-    console.log(`pgfleet is up; API at ${platform.apiUrl}. Ctrl-C stops it (clusters keep running).`);
+    // Installed first: a Ctrl-C during the start stops what is started (nothing is restarted).
+    const starting = new AbortController();
+    let stop: (() => Promise<void>) | undefined;
     let stopping = false;
-    const stop = async (signal: string) => {
+    const onSignal = (signal: string) => {
       if (stopping) return;
       stopping = true;
       console.log(`${signal}: stopping pgfleet`);
+      setTimeout(() => {
+        console.log(`pgfleet did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
+      starting.abort();
+      if (stop) void stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    // Loaded only here: the platform pulls in NATS, the event store and PostgreSQL drivers.
+    const { up, UpAborted } = await import('./platform/up.js');
+    let platform: Awaited<ReturnType<typeof up>>;
+    try {
+      platform = await up(process.env, console.log, { signal: starting.signal });
+    } catch (error) {
+      if (error instanceof UpAborted) process.exit(0);
+      throw error;
+    }
+    stop = platform.stop;
+    if (stopping) {
       await platform.stop();
       process.exit(0);
-    };
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
+    }
+    console.log(`pgfleet is up; API at ${platform.apiUrl}. Ctrl-C stops it (clusters keep running).`);
     await new Promise(() => undefined);
   });
 
@@ -38,6 +62,7 @@ registerClusterCommands(program, out);
 registerHistoryCommands(program, out);
 registerBackupCommands(program, out);
 registerNetworkCommands(program, out);
+registerOperationCommands(program, out);
 
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');

@@ -9,11 +9,9 @@ import {
 import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand } from '@pgfleet/kit';
 import { backupsDecider, type BackupEvent, type BackupsCommand } from './domain/backups.js';
+import { backupIdFor } from './domain/backupId.js';
 import { isTimeZone } from './domain/dailySlot.js';
 import { clusterFacts, loadCluster } from './workers/cluster.js';
-import type { BackupDeps } from './workers/deps.js';
-import { loadBackups } from './workers/record.js';
-import { restoreIntoCluster } from './workers/restore.js';
 
 export interface CommandDeps {
   store: EventStore;
@@ -59,7 +57,9 @@ async function decideOn(
 /**
  * RequestBackup: decided against the cluster's plan. A quota refusal is recorded in the stream
  * (QuotaExceeded, BackupRejected) and answered as a rejection with code QUOTA_EXCEEDED.
- * The accepted reply carries `result.backupId`.
+ * The accepted reply carries `result.backupId`. Idempotent by `meta.commandId` (the API's
+ * Idempotency-Key): the backup id is derived from it, so the same command twice asks for one
+ * backup (the second appends nothing and answers the same id); a new key asks for another.
  */
 export async function requestBackup(
   deps: CommandDeps,
@@ -69,7 +69,7 @@ export async function requestBackup(
 ): Promise<CommandReply> {
   const facts = clusterFacts(cmd.clusterId, await loadCluster(deps.store, cmd.clusterId));
   if (!facts) return notFound(cmd.clusterId);
-  const backupId = options.backupId ?? uuidv7();
+  const backupId = options.backupId ?? (meta.commandId ? backupIdFor(cmd.clusterId, meta.commandId) : uuidv7());
   const now = (options.now ?? new Date()).toISOString();
   const kind = options.kind ?? 'manual';
   const command: BackupsCommand = { type: 'RequestBackup', cluster: facts, backupId, now, kind };
@@ -101,28 +101,4 @@ export async function setBackupSchedule(
   if (!facts) return notFound(cmd.clusterId);
   const command: BackupsCommand = { type: 'SetBackupSchedule', cluster: facts, at: cmd.at, tz: cmd.tz };
   return (await decideOn(deps.store, cmd.clusterId, command, meta)).reply;
-}
-
-/**
- * RestoreBackup: verify the backup's sha256 and pg_restore it into the leader of its own cluster
- * (in place) or of `targetClusterId`; the reply comes when the restore is done. Nothing is appended:
- * the reply's version is the backups stream's current version.
- */
-export async function restoreCommand(
-  deps: Pick<BackupDeps, 'store' | 'files' | 'runtime' | 'log'>,
-  cmd: CommandData<'backup', 'RestoreBackup'>,
-): Promise<CommandReply> {
-  const target = cmd.targetClusterId ?? cmd.clusterId;
-  const log = deps.log.child({ clusterId: cmd.clusterId, backupId: cmd.backupId, target });
-  log.info('restore started');
-  const r = await restoreIntoCluster(deps, cmd.clusterId, cmd.backupId, target);
-  if (!r.ok) {
-    log.warn({ code: r.code, reason: r.message }, 'restore failed');
-    const field = r.code === 'CLUSTER_NOT_READY' ? 'targetClusterId' : 'backupId';
-    return { ok: false, code: r.code, message: r.message, details: { field } };
-  }
-  log.info({ durationMs: r.durationMs }, 'restore completed');
-  const { version } = await loadBackups(deps.store, cmd.clusterId);
-  const result = { backupId: r.backupId, clusterId: cmd.clusterId, targetClusterId: target, durationMs: r.durationMs };
-  return { ok: true, streamId: streamIds.backups(cmd.clusterId), version, result };
 }

@@ -7,7 +7,7 @@ import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixtu
 import type { BackupStore } from '@pgfleet/backupstore';
 import { processBackups } from './workers/processBackups.js';
 import { loadBackups } from './workers/record.js';
-import { restoreIntoCluster } from './workers/restore.js';
+import { restoreAndWait } from './testing/restore.fixture.js';
 import { INTERRUPTED, resumeBackups } from './workers/resume.js';
 import { runDump } from './workers/runDump.js';
 
@@ -82,8 +82,10 @@ describe('backups of a Business cluster', () => {
 
       const target = await w.freshNode('fx-restore1');
       await w.writeCluster('restored1', 'business-1024', [target], 'restored-db');
-      const result = await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1');
-      expect(result).toMatchObject({ ok: true, backupId });
+      const restore = { clusterId: CLUSTER, backupId, targetClusterId: 'restored1' };
+      const result = await restoreAndWait(w.deps, restore);
+      expect(result).toMatchObject({ ended: 'succeeded', clusterId: 'restored1' });
+      expect(result.operation.result).toMatchObject({ backupId, clusterId: CLUSTER, targetClusterId: 'restored1' });
       const source = await checksums(w.superuser(w.leader, 'app'));
       expect(source.items).toMatchObject({ n: 20000 });
       expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
@@ -91,7 +93,7 @@ describe('backups of a Business cluster', () => {
       const owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'items'";
       expect(await sql(w.superuser(target, 'app'), owner)).toEqual([{ tableowner: 'app' }]);
       // Restoring again over the data (--clean --if-exists) is fine.
-      expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({ ok: true });
+      expect(await restoreAndWait(w.deps, restore)).toMatchObject({ ended: 'succeeded' });
       expect(await checksums(w.superuser(target, 'app'))).toEqual(source);
     },
   );
@@ -99,9 +101,11 @@ describe('backups of a Business cluster', () => {
   it('refuses to restore a file that no longer matches its sha256', async () => {
     const { backupId } = await requestAndProcess();
     writeFileSync(w.deps.files.pathOf(CLUSTER, backupId), 'tampered');
-    expect(await restoreIntoCluster(w.deps, CLUSTER, backupId, 'restored1')).toMatchObject({
-      ok: false,
-      code: 'BACKUP_CORRUPT',
+    const restore = { clusterId: CLUSTER, backupId, targetClusterId: 'restored1' };
+    expect((await restoreAndWait(w.deps, restore)).operation).toMatchObject({
+      status: 'failed',
+      failedStep: 'verify',
+      error: `backup ${backupId} does not match its recorded sha256; nothing was restored`,
     });
   });
 
@@ -125,6 +129,28 @@ describe('backups of a Business cluster', () => {
     expect(results.map((r) => r.status).sort()).toEqual(['completed', 'skipped']);
     const mine = await historyOf(backupId);
     expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
+  });
+
+  it('the same backup create sent twice with one Idempotency-Key (commandId) makes one backup; a new key, a second', async () => {
+    const once = { ...meta, commandId: 'idempotency-key-1' };
+    // Twice at once, then once more after the dump: one backup, the same id in every reply.
+    const replies = await Promise.all([1, 2].map(() => requestBackup(w.deps, { clusterId: CLUSTER }, once)));
+    const idOf = (r: (typeof replies)[number]) => (r.ok ? r.result?.backupId : r.code);
+    const backupId = idOf(replies[0]!) as string;
+    expect(backupId).toMatch(/^b-[0-9a-f]{40}$/);
+    expect(idOf(replies[1]!)).toBe(backupId);
+    expect(await processBackups(w.deps, CLUSTER)).toMatchObject([{ status: 'completed', backupId }]);
+    expect(idOf(await requestBackup(w.deps, { clusterId: CLUSTER }, once))).toBe(backupId);
+    expect(await processBackups(w.deps, CLUSTER)).toEqual([]);
+    expect(await historyOf(backupId)).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
+
+    const other = await requestBackup(w.deps, { clusterId: CLUSTER }, { ...meta, commandId: 'idempotency-key-2' });
+    const secondId = idOf(other) as string;
+    expect(secondId).toMatch(/^b-[0-9a-f]{40}$/);
+    expect(secondId).not.toBe(backupId);
+    expect(await processBackups(w.deps, CLUSTER)).toMatchObject([{ status: 'completed', backupId: secondId }]);
+    const requested = (await backupEvents()).filter((e) => e.type === 'BackupRequested').map(backupIdOf);
+    expect(requested.filter((id) => id === backupId || id === secondId)).toEqual([backupId, secondId]);
   });
 
   it(

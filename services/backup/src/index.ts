@@ -1,7 +1,8 @@
 export * from './domain/backups.js';
+export { backupIdFor } from './domain/backupId.js';
 export { dailiesToExpire, type DailyBackupRef } from './domain/retention.js';
 export { dueDailySlot, latestSlot, isTimeZone } from './domain/dailySlot.js';
-export { requestBackup, setBackupSchedule, restoreCommand, type RequestOptions } from './commands.js';
+export { requestBackup, setBackupSchedule, type RequestOptions } from './commands.js';
 export { BackupConfig } from './config.js';
 export { BackupClusters } from './projections/backupClusters.js';
 export type { BackupDeps } from './workers/deps.js';
@@ -11,14 +12,12 @@ export { runDump, type DumpOutcome, type RunDumpOptions } from './workers/runDum
 export { deleteEvicted } from './workers/evict.js';
 export { processBackups } from './workers/processBackups.js';
 export { resumeBackups, INTERRUPTED } from './workers/resume.js';
-export {
-  restoreBackup,
-  restoreIntoCluster,
-  verifyBackupFile,
-  type RestoreFailureCode,
-  type RestoreResult,
-  type RestoreTarget,
-} from './workers/restore.js';
+export { endLeftoverRestores, pgRestore, verifyBackupFile, type RestoreTarget } from './workers/restore.js';
+export { requestRestore, type RestoreRequest } from './operations/requestRestore.js';
+export { restoreOperation, type RestoreOperationDeps } from './operations/restore.js';
+export { RestoreParams } from './operations/restoreParams.js';
+export { fenceApp, unfenceApp } from './operations/fence.js';
+export { createTargetCluster, waitUntilReady, type Bus, type NewClusterDeps } from './operations/newCluster.js';
 export { DailyScheduler, type TickResult } from './workers/schedule.js';
 export {
   chooseDumpNode,

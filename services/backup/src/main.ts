@@ -4,8 +4,10 @@ import type { EventEnvelope } from '@pgfleet/contracts';
 import { runService } from '@pgfleet/kit';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
-import { requestBackup, restoreCommand, setBackupSchedule } from './commands.js';
+import { requestBackup, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
+import { requestRestore } from './operations/requestRestore.js';
+import { restoreOperation } from './operations/restore.js';
 import { BackupClusters } from './projections/backupClusters.js';
 import { BackupWork } from './workers/backupWork.js';
 import type { BackupDeps } from './workers/deps.js';
@@ -18,18 +20,22 @@ const ProgressRequest = z.object({ backupId: z.string().min(1) });
 const WORK_EVENTS: ReadonlySet<string> = new Set(['BackupRequested', 'BackupEvicted', 'BackupExpired']);
 const clusterOf = (event: EventEnvelope) => event.streamId.slice('backups-'.length);
 
-/** The backup service: accepts backup commands, takes dumps, evicts and expires, fires dailies. */
+/**
+ * The backup service: accepts backup commands, takes dumps, evicts and expires, fires dailies, runs
+ * restore operations.
+ */
 await runService({
   name: 'backup',
   config: BackupConfig,
-  setup: ({ config, log, home, store }) => {
+  setup: ({ config, log, home, store, nc }) => {
     const progress = new DumpProgress();
     const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
     const deps: BackupDeps = { store, files, runtime: createProcessRuntime({ home }), log, progress };
     const work = new BackupWork(deps);
     const scheduler = new DailyScheduler(deps, undefined, (clusterId) => work.request(clusterId));
     const clusters = new BackupClusters();
-    return { ...deps, progress, durable: config.PGFLEET_BACKUP_DURABLE, clusters, work, scheduler };
+    const restores = { ...deps, nc, targetReadyTimeoutMs: config.PGFLEET_RESTORE_TARGET_TIMEOUT_MS };
+    return { ...deps, progress, durable: config.PGFLEET_BACKUP_DURABLE, clusters, work, scheduler, restores };
   },
   commands: (d) => ({
     RequestBackup: async (data, meta) => {
@@ -42,12 +48,17 @@ await runService({
       if (reply.ok) await d.scheduler.watch(data.clusterId);
       return reply;
     },
-    RestoreBackup: (data) => restoreCommand(d, data),
+    // Answered at once with the operation's id; the restore runs as the operation below.
+    RestoreBackup: (data, meta) => requestRestore(d, data, meta),
   }),
   queries: (d) => ({
     BackupProgress: async (request) => d.progress.get(ProgressRequest.parse(request).backupId) ?? null,
   }),
   projections: (d) => [d.clusters.projection()],
+  // Restores are operations: runService consumes their OperationRequested, runs one per cluster at a
+  // time, and resumes at start the ones a crash interrupted.
+  operations: (d) => ({ restore: restoreOperation(d.restores) }),
+  operationsDurable: (d) => `${d.durable}-operations`,
   consumers: (d) => [
     {
       durable: d.durable,

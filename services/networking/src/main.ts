@@ -1,20 +1,26 @@
-import { streamCategory } from '@pgfleet/contracts';
+import { operationEvents, streamCategory } from '@pgfleet/contracts';
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { KeyedQueue, runService, type ServiceContext } from '@pgfleet/kit';
 import { createProcessRuntime } from '@pgfleet/runtime';
-import { exposeCluster, unexposeCluster, type ExposeDeps } from './commands/expose.js';
+import { exposeCluster, unexposeCluster } from './commands/expose.js';
 import { forceTls } from './commands/forceTls.js';
 import { rotateCertificates } from './commands/rotateCertificates.js';
 import { NetworkingConfig } from './config.js';
+import type { OperationDeps } from './operations/deps.js';
+import { networkingOperations } from './operations/executors.js';
 import { GatewayClusters, gatewayClustersProjection } from './projections/gatewayClusters.js';
 import { reconcileGateways } from './workers/reconcileGateways.js';
 
-interface NetworkingDeps extends ExposeDeps {
+interface NetworkingDeps extends OperationDeps {
   config: NetworkingConfig;
   /** Reconciliations of one cluster never overlap; requests during one are coalesced into one more. */
   scheduler: KeyedQueue;
   live: GatewayClusters;
+  exposeAddress: string;
 }
+
+/** Operation events change no gateway (only the cluster's operations): they start no reconciliation. */
+const OPERATION_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(operationEvents));
 
 function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
   const { store, log, home, config } = ctx;
@@ -37,7 +43,10 @@ function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
   };
 }
 
-/** The networking service: keeps every cluster's gateways in step with the cluster's history. */
+/**
+ * The networking service: keeps every cluster's gateways in step with the cluster's history, and
+ * runs the TLS and exposure operations (the commands only check and ask for them).
+ */
 await runService({
   name: 'networking',
   config: NetworkingConfig,
@@ -48,19 +57,23 @@ await runService({
     ExposeCluster: (data, meta) => exposeCluster(deps, data, meta),
     UnexposeCluster: (data, meta) => unexposeCluster(deps, data, meta),
   }),
+  operations: (deps) => networkingOperations(deps),
+  operationsDurable: (deps) => deps.config.PGFLEET_NETWORKING_OPERATIONS_DURABLE,
   projections: (deps) => [gatewayClustersProjection(deps.live)],
-  // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...); the ack waits for the reconciliation.
+  // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...). The ack waits for the
+  // reconciliation; a failed one rejects, so the event is redelivered (then parked), never acked.
   consumers: (deps) => [
     {
       durable: deps.config.PGFLEET_NETWORKING_DURABLE,
       filterSubjects: ['pgfleet.events.cluster.>'],
       handle: async (event) => {
-        if (streamCategory(event.streamId) !== 'cluster') return;
+        if (streamCategory(event.streamId) !== 'cluster' || OPERATION_EVENT_TYPES.has(event.type)) return;
         await deps.scheduler.request(event.streamId.slice('cluster-'.length));
       },
     },
   ],
-  // After a restart: every cluster with gateways is checked again (a gateway killed meanwhile is started).
+  // After a restart: every cluster with gateways is checked again (a gateway killed meanwhile is
+  // started). A failure is logged by the scheduler and retried on the cluster's next event.
   started: (deps) => {
     for (const clusterId of deps.live.list()) deps.scheduler.request(clusterId).catch(() => undefined);
   },

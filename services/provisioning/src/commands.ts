@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { findPlan, streamIds, type CommandData, type CommandMeta, type CommandReply } from '@pgfleet/contracts';
+import {
+  findOperation,
+  foldClusterView,
+  findPlan,
+  runningOperation,
+  streamIds,
+  type CommandData,
+  type CommandMeta,
+  type CommandReply,
+  type OperationKind,
+} from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { handleCommand, type CommandContext } from '@pgfleet/kit';
+import { handleCommand, operationIdFor, type CommandContext } from '@pgfleet/kit';
 import { generatePassword, type SecretStore } from '@pgfleet/postgres';
 import { clusterDecider, type ClusterCommand } from './domain/cluster.js';
 import { namesDecider, type NamesCommand } from './domain/names.js';
@@ -60,18 +70,68 @@ export async function createCluster(
   return { ...reply, result: { clusterId, name: cmd.name } };
 }
 
+/**
+ * DeleteCluster: the operation 'delete' and ClusterDeletionRequested in one append (refused with
+ * OPERATION_IN_PROGRESS while another operation runs); replies at once with `{operationId, kind}`
+ * (a deletion already under way is named); the teardown worker ends it.
+ */
 export function deleteCluster(
   deps: CommandDeps,
   cmd: CommandData<'provisioning', 'DeleteCluster'>,
   meta: CommandMeta,
 ): Promise<CommandReply> {
-  return onCluster(deps.store, cmd.clusterId, { type: 'DeleteCluster' }, meta);
+  return startOperation(deps.store, cmd.clusterId, 'delete', meta, (operationId) => ({
+    type: 'DeleteCluster',
+    operationId,
+  }));
 }
 
+/** RetryCluster: the operation 'retry' and ClusterProvisioningRetried; ended when the cluster is ready or failed again. */
 export function retryCluster(
   deps: CommandDeps,
   cmd: CommandData<'provisioning', 'RetryCluster'>,
   meta: CommandMeta,
 ): Promise<CommandReply> {
-  return onCluster(deps.store, cmd.clusterId, { type: 'RetryCluster' }, meta);
+  return startOperation(deps.store, cmd.clusterId, 'retry', meta, (operationId) => ({
+    type: 'RetryCluster',
+    operationId,
+  }));
+}
+
+/**
+ * SwitchoverCluster: only decided here (the pre-check and OperationRequested {from, to} in one
+ * append with the expected version, so of two concurrent requests one is OPERATION_IN_PROGRESS);
+ * the operation runs in `workers/switchover.ts`. Replies at once with `{operationId, kind}`.
+ */
+export function switchoverCluster(
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'SwitchoverCluster'>,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  return startOperation(deps.store, cmd.clusterId, 'switchover', meta, (operationId) => ({
+    type: 'SwitchoverCluster',
+    operationId,
+    ...(cmd.to === undefined ? {} : { to: cmd.to }),
+  }));
+}
+
+/**
+ * Decide a command that starts an operation (its id derived from the client's command id, so a
+ * retried request starts nothing twice) and reply with the operation that carries it out.
+ */
+async function startOperation(
+  store: EventStore,
+  clusterId: string,
+  kind: OperationKind,
+  meta: CommandMeta,
+  command: (operationId: string) => ClusterCommand,
+): Promise<CommandReply> {
+  const operationId = operationIdFor(meta.commandId);
+  const reply = await onCluster(store, clusterId, command(operationId), meta);
+  if (!reply.ok) return reply;
+  const { ops } = foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
+  // Accepted without a new operation: the one of this kind under way (a deletion) carries it out.
+  const running = runningOperation(ops);
+  const started = findOperation(ops, operationId) ?? (running?.kind === kind ? running : undefined);
+  return { ...reply, result: { operationId: started?.operationId ?? operationId, kind } };
 }

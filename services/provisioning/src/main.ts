@@ -3,11 +3,12 @@ import { KeyedQueue, runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
-import { createCluster, deleteCluster, retryCluster } from './commands.js';
+import { createCluster, deleteCluster, retryCluster, switchoverCluster } from './commands.js';
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
 import { reconcileCluster } from './workers/reconcile.js';
-import { switchoverCluster } from './workers/switchover.js';
+import { reconcileOperation } from './workers/reconcileOperation.js';
+import { switchoverExecutor } from './workers/switchover.js';
 import { UnfinishedClusters } from './workers/unfinished.js';
 
 const ClusterStatusQuery = z.object({ clusterId: Id });
@@ -39,8 +40,17 @@ await runService({
       return { nodes: await clusterStatus(deps, clusterId) };
     },
   }),
+  // Operations this service runs (and resumes after a crash): switchover step by step; delete and
+  // retry through the reconciliation, whose outcome ends them.
+  operations: (deps) => ({
+    switchover: switchoverExecutor(deps),
+    delete: reconcileOperation(deps),
+    retry: reconcileOperation(deps),
+  }),
+  operationsDurable: (deps) => `${deps.durable}-operations`,
   projections: (deps) => [deps.clusters.projection],
-  // React to cluster events (through NATS, from the relay); the ack waits for the reconciliation.
+  // React to cluster events (through NATS, from the relay); the ack waits for the reconciliation, and
+  // a reconciliation that failed (e.g. the event store was unreachable) is not acked: it is redelivered.
   consumers: (deps) => [
     {
       durable: deps.durable,

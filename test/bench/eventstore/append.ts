@@ -35,18 +35,25 @@ function rawWriter(pool: pg.Pool, table: string): AppendOnce {
 }
 
 /** `writers` concurrent loops of appends of `batch` events for `seconds`: events per second. */
-async function throughput(makeWriter: () => AppendOnce, writers: number, batch: number, seconds: number): Promise<number> {
+async function throughput(
+  makeWriter: () => AppendOnce,
+  writers: number,
+  batch: number,
+  seconds: number,
+): Promise<number> {
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  const counts = await Promise.all(Array.from({ length: writers }, async () => {
-    const append = makeWriter();
-    let events = 0;
-    while (performance.now() < deadline) {
-      await append(batch);
-      events += batch;
-    }
-    return events;
-  }));
+  const counts = await Promise.all(
+    Array.from({ length: writers }, async () => {
+      const append = makeWriter();
+      let events = 0;
+      while (performance.now() < deadline) {
+        await append(batch);
+        events += batch;
+      }
+      return events;
+    }),
+  );
   const elapsed = (performance.now() - started) / 1000;
   return counts.reduce((a, b) => a + b, 0) / elapsed;
 }
@@ -80,14 +87,24 @@ export async function benchAppend(opts: AppendBenchOptions): Promise<Figure[]> {
     await throughput(() => rawWriter(pool, table), 8, 10, warmup);
     for (const writers of opts.writerCounts ?? [1, 8]) {
       for (const batch of opts.batches ?? [1, 10, 100]) {
-        const label = `append ${batch === 1 ? '1 event/append' : `batch of ${batch}`}, ${writers} writer${writers > 1 ? 's' : ''}`;
-        const figure: Figure = { metric: label, unit: 'events/s', pgfleet: [], raw: [], ...(batch > 1 ? { target: { minRatio: 0.5 } } : {}) };
+        const size = batch === 1 ? '1 event/append' : `batch of ${batch}`;
+        const label = `append ${size}, ${writers} writer${writers > 1 ? 's' : ''}`;
+        const figure: Figure = {
+          metric: label,
+          unit: 'events/s',
+          pgfleet: [],
+          raw: [],
+          ...(batch > 1 ? { target: { minRatio: 0.5 } } : {}),
+        };
         for (let run = 1; run <= opts.runs; run++) {
           await pool.query('CHECKPOINT');
           const raw = await throughput(() => rawWriter(pool, table), writers, batch, seconds);
           await pool.query('CHECKPOINT');
           const pgfleet = await throughput(() => storeWriter(store), writers, batch, seconds);
-          log(`${label} (run ${run}/${opts.runs}): pgfleet ${Math.round(pgfleet)} ev/s, raw ${Math.round(raw)} ev/s, ${(pgfleet / raw).toFixed(2)}x`);
+          log(
+            `${label} (run ${run}/${opts.runs}): pgfleet ${Math.round(pgfleet)} ev/s, raw ${Math.round(raw)} ev/s, ` +
+              `${(pgfleet / raw).toFixed(2)}x`,
+          );
           figure.pgfleet.push(pgfleet);
           figure.raw.push(raw);
         }

@@ -33,7 +33,8 @@ async function fill(db: pg.Pool, events: number): Promise<void> {
   const version = `((g - 1) % ${STREAM_LENGTH}) + 1`;
   for (let lo = 1; lo <= events; lo += FILL_CHUNK) {
     const hi = Math.min(events, lo + FILL_CHUNK - 1);
-    await db.query(`
+    await db.query(
+      `
       INSERT INTO ${SCHEMA}.events (event_id, stream_id, stream_version, type, schema_version, data,
                                    occurred_at, correlation_id, causation_id, actor_kind, actor_id)
       SELECT u.id, 'cluster-bench' || lpad(((g - 1) / ${STREAM_LENGTH})::text, 8, '0'), ${version}, $3, $4,
@@ -42,7 +43,9 @@ async function fill(db: pg.Pool, events: number): Promise<void> {
         FROM generate_series($1::bigint, $2::bigint) AS g,
              LATERAL (SELECT (lpad(to_hex($5::bigint + g), 12, '0') || '7' || substr(md5(random()::text || g), 1, 3)
                               || to_hex(8 + floor(random() * 4)::int) || substr(md5(g::text || random()::text), 1, 15))::uuid AS id) AS u
-       ORDER BY g`, [lo, hi, SAMPLE_TYPE, SAMPLE_SCHEMA_VERSION, baseMs]);
+       ORDER BY g`,
+      [lo, hi, SAMPLE_TYPE, SAMPLE_SCHEMA_VERSION, baseMs],
+    );
     log(`catch-up fill: ${hi.toLocaleString('en-US')} / ${events.toLocaleString('en-US')} events`);
   }
   await db.query(`INSERT INTO ${SCHEMA}.streams (stream_id, version)
@@ -74,7 +77,8 @@ async function readRaw(db: pg.Pool, pageSize: number, events: number): Promise<n
   for (;;) {
     const { rows } = await db.query<{ position: string; stream_id: string; stream_version: string }>({
       name: 'raw-catchup-page',
-      text: `SELECT position, ${RAW_COLUMNS.join(', ')} FROM ${RAW_TABLE} WHERE position > $1 ORDER BY position LIMIT $2`,
+      text: `SELECT position, ${RAW_COLUMNS.join(', ')} FROM ${RAW_TABLE}
+              WHERE position > $1 ORDER BY position LIMIT $2`,
       values: [after, pageSize],
     });
     if (rows.length === 0) break;
@@ -83,12 +87,17 @@ async function readRaw(db: pg.Pool, pageSize: number, events: number): Promise<n
     after = rows[rows.length - 1]!.position;
   }
   const rate = count / ((performance.now() - started) / 1000);
-  if (count !== events || order.violations > 0) throw new Error(`raw catch-up read ${count} rows (${order.violations} out of order), expected ${events}`);
+  if (count !== events || order.violations > 0)
+    throw new Error(`raw catch-up read ${count} rows (${order.violations} out of order), expected ${events}`);
   return rate;
 }
 
 /** store.readAll pages from the beginning: events per second, and the first envelope of every page. */
-async function readStore(store: EventStore, pageSize: number, events: number): Promise<{ rate: number; samples: unknown[] }> {
+async function readStore(
+  store: EventStore,
+  pageSize: number,
+  events: number,
+): Promise<{ rate: number; samples: unknown[] }> {
   const started = performance.now();
   const order = new StreamOrder();
   const samples: unknown[] = [];
@@ -117,7 +126,10 @@ export async function benchCatchUp(opts: CatchUpBenchOptions): Promise<CatchUpRe
     await fill(db, opts.events);
     const figure: Figure = {
       metric: `catch-up read of ${opts.events.toLocaleString('en-US')} events (pages of ${opts.pageSize})`,
-      unit: 'events/s', pgfleet: [], raw: [], target: { min: 100_000 },
+      unit: 'events/s',
+      pgfleet: [],
+      raw: [],
+      target: { min: 100_000 },
     };
     let samples: unknown[] = [];
     for (let run = 1; run <= opts.runs; run++) {
@@ -132,8 +144,10 @@ export async function benchCatchUp(opts: CatchUpBenchOptions): Promise<CatchUpRe
     if (invalid > 0) throw new Error(`catch-up read ${invalid} invalid envelopes`);
     return {
       figure,
-      correctness: `catch-up: ${opts.events.toLocaleString('en-US')} events read ${opts.runs} time(s), each stream in version order, `
-        + `${samples.length} sampled envelopes (first of every page of the last read) valid by parseEnvelope`,
+      correctness:
+        `catch-up: ${opts.events.toLocaleString('en-US')} events read ${opts.runs} time(s), ` +
+        'each stream in version order, ' +
+        `${samples.length} sampled envelopes (first of every page of the last read) valid by parseEnvelope`,
     };
   } finally {
     await store.close();

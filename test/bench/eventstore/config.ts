@@ -21,9 +21,13 @@ export type BenchPart = (typeof BENCH_PARTS)[number];
 function parts(name: string): ReadonlySet<BenchPart> {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return new Set(BENCH_PARTS);
-  const wanted = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const wanted = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const unknown = wanted.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
-  if (unknown.length > 0) throw new Error(`${name}: unknown part ${unknown.join(', ')}; known: ${BENCH_PARTS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`${name}: unknown part ${unknown.join(', ')}; known: ${BENCH_PARTS.join(', ')}`);
   return new Set(wanted as BenchPart[]);
 }
 

@@ -38,7 +38,8 @@ function formatValue(value: number, unit: Figure['unit'] | 'x'): string {
 /** "median [min - max]" of one figure's runs (the bare value for a single run). */
 function spread(values: readonly number[], unit: Figure['unit'] | 'x'): string {
   if (values.length <= 1) return formatValue(values[0] ?? Number.NaN, unit);
-  const compact = (v: number) => (unit === 'x' ? v.toFixed(2) : unit === 'ms' ? v.toFixed(1) : Math.round(v).toLocaleString('en-US'));
+  const compact = (v: number) =>
+    unit === 'x' ? v.toFixed(2) : unit === 'ms' ? v.toFixed(1) : Math.round(v).toLocaleString('en-US');
   return `${formatValue(median(values), unit)} [${compact(Math.min(...values))} - ${compact(Math.max(...values))}]`;
 }
 
@@ -53,9 +54,12 @@ function targetText(f: Figure): string {
 function met(f: Figure): string {
   if (!f.target) return '-';
   const pgfleet = median(f.pgfleet);
-  const ok = 'minRatio' in f.target ? median(ratios(f)) >= f.target.minRatio
-    : 'min' in f.target ? pgfleet >= f.target.min
-      : pgfleet <= f.target.max;
+  const ok =
+    'minRatio' in f.target
+      ? median(ratios(f)) >= f.target.minRatio
+      : 'min' in f.target
+        ? pgfleet >= f.target.min
+        : pgfleet <= f.target.max;
   return ok ? 'yes' : 'NO';
 }
 
@@ -67,10 +71,16 @@ function met(f: Figure): string {
 export function renderTable(figures: readonly Figure[]): string {
   const header = ['metric', 'pgfleet', 'raw baseline', 'ratio', 'target', 'met?'];
   const rows = figures.map((f) => [
-    f.metric, spread(f.pgfleet, f.unit), spread(f.raw, f.unit), spread(ratios(f), 'x'), targetText(f), met(f),
+    f.metric,
+    spread(f.pgfleet, f.unit),
+    spread(f.raw, f.unit),
+    spread(ratios(f), 'x'),
+    targetText(f),
+    met(f),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ');
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 

@@ -8,7 +8,10 @@ export class AppendedSignal {
   private polling = false;
   private closed = false;
 
-  constructor(private readonly head: () => Promise<bigint>, private readonly pollMs: number) {}
+  constructor(
+    private readonly head: () => Promise<bigint>,
+    private readonly pollMs: number,
+  ) {}
 
   listen(listener: () => void): () => void {
     this.listeners.add(listener);

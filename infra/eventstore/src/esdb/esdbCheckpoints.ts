@@ -10,7 +10,11 @@ export function checkpointStream(subscriberId: string): string {
 
 export async function loadCheckpoint(client: EventStoreDBClient, subscriberId: string): Promise<Checkpoint> {
   try {
-    for await (const resolved of client.readStream(checkpointStream(subscriberId), { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
+    for await (const resolved of client.readStream(checkpointStream(subscriberId), {
+      fromRevision: END,
+      direction: BACKWARDS,
+      maxCount: 1,
+    })) {
       const data = resolved.event?.data as { checkpoint?: Checkpoint } | undefined;
       return data?.checkpoint ?? null;
     }
@@ -21,7 +25,11 @@ export async function loadCheckpoint(client: EventStoreDBClient, subscriberId: s
   return null;
 }
 
-export async function storeCheckpoint(client: EventStoreDBClient, subscriberId: string, checkpoint: Checkpoint): Promise<void> {
+export async function storeCheckpoint(
+  client: EventStoreDBClient,
+  subscriberId: string,
+  checkpoint: Checkpoint,
+): Promise<void> {
   const stream = checkpointStream(subscriberId);
   const result = await client.appendToStream(stream, jsonEvent({ type: 'PgfleetCheckpoint', data: { checkpoint } }));
   if (result.nextExpectedRevision === 0n) await client.setStreamMetadata(stream, { maxCount: 1 });

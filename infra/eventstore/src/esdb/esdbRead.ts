@@ -3,7 +3,14 @@ import type { EventEnvelope } from '@pgfleet/contracts';
 import type { Parking } from '../parking.js';
 import type { Checkpoint, ParkedEvent, ReadStreamOptions, ReadStreamResult } from '../port.js';
 import type { SourcePage } from '../subscription/runSubscription.js';
-import { comparePositions, decodePosition, encodePosition, isDomainRecord, toEnvelope, type EsdbRecord } from './mapping.js';
+import {
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  isDomainRecord,
+  toEnvelope,
+  type EsdbRecord,
+} from './mapping.js';
 
 /** A whole stream as read: its readable events, and its version (parked events count). */
 export interface WholeStream {
@@ -12,7 +19,11 @@ export interface WholeStream {
 }
 
 /** Every event of a stream (pgfleet streams are short), or none when it does not exist. */
-export async function readWholeStream(client: EventStoreDBClient, parking: Parking, streamId: string): Promise<WholeStream> {
+export async function readWholeStream(
+  client: EventStoreDBClient,
+  parking: Parking,
+  streamId: string,
+): Promise<WholeStream> {
   const events: EventEnvelope[] = [];
   const parked: ParkedEvent[] = [];
   let currentVersion = 0;
@@ -34,14 +45,19 @@ export async function readWholeStream(client: EventStoreDBClient, parking: Parki
 }
 
 export async function readStream(
-  client: EventStoreDBClient, parking: Parking, streamId: string, options: ReadStreamOptions = {},
+  client: EventStoreDBClient,
+  parking: Parking,
+  streamId: string,
+  options: ReadStreamOptions = {},
 ): Promise<ReadStreamResult> {
   const { events: all, currentVersion } = await readWholeStream(client, parking, streamId);
   const from = options.fromVersion ?? 1;
   const to = options.toVersion ?? Number.MAX_SAFE_INTEGER;
   const until = options.until?.getTime();
-  const events = all.filter((e) => e.streamVersion >= from && e.streamVersion <= to
-    && (until === undefined || Date.parse(e.occurredAt) <= until));
+  const events = all.filter(
+    (e) =>
+      e.streamVersion >= from && e.streamVersion <= to && (until === undefined || Date.parse(e.occurredAt) <= until),
+  );
   return { events, currentVersion };
 }
 
@@ -55,7 +71,12 @@ export interface EsdbPage extends SourcePage {
  * (system events, checkpoints, parked events) too. Keeps reading until it has an event or
  * reaches the end.
  */
-export async function readAllPage(client: EventStoreDBClient, parking: Parking, after: Checkpoint, limit: number): Promise<EsdbPage> {
+export async function readAllPage(
+  client: EventStoreDBClient,
+  parking: Parking,
+  after: Checkpoint,
+  limit: number,
+): Promise<EsdbPage> {
   const events: EventEnvelope[] = [];
   const checkpoints: string[] = [];
   const parked: ParkedEvent[] = [];

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseEnvelope, uuidv7 } from '@pgfleet/contracts';
 import { prepareEvents } from '../prepareEvents.js';
-import { comparePositions, decodePosition, encodePosition, isDomainRecord, metadataOf, toEnvelope, toExpectedRevision, versionOfRevision } from './mapping.js';
+import {
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  isDomainRecord,
+  metadataOf,
+  toEnvelope,
+  toExpectedRevision,
+  versionOfRevision,
+} from './mapping.js';
 
 describe('EventStoreDB mapping', () => {
   it('maps expected versions (event counts) to 0-based expected revisions', () => {
@@ -15,23 +24,66 @@ describe('EventStoreDB mapping', () => {
   });
 
   it('round-trips an event through EventStoreDB records into a valid envelope', () => {
-    const [prepared] = prepareEvents('cluster-c1', [{ type: 'NodeStopped', data: { nodeId: 'n1' }, correlationId: 'corr', actor: { kind: 'user', id: 'bob' } }]);
-    const read = toEnvelope({ streamId: 'cluster-c1', id: prepared!.id, revision: 4n, type: prepared!.type, data: prepared!.data, metadata: metadataOf(prepared!), position: { commit: 900n, prepare: 812n } });
+    const [prepared] = prepareEvents('cluster-c1', [
+      { type: 'NodeStopped', data: { nodeId: 'n1' }, correlationId: 'corr', actor: { kind: 'user', id: 'bob' } },
+    ]);
+    const read = toEnvelope({
+      streamId: 'cluster-c1',
+      id: prepared!.id,
+      revision: 4n,
+      type: prepared!.type,
+      data: prepared!.data,
+      metadata: metadataOf(prepared!),
+      position: { commit: 900n, prepare: 812n },
+    });
     if (!read.ok) throw new Error(read.parked.reason);
     const envelope = read.event;
-    expect(envelope).toMatchObject({ streamVersion: 5, globalPosition: '812', correlationId: 'corr', causationId: null, actor: { kind: 'user', id: 'bob' }, data: { nodeId: 'n1' } });
+    expect(envelope).toMatchObject({
+      streamVersion: 5,
+      globalPosition: '812',
+      correlationId: 'corr',
+      causationId: null,
+      actor: { kind: 'user', id: 'bob' },
+      data: { nodeId: 'n1' },
+    });
     expect(parseEnvelope(envelope).ok).toBe(true);
   });
 
   it('reads an old schema version upcast, and parks what it cannot read instead of throwing', () => {
     const record = { streamId: 'cluster-c1', id: uuidv7(), revision: 0n, position: { commit: 9n, prepare: 9n } };
-    const meta = (schemaVersion: number) => ({ schemaVersion, occurredAt: '2024-01-01T00:00:00.000Z', correlationId: 'c', causationId: null, actor: { kind: 'system', id: 'pgfleet' } });
-    const old = toEnvelope({ ...record, type: 'NodeProvisioned', data: { nodeId: 'n1', role: 'leader', port: 5432, dataDir: '/var/x' }, metadata: meta(1) });
-    expect(old).toMatchObject({ ok: true, event: { schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 5432 } } });
+    const meta = (schemaVersion: number) => ({
+      schemaVersion,
+      occurredAt: '2024-01-01T00:00:00.000Z',
+      correlationId: 'c',
+      causationId: null,
+      actor: { kind: 'system', id: 'pgfleet' },
+    });
+    const old = toEnvelope({
+      ...record,
+      type: 'NodeProvisioned',
+      data: { nodeId: 'n1', role: 'leader', port: 5432, dataDir: '/var/x' },
+      metadata: meta(1),
+    });
+    expect(old).toMatchObject({
+      ok: true,
+      event: { schemaVersion: 2, data: { nodeId: 'n1', role: 'leader', port: 5432 } },
+    });
     expect(old.ok && old.event.data).not.toHaveProperty('dataDir');
-    expect(toEnvelope({ ...record, type: 'NodeStopped', data: { nodeId: 'n1' }, metadata: meta(9) }))
-      .toMatchObject({ ok: false, parked: { id: record.id, streamId: 'cluster-c1', streamVersion: 1, type: 'NodeStopped', schemaVersion: 9, code: 'UPCAST_FAILED' } });
-    expect(toEnvelope({ ...record, type: 'NoSuchEvent', data: {}, metadata: meta(1) })).toMatchObject({ ok: false, parked: { code: 'UNKNOWN_EVENT_TYPE' } });
+    expect(toEnvelope({ ...record, type: 'NodeStopped', data: { nodeId: 'n1' }, metadata: meta(9) })).toMatchObject({
+      ok: false,
+      parked: {
+        id: record.id,
+        streamId: 'cluster-c1',
+        streamVersion: 1,
+        type: 'NodeStopped',
+        schemaVersion: 9,
+        code: 'UPCAST_FAILED',
+      },
+    });
+    expect(toEnvelope({ ...record, type: 'NoSuchEvent', data: {}, metadata: meta(1) })).toMatchObject({
+      ok: false,
+      parked: { code: 'UNKNOWN_EVENT_TYPE' },
+    });
   });
 
   it('keeps only pgfleet events of $all and orders positions by commit, then prepare', () => {

@@ -38,7 +38,13 @@ export function versionOfRevision(revision: bigint | 'no_stream' | string): numb
 }
 
 export function metadataOf(event: PreparedEvent): EsdbMetadata {
-  return { schemaVersion: event.schemaVersion, occurredAt: event.occurredAt, correlationId: event.correlationId, causationId: event.causationId, actor: event.actor };
+  return {
+    schemaVersion: event.schemaVersion,
+    occurredAt: event.occurredAt,
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    actor: event.actor,
+  };
 }
 
 /**
@@ -46,7 +52,11 @@ export function metadataOf(event: PreparedEvent): EsdbMetadata {
  * this code: reading such an event parks it (see toEnvelope), it is not skipped silently.
  */
 export function isDomainRecord(record: EsdbRecord): boolean {
-  return !record.streamId.startsWith('$') && !record.type.startsWith('$') && !record.streamId.startsWith(CHECKPOINT_STREAM_PREFIX);
+  return (
+    !record.streamId.startsWith('$') &&
+    !record.type.startsWith('$') &&
+    !record.streamId.startsWith(CHECKPOINT_STREAM_PREFIX)
+  );
 }
 
 /** A recorded event as the code reads it: upcast to the current schema of its type, or parked. */

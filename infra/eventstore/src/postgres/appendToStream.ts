@@ -28,7 +28,11 @@ interface AppendRow {
  * (alreadyAppendedOrNot). The store wakes live subscribers after the commit: see wakeUp.ts.
  */
 export async function appendToStream(
-  pool: pg.Pool, s: StoreSchema, parking: Parking, streamId: string, events: readonly NewEvent[],
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  streamId: string,
+  events: readonly NewEvent[],
   options: PostgresAppendOptions = {},
 ): Promise<AppendResult> {
   const expected = options.expectedVersion ?? 'any';
@@ -46,10 +50,20 @@ export async function appendToStream(
   };
   let row: AppendRow;
   try {
-    row = options.beforeCommit ? await inTransaction(pool, query, options.beforeCommit) : (await pool.query<AppendRow>(query)).rows[0]!;
+    row = options.beforeCommit
+      ? await inTransaction(pool, query, options.beforeCommit)
+      : (await pool.query<AppendRow>(query)).rows[0]!;
   } catch (error) {
     const chosenIds = events.some((e) => e.id !== undefined);
-    return alreadyAppendedOrNot(pool, s, parking, error, streamId, expected, chosenIds ? prepared.map((e) => e.id) : []);
+    return alreadyAppendedOrNot(
+      pool,
+      s,
+      parking,
+      error,
+      streamId,
+      expected,
+      chosenIds ? prepared.map((e) => e.id) : [],
+    );
   }
   const last = Number(row.out_version);
   const first = last - prepared.length + 1;
@@ -62,17 +76,32 @@ export async function appendToStream(
 
 /** The events as append_events reads them (jsonb_to_recordset keys). */
 function payloadOf(prepared: readonly PreparedEvent[]): string {
-  return JSON.stringify(prepared.map((e) => ({
-    id: e.id, type: e.type, schemaVersion: e.schemaVersion, data: e.data, occurredAt: e.occurredAt,
-    correlationId: e.correlationId, causationId: e.causationId, actorKind: e.actor.kind, actorId: e.actor.id,
-  })));
+  return JSON.stringify(
+    prepared.map((e) => ({
+      id: e.id,
+      type: e.type,
+      schemaVersion: e.schemaVersion,
+      data: e.data,
+      occurredAt: e.occurredAt,
+      correlationId: e.correlationId,
+      causationId: e.causationId,
+      actorKind: e.actor.kind,
+      actorId: e.actor.id,
+    })),
+  );
 }
 
-async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit: () => Promise<void>): Promise<AppendRow> {
+async function inTransaction(
+  pool: pg.Pool,
+  query: pg.QueryConfig,
+  beforeCommit: () => Promise<void>,
+): Promise<AppendRow> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // A connection cut while checked out (idle-in-transaction timeout, terminate) errors here.
-  const onError = (error: Error) => { broken = error; };
+  const onError = (error: Error) => {
+    broken = error;
+  };
   client.on('error', onError);
   try {
     await client.query('BEGIN');
@@ -81,7 +110,9 @@ async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit:
     await client.query('COMMIT');
     return rows[0]!;
   } catch (error) {
-    await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+    await client.query('ROLLBACK').catch((e: Error) => {
+      broken = e;
+    });
     throw error;
   } finally {
     client.removeListener('error', onError);
@@ -89,10 +120,24 @@ async function inTransaction(pool: pg.Pool, query: pg.QueryConfig, beforeCommit:
   }
 }
 
-function toStoredEnvelope(e: PreparedEvent, streamId: string, streamVersion: number, globalPosition: string): EventEnvelope {
+function toStoredEnvelope(
+  e: PreparedEvent,
+  streamId: string,
+  streamVersion: number,
+  globalPosition: string,
+): EventEnvelope {
   return {
-    id: e.id, type: e.type, streamId, streamVersion, globalPosition, occurredAt: e.occurredAt,
-    schemaVersion: e.schemaVersion, correlationId: e.correlationId, causationId: e.causationId, actor: e.actor, data: e.data,
+    id: e.id,
+    type: e.type,
+    streamId,
+    streamVersion,
+    globalPosition,
+    occurredAt: e.occurredAt,
+    schemaVersion: e.schemaVersion,
+    correlationId: e.correlationId,
+    causationId: e.causationId,
+    actor: e.actor,
+    data: e.data,
   } as EventEnvelope;
 }
 
@@ -103,38 +148,65 @@ function toStoredEnvelope(e: PreparedEvent, streamId: string, streamVersion: num
  * error: a version conflict, or an id stored in another stream. Nothing of the batch was written.
  */
 async function alreadyAppendedOrNot(
-  pool: pg.Pool, s: StoreSchema, parking: Parking, error: unknown, streamId: string, expected: ExpectedVersion,
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  error: unknown,
+  streamId: string,
+  expected: ExpectedVersion,
   chosenIds: readonly string[],
 ): Promise<AppendResult> {
   const pgError = error as { code?: string; detail?: string; constraint?: string };
-  const conflict = pgError.code === 'PF409' || (pgError.code === '23505' && pgError.constraint === 'events_event_id_key');
+  const conflict =
+    pgError.code === 'PF409' || (pgError.code === '23505' && pgError.constraint === 'events_event_id_key');
   if (conflict && chosenIds.length > 0) {
     const { rows } = await pool.query<{ stored: number; version: string | null }>(
       `SELECT (SELECT count(*)::integer FROM ${s.events} WHERE stream_id = $1 AND event_id = ANY($2::uuid[])) AS stored,
-              (SELECT version::text FROM ${s.streams} WHERE stream_id = $1) AS version`, [streamId, chosenIds]);
+              (SELECT version::text FROM ${s.streams} WHERE stream_id = $1) AS version`,
+      [streamId, chosenIds],
+    );
     const { stored, version } = rows[0]!;
     if (stored === chosenIds.length) {
-      return { nextExpectedVersion: Number(version), events: await readEventsById(pool, s, parking, chosenIds), alreadyAppended: true };
+      return {
+        nextExpectedVersion: Number(version),
+        events: await readEventsById(pool, s, parking, chosenIds),
+        alreadyAppended: true,
+      };
     }
     if (stored > 0) {
-      throw new InvalidEvent(`cannot append to ${streamId}: ${stored} of ${chosenIds.length} events are already stored in `
-        + `stream ${streamId} (an append is idempotent only when it repeats a whole batch)`, { field: 'id', rule: 'idempotent_batch' });
+      throw new InvalidEvent(
+        `cannot append to ${streamId}: ${stored} of ${chosenIds.length} events are already stored in ` +
+          `stream ${streamId} (an append is idempotent only when it repeats a whole batch)`,
+        { field: 'id', rule: 'idempotent_batch' },
+      );
     }
   }
   throw await translateError(pool, s, parking, error, streamId, expected);
 }
 
-async function translateError(pool: pg.Pool, s: StoreSchema, parking: Parking, error: unknown, streamId: string, expected: ExpectedVersion): Promise<unknown> {
+async function translateError(
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  error: unknown,
+  streamId: string,
+  expected: ExpectedVersion,
+): Promise<unknown> {
   const pgError = error as { code?: string; detail?: string; constraint?: string; message?: string };
   switch (pgError.code) {
     case 'PF409':
       return new WrongExpectedVersion(streamId, expected, Number(pgError.detail));
     case '23505':
       if (pgError.constraint === 'events_event_id_key') {
-        return new InvalidEvent(`cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`, { field: 'id', rule: 'unique' });
+        return new InvalidEvent(
+          `cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`,
+          { field: 'id', rule: 'unique' },
+        );
       }
       if (pgError.constraint === 'events_stream_version_key') {
-        const { currentVersion } = await readStream(pool, s, parking, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
+        const { currentVersion } = await readStream(pool, s, parking, streamId, {
+          fromVersion: Number.MAX_SAFE_INTEGER,
+        });
         return new WrongExpectedVersion(streamId, expected, currentVersion);
       }
       return error;
@@ -144,8 +216,15 @@ async function translateError(pool: pg.Pool, s: StoreSchema, parking: Parking, e
 }
 
 function checkExpectedVersion(expected: ExpectedVersion): void {
-  if (typeof expected === 'number' ? !Number.isSafeInteger(expected) || expected < 0 : !['no_stream', 'stream_exists', 'any'].includes(expected)) {
-    throw new InvalidEvent(`invalid expected version ${String(expected)}: use 'no_stream', 'stream_exists', 'any' or a version >= 0`, { field: 'expectedVersion' });
+  if (
+    typeof expected === 'number'
+      ? !Number.isSafeInteger(expected) || expected < 0
+      : !['no_stream', 'stream_exists', 'any'].includes(expected)
+  ) {
+    throw new InvalidEvent(
+      `invalid expected version ${String(expected)}: use 'no_stream', 'stream_exists', 'any' or a version >= 0`,
+      { field: 'expectedVersion' },
+    );
   }
 }
 

@@ -15,7 +15,11 @@ let admin: pg.Pool;
 
 beforeAll(async () => {
   dir = await ownedTempDir('pgfleet-eventstore-');
-  server = await startLocalServer({ dataDir: join(dir, 'data'), port: await freePort(), settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } });
+  server = await startLocalServer({
+    dataDir: join(dir, 'data'),
+    port: await freePort(),
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+  });
   admin = new pg.Pool({ connectionString: server.url(), max: 2 });
 });
 
@@ -33,7 +37,11 @@ async function freshStore(extra: Partial<PostgresEventStoreOptions> = {}) {
   return {
     store,
     schema,
-    holdOpenAppend: (streamId: string, events: Parameters<typeof store.appendToStream>[1], options: { expectedVersion?: number | 'no_stream' | 'stream_exists' | 'any'; hold: () => Promise<void> }) =>
+    holdOpenAppend: (
+      streamId: string,
+      events: Parameters<typeof store.appendToStream>[1],
+      options: { expectedVersion?: number | 'no_stream' | 'stream_exists' | 'any'; hold: () => Promise<void> },
+    ) =>
       store.appendToStream(streamId, events, { expectedVersion: options.expectedVersion, beforeCommit: options.hold }),
     cleanup: async () => {
       await store.close();
@@ -64,10 +72,19 @@ describe('PostgreSQL event store', () => {
     try {
       const tag = uniqueTag();
       let release!: () => void;
-      const held = new Promise<void>((resolve) => { release = resolve; });
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       let inside!: () => void;
-      const written = new Promise<void>((resolve) => { inside = resolve; });
-      const older = store.appendToStream(streamOf(tag, 'older'), [nodeStopped('older')], { beforeCommit: async () => { inside(); await held; } });
+      const written = new Promise<void>((resolve) => {
+        inside = resolve;
+      });
+      const older = store.appendToStream(streamOf(tag, 'older'), [nodeStopped('older')], {
+        beforeCommit: async () => {
+          inside();
+          await held;
+        },
+      });
       await written;
       const younger = await store.appendToStream(streamOf(tag, 'younger'), [nodeStopped('younger')]);
       expect(younger.events).toHaveLength(1);
@@ -89,7 +106,9 @@ describe('PostgreSQL event store', () => {
     const { store, cleanup } = await freshStore({ idleInTransactionTimeoutMs: 300, statementTimeoutMs: 5000 });
     try {
       const stream = streamOf(uniqueTag(), 'idle');
-      const stuck = store.appendToStream(stream, [nodeStopped('stuck')], { beforeCommit: () => new Promise((r) => setTimeout(r, 1500)) });
+      const stuck = store.appendToStream(stream, [nodeStopped('stuck')], {
+        beforeCommit: () => new Promise((r) => setTimeout(r, 1500)),
+      });
       await expect(stuck).rejects.toThrow();
       expect((await store.readStream(stream)).currentVersion).toBe(0);
       expect((await store.appendToStream(stream, [nodeStopped('next')])).nextExpectedVersion).toBe(1);
@@ -102,11 +121,15 @@ describe('PostgreSQL event store', () => {
     const { store, cleanup } = await freshStore({ idleInTransactionTimeoutMs: 10_000, statementTimeoutMs: 300 });
     try {
       const stream = streamOf(uniqueTag(), 'locked');
-      const holder = store.appendToStream(stream, [nodeStopped('holder')], { beforeCommit: () => new Promise((r) => setTimeout(r, 1500)) });
+      const holder = store.appendToStream(stream, [nodeStopped('holder')], {
+        beforeCommit: () => new Promise((r) => setTimeout(r, 1500)),
+      });
       await new Promise((r) => setTimeout(r, 100));
       await expect(store.appendToStream(stream, [nodeStopped('waiter')])).rejects.toMatchObject({ code: '57014' });
       await holder;
-      expect((await store.readStream(stream)).events.map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['holder']);
+      expect((await store.readStream(stream)).events.map((e) => (e.data as { nodeId: string }).nodeId)).toEqual([
+        'holder',
+      ]);
     } finally {
       await cleanup();
     }
@@ -118,14 +141,23 @@ describe('PostgreSQL event store', () => {
       const tag = uniqueTag();
       const received: string[] = [];
       const errors: unknown[] = [];
-      const sub = store.subscribe({ subscriberId: `reconnect-${tag}`, handler: (e) => { received.push(e.id); }, onError: (e) => errors.push(e) });
+      const sub = store.subscribe({
+        subscriberId: `reconnect-${tag}`,
+        handler: (e) => {
+          received.push(e.id);
+        },
+        onError: (e) => errors.push(e),
+      });
       await store.appendToStream(streamOf(tag, 'r'), [nodeStopped('one')]);
       await sub.caughtUp();
       expect(received).toHaveLength(1);
 
-      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgfleet-eventstore-reconnect'`);
+      const killed = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgfleet-eventstore-reconnect'`,
+      );
       expect(killed.rowCount).toBeGreaterThan(0);
-      // The pool may hand out connections still dying from the kill: retry the same event (same id: at most once stored).
+      // The pool may hand out connections still dying from the kill: retry the same event (same id:
+      // stored at most once).
       const two = nodeStopped('two', { id: uuidv7() });
       for (let attempt = 1; ; attempt++) {
         try {

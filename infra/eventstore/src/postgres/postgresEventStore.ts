@@ -78,10 +78,13 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
 
   let migrated: Promise<void> | undefined;
   const migrate = () => {
-    migrated ??= migrateSchema(pool, s).then(() => undefined, (error: unknown) => {
-      migrated = undefined;
-      throw error;
-    });
+    migrated ??= migrateSchema(pool, s).then(
+      () => undefined,
+      (error: unknown) => {
+        migrated = undefined;
+        throw error;
+      },
+    );
     return migrated;
   };
   const ready = options.autoMigrate === false ? () => Promise.resolve() : migrate;

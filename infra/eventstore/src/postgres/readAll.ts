@@ -25,7 +25,11 @@ export interface GlobalPage extends ReadAllResult {
  * Events come upcast; a parked one is left out, and the page's checkpoint passes it.
  */
 export async function readGlobalPage(
-  pool: pg.Pool, s: StoreSchema, parking: Parking, after: Checkpoint, limit = DEFAULT_READ_ALL_LIMIT,
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  after: Checkpoint,
+  limit = DEFAULT_READ_ALL_LIMIT,
 ): Promise<GlobalPage> {
   const from = decodeCheckpoint(after);
   const { rows } = await pool.query<EventRow & { transaction_id: string | null; horizon: string }>({
@@ -70,12 +74,16 @@ export async function readGlobalPage(
  * is passed and the next one read, so an empty result means nothing more is readable now.
  */
 export async function readAll(
-  pool: pg.Pool, s: StoreSchema, parking: Parking, options: { after?: Checkpoint; limit?: number } = {},
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  options: { after?: Checkpoint; limit?: number } = {},
 ): Promise<ReadAllResult> {
   let after = options.after ?? null;
   for (;;) {
     const page = await readGlobalPage(pool, s, parking, after, options.limit ?? DEFAULT_READ_ALL_LIMIT);
-    if (page.events.length > 0 || page.drained || page.checkpoint === after) return { events: page.events, checkpoint: page.checkpoint };
+    if (page.events.length > 0 || page.drained || page.checkpoint === after)
+      return { events: page.events, checkpoint: page.checkpoint };
     after = page.checkpoint;
   }
 }

@@ -12,7 +12,11 @@ import type { StoreSchema } from './schema.js';
  * a parked one is left out but still counts in the current version.
  */
 export async function readStream(
-  pool: pg.Pool, s: StoreSchema, parking: Parking, streamId: string, options: ReadStreamOptions = {},
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  streamId: string,
+  options: ReadStreamOptions = {},
 ): Promise<ReadStreamResult> {
   const { rows } = await pool.query<Omit<EventRow, 'id'> & { current_version: string; id: string | null }>({
     name: `${s.schema}.readStream`,
@@ -27,13 +31,23 @@ export async function readStream(
        ORDER BY e.stream_version`,
     values: [streamId, options.fromVersion ?? 1, options.toVersion ?? Number.MAX_SAFE_INTEGER, options.until ?? null],
   });
-  const events = await readRows(rows.filter((row): row is EventRow & { current_version: string } => row.id !== null), parking);
+  const events = await readRows(
+    rows.filter((row): row is EventRow & { current_version: string } => row.id !== null),
+    parking,
+  );
   return { events, currentVersion: rows.length > 0 ? Number(rows[0]!.current_version) : 0 };
 }
 
 /** Stored events by id, in stream order (the answer to a repeated, idempotent append). */
-export async function readEventsById(pool: pg.Pool, s: StoreSchema, parking: Parking, ids: readonly string[]): Promise<EventEnvelope[]> {
+export async function readEventsById(
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  ids: readonly string[],
+): Promise<EventEnvelope[]> {
   const { rows } = await pool.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM ${s.events} e WHERE e.event_id = ANY($1::uuid[]) ORDER BY e.stream_version`, [ids]);
+    `SELECT ${EVENT_COLUMNS} FROM ${s.events} e WHERE e.event_id = ANY($1::uuid[]) ORDER BY e.stream_version`,
+    [ids],
+  );
   return readRows(rows, parking);
 }

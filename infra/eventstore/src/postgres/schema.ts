@@ -20,7 +20,8 @@ export interface StoreSchema {
 }
 
 export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
-  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) throw new Error(`invalid event store schema name "${schema}": use lowercase letters, digits and "_"`);
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema))
+    throw new Error(`invalid event store schema name "${schema}": use lowercase letters, digits and "_"`);
   return {
     schema,
     events: `${schema}.events`,
@@ -195,10 +196,13 @@ export async function migrateSchema(pool: pg.Pool, s: StoreSchema): Promise<numb
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s.schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s.schema}.schema_version (
       version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::integer AS version FROM ${s.schema}.schema_version`);
+    const { rows } = await client.query<{ version: number }>(
+      `SELECT coalesce(max(version), 0)::integer AS version FROM ${s.schema}.schema_version`,
+    );
     const current = rows[0]?.version ?? 0;
     const all = migrations(s);
-    if (current > all.length) throw new Error(`event store schema ${s.schema} is at version ${current}, newer than this code (${all.length})`);
+    if (current > all.length)
+      throw new Error(`event store schema ${s.schema} is at version ${current}, newer than this code (${all.length})`);
     for (let v = current + 1; v <= all.length; v++) {
       await client.query(all[v - 1]!);
       await client.query(`INSERT INTO ${s.schema}.schema_version (version) VALUES ($1)`, [v]);

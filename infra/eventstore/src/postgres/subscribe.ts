@@ -21,7 +21,11 @@ export interface SubscribeDeps {
  * events are left out; the checkpoint passes them.
  */
 export function subscribe(
-  pool: pg.Pool, s: StoreSchema, deps: SubscribeDeps, options: SubscribeOptions, timing: SubscriptionTiming,
+  pool: pg.Pool,
+  s: StoreSchema,
+  deps: SubscribeDeps,
+  options: SubscribeOptions,
+  timing: SubscriptionTiming,
 ): Subscription {
   const source: SubscriptionSource = {
     read: (after, limit) => readGlobalPage(pool, s, deps.parking, after, limit),

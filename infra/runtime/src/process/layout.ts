@@ -4,12 +4,15 @@ import { Id } from '@pgfleet/contracts';
 import { nodeSocketDir } from '@pgfleet/postgres';
 import type { NodeInfo, NodeSpec } from '../port.js';
 
-/** Where the process driver keeps nodes: `${home}/clusters/{clusterId}/{nodeId}/{node.json,data/}`. */
+/**
+ * Where the process driver keeps nodes: `${root}/clusters/{clusterId}/{nodeId}/{node.json,data/}`, `root`
+ * being the home's data root (the home itself unless the postgres OS user cannot reach it).
+ */
 export class Layout {
   readonly clustersDir: string;
 
-  constructor(readonly home: string) {
-    this.clustersDir = join(home, 'clusters');
+  constructor(readonly root: string) {
+    this.clustersDir = join(root, 'clusters');
   }
 
   clusterDir(clusterId: string): string {

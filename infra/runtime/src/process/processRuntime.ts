@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import {
   cloneFollower,
+  dataRoot,
   ensureOwnedDir,
   ensureSocketDir,
   initNode,
@@ -36,7 +37,10 @@ import { livePostmaster, waitForNoProcesses } from './postmaster.js';
 import { CLIENT_TOOLS, failedTool, spawnTool } from './runTool.js';
 
 export interface ProcessRuntimeOptions {
-  /** The platform's home ($PGFLEET_HOME): nodes live under `${home}/clusters`. */
+  /**
+   * The platform's home ($PGFLEET_HOME): nodes live under `{data root}/clusters`, the data root
+   * being the home itself unless the postgres OS user cannot reach it (`dataRoot` of @pgfleet/postgres).
+   */
   home: string;
   /** Seconds pg_ctl waits for a start or stop. */
   timeoutSeconds?: number;
@@ -61,7 +65,7 @@ const sameSpec = (a: NodeInfo, b: NodeInfo) =>
  * second one on a data directory.
  */
 export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntime {
-  const layout = new Layout(options.home);
+  const layout = new Layout(dataRoot(options.home));
   const timeout = String(options.timeoutSeconds ?? 60);
 
   const need = (nodeId: string): NodeInfo => {

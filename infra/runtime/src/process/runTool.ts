@@ -82,6 +82,7 @@ export function spawnTool(
     uid: os.uid,
     gid: os.gid,
     env: toolEnv(),
+    cwd: '/', // the control plane's working directory may be out of the postgres OS user's reach
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   const stdout = new PassThrough();

@@ -5,6 +5,7 @@ import { RestoreBody, ScheduleBody } from '../http/backupSchemas.js';
 import { downloadBackup } from './backupDownload.js';
 import { apiClient, CliError } from './client.js';
 import { table } from './format.js';
+import { NO_WAIT_HELP, runLongAction, startedLine } from './operationWait.js';
 
 type Out = (human: string, json: unknown) => void;
 
@@ -87,16 +88,27 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
 
   backup
     .command('list <name>')
-    .description("a cluster's backups: id, kind, status, size, started, duration, node")
+    .description("a cluster's available backups (completed, running, requested): id, kind, status, size, started")
+    .option('--all', 'also the evicted, expired, deleted and failed ones, with their status')
     .option('--json')
-    .action(async (name: string, o: { json?: boolean }) => {
+    .action(async (name: string, o: { all?: boolean; json?: boolean }) => {
       type Listed = { backups: BackupRow[]; schedule: { at: string; tz: string } | null };
-      const r = await apiClient().call<Listed>('GET', `/v1/clusters/${enc(name)}/backups`);
+      const query = o.all ? '?all=true' : '';
+      const r = await apiClient().call<Listed>('GET', `/v1/clusters/${enc(name)}/backups${query}`);
       const rows = r.backups.map((b) => [
-        b.id, b.kind, b.status, bytes(b.size), b.started ?? b.requested, seconds(b.duration), b.node,
+        b.id,
+        b.kind,
+        b.status,
+        bytes(b.size),
+        b.started ?? b.requested,
+        seconds(b.duration),
+        b.node,
+        b.failedReason ?? '',
       ]);
       const schedule = r.schedule ? `daily backup at ${r.schedule.at} ${r.schedule.tz}` : 'no daily backup schedule';
-      out(o)(`${table(['ID', 'KIND', 'STATUS', 'SIZE', 'STARTED', 'DURATION', 'NODE'], rows)}\n${schedule}`, r.backups);
+      const headers = ['ID', 'KIND', 'STATUS', 'SIZE', 'STARTED', 'DURATION', 'NODE', ...(o.all ? ['REASON'] : [])];
+      const cells = o.all ? rows : rows.map((row) => row.slice(0, -1));
+      out(o)(`${table(headers, cells)}\n${schedule}`, r.backups);
     });
 
   backup
@@ -113,8 +125,9 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .command('restore <name> <id>')
     .description('restore a backup in place, or into a new cluster of the same plan with --into')
     .option('--into <newname>', 'create this cluster (same plan and version) and restore into it')
+    .option('--no-wait', NO_WAIT_HELP)
     .option('--json')
-    .action(async (name: string, id: string, o: { into?: string; json?: boolean }) => {
+    .action(async (name: string, id: string, o: { into?: string; wait: boolean; json?: boolean }) => {
       const body = parseWith(RestoreBody, o.into === undefined ? {} : { into: o.into }, 'restore');
       if (!body.ok) {
         const { message, code, details } = body.rejection;
@@ -128,8 +141,16 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
         );
       }
       const path = `/v1/clusters/${enc(name)}/backups/${enc(id)}/restore`;
-      const r = await apiClient().call<{ into: string; durationMs: number }>('POST', path, body.value);
-      out(o)(`backup ${id} of ${name} restored into ${r.into} in ${seconds(r.durationMs)}`, r);
+      const action = { method: 'POST', path, body: body.value, name, wait: o.wait, json: Boolean(o.json) };
+      const { accepted, end } = await runLongAction(apiClient(), action);
+      if (accepted.operationId && !end) return out(o)(startedLine(accepted, name), accepted);
+      // The operation's result carries what the restore always answered (durationMs...).
+      const r = (end ? { ...accepted, ...end.result, steps: end.steps } : accepted) as typeof accepted & {
+        into: string;
+        durationMs: number;
+      };
+      const into = String(accepted.into ?? r.into);
+      out(o)(`backup ${id} of ${name} restored into ${into} in ${seconds(r.durationMs)}`, r);
     });
 
   backup

@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { platformHome, readPlatformFile } from '../platform/home.js';
 
 /** An error the CLI prints as one sentence before exiting non-zero. */
 export class CliError extends Error {
-  constructor(message: string, readonly code = 'ERROR', readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly code = 'ERROR',
+    readonly details?: unknown,
+  ) {
     super(message);
   }
 }
@@ -15,6 +20,13 @@ export interface ApiClient {
   /** TLS and credentials for NATS when the platform runs it secured (user `cli`). */
   natsAuth(): Promise<{ tls?: { caFile: string }; user?: string; pass?: string }>;
 }
+
+/**
+ * The `Idempotency-Key` of this CLI invocation, sent with every request that changes something:
+ * the API (and the services, as the command id) do the command once even if it is sent again.
+ */
+export const INVOCATION_KEY = randomUUID();
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Finds the API of the local platform ($PGFLEET_HOME/platform.json and api-token), or PGFLEET_API_URL/TOKEN. */
 export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
@@ -38,6 +50,7 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
           headers: {
             authorization: `Bearer ${token}`,
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(MUTATING.has(method) ? { 'idempotency-key': INVOCATION_KEY } : {}),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
         });

@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import { parseWith } from '@pgfleet/contracts';
 import { CreateClusterBody } from '../http/schemas.js';
 import { apiClient, CliError } from './client.js';
+import { clusterAction, waitForCluster } from './clusterWait.js';
+import { requestTime } from './followEvents.js';
 import { table } from './format.js';
+import { NO_WAIT_HELP, startedLine } from './operationWait.js';
 
 type Out = (human: string, json: unknown) => void;
 
@@ -32,45 +35,6 @@ interface CreateOptions {
   wait: boolean;
   json?: boolean;
 }
-interface Audit {
-  state: { status: string; failureReason?: string };
-  events: AuditEvent[];
-}
-interface AuditEvent { type: string; occurredAt: string; streamVersion: number; data: Record<string, unknown> }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll a cluster's history until it is ready (or failed), printing each new event as progress. */
-async function waitForCluster(
-  name: string,
-  json: boolean,
-  until: (status: string) => boolean,
-  timeoutMs = 600_000,
-): Promise<string> {
-  const api = apiClient();
-  const deadline = Date.now() + timeoutMs;
-  let seen = 0;
-  for (;;) {
-    const audit = await api.call<Audit>('GET', `/v1/clusters/${name}/audit`);
-    for (const e of audit.events.slice(seen)) {
-      const node = e.data.nodeId ? ` ${String(e.data.nodeId)}` : '';
-      const reason = e.data.reason ? `: ${String(e.data.reason)}` : '';
-      if (!json) process.stderr.write(`  ${e.occurredAt}  ${e.type}${node}${reason}\n`);
-    }
-    seen = audit.events.length;
-    const { status, failureReason } = audit.state;
-    if (until(status)) return status;
-    if (status === 'failed') {
-      const message = `cluster ${name} failed to provision: ${failureReason ?? 'unknown reason'}`;
-      throw new CliError(message, 'PROVISIONING_FAILED');
-    }
-    if (Date.now() > deadline) {
-      throw new CliError(`cluster ${name} is still ${status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
-    }
-    await sleep(100);
-  }
-}
-
 export function registerClusterCommands(program: Command, out: (opts: { json?: boolean }) => Out): void {
   const cluster = program.command('cluster').description('create, list, show, connect to and delete clusters');
 
@@ -86,9 +50,14 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       const input = { name, plan: o.plan, version: Number(o.version), accountId: o.account };
       const body = parseWith(CreateClusterBody, input, 'cluster');
       if (!body.ok) throw new CliError(body.rejection.message, body.rejection.code, body.rejection.details);
-      const res = await apiClient().call('POST', '/v1/clusters', body.value);
-      if (o.wait) await waitForCluster(name, Boolean(o.json), (s) => s === 'ready');
-      const row = o.wait ? await apiClient().call<ClusterRow>('GET', `/v1/clusters/${name}`) : res;
+      const api = apiClient();
+      const since = requestTime();
+      const res = await api.call<{ result: { clusterId: string } }>('POST', '/v1/clusters', body.value);
+      if (o.wait) {
+        const w = { name, clusterId: res.result.clusterId, since, quiet: Boolean(o.json) };
+        await waitForCluster(api, w, 'ready');
+      }
+      const row = o.wait ? await api.call<ClusterRow>('GET', `/v1/clusters/${name}`) : res;
       out(o)(o.wait ? `cluster ${name} is ready` : `cluster ${name} requested`, row);
     });
 
@@ -99,7 +68,12 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
     .action(async (o: { json?: boolean }) => {
       const { clusters } = await apiClient().call<{ clusters: ClusterRow[] }>('GET', '/v1/clusters');
       const rows = clusters.map((c) => [
-        c.name, c.status, c.plan, c.version, typeof c.nodes === 'number' ? c.nodes : c.nodes.length, c.leader,
+        c.name,
+        c.status,
+        c.plan,
+        c.version,
+        typeof c.nodes === 'number' ? c.nodes : c.nodes.length,
+        c.leader,
       ]);
       const headers = ['NAME', 'STATUS', 'PLAN', 'VERSION', 'NODES', 'LEADER'];
       out(o)(table(headers, rows), clusters);
@@ -135,22 +109,24 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
   cluster
     .command('retry <name>')
     .description('try a failed provisioning again, from where it stopped')
-    .option('--no-wait', 'return once the request is accepted')
+    .option('--no-wait', NO_WAIT_HELP)
     .option('--json')
     .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
-      const res = await apiClient().call('POST', `/v1/clusters/${name}/retry`);
-      if (o.wait) await waitForCluster(name, Boolean(o.json), (s) => s === 'ready');
-      out(o)(o.wait ? `cluster ${name} is ready` : `retry of ${name} requested`, res);
+      const request = { method: 'POST', path: `/v1/clusters/${name}/retry` };
+      const res = await clusterAction(apiClient(), name, o, request, 'ready');
+      const requested = res.operationId ? startedLine(res, name) : `retry of ${name} requested`;
+      out(o)(o.wait ? `cluster ${name} is ready` : requested, res);
     });
 
   cluster
     .command('delete <name>')
     .description('stop and remove every node; the history stays for audit')
-    .option('--no-wait', 'return once the request is accepted')
+    .option('--no-wait', NO_WAIT_HELP)
     .option('--json')
     .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
-      const res = await apiClient().call('DELETE', `/v1/clusters/${name}`);
-      if (o.wait) await waitForCluster(name, Boolean(o.json), (s) => s === 'deleted');
-      out(o)(o.wait ? `cluster ${name} deleted` : `deletion of ${name} requested`, res);
+      const request = { method: 'DELETE', path: `/v1/clusters/${name}` };
+      const res = await clusterAction(apiClient(), name, o, request, 'deleted');
+      const requested = res.operationId ? startedLine(res, name) : `deletion of ${name} requested`;
+      out(o)(o.wait ? `cluster ${name} deleted` : requested, res);
     });
 }

@@ -5,9 +5,14 @@ import { table } from './format.js';
 
 type Out = (human: string, json: unknown) => void;
 
-/** `GET /v1/clusters/{name}/audit`: the cluster view at an instant (its stream version renamed) and the events. */
+/** `GET /v1/clusters/{name}/audit`: the cluster at an instant (folded from all its streams) and the events. */
 interface Audit {
-  state: Omit<ClusterView, 'version_'> & { streamVersion: number };
+  state: Omit<ClusterView, 'version_'> & {
+    streamVersion: number;
+    gateways: { gateways: { gatewayId: string; host: string; port: number }[]; leader?: string; exposed: unknown };
+    tls: { forced: boolean; certificatesNotAfter: string | null };
+    backups: { available: { backupId: string; status: string; kind: string }[] };
+  };
   events: EventEnvelope[];
 }
 
@@ -23,26 +28,40 @@ function parseTime(value: string, flag: string): string {
 export function registerHistoryCommands(program: Command, out: (opts: { json?: boolean }) => Out): void {
   program
     .command('audit <name>')
-    .description("a cluster's events; with --at, its state at that instant")
+    .description(
+      'every event about a cluster (its nodes, backups, gateways...) in global order; with --at, its state then',
+    )
     .option('--at <time>', 'ISO date-time: fold the history up to this instant')
+    .option('--type <type>', 'only events of this type (several: comma-separated)')
     .option('--json')
-    .action(async (name: string, o: { at?: string; json?: boolean }) => {
+    .action(async (name: string, o: { at?: string; type?: string; json?: boolean }) => {
       const at = o.at ? parseTime(o.at, '--at') : undefined;
-      const query = at ? `?at=${encodeURIComponent(at)}` : '';
+      const params = new URLSearchParams({ ...(at ? { at } : {}), ...(o.type ? { type: o.type } : {}) });
+      const query = params.size > 0 ? `?${params}` : '';
       const r = await apiClient().call<Audit>('GET', `/v1/clusters/${name}/audit${query}`);
       if (at) {
         const s = r.state;
         const nodes = s.nodes.map((n) => [n.nodeId, n.role, n.port, String(n.started)]);
+        const gateways = s.gateways.gateways.map((g) => `${g.gatewayId} ${g.host}:${g.port}`).join(', ') || 'none';
+        const available = s.backups.available.map((b) => `${b.backupId} (${b.status})`).join(', ') || 'none';
+        const tls = s.tls.forced ? 'forced' : 'not forced';
         out(o)(
           `state of ${name} at ${at}: ${s.status}, plan ${s.plan ?? '-'}, leader ${s.leader ?? '-'}\n` +
-            table(['NODE', 'ROLE', 'PORT', 'STARTED'], nodes),
+            `${table(['NODE', 'ROLE', 'PORT', 'STARTED'], nodes)}\n` +
+            `gateways: ${gateways} -> ${s.gateways.leader ?? '-'}; TLS ${tls}\n` +
+            `backups available: ${available}`,
           r.state,
         );
       } else {
         const rows = r.events.map((e) => [
-          e.streamVersion, e.occurredAt, e.type, `${e.actor.kind}:${e.actor.id}`, JSON.stringify(e.data),
+          e.globalPosition,
+          e.occurredAt,
+          e.streamId.slice(0, e.streamId.indexOf('-')),
+          e.type,
+          `${e.actor.kind}:${e.actor.id}`,
+          JSON.stringify(e.data),
         ]);
-        out(o)(table(['#', 'OCCURRED', 'TYPE', 'ACTOR', 'DATA'], rows), r.events);
+        out(o)(table(['POS', 'OCCURRED', 'STREAM', 'TYPE', 'ACTOR', 'DATA'], rows), r.events);
       }
     });
 

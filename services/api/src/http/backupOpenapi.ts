@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { BackupRow, RestoreBody, ScheduleBody } from './backupSchemas.js';
+import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import { ErrorBody } from './schemas.js';
 
 const json = (schema: z.ZodType) => ({
@@ -17,6 +18,12 @@ const params = [
   { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
 ];
 const nameParam = params.slice(0, 1);
+const allParam = {
+  name: 'all',
+  in: 'query',
+  description: 'true: also the evicted, expired, deleted and failed backups (default: the available ones)',
+  schema: { type: 'string', enum: ['true', 'false'] },
+};
 const BackupShown = BackupRow.extend({
   clusterId: z.string(),
   progress: z.object({ bytes: z.number(), startedAt: z.number() }).nullable(),
@@ -34,7 +41,7 @@ export function backupPaths(): Record<string, unknown> {
     '/v1/clusters/{name}/backups': {
       post: {
         summary: 'Request an on-demand backup (pg_dump on a follower for Business, on the leader otherwise)',
-        parameters: nameParam,
+        parameters: [...nameParam, idempotencyKeyHeader],
         responses: {
           202: { description: 'accepted; `backupId` names the backup', content: json(CommandReply) },
           ...errors,
@@ -43,8 +50,8 @@ export function backupPaths(): Record<string, unknown> {
         },
       },
       get: {
-        summary: "A cluster's backups: id, kind, status, size, started, duration, node",
-        parameters: nameParam,
+        summary: "A cluster's available backups (completed, running, requested); with all=true every backup",
+        parameters: [...nameParam, allParam],
         responses: { 200: { description: 'backups', content: json(BackupList) }, ...errors },
       },
     },
@@ -69,12 +76,13 @@ export function backupPaths(): Record<string, unknown> {
     '/v1/clusters/{name}/backups/{id}/restore': {
       post: {
         summary:
-          'Restore a backup in place, or with `into` into a new cluster of the same plan (created, then restored); ' +
-          'answers when done',
-        parameters: params,
+          'Restore a backup in place, or with `into` into a new cluster of the same plan (created, then restored): ' +
+          'an operation on the target cluster',
+        parameters: [...params, idempotencyKeyHeader],
         requestBody: { required: false, content: json(RestoreBody) },
         responses: {
-          200: { description: 'restored' },
+          ...operationAccepted,
+          200: { description: 'restored (services without operations)' },
           ...errors,
           409: error('backup not completed, cluster not ready or name taken'),
           500: error('the file does not match its sha256 or pg_restore failed'),
@@ -84,7 +92,7 @@ export function backupPaths(): Record<string, unknown> {
     '/v1/clusters/{name}/backups/schedule': {
       put: {
         summary: 'Set the daily backup time (HH:MM in a time zone, default UTC)',
-        parameters: nameParam,
+        parameters: [...nameParam, idempotencyKeyHeader],
         requestBody: { required: true, content: json(ScheduleBody) },
         responses: { 200: { description: 'set', content: json(CommandReply) }, ...errors },
       },

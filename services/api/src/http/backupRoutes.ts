@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { findBackup, parseWith, querySubject, type Backup, type Rejection } from '@pgfleet/contracts';
+import { COMMANDS, findBackup, isKept, parseWith, querySubject, type Backup, type Rejection } from '@pgfleet/contracts';
 import { createFileBackupStore } from '@pgfleet/backupstore';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { loadBackups } from './backupHistory.js';
-import { BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
+import { BackupListQuery, BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
+import { acceptedOperation } from './operationRoutes.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { reject } from './rejections.js';
 import { findCluster, requestMeta } from './clusterLookup.js';
@@ -26,8 +27,14 @@ const RESTORE_TIMEOUT_MS = 60 * 60_000;
 
 function backupRow(b: Backup): BackupRow {
   return {
-    id: b.backupId, kind: b.kind, status: b.status, size: b.size ?? null, sha256: b.sha256 ?? null,
-    started: b.startedAt ?? null, requested: b.requestedAt ?? null, duration: b.durationMs ?? null,
+    id: b.backupId,
+    kind: b.kind,
+    status: b.status,
+    size: b.size ?? null,
+    sha256: b.sha256 ?? null,
+    started: b.startedAt ?? null,
+    requested: b.requestedAt ?? null,
+    duration: b.durationMs ?? null,
     node: b.node ?? null,
     ...(b.onLeaderReason ? { onLeaderReason: b.onLeaderReason } : {}),
     ...(b.failedReason ? { failedReason: b.failedReason } : {}),
@@ -41,6 +48,12 @@ const notCompleted = (backup: Backup): Rejection => ({
 });
 
 type Progress = { bytes: number; startedAt: number };
+
+/**
+ * Whether RestoreBackup takes `into` (the restore operation creates the new cluster itself);
+ * until the contracts say so, the API creates the cluster, waits for it, then restores into it.
+ */
+const RESTORE_CREATES_INTO = 'into' in COMMANDS.backup.RestoreBackup.shape;
 
 /**
  * Backups of a cluster over HTTP: request (RequestBackup over NATS), list and show (a fold of
@@ -79,11 +92,15 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   });
 
   app.get('/v1/clusters/:name/backups', async (req, reply) => {
+    const q = parseWith(BackupListQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
     const cluster = await findCluster(ctx.projection, req, reply);
     if (!cluster) return;
     const state = await loadBackups(ctx.store, cluster.clusterId);
     const { clusterId, name } = cluster;
-    return { clusterId, name, schedule: state.schedule ?? null, backups: state.backups.map(backupRow) };
+    // Available (completed, and those on their way) unless ?all=true adds the gone and failed ones.
+    const shown = q.value.all === 'true' ? state.backups : state.backups.filter(isKept);
+    return { clusterId, name, schedule: state.schedule ?? null, backups: shown.map(backupRow) };
   });
 
   app.get('/v1/clusters/:name/backups/:id', async (req, reply) => {
@@ -124,6 +141,16 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     if (!found) return;
     const { cluster, backup } = found;
     if (backup.status !== 'completed') return reject(reply, notCompleted(backup));
+    if (body.value.into && RESTORE_CREATES_INTO) {
+      const data = { clusterId: cluster.clusterId, backupId: backup.backupId, into: { name: body.value.into } };
+      const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', data, requestMeta(req), {
+        timeoutMs: RESTORE_TIMEOUT_MS,
+      });
+      if (!res.ok) return reject(reply, res);
+      const restore = { backupId: backup.backupId, cluster: cluster.name, into: body.value.into, created: true };
+      if (acceptedOperation(reply, res, restore)) return reply;
+      return { ...res.result, ...restore };
+    }
     let target = cluster;
     if (body.value.into) {
       const created = await createAndWait(req, body.value.into, cluster);
@@ -135,10 +162,15 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
       timeoutMs: RESTORE_TIMEOUT_MS,
     });
     if (!res.ok) return reject(reply, res);
-    return {
-      ...res.result, backupId: backup.backupId, cluster: cluster.name, into: target.name,
-      targetClusterId: target.clusterId, created: target !== cluster,
+    const restore = {
+      backupId: backup.backupId,
+      cluster: cluster.name,
+      into: target.name,
+      targetClusterId: target.clusterId,
+      created: target !== cluster,
     };
+    if (acceptedOperation(reply, res, restore)) return reply;
+    return { ...res.result, ...restore };
   });
 
   /** `restore --into`: a new cluster of the same plan, version and account, ready. */
@@ -148,7 +180,7 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     like: ClusterSummary,
   ): Promise<ClusterSummary | Rejection> {
     const data = { name, plan: like.plan, version: like.version, accountId: like.accountId };
-    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', data, requestMeta(req));
+    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', data, requestMeta(req, 'into'));
     if (!created.ok) return { ...created, details: { ...created.details, field: 'into' } };
     const clusterId = String(created.result?.clusterId);
     const deadline = Date.now() + CREATE_TIMEOUT_MS;

@@ -4,6 +4,9 @@ import { ClusterName, HourMinute, Id } from '@pgfleet/contracts';
 /** Bodies and parameters of the backup routes; the OpenAPI document is generated from these. */
 export const BackupParams = z.object({ name: z.string(), id: Id });
 
+/** `?all=true`: also the evicted, expired, deleted and failed backups (default: the available ones). */
+export const BackupListQuery = z.object({ all: z.enum(['true', 'false']).optional() });
+
 export const RestoreBody = z.object({
   /** Restore into a new cluster of this name (same plan and version); omitted: in place. */
   into: ClusterName.optional(),

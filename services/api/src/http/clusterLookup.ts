@@ -1,14 +1,23 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseWith } from '@pgfleet/contracts';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
+import { idempotencyKeyOf } from './idempotency.js';
 import { reject } from './rejections.js';
 import { AccountQuery } from './schemas.js';
 
-/** Who sent a command through the API, and the correlation id to carry (header or request id). */
-export const requestMeta = (req: FastifyRequest) => ({
-  actor: { kind: 'user' as const, id: 'api' },
-  correlationId: String(req.headers['x-correlation-id'] ?? req.id),
-});
+/**
+ * Who sent a command through the API, the correlation id to carry (header or request id), and
+ * the request's `Idempotency-Key` as the command id (so the services do it once); `part` names
+ * the second command of a request that sends two (`restore --into` creates, then restores).
+ */
+export const requestMeta = (req: FastifyRequest, part?: string) => {
+  const key = idempotencyKeyOf(req);
+  return {
+    actor: { kind: 'user' as const, id: 'api' },
+    correlationId: String(req.headers['x-correlation-id'] ?? req.id),
+    ...(key ? { commandId: part ? `${key}-${part}` : key } : {}),
+  };
+};
 
 /**
  * The cluster named in the path (`:name`, in `?accountId=`, default account), from the projection

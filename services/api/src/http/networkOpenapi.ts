@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
+import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import { ErrorBody } from './schemas.js';
 
 const json = (schema: z.ZodType) => ({
@@ -8,6 +9,12 @@ const json = (schema: z.ZodType) => ({
 const error = (description: string) => ({ description, content: json(ErrorBody) });
 const errors = { 400: error('invalid input'), 401: error('missing or wrong token'), 404: error('no such cluster') };
 const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
+const idempotent = [...nameParam, idempotencyKeyHeader];
+/** Services that still answer when done (no operation) get the final result back with 200. */
+const done = (description: string) => ({
+  description: `done (services without operations): ${description}`,
+  content: json(CommandReply),
+});
 const CaShown = z.object({ clusterId: z.string(), path: z.string(), pem: z.string() });
 
 /** The OpenAPI paths of the networking routes (see networkRoutes.ts). */
@@ -22,39 +29,58 @@ export function networkPaths(): Record<string, unknown> {
     },
     '/v1/clusters/{name}/switchover': {
       post: {
-        summary: 'Hand leadership to a follower (default: the first); replies once the gateways forward to it',
-        parameters: nameParam,
+        summary:
+          'Hand leadership to a follower (default: the first): an operation whose result has from, to, timeline; ' +
+          'the gateways then forward to the new leader (GatewayLeaderSet on the gateway stream)',
+        parameters: idempotent,
         requestBody: { content: json(z.object({ to: z.string().optional() })) },
         responses: {
-          200: {
-            description: 'done; `result` has from, to, timeline; `gatewayLeader` the node the gateways forward to',
-            content: json(CommandReply),
-          },
+          ...operationAccepted,
+          200: done('`result` has from, to, timeline; `gatewayLeader` the node the gateways forward to'),
           ...errors,
-          409: error('not ready, one-node plan (NO_FOLLOWER) or already the leader (ALREADY_LEADER)'),
+          409: error(
+            'not ready, one-node plan (NO_FOLLOWER), already the leader (ALREADY_LEADER) or another operation ' +
+              'in progress (OPERATION_IN_PROGRESS)',
+          ),
         },
       },
     },
     '/v1/clusters/{name}/tls': {
       post: {
-        summary: 'Force TLS: every node accepts only hostssl; plaintext connections are refused',
-        parameters: nameParam,
+        summary: 'Force TLS (an operation): every node accepts only hostssl; plaintext connections are refused',
+        parameters: idempotent,
         requestBody: { content: json(z.object({ force: z.literal(true) })) },
         responses: {
-          200: { description: 'forced (or already forced: `result.changed` false)', content: json(CommandReply) },
+          ...operationAccepted,
+          200: done('forced (or already forced: `result.changed` false)'),
           ...errors,
         },
       },
     },
     '/v1/clusters/{name}/certs': {
       post: {
-        summary: 'Rotate the node certificates (same CA): loaded with a reload, no downtime',
-        parameters: nameParam,
+        summary: 'Rotate the node certificates (an operation; same CA): loaded with a reload, no downtime',
+        parameters: idempotent,
         requestBody: { content: json(z.object({ rotate: z.literal(true) })) },
         responses: {
-          200: { description: 'rotated: `result` has nodes and notAfter', content: json(CommandReply) },
+          ...operationAccepted,
+          200: done('rotated: `result` has nodes and notAfter'),
           ...errors,
         },
+      },
+    },
+    '/v1/clusters/{name}/expose': {
+      post: {
+        summary: 'Open the cluster to the outside (an operation; needs forced TLS): `result` has address and port',
+        parameters: idempotent,
+        responses: { ...operationAccepted, 200: done('exposed'), ...errors },
+      },
+    },
+    '/v1/clusters/{name}/unexpose': {
+      post: {
+        summary: 'Close the cluster to the outside (an operation): the gateways listen on loopback only',
+        parameters: idempotent,
+        responses: { ...operationAccepted, 200: done('unexposed'), ...errors },
       },
     },
   };

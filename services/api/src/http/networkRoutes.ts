@@ -8,6 +8,7 @@ import { entryPoint, foldGateways, Id, parseWith, streamIds } from '@pgfleet/con
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { clusterCaFiles, clusterTlsDir } from '@pgfleet/postgres';
+import { acceptedOperation } from './operationRoutes.js';
 import type { ClusterProjection } from './projection.js';
 
 export interface NetworkRoutesContext {
@@ -85,6 +86,8 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
       timeoutMs: SWITCHOVER_TIMEOUT_MS,
     });
     if (!res.ok) return reject(reply, res);
+    // An operation: 202 now; the CLI follows it, and the gateways, on the event stream.
+    if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
     // Done when the gateways forward to the new leader (the networking service follows LeaderChanged).
     const to = String(res.result?.to);
     const deadline = Date.now() + 30_000;
@@ -106,6 +109,7 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const data = { clusterId: row.clusterId };
     const res = await sendCommand(ctx.nc, 'networking', 'ForceTls', data, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
+    if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
     return { ...res, clusterId: row.clusterId };
   });
 
@@ -118,10 +122,14 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
     const data = { clusterId: row.clusterId };
     const res = await sendCommand(ctx.nc, 'networking', 'RotateCertificates', data, meta, { timeoutMs: 60_000 });
     if (!res.ok) return reject(reply, res);
+    if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
     return { ...res, clusterId: row.clusterId };
   });
 
-  for (const [path, command] of [['expose', 'ExposeCluster'], ['unexpose', 'UnexposeCluster']] as const) {
+  for (const [path, command] of [
+    ['expose', 'ExposeCluster'],
+    ['unexpose', 'UnexposeCluster'],
+  ] as const) {
     app.post(`/v1/clusters/:name/${path}`, async (req, reply) => {
       const row = await findCluster(ctx.projection, req, reply);
       if (!row) return;
@@ -129,6 +137,7 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: NetworkRoutesCo
       const data = { clusterId: row.clusterId };
       const res = await sendCommand(ctx.nc, 'networking', command, data, meta, { timeoutMs: 60_000 });
       if (!res.ok) return reject(reply, res);
+      if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
       return { ...res, clusterId: row.clusterId };
     });
   }

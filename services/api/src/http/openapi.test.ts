@@ -12,4 +12,29 @@ describe('OpenAPI document', () => {
     expect(body.required).toEqual(['name', 'plan']);
     expect(JSON.stringify(body.properties.plan)).toContain('business-1024');
   });
+
+  it('documents the operation routes, and the Idempotency-Key header and the 202 of every long action', () => {
+    type Op = { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> };
+    const doc = openApiDocument() as { paths: Record<string, Record<string, Op>> };
+    expect(doc.paths['/v1/operations/{id}']?.get).toBeDefined();
+    expect(doc.paths['/v1/clusters/{name}/operations']?.get).toBeDefined();
+    const long = [
+      ['/v1/clusters/{name}/switchover', 'post'],
+      ['/v1/clusters/{name}/tls', 'post'],
+      ['/v1/clusters/{name}/certs', 'post'],
+      ['/v1/clusters/{name}/expose', 'post'],
+      ['/v1/clusters/{name}/unexpose', 'post'],
+      ['/v1/clusters/{name}/backups/{id}/restore', 'post'],
+      ['/v1/clusters/{name}/retry', 'post'],
+      ['/v1/clusters/{name}', 'delete'],
+    ] as const;
+    for (const [path, method] of long) {
+      const op = doc.paths[path]![method]!;
+      expect(op.responses['202'], `${method} ${path}`).toBeDefined();
+      expect(
+        op.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header'),
+        path,
+      ).toBe(true);
+    }
+  });
 });

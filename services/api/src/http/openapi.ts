@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { backupPaths } from './backupOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
+import { idempotencyKeyHeader, operationAccepted, operationPaths } from './operationOpenapi.js';
 import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
 
 const json = (schema: z.ZodType) => ({
@@ -14,6 +15,8 @@ const errors = {
 };
 const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
 const accepted = { 202: { description: 'accepted', content: json(CommandReply) }, ...errors };
+const operation = { ...errors, ...operationAccepted };
+const idempotent = [...nameParam, idempotencyKeyHeader];
 
 /** OpenAPI 3.1 document of the HTTP API, generated from the zod schemas. */
 export function openApiDocument(): Record<string, unknown> {
@@ -33,6 +36,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'List clusters', responses: { 200: { description: 'clusters' } } },
         post: {
           summary: 'Create a cluster',
+          parameters: [idempotencyKeyHeader],
           requestBody: { required: true, content: json(CreateClusterBody) },
           responses: accepted,
         },
@@ -43,10 +47,14 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: nameParam,
           responses: { 200: { description: 'cluster' }, ...errors },
         },
-        delete: { summary: 'Delete a cluster', parameters: nameParam, responses: accepted },
+        delete: { summary: 'Delete a cluster (an operation)', parameters: idempotent, responses: operation },
       },
       '/v1/clusters/{name}/retry': {
-        post: { summary: 'Retry a failed provisioning where it stopped', parameters: nameParam, responses: accepted },
+        post: {
+          summary: 'Retry a failed provisioning where it stopped (an operation)',
+          parameters: idempotent,
+          responses: operation,
+        },
       },
       '/v1/clusters/{name}/url': {
         get: {
@@ -57,10 +65,17 @@ export function openApiDocument(): Record<string, unknown> {
       },
       ...backupPaths(),
       ...networkPaths(),
+      ...operationPaths(),
       '/v1/clusters/{name}/audit': {
         get: {
-          summary: "A cluster's events, or its state at an instant",
-          parameters: [...nameParam, { name: 'at', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.at.unwrap()) }],
+          summary:
+            'Every event about a cluster from all its streams (cluster, backups, gateway...) in global order, ' +
+            'and its state at an instant (nodes, leader, gateways, TLS, backups available)',
+          parameters: [
+            ...nameParam,
+            { name: 'at', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.at.unwrap()) },
+            { name: 'type', in: 'query', schema: z.toJSONSchema(AuditQuery.shape.type.unwrap()) },
+          ],
           responses: { 200: { description: 'history' }, ...errors },
         },
       },

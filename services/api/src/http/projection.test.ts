@@ -6,9 +6,16 @@ let version = 0;
 const ev = (type: string, data: unknown, streamId = 'cluster-c1'): EventEnvelope =>
   ({
     id: `0190a000-0000-7000-8000-${String(++version).padStart(12, '0')}`,
-    type, data, streamId, streamVersion: version, globalPosition: String(version),
-    occurredAt: `2026-11-25T10:00:${String(version).padStart(2, '0')}Z`, schemaVersion: 1,
-    correlationId: 'c', causationId: null, actor: { kind: 'user', id: 'test' },
+    type,
+    data,
+    streamId,
+    streamVersion: version,
+    globalPosition: String(version),
+    occurredAt: `2026-11-25T10:00:${String(version).padStart(2, '0')}Z`,
+    schemaVersion: 1,
+    correlationId: 'c',
+    causationId: null,
+    actor: { kind: 'user', id: 'test' },
   }) as EventEnvelope;
 
 describe('cluster list projection', () => {
@@ -29,5 +36,20 @@ describe('cluster list projection', () => {
     expect(row()!.streamVersion).toBe(4);
     applyToClusters(map, ev('ClusterDeleted', {}));
     expect(row()!.status).toBe('deleted');
+  });
+
+  it("keeps each cluster's operations: found by id with their cluster, steps with times, result or error", () => {
+    const map = new Map<string, ClusterEntry>();
+    const nodes = [{ nodeId: 'node1', role: 'leader' }];
+    const requested = { clusterId: 'c2', name: 'ops', accountId: 'default', plan: 'starter-512', version: 15, nodes };
+    applyToClusters(map, ev('ClusterRequested', { ...requested, secretRef: 'x' }, 'cluster-c2'));
+    const op = { operationId: 'op-1', kind: 'switchover', params: { to: 'node2' } };
+    applyToClusters(map, ev('OperationRequested', op, 'cluster-c2'));
+    applyToClusters(map, ev('OperationStepCompleted', { operationId: 'op-1', step: 'fence' }, 'cluster-c2'));
+    applyToClusters(map, ev('OperationFailed', { operationId: 'op-1', step: 'promote', reason: 'no' }, 'cluster-c2'));
+    const view = map.get('c2')!.view;
+    const found = view.ops.operations[0]!;
+    expect(found).toMatchObject({ operationId: 'op-1', status: 'failed', failedStep: 'promote', error: 'no' });
+    expect(found.steps).toEqual([{ step: 'fence', at: expect.stringMatching(/^2026-11-25T10:00/) }]);
   });
 });

@@ -1,9 +1,11 @@
 import {
   evolveClusterView,
+  findOperation,
   initialClusterView,
   isClusterEvent,
   type ClusterView,
   type EventEnvelope,
+  type Operation,
 } from '@pgfleet/contracts';
 import type { EventStore, Subscription } from '@pgfleet/eventstore';
 
@@ -36,8 +38,18 @@ function summarize(view: ClusterView, last: EventEnvelope): ClusterSummary | und
   const { status, clusterId, name, accountId, plan, version, createdAt } = view;
   if (status === 'none' || !clusterId || !name || !accountId || !plan || !version || !createdAt) return undefined;
   return {
-    clusterId, name, accountId, plan, version, status, leader: view.leader, nodes: view.nodes.length,
-    createdAt, updatedAt: last.occurredAt, streamVersion: last.streamVersion, failureReason: view.failureReason,
+    clusterId,
+    name,
+    accountId,
+    plan,
+    version,
+    status,
+    leader: view.leader,
+    nodes: view.nodes.length,
+    createdAt,
+    updatedAt: last.occurredAt,
+    streamVersion: last.streamVersion,
+    failureReason: view.failureReason,
   };
 }
 
@@ -126,6 +138,20 @@ export class ClusterProjection {
     return this.rows()
       .filter((c) => c.status !== 'deleted' && (!accountId || c.accountId === accountId))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The operations of a cluster, oldest first. */
+  operationsOf(clusterId: string): Operation[] {
+    return this.clusters.get(clusterId)?.view.ops.operations ?? [];
+  }
+
+  /** An operation by id, with the cluster it acts on (deleted clusters included). */
+  findOperation(operationId: string): { cluster: ClusterSummary; operation: Operation } | undefined {
+    for (const { view, summary } of this.clusters.values()) {
+      const operation = findOperation(view.ops, operationId);
+      if (operation) return { cluster: summary, operation };
+    }
+    return undefined;
   }
 
   private rows(): ClusterSummary[] {

@@ -13,6 +13,11 @@ export const AccountQuery = z.object({ accountId: AccountId.default('default') }
 
 export const AuditQuery = AccountQuery.extend({
   at: z.iso.datetime({ offset: true }).optional(),
+  /** Only events of these types (comma-separated), e.g. `BackupCompleted,LeaderChanged`. */
+  type: z
+    .string()
+    .regex(/^[A-Za-z]+(,[A-Za-z]+)*$/, 'must be event types separated by commas')
+    .optional(),
 });
 
 export const ErrorBody = z.object({

@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { join } from 'node:path';
 import { findPlan, foldClusterView, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
@@ -10,8 +11,11 @@ import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRout
 import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
 import { findCluster, requestMeta } from './clusterLookup.js';
+import { registerHistoryRoutes } from './historyRoutes.js';
+import { IdempotencyRecords, registerIdempotency } from './idempotency.js';
+import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js';
 import { ClusterProjection } from './projection.js';
-import { AccountQuery, AuditQuery, CreateClusterBody } from './schemas.js';
+import { AccountQuery, CreateClusterBody } from './schemas.js';
 
 export interface ApiServerOptions {
   port: number;
@@ -21,6 +25,9 @@ export interface ApiServerOptions {
   nc: NatsConnection;
   home: string;
 }
+
+/** At shutdown, requests still running after this are cut (their operations go on in the services). */
+const CLOSE_GRACE_MS = 3000;
 
 /** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
 export async function startApiServer(opts: ApiServerOptions) {
@@ -48,6 +55,8 @@ export async function startApiServer(opts: ApiServerOptions) {
       return reject(reply, { code: 'UNAUTHORIZED', message });
     }
   });
+
+  registerIdempotency(app, new IdempotencyRecords(join(opts.home, 'api', 'idempotency.jsonl')));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/openapi.json', async () => openApiDocument());
@@ -108,6 +117,7 @@ export async function startApiServer(opts: ApiServerOptions) {
     const data = { clusterId: row.clusterId };
     const res = await sendCommand(opts.nc, 'provisioning', 'DeleteCluster', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
+    if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
 
@@ -117,21 +127,12 @@ export async function startApiServer(opts: ApiServerOptions) {
     const data = { clusterId: row.clusterId };
     const res = await sendCommand(opts.nc, 'provisioning', 'RetryCluster', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
+    if (acceptedOperation(reply, res, { clusterId: row.clusterId })) return reply;
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
 
-  app.get('/v1/clusters/:name/audit', async (req, reply) => {
-    const q = parseWith(AuditQuery, req.query, 'query');
-    if (!q.ok) return reject(reply, q.rejection);
-    const row = await findCluster(projection, req, reply, true);
-    if (!row) return;
-    const until = q.value.at ? new Date(q.value.at) : undefined;
-    const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId), { until });
-    const state = foldClusterView(events);
-    const shown = { ...state, version_: undefined, streamVersion: state.version_ };
-    return { clusterId: row.clusterId, name: row.name, at: q.value.at ?? null, state: shown, events };
-  });
-
+  registerHistoryRoutes(app, { projection, store: opts.store });
+  registerOperationRoutes(app, { projection });
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
 
@@ -143,6 +144,13 @@ export async function startApiServer(opts: ApiServerOptions) {
   }
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${opts.port}`,
-    close: async () => { await app.close(); await projection.stop(); },
+    /** Stop listening, close idle connections, give running requests a moment, then cut them. */
+    close: async () => {
+      const closing = app.close();
+      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS + 1000))]);
+      clearTimeout(cut);
+      await projection.stop();
+    },
   };
 }

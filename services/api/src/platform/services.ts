@@ -30,16 +30,22 @@ export function serviceEntries(names: readonly string[]): Map<string, string> {
 export interface Supervised {
   name: string;
   readonly pid: number | undefined;
-  stop(): Promise<void>;
+  /** From now on the service is never restarted (synchronous: the first thing a shutdown does). */
+  markStopping(): void;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process exited. */
+  stop(graceMs?: number): Promise<void>;
 }
 
-/** Run a service process; restart it (after a pause) when it dies unexpectedly, like an init system. */
-export function supervise(
-  name: string,
-  entry: string,
-  env: NodeJS.ProcessEnv,
-  log: (msg: string) => void,
-): Supervised {
+/** How long a stopping service gets to finish its work in hand before SIGKILL (its operations resume later). */
+const STOP_GRACE_MS = 8000;
+const RESTART_DELAY_MS = 1000;
+
+/**
+ * Run a service process; restart it (after a pause) when it dies unexpectedly, like an init
+ * system, but never once the platform is stopping: a service that exits on the Ctrl-C of the whole
+ * process group is not restarted.
+ */
+export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, log: (msg: string) => void): Supervised {
   let child: ChildProcess | undefined;
   let stopping = false;
   let exited: Promise<void> = Promise.resolve();
@@ -48,28 +54,35 @@ export function supervise(
     child = proc;
     exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
-        if (!stopping) {
-          log(`service ${name} exited (${signal ?? code}); restarting in 1 s`);
-          setTimeout(() => {
-            if (!stopping) launch();
-          }, 1000);
-        }
         resolve();
+        if (stopping) return;
+        // Decided after the pause: a Ctrl-C reaches the services and `up` at once, and the
+        // service may exit before `up` has marked it stopping.
+        setTimeout(() => {
+          if (stopping) return;
+          log(`service ${name} exited (${signal ?? code}); restarting`);
+          launch();
+        }, RESTART_DELAY_MS);
       }),
     );
   };
   launch();
   return {
     name,
-    get pid() { return child?.pid; },
-    stop: async () => {
+    get pid() {
+      return child?.pid;
+    },
+    markStopping: () => {
       stopping = true;
-      if (child && child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child?.kill('SIGKILL'), 15000);
-        await exited;
-        clearTimeout(timer);
-      }
+    },
+    stop: async (graceMs = STOP_GRACE_MS) => {
+      stopping = true;
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
@@ -83,6 +96,7 @@ export async function waitUntilAnswering(
   nc: NatsConnection,
   names: readonly string[],
   timeoutMs = 60_000,
+  stopping: () => boolean = () => false,
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   const silent: string[] = [];
@@ -93,7 +107,7 @@ export async function waitUntilAnswering(
     for (;;) {
       const reply = await sendCommand(nc, service, command, {}, undefined, { timeoutMs: 1000 });
       if (reply.ok || reply.code !== 'SERVICE_UNAVAILABLE') break;
-      if (Date.now() > deadline) {
+      if (Date.now() > deadline || stopping()) {
         silent.push(name);
         break;
       }

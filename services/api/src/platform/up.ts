@@ -14,6 +14,7 @@ import {
   writePlatformFile,
   type PlatformFile,
 } from './home.js';
+import { lockHome } from './homeLock.js';
 import { secureNats } from './natsSecurity.js';
 import { SERVICES, serviceEntries, supervise, waitUntilAnswering, type Supervised } from './services.js';
 
@@ -24,7 +25,41 @@ export interface Platform {
   eventstoreUrl: string;
   /** The service processes (name and current pid): what a chaos test kills. */
   services(): { name: string; pid: number | undefined }[];
+  /**
+   * Stop everything in a bounded time, whatever is in flight: first (synchronously) mark every
+   * service as stopping so none is restarted, then close the API (cutting hung requests), the
+   * services (SIGKILL after a grace period: their operations resume at the next start), the
+   * relay, NATS connections, the event store and the embedded servers; last, free the home.
+   */
   stop(): Promise<void>;
+}
+
+export interface UpOptions {
+  /** Abort a start in progress (Ctrl-C during startup): what is started is stopped, and `up` throws. */
+  signal?: AbortSignal;
+}
+
+/** A start interrupted by its signal. */
+export class UpAborted extends Error {
+  constructor() {
+    super('pgfleet start interrupted; everything it had started is stopped');
+    this.name = 'UpAborted';
+  }
+}
+
+/** Each part of the platform gets this long to close; then the next one closes anyway. */
+const CLOSE_MS = { api: 5000, services: 10_000, relay: 3000, nats: 3000, store: 3000, eventstore: 10_000 };
+
+async function within(ms: number, what: string, work: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not stop within ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([work(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const DEFAULT_PORTS: PlatformFile = { natsPort: 14222, eventstorePort: 15432, apiPort: 7480 };
@@ -47,25 +82,47 @@ async function choosePort(wanted: number): Promise<number> {
 export async function up(
   env: NodeJS.ProcessEnv = process.env,
   log: (msg: string) => void = console.log,
+  opts: UpOptions = {},
 ): Promise<Platform> {
   const entries = serviceEntries(SERVICES);
   const home = platformHome(env);
   mkdirSync(home, { recursive: true, mode: 0o755 });
   assertReachableByPostgres(home);
-  const previous = readPlatformFile(home);
-  const port = async (given: string | undefined, known: number | undefined, wanted: number) =>
-    Number(given ?? known ?? (await choosePort(wanted)));
-  const ports: PlatformFile = {
-    natsPort: await port(env.PGFLEET_NATS_PORT, previous?.natsPort, DEFAULT_PORTS.natsPort),
-    eventstorePort: await port(env.PGFLEET_EVENTSTORE_PORT, previous?.eventstorePort, DEFAULT_PORTS.eventstorePort),
-    apiPort: await port(env.PGFLEET_API_PORT, previous?.apiPort, DEFAULT_PORTS.apiPort),
+  // Before anything is started or written: a second `up` on this home stops here, touching nothing.
+  const lock = lockHome(home, () => readPlatformFile(home)?.apiPort);
+  const running: Supervised[] = [];
+  let stopping = false;
+  const markStopping = () => {
+    stopping = true;
+    for (const s of running) s.markStopping();
   };
-  const closers: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const close of closers.reverse()) await close().catch((e: unknown) => log(`stop: ${String(e)}`));
-    closers.length = 0;
+  opts.signal?.addEventListener('abort', markStopping, { once: true });
+  const closers: { what: string; ms: number; close: () => Promise<unknown> }[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    markStopping();
+    stopped ??= (async () => {
+      for (const { what, ms, close } of closers.reverse()) {
+        await within(ms, what, close).catch((e: unknown) => log(`stop: ${e instanceof Error ? e.message : String(e)}`));
+      }
+      closers.length = 0;
+      opts.signal?.removeEventListener('abort', markStopping);
+      lock.release();
+    })();
+    return stopped;
+  };
+  const started = () => {
+    if (opts.signal?.aborted) throw new UpAborted();
   };
   try {
+    const previous = readPlatformFile(home);
+    const port = async (given: string | undefined, known: number | undefined, wanted: number) =>
+      Number(given ?? known ?? (await choosePort(wanted)));
+    const ports: PlatformFile = {
+      natsPort: await port(env.PGFLEET_NATS_PORT, previous?.natsPort, DEFAULT_PORTS.natsPort),
+      eventstorePort: await port(env.PGFLEET_EVENTSTORE_PORT, previous?.eventstorePort, DEFAULT_PORTS.eventstorePort),
+      apiPort: await port(env.PGFLEET_API_PORT, previous?.apiPort, DEFAULT_PORTS.apiPort),
+    };
     let natsUrl = env.PGFLEET_NATS_URL;
     // Credentials of each process on NATS: from the environment for an external server, else
     // generated (PGFLEET_NATS_TLS=1: TLS and one user per process with its own permissions).
@@ -78,7 +135,7 @@ export async function up(
         storeDir: join(home, 'nats'),
         configFile: secured?.configFile,
       });
-      closers.push(() => nats.stop());
+      closers.push({ what: 'NATS', ms: CLOSE_MS.nats, close: () => nats.stop() });
       natsUrl = secured ? `tls://127.0.0.1:${ports.natsPort}` : nats.url;
       if (secured) {
         natsAuth = async (user) => ({
@@ -89,40 +146,59 @@ export async function up(
       }
       log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}${secured ? '; TLS, a user per process' : ''})`);
     }
+    started();
     writePlatformFile(home, { ...ports, natsTls: env.PGFLEET_NATS_TLS === '1' && !env.PGFLEET_NATS_URL });
     let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
     if (!eventstoreUrl) {
       const password = fileSecret(home, 'eventstore-password');
       const dataDir = join(home, 'eventstore');
       const server: LocalServer = await startLocalServer({ dataDir, port: ports.eventstorePort, password });
-      closers.push(() => server.stop('fast'));
+      // A fast stop that hangs (a stuck backend) becomes an immediate one.
+      const stopServer = () =>
+        within(CLOSE_MS.eventstore - 3000, 'the event store PostgreSQL (fast)', () => server.stop('fast')).catch(() =>
+          server.stop('immediate'),
+        );
+      closers.push({ what: 'the event store PostgreSQL', ms: CLOSE_MS.eventstore, close: stopServer });
       await ensureDatabase(server.url('postgres'), 'pgfleet');
       eventstoreUrl = server.url('pgfleet');
       log(`eventstore postgres://127.0.0.1:${ports.eventstorePort}/pgfleet`);
     }
+    started();
     const store = createPostgresEventStore({ connectionString: eventstoreUrl });
     await store.migrate();
-    closers.push(() => store.close());
+    closers.push({ what: 'the event store client', ms: CLOSE_MS.store, close: () => store.close() });
     const platformAuth = busAuthFromEnv({ ...env, ...(await natsAuth('platform')) });
     const nc = await connectBus({ servers: natsUrl, name: 'pgfleet-up', ...platformAuth });
-    closers.push(() => nc.drain());
+    const closeNats = () => within(CLOSE_MS.nats - 1000, 'NATS drain', () => nc.drain()).catch(() => nc.close());
+    closers.push({ what: 'the NATS connection', ms: CLOSE_MS.nats, close: closeNats });
     const relay = startRelay({ store, js: jetstream(nc) });
+    closers.push({ what: 'the relay', ms: CLOSE_MS.relay, close: () => relay.stop() });
     await relay.caughtUp();
-    closers.push(() => relay.stop());
+    started();
 
     const serviceEnv = { ...env, PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl };
-    const running: Supervised[] = [];
     for (const [name, entry] of entries) {
       running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
     }
-    closers.push(async () => {
-      await Promise.all(running.map((s) => s.stop()));
+    const grace = CLOSE_MS.services - 2000;
+    closers.push({
+      what: 'the services',
+      ms: CLOSE_MS.services,
+      close: () => Promise.all(running.map((s) => s.stop(grace))),
     });
-    const silent = await waitUntilAnswering(nc, running.map((s) => s.name));
+    started();
+    const silent = await waitUntilAnswering(
+      nc,
+      running.map((s) => s.name),
+      60_000,
+      () => stopping,
+    );
+    started();
     if (silent.length > 0) log(`services   ${silent.join(', ')} not answering commands yet`);
 
     const api = await startApiServer({ port: ports.apiPort, token: apiTokenOf(home), store, nc, home });
-    closers.push(() => api.close());
+    closers.push({ what: 'the API', ms: CLOSE_MS.api, close: () => api.close() });
+    started();
     const apiUrl = `http://127.0.0.1:${ports.apiPort}`;
     log(`api        ${apiUrl} (token in ${join(home, 'api-token')})`);
     log(`services   ${running.map((s) => s.name).join(', ') || '(none)'}`);

@@ -9,6 +9,7 @@ import {
   type ClusterFacts,
   type RequestBackupCommand,
 } from './backups.js';
+import { backupIdFor } from './backupId.js';
 
 const starter = findPlan('starter-512')!;
 const tiny = { ...starter, backups: { ...starter.backups, manualTotal: 2, manualDaily: 3 } };
@@ -215,5 +216,114 @@ describe('worker outcomes', () => {
       },
     ]);
     expect(s.version).toBe(3);
+  });
+});
+
+describe('RequestBackup with a client command id (Idempotency-Key)', () => {
+  const now = '2025-01-01T10:00:00Z';
+  it('derives one backup id per cluster and key, within the Id rule', () => {
+    const id = backupIdFor('c1', 'key-1');
+    expect(id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    expect(backupIdFor('c1', 'key-1')).toBe(id);
+    expect(backupIdFor('c1', 'key-2')).not.toBe(id);
+    expect(backupIdFor('c2', 'key-1')).not.toBe(id);
+  });
+  it('the same key twice asks for one backup: the second request records nothing', () => {
+    const id = backupIdFor('c1', 'key-1');
+    spec.given([]).when(request(id, now)).then([requested(id, now)]);
+    spec.given([requested(id, now)]).when(request(id, '2025-01-01T10:00:05Z')).then([]);
+    spec.given(done(id, now)).when(request(id, '2025-01-01T11:00:00Z')).then([]);
+  });
+  it('a new key asks for a second backup', () => {
+    const first = backupIdFor('c1', 'key-1');
+    const second = backupIdFor('c1', 'key-2');
+    spec
+      .given([requested(first, now)])
+      .when(request(second, now))
+      .then([requested(second, now)], (s) => expect(s.backups.map((b) => b.backupId)).toEqual([first, second]));
+  });
+});
+
+describe('restores (recorded by the restore operation)', () => {
+  const start = {
+    type: 'StartRestore',
+    operationId: 'op1',
+    backupId: 'b1',
+    targetClusterId: 'c1',
+    node: 'node1',
+  } as const;
+  const restoreStarted: BackupEvent = {
+    type: 'BackupRestoreStarted',
+    data: { backupId: 'b1', operationId: 'op1', targetClusterId: 'c1', node: 'node1' },
+  };
+  const restoreCompleted: BackupEvent = {
+    type: 'BackupRestoreCompleted',
+    data: { backupId: 'b1', operationId: 'op1', targetClusterId: 'c1', durationMs: 1200 },
+  };
+  const restoreFailed: BackupEvent = {
+    type: 'BackupRestoreFailed',
+    data: { backupId: 'b1', operationId: 'op1', targetClusterId: 'c1', reason: 'pg_restore failed: x' },
+  };
+  const backup = done('b1', '2025-01-01T10:00:00Z');
+
+  it('starts a restore of a completed backup, then completes it', () => {
+    spec
+      .given(backup)
+      .when(start)
+      .then([restoreStarted], (s) => expect(s.restores).toMatchObject([{ operationId: 'op1', status: 'running' }]));
+    spec
+      .given([...backup, restoreStarted])
+      .when({ type: 'CompleteRestore', operationId: 'op1', durationMs: 1200 })
+      .then([restoreCompleted], (s) =>
+        expect(s.restores).toEqual([
+          {
+            operationId: 'op1',
+            backupId: 'b1',
+            targetClusterId: 'c1',
+            status: 'completed',
+            node: 'node1',
+            durationMs: 1200,
+          },
+        ]),
+      );
+  });
+
+  it('refuses to restore a backup that is unknown or not completed', () => {
+    spec.given([]).when(start).thenRejects('BACKUP_NOT_FOUND');
+    spec
+      .given([requested('b1', '2025-01-01T10:00:00Z'), started('b1')])
+      .when(start)
+      .thenRejects('BACKUP_NOT_COMPLETED', /backup b1 is running, not completed/);
+    spec
+      .given([...backup, evicted('b1')])
+      .when(start)
+      .thenRejects('BACKUP_NOT_COMPLETED');
+  });
+
+  it('records a new start of a restore that was interrupted while running, and none after it ended', () => {
+    spec.given([...backup, restoreStarted]).when(start).then([restoreStarted]);
+    spec.given([...backup, restoreStarted, restoreCompleted]).when(start).thenRejects('RESTORE_NOT_RUNNING');
+    spec.given([...backup, restoreStarted, restoreFailed]).when(start).thenRejects('RESTORE_NOT_RUNNING');
+  });
+
+  it('fails a running restore once; completes or fails nothing that is not running', () => {
+    const fail = { type: 'FailRestore', operationId: 'op1', reason: 'pg_restore failed: x' } as const;
+    spec
+      .given([...backup, restoreStarted])
+      .when(fail)
+      .then([restoreFailed], (s) =>
+        expect(s.restores).toMatchObject([{ status: 'failed', failedReason: 'pg_restore failed: x' }]),
+      );
+    spec.given([...backup, restoreStarted, restoreFailed]).when(fail).then([]);
+    spec.given([...backup, restoreStarted, restoreCompleted]).when(fail).thenRejects('RESTORE_NOT_RUNNING');
+    spec.given(backup).when(fail).thenRejects('RESTORE_NOT_RUNNING', /operation op1 is not started/);
+    spec
+      .given([...backup, restoreStarted, restoreFailed])
+      .when({ type: 'CompleteRestore', operationId: 'op1', durationMs: 1 })
+      .thenRejects('RESTORE_NOT_RUNNING');
+    spec
+      .given([...backup, restoreStarted, restoreCompleted])
+      .when({ type: 'CompleteRestore', operationId: 'op1', durationMs: 1 })
+      .then([]);
   });
 });

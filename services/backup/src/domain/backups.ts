@@ -13,8 +13,14 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 
 export { evolveBackups, findBackup, foldBackups, initialBackupsState, isBackupEvent, isKept };
-export type { Backup, BackupEvent, BackupSchedule, BackupStatus, BackupsState } from '@pgfleet/contracts';
-
+export type {
+  Backup,
+  BackupEvent,
+  BackupRestore,
+  BackupSchedule,
+  BackupStatus,
+  BackupsState,
+} from '@pgfleet/contracts';
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -44,12 +50,23 @@ export interface SetBackupScheduleCommand {
 }
 
 /** Worker outcomes, decided against the current state so a stale worker records nothing. */
-export type RecordCommand =
+export type BackupOutcomeCommand =
   | { type: 'StartBackup'; backupId: string; node: string; onLeaderReason?: string }
   | { type: 'CompleteBackup'; backupId: string; size: number; sha256: string; durationMs: number }
   | { type: 'FailBackup'; backupId: string; reason: string }
-  | { type: 'DeleteBackup'; backupId: string }
-  | { type: 'ExpireBackups'; backupIds: string[] };
+  | { type: 'DeleteBackup'; backupId: string };
+
+/**
+ * What a restore operation (`operationId`) records about one of the cluster's backups. Starting
+ * again a restore that is still running is an attempt after an interruption (the service stopped
+ * while pg_restore ran in its single transaction): it is recorded again.
+ */
+export type RestoreCommand =
+  | { type: 'StartRestore'; operationId: string; backupId: string; targetClusterId: string; node: string }
+  | { type: 'CompleteRestore'; operationId: string; durationMs: number }
+  | { type: 'FailRestore'; operationId: string; reason: string };
+
+export type RecordCommand = BackupOutcomeCommand | RestoreCommand | { type: 'ExpireBackups'; backupIds: string[] };
 
 export type BackupsCommand = RequestBackupCommand | SetBackupScheduleCommand | RecordCommand;
 
@@ -112,9 +129,7 @@ function decideExpire(backupIds: readonly string[], state: BackupsState): Decisi
   return accept(...expired.map((backupId): BackupEvent => ({ type: 'BackupExpired', data: { backupId } })));
 }
 
-type OneBackupCommand = Exclude<RecordCommand, { type: 'ExpireBackups' }>;
-
-function decideOutcome(cmd: OneBackupCommand, state: BackupsState): Decision<BackupEvent> {
+function decideOutcome(cmd: BackupOutcomeCommand, state: BackupsState): Decision<BackupEvent> {
   const { backupId } = cmd;
   const backup = findBackup(state, backupId);
   if (!backup) return reject('BACKUP_NOT_FOUND', `no backup ${backupId}`, { field: 'backupId' });
@@ -145,6 +160,46 @@ function decideOutcome(cmd: OneBackupCommand, state: BackupsState): Decision<Bac
   }
 }
 
+function decideRestore(cmd: RestoreCommand, state: BackupsState): Decision<BackupEvent> {
+  const { operationId } = cmd;
+  const restore = state.restores.find((r) => r.operationId === operationId);
+  const notRunning = () =>
+    reject('RESTORE_NOT_RUNNING', `the restore of operation ${operationId} is ${restore?.status ?? 'not started'}`, {
+      field: 'operationId',
+      ...(restore ? { status: restore.status } : {}),
+    });
+  switch (cmd.type) {
+    case 'StartRestore': {
+      const { backupId, targetClusterId, node } = cmd;
+      const backup = findBackup(state, backupId);
+      if (!backup) return reject('BACKUP_NOT_FOUND', `no backup ${backupId}`, { field: 'backupId' });
+      if (backup.status !== 'completed') {
+        const message = `backup ${backupId} is ${backup.status}, not completed`;
+        return reject('BACKUP_NOT_COMPLETED', message, { field: 'backupId', status: backup.status });
+      }
+      if (restore && restore.status !== 'running') return notRunning();
+      return accept({ type: 'BackupRestoreStarted', data: { backupId, operationId, targetClusterId, node } });
+    }
+    case 'CompleteRestore': {
+      if (restore?.status === 'completed') return accept();
+      if (restore?.status !== 'running') return notRunning();
+      const { backupId, targetClusterId } = restore;
+      const data = { backupId, operationId, targetClusterId, durationMs: cmd.durationMs };
+      return accept({ type: 'BackupRestoreCompleted', data });
+    }
+    case 'FailRestore': {
+      if (restore?.status === 'failed') return accept();
+      if (restore?.status !== 'running') return notRunning();
+      const { backupId, targetClusterId } = restore;
+      return accept({ type: 'BackupRestoreFailed', data: { backupId, operationId, targetClusterId, reason: cmd.reason } });
+    }
+    default: {
+      const never: never = cmd;
+      return never;
+    }
+  }
+}
+
 export function decideBackups(cmd: BackupsCommand, state: BackupsState): Decision<BackupEvent> {
   switch (cmd.type) {
     case 'RequestBackup':
@@ -161,6 +216,10 @@ export function decideBackups(cmd: BackupsCommand, state: BackupsState): Decisio
     case 'FailBackup':
     case 'DeleteBackup':
       return decideOutcome(cmd, state);
+    case 'StartRestore':
+    case 'CompleteRestore':
+    case 'FailRestore':
+      return decideRestore(cmd, state);
     default: {
       const never: never = cmd;
       return never;

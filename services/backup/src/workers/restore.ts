@@ -1,22 +1,9 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingCounter, type BackupStore } from '@pgfleet/backupstore';
-import { leaderOf, runtimeNodeId } from '@pgfleet/contracts';
-import { findBackup } from '../domain/backups.js';
-import { APP_DATABASE, APP_ROLE, loadCluster } from './cluster.js';
-import type { BackupDeps } from './deps.js';
-import { loadBackups } from './record.js';
-
-export type RestoreFailureCode =
-  | 'BACKUP_NOT_FOUND'
-  | 'BACKUP_NOT_COMPLETED'
-  | 'BACKUP_CORRUPT'
-  | 'CLUSTER_NOT_READY'
-  | 'RESTORE_FAILED';
-
-export type RestoreResult =
-  | { ok: true; backupId: string; durationMs: number }
-  | { ok: false; code: RestoreFailureCode; message: string };
+import { withClient } from '@pgfleet/postgres';
+import type { NodeRuntime } from '@pgfleet/runtime';
+import { APP_DATABASE, APP_ROLE } from './cluster.js';
 
 /** Hash a stored backup and compare with the sha256 recorded when it was taken. */
 export async function verifyBackupFile(
@@ -38,42 +25,23 @@ export interface RestoreTarget {
   role?: string;
 }
 
-type RestoreDeps = Pick<BackupDeps, 'store' | 'files' | 'runtime'>;
-
-const failed = (code: RestoreFailureCode, message: string): RestoreResult => ({ ok: false, code, message });
+/** What pg_restore sets as its `application_name`: how a session left by an interrupted restore is found. */
+const PG_RESTORE_APPLICATION = 'pg_restore';
 
 /**
- * Restore a completed backup into a node: check its sha256 first, then stream it into the node's
- * `pg_restore --clean --if-exists --no-owner` (objects owned by the app role). Errors are values.
+ * Feed a backup's file to the node's `pg_restore --single-transaction --clean --if-exists
+ * --no-owner --role=app` (run by the runtime as the superuser, so a fence on the app role does not
+ * stop it). In one transaction: the old objects are dropped and the new ones made and filled, and
+ * all of it commits or none of it does — a failure, a kill of the tool or of this process leaves
+ * the old data as it was. Resolves with why it failed, or undefined.
  */
-export async function restoreBackup(
-  deps: RestoreDeps,
-  clusterId: string,
-  backupId: string,
-  target: RestoreTarget,
-): Promise<RestoreResult> {
-  const backup = findBackup(await loadBackups(deps.store, clusterId), backupId);
-  if (!backup) return failed('BACKUP_NOT_FOUND', `no backup ${backupId} in cluster ${clusterId}`);
-  if (backup.status !== 'completed' || !backup.sha256) {
-    return failed('BACKUP_NOT_COMPLETED', `backup ${backupId} is ${backup.status}, not completed`);
-  }
-  const t0 = Date.now();
-  if (!(await verifyBackupFile(deps.files, clusterId, backupId, backup.sha256).catch(() => false))) {
-    return failed('BACKUP_CORRUPT', `backup ${backupId} does not match its recorded sha256; it was not restored`);
-  }
-  const why = await pgRestore(deps, clusterId, backupId, target);
-  if (why !== undefined) return failed('RESTORE_FAILED', `backup ${backupId} was not restored: ${why}`);
-  return { ok: true, backupId, durationMs: Date.now() - t0 };
-}
-
-/** Feed the backup's file to the node's pg_restore; resolves with why it failed, or undefined. */
-async function pgRestore(
-  deps: RestoreDeps,
+export async function pgRestore(
+  deps: { files: BackupStore; runtime: NodeRuntime },
   clusterId: string,
   backupId: string,
   target: RestoreTarget,
 ): Promise<string | undefined> {
-  const args = ['--clean', '--if-exists', '--no-owner', `--role=${target.role ?? APP_ROLE}`];
+  const args = ['--single-transaction', '--clean', '--if-exists', '--no-owner', `--role=${target.role ?? APP_ROLE}`];
   const database = target.database ?? APP_DATABASE;
   const stdin = deps.files.open(clusterId, backupId);
   const tool = deps.runtime.runTool(target.runtimeId, 'pg_restore', args, { stdin, database });
@@ -90,17 +58,30 @@ async function pgRestore(
   }
 }
 
-/** `backup restore NAME ID [--into OTHER]`: restore into the leader of a cluster (the same one, or another). */
-export async function restoreIntoCluster(
-  deps: RestoreDeps,
-  clusterId: string,
-  backupId: string,
-  targetClusterId = clusterId,
-): Promise<RestoreResult> {
-  const target = await loadCluster(deps.store, targetClusterId);
-  const leader = leaderOf(target);
-  if (target.status !== 'ready' || !leader?.provisioned) {
-    return failed('CLUSTER_NOT_READY', `cluster ${target.name ?? targetClusterId} is not ready for a restore`);
-  }
-  return restoreBackup(deps, clusterId, backupId, { runtimeId: runtimeNodeId(targetClusterId, leader.nodeId) });
+/**
+ * End the sessions a pg_restore of an earlier, interrupted attempt may still hold on the node
+ * (its tool outlives a killed service until it notices its input is gone): terminated inside its
+ * transaction, it rolls back. Resolves once none is left. Returns how many were ended.
+ */
+export async function endLeftoverRestores(
+  runtime: NodeRuntime,
+  runtimeId: string,
+  database = APP_DATABASE,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const endpoint = await runtime.endpoint(runtimeId, 'postgres');
+  return withClient(endpoint, async (q) => {
+    const leftovers = `SELECT pid FROM pg_stat_activity
+      WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()`;
+    const ended = await q.query(`SELECT pg_terminate_backend(pid) FROM (${leftovers}) s`, [
+      database,
+      PG_RESTORE_APPLICATION,
+    ]);
+    const deadline = Date.now() + timeoutMs;
+    while ((await q.query(leftovers, [database, PG_RESTORE_APPLICATION])).rowCount) {
+      if (Date.now() > deadline) throw new Error(`a pg_restore session on ${database} did not end`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return ended.rowCount ?? 0;
+  });
 }

@@ -99,11 +99,19 @@ export class DailyScheduler {
     return this.tasks.get(clusterId)?.task.getNextRun() ?? undefined;
   }
 
-  /** Arm every cluster's task and run the slots missed while down. */
+  /**
+   * Arm every cluster's task and run the slots missed while down. A cluster whose missed slot fails
+   * (its work run failed) is logged and left to its next slot: the others are still armed.
+   */
   async start(clusterIds: readonly string[]): Promise<void> {
     for (const id of clusterIds) {
       await this.watch(id);
-      await this.tick(id, this.clock());
+      try {
+        await this.tick(id, this.clock());
+      } catch (error) {
+        const err = error instanceof Error ? error.message : String(error);
+        this.deps.log.error({ clusterId: id, err }, 'missed daily backup failed');
+      }
     }
   }
 

@@ -1,32 +1,25 @@
-import { foldClusterView, streamIds } from '@pgfleet/contracts';
 import type { CommandData, CommandMeta, CommandReply } from '@pgfleet/contracts';
-import { decideRotateCertificates, exposedCertNames } from '../domain/tls.js';
-import { loadGateways, recordGateways } from '../workers/recordGateways.js';
-import { reissueNodeCerts } from '../workers/reissueNodeCerts.js';
+import { decideRotateCertificates } from '../domain/tls.js';
+import type { CertsRotateParams } from '../operations/certsRotate.js';
 import type { CommandDeps } from './deps.js';
+import { readCluster, repeatedRequest, requestNetworkingOperation } from './requestNetworkingOperation.js';
 
 /**
- * RotateCertificates: a new certificate per node from the same cluster CA (same names, plus the
- * outside address while exposed), replaced atomically in place and loaded by a reload of the
- * node: no restart, no session is cut, clients keep verifying with the same CA. Records
- * CertificatesRotated.
+ * RotateCertificates: checked at once (CLUSTER_NOT_FOUND, NOT_READY), then a `certs-rotate`
+ * operation is asked for and the reply carries `{ operationId, kind }`; the operation gives every
+ * node a new certificate from the same CA, loaded by a reload (no restart, no session cut), and
+ * records CertificatesRotated. Every request rotates (there is no no-op).
  */
 export async function rotateCertificates(
   deps: CommandDeps,
   cmd: CommandData<'networking', 'RotateCertificates'>,
   meta: CommandMeta,
 ): Promise<CommandReply> {
-  const clusterEvents = (await deps.store.readStream(streamIds.cluster(cmd.clusterId))).events;
-  const decision = decideRotateCertificates(foldClusterView(clusterEvents));
+  const { cluster } = await readCluster(deps.store, cmd.clusterId);
+  const repeated = repeatedRequest(cmd.clusterId, cluster, 'certs-rotate', meta);
+  if (repeated) return repeated;
+  const decision = decideRotateCertificates(cluster);
   if (!decision.ok) return { ok: false, ...decision.rejection };
-  const gateways = await loadGateways(deps.store, cmd.clusterId);
-  const notAfter = await reissueNodeCerts(deps, cmd.clusterId, decision.nodes, exposedCertNames(gateways).ipAddresses);
-  const nodes = decision.nodes.map((n) => n.nodeId);
-  const reply = await recordGateways(
-    deps.store,
-    cmd.clusterId,
-    { type: 'RotateCertificates', nodes, notAfter },
-    { ...meta, causationId: clusterEvents.at(-1)?.id ?? null },
-  );
-  return reply.ok ? { ...reply, result: { nodes, notAfter } } : reply;
+  const params: CertsRotateParams = { nodes: decision.nodes.map((n) => n.nodeId) };
+  return requestNetworkingOperation(deps.store, cmd.clusterId, 'certs-rotate', params, meta);
 }

@@ -160,6 +160,27 @@ describe('expose, pre-check', () => {
   });
 });
 
+describe('unexpose, pre-check', () => {
+  it('unknown: refused; not exposed: nothing to close; exposed (ready or not): closed', async () => {
+    const { decideUnexpose } = await import('./tls.js');
+    expect(decideUnexpose(foldClusterView([]), initialGatewaysState())).toMatchObject({
+      ok: false,
+      rejection: { code: 'CLUSTER_NOT_FOUND' },
+    });
+    const cluster = foldClusterView([requested, provisioned('node1', 5001), ready]);
+    expect(decideUnexpose(cluster, initialGatewaysState())).toEqual({ ok: true, already: true });
+    expect(decideUnexpose(cluster, foldGateways([gwStarted('gw1'), tlsForced]))).toEqual({ ok: true, already: true });
+    const exposed = foldGateways([
+      gwStarted('gw1'),
+      tlsForced,
+      { type: 'ClusterExposed', data: { address: '0.0.0.0', port: 7000 } },
+    ]);
+    expect(decideUnexpose(cluster, exposed)).toEqual({ ok: true, already: false });
+    const deleting = foldClusterView([requested, ready, { type: 'ClusterDeletionRequested', data: {} }]);
+    expect(decideUnexpose(deleting, exposed)).toEqual({ ok: true, already: false });
+  });
+});
+
 // ---- the gateway-{clusterId} decider ----------------------------------------------------------
 
 const spec = deciderSpec(gatewaysDecider);

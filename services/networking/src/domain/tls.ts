@@ -68,6 +68,17 @@ export function decideExpose(cluster: ClusterView, gateways: GatewaysState): Exp
   return { ok: true, already: gateways.exposed !== undefined, nodes: provisionedNodes(cluster), port: entry.port };
 }
 
+export type UnexposeDecision = { ok: true; already: boolean } | { ok: false; rejection: Rejection };
+
+/**
+ * Whether a cluster can be closed to the outside: any cluster that exists (closing is always
+ * allowed, ready or not); `already` when it is not exposed (nothing to do). Pure.
+ */
+export function decideUnexpose(cluster: ClusterView, gateways: GatewaysState): UnexposeDecision {
+  if (cluster.status === 'none') return { ok: false, rejection: notFound() };
+  return { ok: true, already: gateways.exposed === undefined };
+}
+
 /** The IP addresses a node certificate must add to be valid on this outside address (none for 0.0.0.0 or a name). */
 export function certIpAddresses(address: string | undefined): string[] {
   return address && /^[0-9.]+$/.test(address) && address !== '0.0.0.0' ? [address] : [];

@@ -169,3 +169,42 @@ describe(
     });
   },
 );
+
+describe('a reconciliation that cannot get there fails (real HAProxy)', () => {
+  it('outcomes still refused after the last round: it throws, so its event is not acknowledged', async () => {
+    const staleId = 'stale-0001';
+    await store.appendToStream(streamIds.cluster(staleId), [
+      {
+        type: 'ClusterRequested',
+        data: {
+          clusterId: staleId,
+          name: 'stale',
+          accountId: 'acme',
+          plan: 'starter-512',
+          version: 15,
+          secretRef: 'ref',
+          nodes: [{ nodeId: 'node1', role: 'leader' }],
+        },
+      },
+      { type: 'NodeProvisioned', data: { nodeId: 'node1', role: 'leader', port: nodes[0]!.port } },
+      {
+        type: 'ClusterReady',
+        data: { leader: 'node1', host: '127.0.0.1', port: nodes[0]!.port, database: 'app', user: 'app' },
+      },
+    ]);
+    // The gateway stream says its gateways were removed: every StartGateway is refused, round after round.
+    await store.appendToStream(streamIds.gateway(staleId), [
+      { type: 'GatewaysRemoved', data: { gatewayIds: ['gw1'] } },
+    ]);
+    try {
+      await expect(reconcileGateways(deps(), staleId)).rejects.toThrow(
+        'the gateways of cluster stale-0001 were not reconciled: their outcomes were refused 3 times',
+      );
+      expect((await store.readStream(streamIds.gateway(staleId))).events).toHaveLength(1);
+    } finally {
+      await gateways()
+        .remove(staleId, 'gw1')
+        .catch(() => undefined);
+    }
+  });
+});

@@ -21,12 +21,17 @@ const ROUNDS = 3;
  * Bring one cluster's gateways in line with its history: started (idempotently) and forwarding
  * to the leader while the cluster is ready, removed once it is deleted. Every outcome goes
  * through the gateways decider onto `gateway-{clusterId}`; running it again records nothing.
+ * Throws when it did not get there (HAProxy or the store failed, or the outcomes were still
+ * refused after the last round), so the event that asked for it is not acknowledged.
  */
 export async function reconcileGateways(deps: ReconcileGatewaysDeps, clusterId: string): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     if (await reconcileOnce(deps, clusterId)) return;
     deps.log.info({ clusterId, round }, 'another worker moved the gateways on; reconciling again');
   }
+  throw new Error(
+    `the gateways of cluster ${clusterId} were not reconciled: their outcomes were refused ${ROUNDS} times`,
+  );
 }
 
 /** One pass; false when an outcome was refused (the recorded state moved on meanwhile). */

@@ -10,9 +10,30 @@ export interface ReissueDeps {
 }
 
 /**
- * New certificates for these nodes from the cluster's CA (its usual names plus `extraIps`),
- * replaced atomically in place, then each node reloads them (no restart, no session cut).
- * Returns the new certificates' expiry. Running it again just issues fresh ones.
+ * A new certificate for one node from the cluster's CA (its usual names plus `extraIps`),
+ * replaced atomically in place; the node reads it at its next reload. Returns its expiry.
+ * Running it again just issues a fresh one.
+ */
+export async function issueNodeCertificate(
+  home: string,
+  clusterId: string,
+  nodeId: string,
+  extraIps: readonly string[] = [],
+): Promise<string> {
+  const names = nodeCertNames(clusterId);
+  const cert = await issueNodeCert({
+    caDir: clusterTlsDir(home, clusterId),
+    outDir: dirname(nodeTlsFiles(home, clusterId, nodeId).certFile),
+    commonName: nodeId,
+    dnsNames: names.dnsNames,
+    ipAddresses: [...names.ipAddresses, ...extraIps],
+  });
+  return certInfo(cert.certFile).notAfter.toISOString();
+}
+
+/**
+ * New certificates for these nodes (`issueNodeCertificate`), then each node reloads them (no
+ * restart, no session cut). Returns the earliest expiry. Running it again just issues fresh ones.
  */
 export async function reissueNodeCerts(
   deps: ReissueDeps,
@@ -20,15 +41,14 @@ export async function reissueNodeCerts(
   nodes: readonly { nodeId: string }[],
   extraIps: readonly string[] = [],
 ): Promise<string> {
-  const caDir = clusterTlsDir(deps.home, clusterId);
-  const names = nodeCertNames(clusterId);
-  let notAfter = '';
+  const expiries: string[] = [];
   for (const { nodeId } of nodes) {
-    const outDir = dirname(nodeTlsFiles(deps.home, clusterId, nodeId).certFile);
-    const ipAddresses = [...names.ipAddresses, ...extraIps];
-    const cert = await issueNodeCert({ caDir, outDir, commonName: nodeId, dnsNames: names.dnsNames, ipAddresses });
-    notAfter = certInfo(cert.certFile).notAfter.toISOString();
+    expiries.push(await issueNodeCertificate(deps.home, clusterId, nodeId, extraIps));
     await deps.runtime.reload(runtimeNodeId(clusterId, nodeId));
   }
-  return notAfter;
+  return earliest(expiries);
 }
+
+/** The earliest of ISO timestamps ('' when none). */
+export const earliest = (isoTimes: readonly string[]): string =>
+  isoTimes.reduce((a, b) => (a === '' || b < a ? b : a), '');

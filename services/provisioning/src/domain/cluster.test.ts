@@ -59,6 +59,20 @@ const failedOn = (nodeId: string): ClusterEvent[] => [
   { type: 'ClusterProvisioningFailed', data: { nodeId, reason: 'FATAL: boom' } },
 ];
 
+const deleteRequested = (operationId: string): ClusterEvent => ({
+  type: 'OperationRequested',
+  data: { operationId, kind: 'delete', params: {} },
+});
+const deleteSucceeded = (operationId: string): ClusterEvent => ({ type: 'OperationSucceeded', data: { operationId } });
+const retryRequested = (operationId: string): ClusterEvent => ({
+  type: 'OperationRequested',
+  data: { operationId, kind: 'retry', params: {} },
+});
+const switchoverRequested: ClusterEvent = {
+  type: 'OperationRequested',
+  data: { operationId: 's1', kind: 'switchover', params: { from: 'node1', to: 'node2' } },
+};
+
 // ---- fixtures: worker outcomes --------------------------------------------------------------
 const nodeProvisioned = (nodeId: string, port: number): RecordCommand => ({
   type: 'RecordNodeProvisioned',
@@ -123,30 +137,59 @@ describe('cluster aggregate', () => {
   });
 
   it('delete: unknown cluster is rejected, a live one is marked for deletion, a deleted one is rejected', () => {
-    const del = { type: 'DeleteCluster' } as const;
+    const del = { type: 'DeleteCluster', operationId: 'd1' } as const;
     spec.given([]).when(del).thenRejects('CLUSTER_NOT_FOUND');
-    spec.given([requested()]).when(del).then([deletion]);
+    spec.given([requested()]).when(del).then([deleteRequested('d1'), deletion], (s) => {
+      expect(s.status).toBe('deleting');
+      expect(s.ops.running).toBe('d1');
+    });
     spec
-      .given([requested(), deletion, deleted])
-      .when(del)
+      .given([requested(), deleteRequested('d1'), deletion, deleted, deleteSucceeded('d1')])
+      .when({ ...del, operationId: 'd2' })
       .thenRejects('CLUSTER_DELETED', 'cluster prod-db is already deleted');
   });
 
-  it('delete of a cluster being deleted records nothing more', () => {
-    spec.given([requested(), deletion]).when({ type: 'DeleteCluster' }).then([]);
+  it('delete of a cluster being deleted records nothing more (the same request, another one, or a deletion of old)', () => {
+    const deleting = [requested(), deleteRequested('d1'), deletion];
+    spec.given(deleting).when({ type: 'DeleteCluster', operationId: 'd1' }).then([]);
+    spec.given(deleting).when({ type: 'DeleteCluster', operationId: 'd2' }).then([]);
+    spec.given([requested(), deletion]).when({ type: 'DeleteCluster', operationId: 'd2' }).then([]);
   });
 
-  it('retry: unknown cluster is rejected, only a failed cluster goes back to provisioning', () => {
-    const retry = { type: 'RetryCluster' } as const;
+  it('given another operation in progress, when DeleteCluster, then OPERATION_IN_PROGRESS naming it', () => {
+    const rejection = spec
+      .given([...readyBusiness(), switchoverRequested])
+      .when({ type: 'DeleteCluster', operationId: 'd1' })
+      .thenRejects('OPERATION_IN_PROGRESS', /s1 \(switchover\) is in progress/);
+    expect(rejection.details).toEqual({ operationId: 's1', kind: 'switchover' });
+    spec
+      .given([...readyBusiness(), switchoverRequested, { type: 'OperationSucceeded', data: { operationId: 's1' } }])
+      .when({ type: 'DeleteCluster', operationId: 'd1' })
+      .then([deleteRequested('d1'), deletion]);
+  });
+
+  it('retry: unknown cluster is rejected, only a failed cluster goes back to provisioning, as an operation', () => {
+    const retry = { type: 'RetryCluster', operationId: 'r1' } as const;
     spec.given([]).when(retry).thenRejects('CLUSTER_NOT_FOUND');
     spec
       .given(readyBusiness())
       .when(retry)
       .thenRejects('NOT_FAILED', 'cluster prod-db is ready; only a failed cluster can be retried');
+    const failed = [requested(), provisioned('node1', 5501), ...failedOn('node1')];
     spec
-      .given([requested(), provisioned('node1', 5501), ...failedOn('node1')])
+      .given(failed)
       .when(retry)
-      .then([{ type: 'ClusterProvisioningRetried', data: {} }]);
+      .then([retryRequested('r1'), { type: 'ClusterProvisioningRetried', data: {} }], (s) => {
+        expect(s.status).toBe('provisioning');
+        expect(s.ops.running).toBe('r1');
+      });
+    // The same request again: nothing more; another one while it runs: OPERATION_IN_PROGRESS.
+    const retrying = [...failed, retryRequested('r1'), { type: 'ClusterProvisioningRetried', data: {} } as const];
+    spec.given(retrying).when(retry).then([]);
+    spec
+      .given(retrying)
+      .when({ ...retry, operationId: 'r2' })
+      .thenRejects('OPERATION_IN_PROGRESS');
   });
 });
 
@@ -290,6 +333,56 @@ describe('cluster aggregate: worker outcomes', () => {
     spec.given([requested(), deletion, deleted]).when(done).then([]);
     spec.given(readyBusiness()).when(done).thenRejects('NOT_DELETING');
     spec.given([]).when(done).thenRejects('CLUSTER_NOT_FOUND');
+  });
+
+  it('ClusterDeleted ends the delete operation in the same append; a deletion of old has none to end', () => {
+    const done = { type: 'RecordClusterDeleted' } as const;
+    spec
+      .given([requested(), deleteRequested('d1'), deletion])
+      .when(done)
+      .then([deleted, deleteSucceeded('d1')], (s) => {
+        expect(s.status).toBe('deleted');
+        expect(s.ops.running).toBeUndefined();
+        expect(s.ops.operations[0]).toMatchObject({ operationId: 'd1', kind: 'delete', status: 'succeeded' });
+      });
+    spec.given([requested(), deletion]).when(done).then([deleted]);
+  });
+
+  it('a retried provisioning ends its retry: succeeded with ClusterReady, failed at step provision with the failure', () => {
+    const retrying: ClusterEvent[] = [
+      requested(1),
+      provisioned('node1', 5501),
+      ...failedOn('node1'),
+      retryRequested('r1'),
+      { type: 'ClusterProvisioningRetried', data: {} },
+    ];
+    spec
+      .given([...retrying, started('node1', 5501)])
+      .when(clusterReady)
+      .then([ready, { type: 'OperationSucceeded', data: { operationId: 'r1' } }]);
+    spec
+      .given(retrying)
+      .when({ type: 'RecordNodeFailed', nodeId: 'node1', reason: 'FATAL: again' })
+      .then(
+        [
+          { type: 'NodeFailed', data: { nodeId: 'node1', reason: 'FATAL: again' } },
+          { type: 'ClusterProvisioningFailed', data: { nodeId: 'node1', reason: 'FATAL: again' } },
+          { type: 'OperationFailed', data: { operationId: 'r1', step: 'provision', reason: 'node1: FATAL: again' } },
+        ],
+        (s) => expect(s.ops.operations[0]).toMatchObject({ status: 'failed', failedStep: 'provision' }),
+      );
+    spec
+      .given(retrying)
+      .when({ type: 'RecordProvisioningFailed', reason: 'passwords missing' })
+      .then([
+        { type: 'ClusterProvisioningFailed', data: { reason: 'passwords missing' } },
+        { type: 'OperationFailed', data: { operationId: 'r1', step: 'provision', reason: 'passwords missing' } },
+      ]);
+    // A first provisioning (no retry) ends no operation; neither does one while another kind runs.
+    spec
+      .given([requested(1), ...running(1)])
+      .when(clusterReady)
+      .then([ready]);
   });
 
   it('LeaderChanged after a switchover: once; refused when the cluster changed meanwhile', () => {

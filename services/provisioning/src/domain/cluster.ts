@@ -2,6 +2,7 @@ import {
   evolveClusterView,
   followersOf,
   initialClusterView,
+  runningOperation,
   type ClusterEvent,
   type ClusterNode,
   type ClusterView,
@@ -9,11 +10,17 @@ import {
   type PostgresVersion,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
+import { endOperation, startOperation } from './operations.js';
+import { decideSwitchover, type SwitchoverClusterCommand } from './switchover.js';
 
 /**
  * The `cluster-{clusterId}` aggregate. Its state is the shared cluster view (contracts) and its
  * `evolve` is the view's fold; `decide` takes the users' commands and the workers' outcomes, so
  * no event reaches the stream without a decision, and a stale or repeated outcome records nothing.
+ * Delete, retry and switchover are operations (one at a time per cluster): the user's command
+ * appends OperationRequested with the events that start the work, and the worker's outcome that
+ * finishes the work (ClusterDeleted, ClusterReady, ClusterProvisioningFailed) ends the operation
+ * in the same append.
  */
 
 // ---- user commands --------------------------------------------------------------------------
@@ -29,12 +36,16 @@ export interface CreateClusterCommand {
   secretRef: string;
 }
 
+/** Delete the cluster, as operation `operationId` (kind 'delete'). */
 interface DeleteClusterCommand {
   type: 'DeleteCluster';
+  operationId: string;
 }
 
+/** Provision a failed cluster again, as operation `operationId` (kind 'retry'). */
 interface RetryClusterCommand {
   type: 'RetryCluster';
+  operationId: string;
 }
 
 // ---- worker outcomes ------------------------------------------------------------------------
@@ -51,7 +62,12 @@ export type RecordCommand =
   | { type: 'RecordClusterDeleted' }
   | { type: 'RecordLeaderChanged'; from: string; to: string; timeline: number };
 
-export type ClusterCommand = CreateClusterCommand | DeleteClusterCommand | RetryClusterCommand | RecordCommand;
+export type ClusterCommand =
+  | CreateClusterCommand
+  | DeleteClusterCommand
+  | RetryClusterCommand
+  | SwitchoverClusterCommand
+  | RecordCommand;
 
 type ClusterDecision = Decision<ClusterEvent>;
 type Outcome<T extends RecordCommand['type']> = Extract<RecordCommand, { type: T }>;
@@ -74,23 +90,35 @@ function decideCreate(cmd: CreateClusterCommand, state: ClusterView): ClusterDec
   return accept({ type: 'ClusterRequested', data: { clusterId, name, accountId, plan, version, nodes, secretRef } });
 }
 
-function decideDelete(state: ClusterView): ClusterDecision {
+/** A delete while the cluster is being deleted is that deletion (nothing more); while another operation runs it waits. */
+function decideDelete(cmd: DeleteClusterCommand, state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
   if (state.status === 'deleted') {
     return reject('CLUSTER_DELETED', `cluster ${state.name} is already deleted`, { field: 'clusterId' });
   }
-  if (state.status === 'deleting') return accept();
-  return accept({ type: 'ClusterDeletionRequested', data: {} });
+  const running = runningOperation(state.ops);
+  if (running?.kind === 'delete' || (state.status === 'deleting' && !running)) return accept();
+  return startOperation(state, { operationId: cmd.operationId, kind: 'delete' }, () => ({
+    ok: true,
+    params: {},
+    events: [{ type: 'ClusterDeletionRequested', data: {} }],
+  }));
 }
 
-function decideRetry(state: ClusterView): ClusterDecision {
+function decideRetry(cmd: RetryClusterCommand, state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
-  if (state.status !== 'failed') {
-    const message = `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`;
-    return reject('NOT_FAILED', message, { field: 'clusterId', rule: 'status_failed' });
-  }
-  return accept({ type: 'ClusterProvisioningRetried', data: {} });
+  return startOperation(state, { operationId: cmd.operationId, kind: 'retry' }, () => {
+    if (state.status !== 'failed') {
+      const message = `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`;
+      return { ok: false, rejection: { code: 'NOT_FAILED', message, details: { field: 'clusterId', rule: 'status_failed' } } };
+    }
+    return { ok: true, params: {}, events: [{ type: 'ClusterProvisioningRetried', data: {} }] };
+  });
 }
+
+/** A provisioning that fails ends the retry that asked for it, failed at its step 'provision'. */
+const provisioningFailed = (state: ClusterView, reason: string) =>
+  endOperation(state, 'retry', { ok: false, step: 'provision', reason });
 
 /** Outcomes of provisioning count only while the cluster is being provisioned (a delete or a failure ends it). */
 function whileProvisioning(state: ClusterView, decision: () => ClusterDecision): ClusterDecision {
@@ -147,9 +175,10 @@ function decideStopped(cmd: Outcome<'RecordNodeStopped'>, state: ClusterView): C
 function decideNodeFailed(cmd: Outcome<'RecordNodeFailed'>, state: ClusterView): ClusterDecision {
   return whileProvisioning(state, () =>
     withNode(state, cmd.nodeId, (node) =>
-      accept(
+      accept<ClusterEvent>(
         { type: 'NodeFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
         { type: 'ClusterProvisioningFailed', data: { nodeId: node.nodeId, reason: cmd.reason } },
+        ...provisioningFailed(state, `${node.nodeId}: ${cmd.reason}`),
       ),
     ),
   );
@@ -181,7 +210,10 @@ function decideReady(cmd: Outcome<'RecordClusterReady'>, state: ClusterView): Cl
     }
     if (!state.leader) return reject('NO_LEADER', `cluster ${state.name} has no leader`);
     const { host, port, database, user } = cmd;
-    return accept({ type: 'ClusterReady', data: { leader: state.leader, host, port, database, user } });
+    return accept<ClusterEvent>(
+      { type: 'ClusterReady', data: { leader: state.leader, host, port, database, user } },
+      ...endOperation(state, 'retry', { ok: true }),
+    );
   });
 }
 
@@ -189,7 +221,7 @@ function decideDeleted(state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
   if (state.status === 'deleted') return accept();
   if (state.status !== 'deleting') return notIn(state, 'deleting');
-  return accept({ type: 'ClusterDeleted', data: {} });
+  return accept<ClusterEvent>({ type: 'ClusterDeleted', data: {} }, ...endOperation(state, 'delete', { ok: true }));
 }
 
 function decideLeaderChanged(cmd: Outcome<'RecordLeaderChanged'>, state: ClusterView): ClusterDecision {
@@ -212,9 +244,11 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
     case 'CreateCluster':
       return decideCreate(command, state);
     case 'DeleteCluster':
-      return decideDelete(state);
+      return decideDelete(command, state);
     case 'RetryCluster':
-      return decideRetry(state);
+      return decideRetry(command, state);
+    case 'SwitchoverCluster':
+      return decideSwitchover(command, state);
     case 'RecordNodeProvisioned':
       return decideProvisioned(command, state);
     case 'RecordNodeStarted':
@@ -229,7 +263,9 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
       return decideReady(command, state);
     case 'RecordProvisioningFailed': {
       const { reason } = command;
-      return whileProvisioning(state, () => accept({ type: 'ClusterProvisioningFailed', data: { reason } }));
+      return whileProvisioning(state, () =>
+        accept<ClusterEvent>({ type: 'ClusterProvisioningFailed', data: { reason } }, ...provisioningFailed(state, reason)),
+      );
     }
     case 'RecordClusterDeleted':
       return decideDeleted(state);

@@ -76,11 +76,22 @@ describe('provisioning worker with real PostgreSQL servers', () => {
       expect(foldClusterView(failed).status).toBe('failed');
 
       broken = false;
-      expect((await retryCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+      const retried = await retryCluster({ store, secrets }, { clusterId }, {});
+      expect(retried).toMatchObject({ ok: true, result: { kind: 'retry', operationId: expect.any(String) } });
+      const retryId = retried.ok ? retried.result?.operationId : undefined;
       await reconcileCluster({ store, runtime, secrets, log }, clusterId);
       const ready = (await store.readStream(stream)).events;
-      expect(ready.slice(4).map((e) => e.type)).toEqual(['ClusterProvisioningRetried', 'NodeStarted', 'ClusterReady']);
+      expect(ready.slice(4).map((e) => e.type)).toEqual([
+        'OperationRequested',
+        'ClusterProvisioningRetried',
+        'NodeStarted',
+        'ClusterReady',
+        'OperationSucceeded',
+      ]);
       expect(ready.slice(4).every((e) => e.actor.kind !== 'service' || e.actor.id === 'provisioning')).toBe(true);
+      expect(foldClusterView(ready).ops.operations).toMatchObject([
+        { operationId: retryId, kind: 'retry', status: 'succeeded' },
+      ]);
 
       // Retrying a ready cluster is refused with a reason.
       expect(await retryCluster({ store, secrets }, { clusterId }, {})).toMatchObject({
@@ -88,9 +99,13 @@ describe('provisioning worker with real PostgreSQL servers', () => {
         code: 'NOT_FAILED',
       });
 
-      expect((await deleteCluster({ store, secrets }, { clusterId }, {})).ok).toBe(true);
+      const deleting = await deleteCluster({ store, secrets }, { clusterId }, {});
+      expect(deleting).toMatchObject({ ok: true, result: { kind: 'delete' } });
       await reconcileCluster({ store, runtime, secrets, log }, clusterId);
-      expect(foldClusterView((await store.readStream(stream)).events).status).toBe('deleted');
+      const gone = foldClusterView((await store.readStream(stream)).events);
+      expect(gone.status).toBe('deleted');
+      expect(gone.ops.operations.at(-1)).toMatchObject({ kind: 'delete', status: 'succeeded' });
+      expect(gone.ops.running).toBeUndefined();
       expect((await runtime.list(clusterId)).length).toBe(0);
       expect(await secrets.get(`cluster/${clusterId}/app`)).toBeUndefined();
     },
@@ -110,4 +125,43 @@ describe('provisioning worker with real PostgreSQL servers', () => {
     await reconcileCluster({ store, runtime, secrets, log }, clusterId);
     expect((await createCluster({ store, secrets }, reuse, {})).ok).toBe(true);
   });
+
+  it(
+    'an event store that fails an append in the middle of a provisioning is thrown back (to be redelivered), never ' +
+      'recorded as a failure; the next run makes the cluster ready',
+    async () => {
+      const secrets = openSecretStore(home);
+      const request = { name: 'outage', plan: 'starter-512', version: 15, accountId: 'acme' } as const;
+      const clusterId = clusterIdOf(await createCluster({ store, secrets }, request, {}));
+      let down = false;
+      // The store as the worker sees it: the append after the leader's NodeProvisioned fails like a lost connection
+      // (once: a failure recorded right after would find the store back).
+      const flaky = new Proxy(store, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver);
+          if (key !== 'appendToStream' || typeof value !== 'function') return value;
+          return async (...args: unknown[]) => {
+            if (down) {
+              down = false;
+              throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+            }
+            const appended = await value.apply(target, args);
+            if (JSON.stringify(args[1]).includes('NodeProvisioned')) down = true;
+            return appended;
+          };
+        },
+      });
+      await expect(reconcileCluster({ store: flaky, runtime, secrets, log }, clusterId)).rejects.toThrow(
+        /event store is unavailable .*ECONNREFUSED/,
+      );
+      const during = (await store.readStream(streamIds.cluster(clusterId))).events.map((e) => e.type);
+      expect(during).toEqual(['ClusterRequested', 'NodeProvisioned']);
+      await reconcileCluster({ store: flaky, runtime, secrets, log }, clusterId);
+      const after = foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
+      expect(after.status).toBe('ready');
+      expect(after.failureReason).toBeUndefined();
+      await deleteCluster({ store, secrets }, { clusterId }, {});
+      await reconcileCluster({ store, runtime, secrets, log }, clusterId);
+    },
+  );
 });

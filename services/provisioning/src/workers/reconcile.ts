@@ -22,7 +22,7 @@ import {
 } from '@pgfleet/postgres';
 import type { NodeRuntime, NodeSetup } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
-import { ClusterProgress, PROVISIONING_ACTOR, StaleOutcome } from './record.js';
+import { ClusterProgress, fromStore, PROVISIONING_ACTOR, StaleOutcome, StoreUnavailable } from './record.js';
 
 export interface ReconcileDeps {
   store: EventStore;
@@ -74,8 +74,9 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const rid = (node: ClusterNode) => runtimeNodeId(clusterId, node.nodeId);
   const nodeNow = (node: ClusterNode) => cluster.view.nodes.find((n) => n.nodeId === node.nodeId) ?? node;
 
+  // A node that cannot be made is a provisioning failure; a store that does not answer is not (thrown: redelivered).
   const fail = async (node: ClusterNode, error: unknown) => {
-    if (error instanceof StaleOutcome) throw error;
+    if (error instanceof StaleOutcome || error instanceof StoreUnavailable) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     deps.log.error({ clusterId, nodeId: node.nodeId, reason }, 'node failed');
     await cluster.record({ type: 'RecordNodeFailed', nodeId: node.nodeId, reason });
@@ -119,6 +120,8 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
       await ensureStarted(deps, cluster, nodeNow(f));
     }),
   );
+  const lost = results.find((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailable);
+  if (lost?.status === 'rejected') throw lost.reason;
   const failed = results.findIndex((r) => r.status === 'rejected');
   const failure = results[failed];
   if (failure?.status === 'rejected') {
@@ -202,7 +205,8 @@ async function teardown(deps: ReconcileDeps, cluster: ClusterProgress): Promise<
   await cluster.record({ type: 'RecordClusterDeleted' });
   const { accountId, name } = cluster.view;
   if (accountId && name) {
-    await onNames(deps.store, { type: 'ReleaseName', accountId, name, clusterId }, { actor: PROVISIONING_ACTOR });
+    const release = { type: 'ReleaseName', accountId, name, clusterId } as const;
+    await fromStore('ReleaseName', () => onNames(deps.store, release, { actor: PROVISIONING_ACTOR }));
   }
   deps.log.info({ clusterId }, 'cluster deleted');
 }

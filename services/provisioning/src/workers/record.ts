@@ -6,9 +6,37 @@ import { clusterDecider, type RecordCommand } from '../domain/cluster.js';
 export const PROVISIONING_ACTOR: Actor = { kind: 'service', id: 'provisioning' };
 
 /**
+ * The event store did not answer (lost infrastructure): the work is thrown back, so its event is
+ * redelivered later, and never recorded as a failure of the cluster.
+ */
+export class StoreUnavailable extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`the event store is unavailable (${what}): ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'StoreUnavailable';
+  }
+}
+
+/** Run a call to the store; what it throws (it throws only for lost infrastructure) becomes StoreUnavailable. */
+export async function fromStore<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw error instanceof StoreUnavailable ? error : new StoreUnavailable(what, error);
+  }
+}
+
+/** Read and fold a cluster's stream. */
+export async function loadCluster(store: EventStore, clusterId: string) {
+  const { events } = await fromStore('read', () => store.readStream(streamIds.cluster(clusterId)));
+  return { view: foldClusterView(events), lastEventId: events.at(-1)?.id ?? null, events };
+}
+
+/**
  * Record a worker's outcome in `cluster-{clusterId}`: decided against the current stream and
  * appended with its version as expected version (decided again on a conflict), so a stale or
- * repeated outcome records nothing.
+ * repeated outcome records nothing. A store that does not answer throws StoreUnavailable.
  */
 export function recordOutcome(
   store: EventStore,
@@ -16,13 +44,15 @@ export function recordOutcome(
   command: RecordCommand,
   meta: CommandContext = {},
 ): Promise<CommandReply> {
-  return handleCommand({
-    store,
-    streamId: streamIds.cluster(clusterId),
-    ...clusterDecider,
-    command,
-    meta: { ...meta, actor: meta.actor ?? PROVISIONING_ACTOR },
-  });
+  return fromStore(command.type, () =>
+    handleCommand({
+      store,
+      streamId: streamIds.cluster(clusterId),
+      ...clusterDecider,
+      command,
+      meta: { ...meta, actor: meta.actor ?? PROVISIONING_ACTOR },
+    }),
+  );
 }
 
 /** An outcome the cluster's history refused (another worker, a delete or a failure moved it on). */
@@ -52,9 +82,8 @@ export class ClusterProgress {
   ) {}
 
   static async load(store: EventStore, clusterId: string): Promise<ClusterProgress> {
-    const { events } = await store.readStream(streamIds.cluster(clusterId));
-    const lastEventId = events.at(-1)?.id ?? null;
-    return new ClusterProgress(store, clusterId, foldClusterView(events), lastEventId, events[0]?.correlationId);
+    const { view, lastEventId, events } = await loadCluster(store, clusterId);
+    return new ClusterProgress(store, clusterId, view, lastEventId, events[0]?.correlationId);
   }
 
   get view(): ClusterView {
@@ -71,10 +100,9 @@ export class ClusterProgress {
   }
 
   private async refresh(): Promise<void> {
-    const { events } = await this.store.readStream(streamIds.cluster(this.clusterId));
-    const view = foldClusterView(events);
+    const { view, lastEventId } = await loadCluster(this.store, this.clusterId);
     if (view.version_ < this.current.version_) return;
     this.current = view;
-    this.lastEventId = events.at(-1)?.id ?? null;
+    this.lastEventId = lastEventId;
   }
 }

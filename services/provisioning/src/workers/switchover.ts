@@ -1,128 +1,326 @@
-import {
-  findPlan,
-  foldClusterView,
-  runtimeNodeId,
-  slotName,
-  streamIds,
-  type CommandData,
-  type CommandMeta,
-  type CommandReply,
-} from '@pgfleet/contracts';
+import { findPlan, Id, runtimeNodeId, slotName, type ClusterView } from '@pgfleet/contracts';
+import { OperationFailure, type OperationExecutor, type OperationRun } from '@pgfleet/kit';
 import { nodeStatus, quoteLiteral, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
-import type { UpstreamLeader } from '@pgfleet/runtime';
+import { NodeRuntimeError, type UpstreamLeader } from '@pgfleet/runtime';
+import { z } from 'zod';
 import { replicationSecretRef } from '../commands.js';
-import { decideSwitchover } from '../domain/switchover.js';
 import { REPLICATION_USER, type ReconcileDeps } from './reconcile.js';
-import { PROVISIONING_ACTOR, recordOutcome } from './record.js';
+import { loadCluster, recordOutcome } from './record.js';
 
+/**
+ * The switchover operation: a planned, clean leader change, as idempotent steps recorded as they
+ * complete (a restarted service resumes after the last one):
+ *
+ * 1. `check`: the cluster is led by `from`, which runs as a primary; `to` runs as a standby and streams.
+ * 2. `fence`: `from` stops cleanly (fast: a shutdown checkpoint, and its walsenders send all WAL
+ *    first), so it accepts no write any more; its last checkpoint is the step's detail.
+ * 3. `caught-up`: `to` has received everything `from` wrote.
+ * 4. `promote`: `to` is promoted (a step resumed on a primary finds it done).
+ * 5. `old-leader-follows`: slots on the new leader; `from` becomes its standby (the same history
+ *    up to the shutdown checkpoint, so no rewind) and starts.
+ * 6. `repoint-followers`: the other followers stream from the new leader.
+ * 7. `sync`: every standby streams; synchronous replication on the new leader when the plan says so.
+ * 8. `record-leader`: LeaderChanged through the cluster decider; the gateways follow it.
+ *
+ * Never two primaries: `to` is promoted only while `from` is stopped (each step before the
+ * promotion stops it again, so a resumed run never trusts an old fence). A failure up to the
+ * promotion starts `from` again as the leader, only once `to` is known not to be a primary
+ * (standby, or stopped in recovery), and the operation fails at that step; after it, `from`
+ * only ever starts as a standby, the other steps are still done, the leader change is recorded,
+ * and the operation fails at the step that could not be done.
+ */
+export function switchoverExecutor(deps: ReconcileDeps): OperationExecutor {
+  return async (run) => {
+    const sw = await Switchover.load(deps, run);
+    await sw.step('check', () => sw.check());
+    let promoted: Detail;
+    try {
+      await sw.step('fence', () => sw.fence());
+      await sw.step('caught-up', () => sw.caughtUp());
+      promoted = await sw.step('promote', () => sw.promote());
+    } catch (error) {
+      // Promoted after all (the failure came after pg_promote did its work): forward, never back.
+      if (!(await sw.promotedAnyway())) throw await sw.rollBack(error);
+      promoted = await sw.step('promote', () => sw.promote());
+    }
+    const { timeline } = Promoted.parse(promoted);
+    // After the promotion the old leader only ever starts as a standby. A step that cannot be done (a node that does
+    // not start, a standby that does not stream in time) does not stop the others, the leader change is recorded all
+    // the same, and the operation fails at that step; lost infrastructure (the store) is thrown: resumed later.
+    const failures: OperationFailure[] = [];
+    const attempt = async (name: string, fn: () => Promise<Detail>) => {
+      try {
+        await sw.step(name, fn);
+      } catch (error) {
+        if (!(error instanceof OperationFailure || error instanceof NodeRuntimeError)) throw error;
+        failures.push(new OperationFailure(name, reason(error)));
+      }
+    };
+    await attempt('old-leader-follows', () => sw.oldLeaderFollows());
+    await attempt('repoint-followers', () => sw.repointFollowers());
+    await attempt('sync', () => sw.sync(failures.map((f) => f.step)));
+    await sw.step('record-leader', () => sw.recordLeader(timeline));
+    const failed = failures[0];
+    if (failed) throw new OperationFailure(failed.step, `${failed.reason}; ${sw.to} is the leader`);
+    return { from: sw.from, to: sw.to, timeline };
+  };
+}
+
+const Params = z.object({ from: Id, to: Id });
+const Promoted = z.object({ timeline: z.number().int().positive() });
+type Detail = Record<string, unknown>;
+
+/** What a node is now, as far as writes go. */
+type Role = 'primary' | 'standby' | 'stopped-primary' | 'stopped-standby' | 'missing' | 'unreachable';
+
+const reason = (error: unknown) =>
+  error instanceof OperationFailure ? error.reason : error instanceof Error ? error.message : String(error);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+/** Poll `probe` until it answers; a step that cannot complete in time fails with what it waited for. */
+async function until<T>(step: string, what: string, probe: () => Promise<T | undefined>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => undefined);
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
-    await sleep(100);
+    if (Date.now() > deadline) throw new OperationFailure(step, `${what} did not happen within ${timeoutMs / 1000} s`);
+    await sleep(200);
   }
 }
 
-/**
- * SwitchoverCluster: a planned, clean leader change. The old leader stops cleanly (its last WAL
- * reaches the followers), the chosen follower is promoted once it has received all of it, the old
- * leader restarts as a standby of the new one (same timeline history, so no rewind), the other
- * followers are repointed, synchronous replication is set on the new leader, then LeaderChanged
- * is recorded and the gateways follow it. Replies when done.
- */
-export async function switchoverCluster(
-  deps: ReconcileDeps,
-  cmd: CommandData<'provisioning', 'SwitchoverCluster'>,
-  meta: CommandMeta,
-): Promise<CommandReply> {
-  const { clusterId } = cmd;
-  const { events } = await deps.store.readStream(streamIds.cluster(clusterId));
-  const state = foldClusterView(events);
-  const decision = decideSwitchover(cmd, state);
-  if (!decision.ok) return { ok: false, ...decision.rejection };
-  const password = await deps.secrets.get(replicationSecretRef(clusterId));
-  if (!password) {
-    const message = "the cluster's replication password is missing from the secret store";
-    return { ok: false, code: 'INTERNAL', message };
-  }
-  const { from, to } = decision;
-  const others = state.nodes.map((n) => n.nodeId).filter((id) => id !== from && id !== to);
-  const rid = (nodeId: string) => runtimeNodeId(clusterId, nodeId);
-  const target = await deps.runtime.endpoint(rid(to));
+class Switchover {
+  /** The step running (or last run): where the operation fails. */
+  current = 'check';
 
-  // 1. The old leader stops cleanly: a shutdown checkpoint, and the walsenders send all WAL first.
-  await deps.runtime.stop(rid(from), 'fast');
-  try {
-    const lastCheckpoint = (await deps.runtime.controlData(rid(from)))['Latest checkpoint location'];
-    if (!lastCheckpoint) throw new Error("pg_controldata did not report the old leader's last checkpoint");
-    // 2. The target has received everything the old leader wrote, then is promoted.
-    const checkpoint = quoteLiteral(lastCheckpoint);
-    const received = `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), ${checkpoint}::pg_lsn) > 0 AS ok`;
-    await until(
-      `${to} receiving the old leader's last WAL`,
-      () =>
-        withClient(target, async (q) => ((await q.query<{ ok: boolean }>(received)).rows[0]?.ok ? true : undefined)),
-      30_000,
-    );
-    await deps.runtime.promote(rid(to));
-  } catch (error) {
-    // Nothing changed yet: the old leader takes its place back.
-    await deps.runtime.start(rid(from));
-    const reason = error instanceof Error ? error.message : String(error);
-    const message = `switchover to ${to} failed, ${from} stays the leader: ${reason}`;
-    return { ok: false, code: 'SWITCHOVER_FAILED', message };
-  }
-  deps.log.info({ clusterId, from, to }, 'follower promoted');
+  private constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly run: OperationRun,
+    private readonly view: ClusterView,
+    readonly from: string,
+    readonly to: string,
+  ) {}
 
-  // 3. Slots on the new leader for every standby (slots are not replicated).
-  const standbys = [from, ...others];
-  await withClient(target, async (q) => {
-    for (const s of standbys) {
-      await q.query(
-        `SELECT pg_create_physical_replication_slot($1)
-        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-        [slotName(s)],
-      );
+  static async load(deps: ReconcileDeps, run: OperationRun): Promise<Switchover> {
+    const params = Params.safeParse(run.operation.params);
+    if (!params.success) throw new OperationFailure('check', 'the operation does not name the nodes from and to');
+    const { view } = await loadCluster(deps.store, run.clusterId);
+    return new Switchover(deps, run, view, params.data.from, params.data.to);
+  }
+
+  step(name: string, fn: () => Promise<Detail>): Promise<Detail> {
+    this.current = name;
+    return this.run.step(name, fn);
+  }
+
+  private rid = (nodeId: string) => runtimeNodeId(this.run.clusterId, nodeId);
+  private endpoint = (nodeId: string) => this.deps.runtime.endpoint(this.rid(nodeId));
+  private get others(): string[] {
+    return this.view.nodes.map((n) => n.nodeId).filter((id) => id !== this.from && id !== this.to);
+  }
+  private get standbys(): string[] {
+    return [this.from, ...this.others];
+  }
+
+  /** Running: what pg_is_in_recovery() says; stopped: what its control file says it was. */
+  async roleOf(nodeId: string): Promise<Role> {
+    const rid = this.rid(nodeId);
+    const { state } = await this.deps.runtime.status(rid);
+    if (state === 'missing') return 'missing';
+    if (state === 'stopped') {
+      const cluster = (await this.deps.runtime.controlData(rid))['Database cluster state'] ?? '';
+      return /^(shut down in recovery|in archive recovery)$/.test(cluster) ? 'stopped-standby' : 'stopped-primary';
     }
-  });
+    const sql = 'SELECT pg_is_in_recovery() AS r';
+    const inRecovery = await withClient(await this.endpoint(nodeId), async (q) => (await q.query(sql)).rows[0]?.r)
+      .then((r: unknown) => r === true)
+      .catch(() => undefined);
+    if (inRecovery === undefined) return 'unreachable';
+    return inRecovery ? 'standby' : 'primary';
+  }
 
-  // 4. The old leader becomes a standby of the new one; the other followers are repointed.
-  const leader: UpstreamLeader = {
-    ...(await deps.runtime.peerAddress(rid(to))),
-    user: REPLICATION_USER,
-    password,
-    ...(deps.home ? { sslmode: 'verify-full' } : {}),
-  };
-  await deps.runtime.follow(rid(from), leader, slotName(from));
-  await deps.runtime.start(rid(from));
-  for (const f of others) await deps.runtime.repoint(rid(f), leader, slotName(f));
+  /** Nothing is changed before this step: whatever stops it fails the operation. */
+  async check(): Promise<Detail> {
+    try {
+      return await this.checked();
+    } catch (error) {
+      throw error instanceof OperationFailure ? error : new OperationFailure('check', reason(error));
+    }
+  }
 
-  // 5. Replication on the new leader: every standby streaming, synchronous when the plan says so.
-  await until('every standby streaming from the new leader', async () => {
-    const streaming = (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming').length;
-    return streaming >= standbys.length ? true : undefined;
-  });
-  const plan = state.plan === undefined ? undefined : findPlan(state.plan);
-  if (plan?.synchronousReplication) await setSynchronousStandbys(target, standbys.map(slotName), 1);
-  const timeline = await withClient(target, async (q) => {
-    const wal = await q.query<{ f: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS f');
-    return parseInt(wal.rows[0]!.f.slice(0, 8), 16);
-  });
+  private async checked(): Promise<Detail> {
+    const fail = (why: string) => new OperationFailure('check', why);
+    const { view, from, to } = this;
+    if (view.status !== 'ready' || view.leader !== from) {
+      throw fail(`cluster ${view.name} is ${view.status} and led by ${view.leader ?? 'nobody'}, not by ${from}`);
+    }
+    if (!view.nodes.some((n) => n.nodeId === to)) throw fail(`cluster ${view.name} has no node ${to}`);
+    if (!(await this.deps.secrets.get(replicationSecretRef(this.run.clusterId)))) {
+      throw fail("the cluster's replication password is missing from the secret store");
+    }
+    const leader = await this.roleOf(from);
+    if (leader !== 'primary') throw fail(`${from} is not running as a primary (${leader}); nothing was changed`);
+    const target = await nodeStatus(await this.endpoint(to)).catch(() => undefined);
+    if (!target?.inRecovery || target.receiver?.status !== 'streaming') {
+      throw fail(`${to} is not a standby streaming from ${from}; nothing was changed`);
+    }
+    return {};
+  }
 
-  // 6. The outcome, decided against the history (a cluster changed meanwhile is a CONFLICT): the gateways follow it.
-  const reply = await recordOutcome(
-    deps.store,
-    clusterId,
-    { type: 'RecordLeaderChanged', from, to, timeline },
-    {
-      actor: meta.actor ?? PROVISIONING_ACTOR,
-      causationId: events.at(-1)?.id ?? null,
-      ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
-    },
-  );
-  return reply.ok ? { ...reply, result: { from, to, timeline } } : reply;
+  /** Stop the old leader (again: a no-op when stopped) and read its last checkpoint: nothing is written after it. */
+  private async fenced(): Promise<string> {
+    const rid = this.rid(this.from);
+    await this.deps.runtime.stop(rid, 'fast');
+    const checkpoint = (await this.deps.runtime.controlData(rid))['Latest checkpoint location'];
+    if (!checkpoint) throw new Error(`pg_controldata did not report the last checkpoint of ${this.from}`);
+    return checkpoint;
+  }
+
+  async fence(): Promise<Detail> {
+    return { checkpoint: await this.fenced() };
+  }
+
+  /** The target has received the old leader's last record (its WAL receiver's position is past the checkpoint). */
+  private async receivedUpTo(checkpoint: string): Promise<void> {
+    const received = `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), ${quoteLiteral(checkpoint)}::pg_lsn) > 0 AS ok`;
+    const target = await this.endpoint(this.to);
+    const probe = () => withClient(target, async (q) => ((await q.query(received)).rows[0]?.ok === true ? true : undefined));
+    await until(this.current, `${this.to} receiving the WAL of ${this.from} up to ${checkpoint}`, probe, 30_000);
+  }
+
+  async caughtUp(): Promise<Detail> {
+    const checkpoint = await this.fenced();
+    await this.receivedUpTo(checkpoint);
+    return { received: checkpoint };
+  }
+
+  async promote(): Promise<Detail> {
+    const rid = this.rid(this.to);
+    const checkpoint = await this.fenced();
+    const role = await this.roleOf(this.to);
+    // Promoted by an earlier attempt and stopped since: it comes back as the primary it is.
+    if (role === 'stopped-primary') await this.deps.runtime.start(rid);
+    else if (role !== 'primary') {
+      await this.receivedUpTo(checkpoint);
+      try {
+        await this.deps.runtime.promote(rid);
+      } catch (error) {
+        // pg_promote may still finish after giving up: settle it one way or the other before anything else.
+        if ((await this.roleOf(this.to)) !== 'primary') {
+          await this.deps.runtime.stop(rid, 'fast');
+          if ((await this.roleOf(this.to)) !== 'stopped-primary') throw error;
+          await this.deps.runtime.start(rid);
+        }
+      }
+    }
+    return { timeline: (await nodeStatus(await this.endpoint(this.to))).timeline };
+  }
+
+  /** After a failure in the promote step: is the target a primary (by our promotion) all the same? */
+  async promotedAnyway(): Promise<boolean> {
+    if (this.current !== 'promote') return false;
+    const role = await this.roleOf(this.to).catch(() => 'unreachable' as const);
+    return role === 'primary' || role === 'stopped-primary';
+  }
+
+  /**
+   * A failure before the promotion: the old leader takes its place back, once the target is known
+   * not to be a primary; the operation fails at the step. Left for a later run (nothing decided)
+   * when that cannot be known.
+   */
+  async rollBack(error: unknown): Promise<unknown> {
+    const step = this.current;
+    const why = reason(error);
+    const { from, to } = this;
+    this.run.log.warn({ step, reason: why }, 'switchover failed before the promotion; checking the target');
+    let target = await this.roleOf(to).catch(() => 'unreachable' as const);
+    if (target === 'unreachable' || (step === 'promote' && target === 'standby')) {
+      // It may accept writes without answering us, or finish a promotion asked before: stopped, it cannot.
+      await this.deps.runtime.stop(this.rid(to), 'fast').catch(() => undefined);
+      target = await this.roleOf(to).catch(() => 'unreachable' as const);
+    }
+    if (target === 'primary' || target === 'stopped-primary') {
+      return new OperationFailure(step, `${why}; ${to} is a primary, so ${from} was left stopped`);
+    }
+    if (target === 'unreachable') return error instanceof Error ? error : new Error(why);
+    await this.deps.runtime.start(this.rid(from));
+    if (target === 'stopped-standby') await this.deps.runtime.start(this.rid(to)).catch(() => undefined);
+    this.run.log.warn({ step }, `${from} is the leader again`);
+    return new OperationFailure(step, `${why}; ${from} stays the leader`);
+  }
+
+  /** The new leader as its standbys reach it (verify-full when the nodes have TLS). */
+  private async upstream(): Promise<UpstreamLeader> {
+    const password = await this.deps.secrets.get(replicationSecretRef(this.run.clusterId));
+    if (!password) throw new OperationFailure(this.current, "the cluster's replication password is missing");
+    return {
+      ...(await this.deps.runtime.peerAddress(this.rid(this.to))),
+      user: REPLICATION_USER,
+      password,
+      ...(this.deps.home ? { sslmode: 'verify-full' } : {}),
+    };
+  }
+
+  async oldLeaderFollows(): Promise<Detail> {
+    // Slots are not replicated: one on the new leader for every standby.
+    await withClient(await this.endpoint(this.to), async (q) => {
+      for (const s of this.standbys) {
+        await q.query(
+          `SELECT pg_create_physical_replication_slot($1)
+            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+          [slotName(s)],
+        );
+      }
+    });
+    const rid = this.rid(this.from);
+    // Started as a primary by someone else meanwhile: stopped before it is made a standby (never two primaries).
+    if ((await this.roleOf(this.from)) === 'primary') await this.deps.runtime.stop(rid, 'fast');
+    await this.deps.runtime.follow(rid, await this.upstream(), slotName(this.from));
+    await this.deps.runtime.start(rid);
+    return {};
+  }
+
+  async repointFollowers(): Promise<Detail> {
+    const upstream = await this.upstream();
+    for (const f of this.others) {
+      await this.deps.runtime.repoint(this.rid(f), upstream, slotName(f));
+      await this.deps.runtime.start(this.rid(f));
+    }
+    return { followers: this.others };
+  }
+
+  /** Every standby streams (but those whose step `failed`); then synchronous replication if the plan says so. */
+  async sync(failed: string[]): Promise<Detail> {
+    const target = await this.endpoint(this.to);
+    const expected = [
+      ...(failed.includes('old-leader-follows') ? [] : [this.from]),
+      ...(failed.includes('repoint-followers') ? [] : this.others),
+    ];
+    const wanted = expected.map(slotName);
+    await until(
+      'sync',
+      `every standby (${expected.join(', ')}) streaming from ${this.to}`,
+      async () => {
+        const streaming = (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming');
+        return wanted.every((w) => streaming.some((s) => s.applicationName === w)) ? true : undefined;
+      },
+      60_000,
+    );
+    const plan = this.view.plan === undefined ? undefined : findPlan(this.view.plan);
+    // With no standby streaming, synchronous commits would wait forever: left asynchronous (the operation fails).
+    if (!plan?.synchronousReplication || wanted.length === 0) return { streaming: expected };
+    const names = await setSynchronousStandbys(target, this.standbys.map(slotName), 1);
+    return { streaming: expected, synchronousStandbyNames: names };
+  }
+
+  async recordLeader(timeline: number): Promise<Detail> {
+    const { from, to } = this;
+    const reply = await recordOutcome(
+      this.deps.store,
+      this.run.clusterId,
+      { type: 'RecordLeaderChanged', from, to, timeline },
+      { correlationId: this.run.operation.operationId },
+    );
+    if (!reply.ok) throw new OperationFailure('record-leader', reply.message);
+    return { leader: to, timeline };
+  }
 }

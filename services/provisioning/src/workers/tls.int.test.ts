@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldClusterView, runtimeNodeId, streamIds, type CommandReply } from '@pgfleet/contracts';
 import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/eventstore';
-import { createLogger } from '@pgfleet/kit';
+import { createLogger, executeOperation, loadOperation } from '@pgfleet/kit';
 import {
   certInfo,
   clusterTlsDir,
@@ -16,9 +16,9 @@ import {
   type LocalServer,
 } from '@pgfleet/postgres';
 import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
-import { createCluster, deleteCluster } from '../commands.js';
+import { createCluster, deleteCluster, switchoverCluster } from '../commands.js';
 import { reconcileCluster } from './reconcile.js';
-import { switchoverCluster } from './switchover.js';
+import { switchoverExecutor } from './switchover.js';
 
 let server: LocalServer;
 let store: PostgresEventStore;
@@ -89,9 +89,13 @@ describe('nodes get TLS from the start', () => {
 
         // Switchover to node3: the old leader follows the new one, every replication connection over TLS, writes go on.
         const reply = await switchoverCluster(deps, { clusterId, to: 'node3' }, {});
-        expect(reply, JSON.stringify(reply)).toMatchObject({
-          ok: true,
-          result: { from: 'node1', to: 'node3', timeline: 2 },
+        expect(reply, JSON.stringify(reply)).toMatchObject({ ok: true, result: { kind: 'switchover' } });
+        const operationId = String(reply.ok && reply.result?.operationId);
+        expect(await executeOperation(deps, clusterId, operationId, switchoverExecutor(deps))).toBe('succeeded');
+        expect((await loadOperation(store, clusterId, operationId))?.result).toEqual({
+          from: 'node1',
+          to: 'node3',
+          timeline: 2,
         });
         const moved = foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
         expect(moved.leader).toBe('node3');

@@ -1,0 +1,97 @@
+import type { EventEnvelope } from '@pgfleet/contracts';
+import { type ApiClient, CliError } from './client.js';
+
+export interface FollowOptions {
+  /** Event subjects (`pgfleet.events.cluster.cluster-{id}.*`...): one ordered consumer over all of them. */
+  subjects: string[];
+  /** Deliver the events stored from this instant on (taken just before the request). */
+  since: Date;
+  /** Each event in the stream's order; resolve true when the wait is over. */
+  onEvent(event: EventEnvelope): boolean | Promise<boolean>;
+  /**
+   * One sentence saying that the work goes on and how to follow it: printed on Ctrl-C (the CLI
+   * then exits; the work is not cancelled) and in the error when NATS cannot be reached.
+   */
+  goesOn: string;
+  /** Stop following early (e.g. a bounded wait for the gateways after a switchover). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Follow events as they are published (a JetStream ordered consumer from `since`: nothing is
+ * acknowledged or stored, the client recreates it after a gap), until `onEvent` says done or
+ * `signal` aborts; the CLI reaches NATS like `events tail` (TLS and the `cli` user when secured).
+ */
+export async function followEvents(api: ApiClient, opts: FollowOptions): Promise<'done' | 'aborted'> {
+  const { connectBus, decodeEvent } = await import('@pgfleet/bus');
+  const { DeliverPolicy, jetstream } = await import('@nats-io/jetstream');
+  const { EVENTS_STREAM } = await import('@pgfleet/contracts');
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal === 'SIGINT' ? 'interrupted' : signal}: ${opts.goesOn}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let nc: Awaited<ReturnType<typeof connectBus>> | undefined;
+  try {
+    const servers = api.natsUrl();
+    try {
+      nc = await connectBus({ servers, name: 'pgfleet-cli', waitOnFirstConnect: false, ...(await api.natsAuth()) });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CliError(`cannot follow the events on NATS at ${servers} (${reason}); ${opts.goesOn}`, 'UNAVAILABLE');
+    }
+    const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, {
+      filter_subjects: opts.subjects,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: opts.since.toISOString(),
+    });
+    const messages = await consumer.consume();
+    const abort = () => void messages.close();
+    if (opts.signal?.aborted) return 'aborted';
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      for await (const m of messages) {
+        const decoded = decodeEvent(m.data);
+        if (decoded.ok && (await opts.onEvent(decoded.value))) return 'done';
+      }
+      return 'aborted';
+    } finally {
+      opts.signal?.removeEventListener('abort', abort);
+      await messages.close();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await nc?.close();
+  }
+}
+
+/** The subject filter of one stream's events: `pgfleet.events.{category}.{streamId}.*`. */
+export const streamSubject = (streamId: string): string =>
+  `pgfleet.events.${streamId.slice(0, streamId.indexOf('-'))}.${streamId}.*`;
+
+/** A margin for the clock of a NATS server on another host: events from before are filtered by id. */
+export const requestTime = (): Date => new Date(Date.now() - 2000);
+
+/** One progress line per event (stderr), as `cluster create` always printed them. */
+export function eventLine(e: EventEnvelope): string {
+  const d = e.data as Record<string, unknown>;
+  switch (e.type) {
+    case 'OperationRequested':
+      return `  ${e.occurredAt}  operation ${String(d.operationId)} (${String(d.kind)}) started`;
+    case 'OperationStepCompleted':
+      return `  ${e.occurredAt}  step ${String(d.step)} done`;
+    case 'OperationSucceeded':
+      return `  ${e.occurredAt}  operation ${String(d.operationId)} succeeded`;
+    case 'OperationFailed': {
+      const where = `failed at step ${String(d.step)}: ${String(d.reason)}`;
+      return `  ${e.occurredAt}  operation ${String(d.operationId)} ${where}`;
+    }
+    default: {
+      const node = d.nodeId ? ` ${String(d.nodeId)}` : '';
+      const reason = d.reason ? `: ${String(d.reason)}` : '';
+      return `  ${e.occurredAt}  ${e.type}${node}${reason}`;
+    }
+  }
+}
