@@ -129,7 +129,14 @@ describe('backups, end to end through the pgfleet CLI', () => {
       ]);
       expect(events[at]!.data).toMatchObject({ quota: 'backups.manual.total', limit: 10, used: 10 });
 
-      await waitFor('the evicted backup to be deleted', async () => (await json<BackupRow[]>('backup', 'list', 'shop')).find((x) => x.id === ids[0])?.status === 'deleted', 30_000);
+      await waitFor('the evicted backup to be deleted', async () => (await json<BackupRow[]>('backup', 'list', 'shop', '--all')).find((x) => x.id === ids[0])?.status === 'deleted', 30_000);
+      // By default the list shows the available backups only; --all shows the evicted one too, with its status.
+      const available = await json<BackupRow[]>('backup', 'list', 'shop');
+      expect(available.map((b) => b.id)).not.toContain(ids[0]);
+      expect(available.every((b) => ['completed', 'running', 'requested'].includes(b.status))).toBe(true);
+      expect(available.map((b) => b.id).sort()).toEqual([...ids.slice(1), eleventh.id].sort());
+      const all = await t.cli('backup', 'list', 'shop', '--all');
+      expect(all.stdout).toMatch(new RegExp(`${ids[0]}\\s+manual\\s+deleted`));
       expect(existsSync(fileOf(ids[0]!))).toBe(false);
       for (const id of [...ids.slice(1), eleventh.id]) expect(existsSync(fileOf(id))).toBe(true);
 
@@ -219,7 +226,7 @@ describe('backup crash safety', () => {
     process.kill(victim, 'SIGKILL');
 
     const settled = await waitFor('the interrupted backup to be settled', async () => {
-      const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
+      const rows = await json<BackupRow[]>('backup', 'list', 'bulky', '--all');
       const row = rows.find((b) => b.id === backupId);
       return row && row.status !== 'running' && row.status !== 'requested' ? row : undefined;
     }, 120_000);
@@ -236,6 +243,10 @@ describe('backup crash safety', () => {
     const next = await json<{ id?: string; status?: string }>('backup', 'create', 'bulky');
     const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
     expect(rows.filter((b) => b.status === 'completed')).toHaveLength(1);
+    // The failed one is not available: only `list --all` shows it.
+    expect(rows.map((b) => b.id)).not.toContain(backupId);
+    const everything = await json<BackupRow[]>('backup', 'list', 'bulky', '--all');
+    expect(everything.find((b) => b.id === backupId)?.status).toBe('failed');
     expect(next).toBeTruthy();
   });
 });

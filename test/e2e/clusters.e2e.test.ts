@@ -128,8 +128,20 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(0);
     expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
-    const history = await json<{ type: string }[]>('audit', 'shop');
-    expect(history.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeStarted', 'ClusterReady', 'ClusterDeletionRequested', 'NodeStopped', 'ClusterDeleted']);
+    // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
+    const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
+    const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && !e.type.startsWith('Operation'));
+    expect(own.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeStarted', 'ClusterReady', 'ClusterDeletionRequested', 'NodeStopped', 'ClusterDeleted']);
+    const gateway = history.filter((e) => e.streamId === `gateway-${clusterId}`).map((e) => e.type);
+    expect(gateway).toContain('GatewayStarted');
+    expect(gateway).toContain('GatewaysRemoved');
+    const positions = history.map((e) => BigInt(e.globalPosition));
+    expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    const started = history.findIndex((e) => e.type === 'GatewayStarted');
+    expect(started).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterRequested'));
+    expect(history.findIndex((e) => e.type === 'GatewaysRemoved')).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterDeletionRequested'));
+    const onlyReady = await json<{ type: string }[]>('audit', 'shop', '--type', 'ClusterReady');
+    expect(onlyReady.map((e) => e.type)).toEqual(['ClusterReady']);
     const past = await json<{ status: string; nodes: unknown[] }>('audit', 'shop', '--at', beforeDelete);
     expect(past.status).toBe('ready');
     expect(past.nodes).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -23,8 +23,8 @@ export interface TestPlatform {
   cleanup(): Promise<void>;
 }
 
-/** A whole pgfleet platform (NATS, event store, relay, services, API) on free ports in a temp home. */
-export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
+/** A temp home the postgres OS user can reach, and the environment of a platform on free ports in it. */
+export async function platformEnv(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ home: string; env: NodeJS.ProcessEnv }> {
   const home = await ownedTempDir('pgfleet-e2e-');
   chmodSync(home, 0o755);
   const env: NodeJS.ProcessEnv = {
@@ -36,6 +36,12 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     PGFLEET_LOG_LEVEL: 'warn',
     ...extraEnv,
   };
+  return { home, env };
+}
+
+/** A whole pgfleet platform (NATS, event store, relay, services, API) on free ports in a temp home. */
+export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
+  const { home, env } = await platformEnv(extraEnv);
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
   const t: TestPlatform = {
@@ -50,6 +56,60 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     },
   };
   return t;
+}
+
+/** `pgfleet up` as a real process, leader of its own process group (so a test can Ctrl-C the whole group). */
+export interface UpProcess {
+  child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with its exit code (or signal) once it exited. */
+  exited: Promise<number | string | null>;
+  /** SIGINT to the whole process group, as Ctrl-C in its terminal does. */
+  ctrlC(): void;
+}
+
+export function spawnUp(env: NodeJS.ProcessEnv): UpProcess {
+  const child = spawn(process.execPath, [CLI, 'up'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  return { child, output: () => out, exited, ctrlC: () => process.kill(-child.pid!, 'SIGINT') };
+}
+
+/** Start `pgfleet up` and wait until it says it is up (or fails with what it printed). */
+export async function startUp(env: NodeJS.ProcessEnv): Promise<UpProcess> {
+  const up = spawnUp(env);
+  await waitFor('pgfleet is up', () => {
+    if (up.output().includes('pgfleet is up')) return true;
+    if (up.child.exitCode !== null) throw new Error(`pgfleet up exited (${up.child.exitCode}): ${up.output()}`);
+    return undefined;
+  }, 90_000);
+  return up;
+}
+
+/** Every process of a process group still alive (zombies excluded), from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[2]) === pgid) pids.push(pid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+/** Stop what a test left of a home: cluster servers and gateways; then remove it. */
+export function removeHome(home: string): void {
+  stopClusterServers(home);
+  rmSync(home, { recursive: true, force: true });
 }
 
 export function runCli(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {

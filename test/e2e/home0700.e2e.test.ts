@@ -27,6 +27,11 @@ const json = async <T>(...args: string[]): Promise<T> => {
   if (r.code !== 0) throw new Error(`pgfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
   return JSON.parse(r.stdout) as T;
 };
+/** Polls `cluster show` (a deleted cluster may no longer be shown) rather than following events. */
+const statusOf = async (name: string) => {
+  const r = await cli('cluster', 'show', name, '--json');
+  return r.code === 0 ? (JSON.parse(r.stdout) as Shown).status : 'not shown';
+};
 
 beforeAll(async () => {
   // Short: a gateway's admin socket path under the home must fit the kernel's 107 bytes.
@@ -79,8 +84,12 @@ describe('a clone under a 0700 directory: npm start and a cluster work without t
   });
 
   it('creates a starter cluster that psql reaches through its URL, with verify-full against the cluster CA', async () => {
-    const created = await cli('cluster', 'create', 'shop', '--plan', 'starter-512');
+    const created = await cli('cluster', 'create', 'shop', '--plan', 'starter-512', '--no-wait');
     expect(created.code, created.stderr + created.stdout).toBe(0);
+    expect(await waitFor('shop to be ready', async () => {
+      const status = await statusOf('shop');
+      return status === 'ready' || status === 'failed' ? status : undefined;
+    })).toBe('ready');
     const url = (await cli('cluster', 'url', 'shop')).stdout.trim();
     psql(url, 'CREATE TABLE orders(id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 10)');
     expect(psql(url, 'SELECT count(*) FROM orders')).toBe('10');
@@ -98,8 +107,9 @@ describe('a clone under a 0700 directory: npm start and a cluster work without t
 
   it('deletes the cluster: its server stops and no node of it remains in the data root', async () => {
     const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
-    const deleted = await cli('cluster', 'delete', 'shop');
+    const deleted = await cli('cluster', 'delete', 'shop', '--no-wait');
     expect(deleted.code, deleted.stderr).toBe(0);
+    await waitFor('shop to be deleted', async () => ['deleted', 'not shown'].includes(await statusOf('shop')) || undefined);
     await waitFor('the node server to stop', () => postmastersUnder(join(root!, 'clusters', clusterId)).length === 0, 30_000);
     const left = existsSync(join(root!, 'clusters', clusterId)) ? readdirSync(join(root!, 'clusters', clusterId)) : [];
     expect(left.filter((entry) => entry !== 'tls')).toEqual([]);

@@ -131,7 +131,18 @@ const ok = (...events: OperationEvent[]): OperationDecision => ({ ok: true, even
 export function decideOperation(command: OperationCommand, state: OperationsState): OperationDecision {
   switch (command.type) {
     case 'RequestOperation': {
-      if (findOperation(state, command.operationId)) return ok();
+      const existing = findOperation(state, command.operationId);
+      if (existing && existing.kind !== command.kind) {
+        return {
+          ok: false,
+          rejection: {
+            code: 'IDEMPOTENCY_KEY_REUSED',
+            message: `operation ${existing.operationId} is a ${existing.kind}, not a ${command.kind}: use a new key`,
+            details: { operationId: existing.operationId, kind: existing.kind },
+          },
+        };
+      }
+      if (existing) return ok();
       const running = runningOperation(state);
       if (running) {
         return {

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@pgfleet/contracts';
 import type { Parking } from '../parking.js';
+import type { ParkedEvent } from '../port.js';
 import { upcastOnRead, type ReadOutcome, type StoredEnvelope } from '../upcastOnRead.js';
 
 /** The columns every read selects, already in envelope form (text positions, ISO instants). */
@@ -31,7 +32,7 @@ export function readRow(row: EventRow): ReadOutcome {
 /** Rows as envelopes, in order; the parked ones are left out (and recorded, reported once). */
 export async function readRows(rows: readonly EventRow[], parking: Parking): Promise<EventEnvelope[]> {
   const events: EventEnvelope[] = [];
-  const parked = [];
+  const parked: ParkedEvent[] = [];
   for (const row of rows) {
     const read = readRow(row);
     if (read.ok) events.push(read.event);

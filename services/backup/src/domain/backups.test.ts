@@ -230,8 +230,14 @@ describe('RequestBackup with a client command id (Idempotency-Key)', () => {
   });
   it('the same key twice asks for one backup: the second request records nothing', () => {
     const id = backupIdFor('c1', 'key-1');
-    spec.given([]).when(request(id, now)).then([requested(id, now)]);
-    spec.given([requested(id, now)]).when(request(id, '2025-01-01T10:00:05Z')).then([]);
+    spec
+      .given([])
+      .when(request(id, now))
+      .then([requested(id, now)]);
+    spec
+      .given([requested(id, now)])
+      .when(request(id, '2025-01-01T10:00:05Z'))
+      .then([]);
     spec.given(done(id, now)).when(request(id, '2025-01-01T11:00:00Z')).then([]);
   });
   it('a new key asks for a second backup', () => {
@@ -301,9 +307,18 @@ describe('restores (recorded by the restore operation)', () => {
   });
 
   it('records a new start of a restore that was interrupted while running, and none after it ended', () => {
-    spec.given([...backup, restoreStarted]).when(start).then([restoreStarted]);
-    spec.given([...backup, restoreStarted, restoreCompleted]).when(start).thenRejects('RESTORE_NOT_RUNNING');
-    spec.given([...backup, restoreStarted, restoreFailed]).when(start).thenRejects('RESTORE_NOT_RUNNING');
+    spec
+      .given([...backup, restoreStarted])
+      .when(start)
+      .then([restoreStarted]);
+    spec
+      .given([...backup, restoreStarted, restoreCompleted])
+      .when(start)
+      .thenRejects('RESTORE_NOT_RUNNING');
+    spec
+      .given([...backup, restoreStarted, restoreFailed])
+      .when(start)
+      .thenRejects('RESTORE_NOT_RUNNING');
   });
 
   it('fails a running restore once; completes or fails nothing that is not running', () => {
@@ -314,9 +329,18 @@ describe('restores (recorded by the restore operation)', () => {
       .then([restoreFailed], (s) =>
         expect(s.restores).toMatchObject([{ status: 'failed', failedReason: 'pg_restore failed: x' }]),
       );
-    spec.given([...backup, restoreStarted, restoreFailed]).when(fail).then([]);
-    spec.given([...backup, restoreStarted, restoreCompleted]).when(fail).thenRejects('RESTORE_NOT_RUNNING');
-    spec.given(backup).when(fail).thenRejects('RESTORE_NOT_RUNNING', /operation op1 is not started/);
+    spec
+      .given([...backup, restoreStarted, restoreFailed])
+      .when(fail)
+      .then([]);
+    spec
+      .given([...backup, restoreStarted, restoreCompleted])
+      .when(fail)
+      .thenRejects('RESTORE_NOT_RUNNING');
+    spec
+      .given(backup)
+      .when(fail)
+      .thenRejects('RESTORE_NOT_RUNNING', /operation op1 is not started/);
     spec
       .given([...backup, restoreStarted, restoreFailed])
       .when({ type: 'CompleteRestore', operationId: 'op1', durationMs: 1 })

@@ -191,7 +191,10 @@ function decideRestore(cmd: RestoreCommand, state: BackupsState): Decision<Backu
       if (restore?.status === 'failed') return accept();
       if (restore?.status !== 'running') return notRunning();
       const { backupId, targetClusterId } = restore;
-      return accept({ type: 'BackupRestoreFailed', data: { backupId, operationId, targetClusterId, reason: cmd.reason } });
+      return accept({
+        type: 'BackupRestoreFailed',
+        data: { backupId, operationId, targetClusterId, reason: cmd.reason },
+      });
     }
     default: {
       const never: never = cmd;

@@ -1,11 +1,5 @@
 import { sendCommand } from '@pgfleet/bus';
-import {
-  leaderOf,
-  streamIds,
-  type ClusterView,
-  type CommandMeta,
-  type CommandReply,
-} from '@pgfleet/contracts';
+import { leaderOf, streamIds, type ClusterView, type CommandMeta, type CommandReply } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import { OperationFailure } from '@pgfleet/kit';
 import { loadCluster } from '../workers/cluster.js';

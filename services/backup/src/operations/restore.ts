@@ -58,7 +58,8 @@ export function restoreOperation(deps: RestoreOperationDeps): OperationExecutor 
       restored = Restored.parse(await run.step('restore', restore));
     } catch (error) {
       // The cluster is left no worse than before: the application logs in again, then the operation fails.
-      if (error instanceof OperationFailure && fencing) await run.step('unfence', () => unfence(deps, run, targetClusterId));
+      if (error instanceof OperationFailure && fencing)
+        await run.step('unfence', () => unfence(deps, run, targetClusterId));
       throw error;
     }
     await run.step('unfence', () => unfence(deps, run, targetClusterId));
@@ -89,7 +90,10 @@ async function leaderOfTarget(deps: RestoreOperationDeps, clusterId: string, ste
   const view = await loadCluster(deps.store, clusterId);
   const leader = leaderOf(view);
   if (view.status !== 'ready' || !leader?.provisioned) {
-    throw new OperationFailure(step, `cluster ${view.name ?? clusterId} is ${view.status}, with no leader to restore into`);
+    throw new OperationFailure(
+      step,
+      `cluster ${view.name ?? clusterId} is ${view.status}, with no leader to restore into`,
+    );
   }
   return { node: leader.nodeId, runtimeId: runtimeNodeId(clusterId, leader.nodeId) };
 }
