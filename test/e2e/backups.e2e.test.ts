@@ -10,9 +10,26 @@ import { eventFilter, streamIds, type EventEnvelope } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
 
-interface NodeRow { nodeId: string; role: string; port: number }
-interface Shown { clusterId: string; status: string; nodes: NodeRow[] }
-interface BackupRow { id: string; kind: string; status: string; size: number | null; sha256: string | null; started: string | null; duration: number | null; node: string | null }
+interface NodeRow {
+  nodeId: string;
+  role: string;
+  port: number;
+}
+interface Shown {
+  clusterId: string;
+  status: string;
+  nodes: NodeRow[];
+}
+interface BackupRow {
+  id: string;
+  kind: string;
+  status: string;
+  size: number | null;
+  sha256: string | null;
+  started: string | null;
+  duration: number | null;
+  node: string | null;
+}
 
 const PG_RESTORE = '/usr/lib/postgresql/15/bin/pg_restore';
 
@@ -34,9 +51,18 @@ const urlOf = async (name: string) => (await json<{ url: string }>('cluster', 'u
 
 /** Every table of the public schema with its row count and a checksum of its whole content. */
 function tableDigests(url: string): Record<string, string> {
-  const tables = psql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").split('\n').filter(Boolean);
-  return Object.fromEntries(tables.map((name) => [name,
-    psql(url, `SELECT count(*) || ' rows, md5 ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM public.${name} t`)]));
+  const tables = psql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    .split('\n')
+    .filter(Boolean);
+  return Object.fromEntries(
+    tables.map((name) => [
+      name,
+      psql(
+        url,
+        `SELECT count(*) || ' rows, md5 ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM public.${name} t`,
+      ),
+    ]),
+  );
 }
 
 beforeAll(async () => {
@@ -54,11 +80,14 @@ describe('backups, end to end through the pgfleet CLI', () => {
   it('backs up a business cluster on a follower, downloads a verified pg_dump file, and restores it into a new cluster with identical tables', async () => {
     await ok('cluster', 'create', 'ledger', '--plan', 'business-1024');
     const url = await urlOf('ledger');
-    psql(url, `CREATE TABLE customers(id int PRIMARY KEY, name text NOT NULL, joined timestamptz NOT NULL);
+    psql(
+      url,
+      `CREATE TABLE customers(id int PRIMARY KEY, name text NOT NULL, joined timestamptz NOT NULL);
       CREATE TABLE orders(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer int REFERENCES customers, total numeric(12,2), note text);
       CREATE TABLE empty_table(k text);
       INSERT INTO customers SELECT g, 'customer ' || md5(g::text), timestamptz '2026-01-01' + g * interval '1 hour' FROM generate_series(1, 2000) g;
-      INSERT INTO orders(customer, total, note) SELECT 1 + g % 2000, g * 0.37, CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 20000) g;`);
+      INSERT INTO orders(customer, total, note) SELECT 1 + g % 2000, g * 0.37, CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 20000) g;`,
+    );
     const source = tableDigests(url);
     expect(Object.keys(source)).toEqual(['customers', 'empty_table', 'orders']);
     expect(source.orders).toMatch(/^20000 rows/);
@@ -107,7 +136,10 @@ describe('backups, end to end through the pgfleet CLI', () => {
 
   it('at the rolling limit of a starter cluster the next backup records QuotaExceeded, BackupEvicted (oldest), BackupRequested in order; the file goes; JetStream delivers QuotaExceeded; the daily limit refuses', async () => {
     await ok('cluster', 'create', 'shop', '--plan', 'starter-512');
-    psql(await urlOf('shop'), 'CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)');
+    psql(
+      await urlOf('shop'),
+      'CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)',
+    );
     const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) ids.push((await json<BackupRow>('backup', 'create', 'shop')).id);
@@ -116,7 +148,13 @@ describe('backups, end to end through the pgfleet CLI', () => {
 
     const nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-quota-watch' });
     const received: EventEnvelope[] = [];
-    const tail = await tailEvents({ js: jetstream(nc), filter: eventFilter({ type: 'QuotaExceeded' }), onEvent: (e) => { received.push(e); } });
+    const tail = await tailEvents({
+      js: jetstream(nc),
+      filter: eventFilter({ type: 'QuotaExceeded' }),
+      onEvent: (e) => {
+        received.push(e);
+      },
+    });
     try {
       const eleventh = await json<BackupRow & { evicted: string }>('backup', 'create', 'shop');
       expect(eleventh.status).toBe('completed');
@@ -125,11 +163,19 @@ describe('backups, end to end through the pgfleet CLI', () => {
       const { events } = await store.readStream(streamIds.backups(clusterId));
       const at = events.findIndex((e) => e.type === 'QuotaExceeded');
       expect(events.slice(at, at + 3).map((e) => [e.type, (e.data as { backupId?: string }).backupId])).toEqual([
-        ['QuotaExceeded', undefined], ['BackupEvicted', ids[0]], ['BackupRequested', eleventh.id],
+        ['QuotaExceeded', undefined],
+        ['BackupEvicted', ids[0]],
+        ['BackupRequested', eleventh.id],
       ]);
       expect(events[at]!.data).toMatchObject({ quota: 'backups.manual.total', limit: 10, used: 10 });
 
-      await waitFor('the evicted backup to be deleted', async () => (await json<BackupRow[]>('backup', 'list', 'shop', '--all')).find((x) => x.id === ids[0])?.status === 'deleted', 30_000);
+      await waitFor(
+        'the evicted backup to be deleted',
+        async () =>
+          (await json<BackupRow[]>('backup', 'list', 'shop', '--all')).find((x) => x.id === ids[0])?.status ===
+          'deleted',
+        30_000,
+      );
       // By default the list shows the available backups only; --all shows the evicted one too, with its status.
       const available = await json<BackupRow[]>('backup', 'list', 'shop');
       expect(available.map((b) => b.id)).not.toContain(ids[0]);
@@ -140,7 +186,11 @@ describe('backups, end to end through the pgfleet CLI', () => {
       expect(existsSync(fileOf(ids[0]!))).toBe(false);
       for (const id of [...ids.slice(1), eleventh.id]) expect(existsSync(fileOf(id))).toBe(true);
 
-      const seen = await waitFor('QuotaExceeded on JetStream', () => received.find((e) => e.streamId === streamIds.backups(clusterId)), 30_000);
+      const seen = await waitFor(
+        'QuotaExceeded on JetStream',
+        () => received.find((e) => e.streamId === streamIds.backups(clusterId)),
+        30_000,
+      );
       expect(seen.data).toMatchObject({ clusterId, quota: 'backups.manual.total', limit: 10 });
     } finally {
       await tail.stop();
@@ -153,7 +203,9 @@ describe('backups, end to end through the pgfleet CLI', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr.trim()).toBe('error: daily on-demand backup limit (20) reached for cluster shop');
     const { events } = await store.readStream(streamIds.backups(clusterId));
-    const daily = events.findIndex((e) => e.type === 'QuotaExceeded' && (e.data as { quota: string }).quota === 'backups.manual.daily');
+    const daily = events.findIndex(
+      (e) => e.type === 'QuotaExceeded' && (e.data as { quota: string }).quota === 'backups.manual.daily',
+    );
     expect(events[daily]!.data).toMatchObject({ limit: 20, used: 20 });
     expect(events[daily + 1]).toMatchObject({ type: 'BackupRejected', data: { code: 'QUOTA_EXCEEDED' } });
   });
@@ -169,7 +221,15 @@ describe('backups, end to end through the pgfleet CLI', () => {
   });
 
   it('sets the daily schedule and rejects bad input, sandbox backups and unknown backups with one sentence and a non-zero exit', async () => {
-    const set = await json<{ at: string; tz: string }>('backup', 'schedule', 'shop', '--at', '03:30', '--tz', 'Europe/Paris');
+    const set = await json<{ at: string; tz: string }>(
+      'backup',
+      'schedule',
+      'shop',
+      '--at',
+      '03:30',
+      '--tz',
+      'Europe/Paris',
+    );
     expect(set).toMatchObject({ at: '03:30', tz: 'Europe/Paris' });
     const listed = await t.cli('backup', 'list', 'shop');
     expect(listed.stdout).toContain('daily backup at 03:30 Europe/Paris');
@@ -184,7 +244,9 @@ describe('backups, end to end through the pgfleet CLI', () => {
     await ok('cluster', 'create', 'play', '--plan', 'sandbox');
     const sandbox = await t.cli('backup', 'create', 'play');
     expect(sandbox.code).not.toBe(0);
-    expect(sandbox.stderr.trim()).toBe('error: the sandbox plan of cluster play has no backups; change to a starter or business plan');
+    expect(sandbox.stderr.trim()).toBe(
+      'error: the sandbox plan of cluster play has no backups; change to a starter or business plan',
+    );
     const sandboxJson = await t.cli('backup', 'create', 'play', '--json');
     expect(sandboxJson.code).not.toBe(0);
     expect(JSON.parse(sandboxJson.stdout)).toMatchObject({ code: 'BACKUPS_NOT_IN_PLAN' });
@@ -209,27 +271,41 @@ describe('backup crash safety', () => {
 
     const accepted = await json<{ result: { backupId: string } }>('backup', 'create', 'bulky', '--no-wait');
     const backupId = accepted.result.backupId;
-    await waitFor('the dump to be running', async () => {
-      const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
-      return rows.find((b) => b.id === backupId)?.status === 'running' || undefined;
-    }, 60_000);
+    await waitFor(
+      'the dump to be running',
+      async () => {
+        const rows = await json<BackupRow[]>('backup', 'list', 'bulky');
+        return rows.find((b) => b.id === backupId)?.status === 'running' || undefined;
+      },
+      60_000,
+    );
     // Progress while it runs: bytes so far, answered live by the backup service over NATS.
     const token = readFileSync(join(t.home, 'api-token'), 'utf8').trim();
-    const progressed = await waitFor('bytes of the running dump', async () => {
-      const res = await fetch(`${t.platform.apiUrl}/v1/clusters/bulky/backups/${backupId}`, { headers: { authorization: `Bearer ${token}` } });
-      const shown = (await res.json()) as BackupRow & { progress: { bytes: number } | null };
-      if (shown.status !== 'running') throw new Error(`the dump is ${shown.status} before any progress was seen`);
-      return shown.progress && shown.progress.bytes > 0 ? shown.progress.bytes : undefined;
-    }, 30_000);
+    const progressed = await waitFor(
+      'bytes of the running dump',
+      async () => {
+        const res = await fetch(`${t.platform.apiUrl}/v1/clusters/bulky/backups/${backupId}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const shown = (await res.json()) as BackupRow & { progress: { bytes: number } | null };
+        if (shown.status !== 'running') throw new Error(`the dump is ${shown.status} before any progress was seen`);
+        return shown.progress && shown.progress.bytes > 0 ? shown.progress.bytes : undefined;
+      },
+      30_000,
+    );
     expect(progressed).toBeGreaterThan(0);
     const victim = t.platform.services().find((s) => s.name === 'backup')!.pid!;
     process.kill(victim, 'SIGKILL');
 
-    const settled = await waitFor('the interrupted backup to be settled', async () => {
-      const rows = await json<BackupRow[]>('backup', 'list', 'bulky', '--all');
-      const row = rows.find((b) => b.id === backupId);
-      return row && row.status !== 'running' && row.status !== 'requested' ? row : undefined;
-    }, 120_000);
+    const settled = await waitFor(
+      'the interrupted backup to be settled',
+      async () => {
+        const rows = await json<BackupRow[]>('backup', 'list', 'bulky', '--all');
+        const row = rows.find((b) => b.id === backupId);
+        return row && row.status !== 'running' && row.status !== 'requested' ? row : undefined;
+      },
+      120_000,
+    );
     expect(t.platform.services().find((s) => s.name === 'backup')!.pid).not.toBe(victim);
     expect(settled.status).toBe('failed');
     const dir = join(t.home, 'backups', clusterId);

@@ -2,8 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { nodeDataDirs, postmastersUnder, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
 
-interface NodeRow { nodeId: string; role: string; state: string; port: number; timeline: number; lagBytes: number | null }
-interface Shown { clusterId: string; status: string; nodes: NodeRow[] }
+interface NodeRow {
+  nodeId: string;
+  role: string;
+  state: string;
+  port: number;
+  timeline: number;
+  lagBytes: number | null;
+}
+interface Shown {
+  clusterId: string;
+  status: string;
+  nodes: NodeRow[];
+}
 
 let t: TestPlatform;
 const json = async <T>(...args: string[]): Promise<T> => {
@@ -15,7 +26,7 @@ const eventCount = async () => {
   const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
   await client.connect();
   try {
-    const rows = await client.query<{ n: string }>("SELECT count(*) AS n FROM pgfleet_eventstore.events");
+    const rows = await client.query<{ n: string }>('SELECT count(*) AS n FROM pgfleet_eventstore.events');
     return Number(rows.rows[0]!.n);
   } finally {
     await client.end();
@@ -31,8 +42,12 @@ const allStoredEventsText = async () => {
   }
 };
 
-beforeAll(async () => { t = await startPlatform(); });
-afterAll(async () => { await t?.cleanup(); });
+beforeAll(async () => {
+  t = await startPlatform();
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
 
 describe('clusters, end to end through the pgfleet CLI', () => {
   it('creates a starter cluster that psql can write to with the printed URL', async () => {
@@ -41,7 +56,10 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(created.stderr).toContain('ClusterReady');
     const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
     expect(url).toMatch(/^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app$/);
-    psql(url, 'CREATE TABLE orders(id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 100) g');
+    psql(
+      url,
+      'CREATE TABLE orders(id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 100) g',
+    );
     expect(psql(url, 'SELECT count(*) FROM orders')).toBe('100');
     const shown = await json<Shown>('cluster', 'show', 'shop');
     expect(shown.nodes).toHaveLength(1);
@@ -52,7 +70,10 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     const created = await t.cli('cluster', 'create', 'ledger', '--plan', 'business-1024');
     expect(created.code, created.stderr).toBe(0);
     const url = (await t.cli('cluster', 'url', 'ledger')).stdout.trim();
-    psql(url, "CREATE TABLE entries(id int PRIMARY KEY, v text); INSERT INTO entries SELECT g, md5(g::text) FROM generate_series(1, 500) g");
+    psql(
+      url,
+      'CREATE TABLE entries(id int PRIMARY KEY, v text); INSERT INTO entries SELECT g, md5(g::text) FROM generate_series(1, 500) g',
+    );
     const shown = await json<Shown>('cluster', 'show', 'ledger');
     expect(shown.nodes.map((n) => n.role).sort()).toEqual(['follower', 'follower', 'leader']);
     for (const n of shown.nodes) expect(n).toMatchObject({ state: 'running', timeline: 1 });
@@ -69,20 +90,35 @@ describe('clusters, end to end through the pgfleet CLI', () => {
   });
 
   it('kill -9 of the provisioning service during a business creation: it comes back and the cluster is ready with exactly three servers', async () => {
-    const accepted = await json<{ result: { clusterId: string } }>('cluster', 'create', 'chaos', '--plan', 'business-1024', '--no-wait');
+    const accepted = await json<{ result: { clusterId: string } }>(
+      'cluster',
+      'create',
+      'chaos',
+      '--plan',
+      'business-1024',
+      '--no-wait',
+    );
     const clusterId = accepted.result.clusterId;
     // Kill as soon as the leader exists, i.e. in the middle of the work.
-    await waitFor('the leader to be provisioned', () => nodeDataDirs(t.home, clusterId).length >= 1 || undefined, 60_000);
+    await waitFor(
+      'the leader to be provisioned',
+      () => nodeDataDirs(t.home, clusterId).length >= 1 || undefined,
+      60_000,
+    );
     const before = t.platform.services().find((s) => s.name === 'provisioning')!.pid!;
     process.kill(before, 'SIGKILL');
     await waitFor('a new provisioning process', () => {
       const pid = t.platform.services().find((s) => s.name === 'provisioning')?.pid;
       return pid && pid !== before ? pid : undefined;
     });
-    const shown = await waitFor('the cluster to be ready', async () => {
-      const s = await json<Shown>('cluster', 'show', 'chaos');
-      return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
-    }, 180_000);
+    const shown = await waitFor(
+      'the cluster to be ready',
+      async () => {
+        const s = await json<Shown>('cluster', 'show', 'chaos');
+        return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
+      },
+      180_000,
+    );
     expect(shown.nodes).toHaveLength(3);
     expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(3);
     expect(nodeDataDirs(t.home, clusterId)).toHaveLength(3);
@@ -111,7 +147,11 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(badName.code).not.toBe(0);
     expect(badName.stderr).toMatch(/name: must be/);
     const token = (await import('node:fs')).readFileSync(`${t.home}/api-token`, 'utf8').trim();
-    const res = await fetch(`${t.platform.apiUrl}/v1/clusters`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name": "x",' });
+    const res = await fetch(`${t.platform.apiUrl}/v1/clusters`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"name": "x",',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('MALFORMED_JSON');
     const noToken = await fetch(`${t.platform.apiUrl}/v1/clusters`);
@@ -131,7 +171,15 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
     const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
     const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && !e.type.startsWith('Operation'));
-    expect(own.map((e) => e.type)).toEqual(['ClusterRequested', 'NodeProvisioned', 'NodeStarted', 'ClusterReady', 'ClusterDeletionRequested', 'NodeStopped', 'ClusterDeleted']);
+    expect(own.map((e) => e.type)).toEqual([
+      'ClusterRequested',
+      'NodeProvisioned',
+      'NodeStarted',
+      'ClusterReady',
+      'ClusterDeletionRequested',
+      'NodeStopped',
+      'ClusterDeleted',
+    ]);
     const gateway = history.filter((e) => e.streamId === `gateway-${clusterId}`).map((e) => e.type);
     expect(gateway).toContain('GatewayStarted');
     expect(gateway).toContain('GatewaysRemoved');
@@ -139,7 +187,9 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     const started = history.findIndex((e) => e.type === 'GatewayStarted');
     expect(started).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterRequested'));
-    expect(history.findIndex((e) => e.type === 'GatewaysRemoved')).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterDeletionRequested'));
+    expect(history.findIndex((e) => e.type === 'GatewaysRemoved')).toBeGreaterThan(
+      history.findIndex((e) => e.type === 'ClusterDeletionRequested'),
+    );
     const onlyReady = await json<{ type: string }[]>('audit', 'shop', '--type', 'ClusterReady');
     expect(onlyReady.map((e) => e.type)).toEqual(['ClusterReady']);
     const past = await json<{ status: string; nodes: unknown[] }>('audit', 'shop', '--at', beforeDelete);
@@ -155,14 +205,22 @@ describe('events tail', () => {
   it('is a JetStream consumer that prints the events of one type since a time, as JSON lines', async () => {
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('./harness.js');
-    const child = spawn(process.execPath, [CLI, 'events', 'tail', '--type', 'ClusterReady', '--since', '2020-01-01T00:00:00Z', '--json'], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'events', 'tail', '--type', 'ClusterReady', '--since', '2020-01-01T00:00:00Z', '--json'],
+      { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const first = await waitFor('a ClusterReady event', () => {
-        const line = out.split('\n')[0];
-        return line && out.includes('\n') ? (JSON.parse(line) as { type: string; streamId: string }) : undefined;
-      }, 30_000);
+      const first = await waitFor(
+        'a ClusterReady event',
+        () => {
+          const line = out.split('\n')[0];
+          return line && out.includes('\n') ? (JSON.parse(line) as { type: string; streamId: string }) : undefined;
+        },
+        30_000,
+      );
       expect(first.type).toBe('ClusterReady');
       expect(first.streamId).toMatch(/^cluster-/);
     } finally {

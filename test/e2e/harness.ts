@@ -8,7 +8,11 @@ import { freePort, ownedTempDir } from '@pgfleet/postgres';
 const require = createRequire(import.meta.url);
 export const CLI = join(dirname(require.resolve('@pgfleet/api')), 'cli.js');
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface TestPlatform {
   home: string;
@@ -45,10 +49,15 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
   const t: TestPlatform = {
-    home, env, logs,
+    home,
+    env,
+    logs,
     platform: await up(env, log),
     cli: (...args) => runCli(env, args),
-    restart: async () => { await t.platform.stop(); t.platform = await up(env, log); },
+    restart: async () => {
+      await t.platform.stop();
+      t.platform = await up(env, log);
+    },
     cleanup: async () => {
       await t.platform.stop().catch(() => undefined);
       stopClusterServers(home);
@@ -74,18 +83,24 @@ export function spawnUp(env: NodeJS.ProcessEnv): UpProcess {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   return { child, output: () => out, exited, ctrlC: () => process.kill(-child.pid!, 'SIGINT') };
 }
 
 /** Start `pgfleet up` and wait until it says it is up (or fails with what it printed). */
 export async function startUp(env: NodeJS.ProcessEnv): Promise<UpProcess> {
   const up = spawnUp(env);
-  await waitFor('pgfleet is up', () => {
-    if (up.output().includes('pgfleet is up')) return true;
-    if (up.child.exitCode !== null) throw new Error(`pgfleet up exited (${up.child.exitCode}): ${up.output()}`);
-    return undefined;
-  }, 90_000);
+  await waitFor(
+    'pgfleet is up',
+    () => {
+      if (up.output().includes('pgfleet is up')) return true;
+      if (up.child.exitCode !== null) throw new Error(`pgfleet up exited (${up.child.exitCode}): ${up.output()}`);
+      return undefined;
+    },
+    90_000,
+  );
   return up;
 }
 
@@ -136,7 +151,8 @@ export function nodeDataDirs(home: string, clusterId?: string): string[] {
   const root = join(home, 'clusters');
   if (!existsSync(root)) return [];
   const clusters = clusterId ? [clusterId] : readdirSync(root);
-  return clusters.flatMap((c) => (existsSync(join(root, c)) ? readdirSync(join(root, c)).map((n) => join(root, c, n, 'data')) : []))
+  return clusters
+    .flatMap((c) => (existsSync(join(root, c)) ? readdirSync(join(root, c)).map((n) => join(root, c, n, 'data')) : []))
     .filter((d) => existsSync(d));
 }
 
@@ -180,21 +196,37 @@ export function gatewaysUnder(dir: string): number[] {
 
 function stopClusterServers(home: string): void {
   for (const pid of gatewaysUnder(home)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   for (const pid of postmastersUnder(home)) {
-    try { process.kill(pid, 'SIGQUIT'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      /* gone */
+    }
   }
   const deadline = Date.now() + 10_000;
   while (postmastersUnder(home).length > 0 && Date.now() < deadline) spawnSync('sleep', ['0.1']);
   for (const pid of postmastersUnder(home)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 120_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

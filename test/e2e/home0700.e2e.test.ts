@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +20,11 @@ import { gatewaysUnder, postmastersUnder, psql, runCli, waitFor } from './harnes
 // The most common first run: root clones the repository into its home directory (0700 on Debian)
 // and runs `npm start` there, with the default PGFLEET_HOME (./.pgfleet inside the clone).
 
-interface Shown { clusterId: string; status: string; nodes: { nodeId: string; role: string; state: string; port: number }[] }
+interface Shown {
+  clusterId: string;
+  status: string;
+  nodes: { nodeId: string; role: string; state: string; port: number }[];
+}
 
 const mode = (p: string) => statSync(p).mode & 0o7777;
 const startedIn = process.cwd();
@@ -72,7 +87,7 @@ afterAll(async () => {
 });
 
 describe('a clone under a 0700 directory: npm start and a cluster work without touching its modes', () => {
-  it('starts the platform with its PostgreSQL data placed where the postgres OS user reaches it; pgfleet state stays in the home', () => {
+  it('starts with its PostgreSQL data where the postgres OS user reaches it; pgfleet state stays in the home', () => {
     expect(platform!.home).toBe(home);
     root = readFileSync(join(home, 'data-root'), 'utf8').trim();
     expect(root).toBe(placedDataRoot(home));
@@ -83,13 +98,15 @@ describe('a clone under a 0700 directory: npm start and a cluster work without t
     expect(existsSync(join(root, 'secrets'))).toBe(false);
   });
 
-  it('creates a starter cluster that psql reaches through its URL, with verify-full against the cluster CA', async () => {
+  it('creates a starter cluster psql reaches through its URL, with verify-full against the cluster CA', async () => {
     const created = await cli('cluster', 'create', 'shop', '--plan', 'starter-512', '--no-wait');
     expect(created.code, created.stderr + created.stdout).toBe(0);
-    expect(await waitFor('shop to be ready', async () => {
-      const status = await statusOf('shop');
-      return status === 'ready' || status === 'failed' ? status : undefined;
-    })).toBe('ready');
+    expect(
+      await waitFor('shop to be ready', async () => {
+        const status = await statusOf('shop');
+        return status === 'ready' || status === 'failed' ? status : undefined;
+      }),
+    ).toBe('ready');
     const url = (await cli('cluster', 'url', 'shop')).stdout.trim();
     psql(url, 'CREATE TABLE orders(id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 10)');
     expect(psql(url, 'SELECT count(*) FROM orders')).toBe('10');
@@ -98,7 +115,12 @@ describe('a clone under a 0700 directory: npm start and a cluster work without t
     expect(ca.code, ca.stderr).toBe(0);
     const caFile = join(home, 'client-ca.crt');
     writeFileSync(caFile, ca.stdout);
-    expect(psql(`${url}?sslmode=verify-full&sslrootcert=${caFile}`, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).toBe('t');
+    expect(
+      psql(
+        `${url}?sslmode=verify-full&sslrootcert=${caFile}`,
+        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      ),
+    ).toBe('t');
 
     const { clusterId, nodes } = await json<Shown>('cluster', 'show', 'shop');
     expect(nodes).toEqual([expect.objectContaining({ role: 'leader', state: 'running' })]);
@@ -109,8 +131,15 @@ describe('a clone under a 0700 directory: npm start and a cluster work without t
     const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
     const deleted = await cli('cluster', 'delete', 'shop', '--no-wait');
     expect(deleted.code, deleted.stderr).toBe(0);
-    await waitFor('shop to be deleted', async () => ['deleted', 'not shown'].includes(await statusOf('shop')) || undefined);
-    await waitFor('the node server to stop', () => postmastersUnder(join(root!, 'clusters', clusterId)).length === 0, 30_000);
+    await waitFor(
+      'shop to be deleted',
+      async () => ['deleted', 'not shown'].includes(await statusOf('shop')) || undefined,
+    );
+    await waitFor(
+      'the node server to stop',
+      () => postmastersUnder(join(root!, 'clusters', clusterId)).length === 0,
+      30_000,
+    );
     const left = existsSync(join(root!, 'clusters', clusterId)) ? readdirSync(join(root!, 'clusters', clusterId)) : [];
     expect(left.filter((entry) => entry !== 'tls')).toEqual([]);
   });

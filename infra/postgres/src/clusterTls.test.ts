@@ -28,7 +28,7 @@ describe.runIf(process.getuid?.() === 0)('cluster TLS material', () => {
     expect(postgresReads(files.keyFile)).toBe(true);
   });
 
-  it('issues node certificates in the data root of a home under a 0700 directory; the CA key stays in the home', async () => {
+  it('issues node certificates in the data root of a home under 0700; the CA key stays in the home', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgfleet-0700-'));
     const root = mkdtempSync(join(tmpdir(), 'pgfleet-root-'));
     dirs.push(dir, root);

@@ -131,7 +131,7 @@ describe('backups of a Business cluster', () => {
     expect(mine).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
   });
 
-  it('the same backup create sent twice with one Idempotency-Key (commandId) makes one backup; a new key, a second', async () => {
+  it('one Idempotency-Key (commandId) sent twice makes one backup; a new key makes a second', async () => {
     const once = { ...meta, commandId: 'idempotency-key-1' };
     // Twice at once, then once more after the dump: one backup, the same id in every reply.
     const replies = await Promise.all([1, 2].map(() => requestBackup(w.deps, { clusterId: CLUSTER }, once)));

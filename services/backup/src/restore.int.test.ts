@@ -57,12 +57,17 @@ async function backupNow(clusterId = SHOP): Promise<string> {
 }
 /** Change every table after the backup, so old and new data differ everywhere. */
 async function changeData() {
+  const before = await digests();
   await sql(
     w.superuser(w.leader, 'app'),
-    `DELETE FROM accounts WHERE id % 3 = 0;
+    `UPDATE accounts SET balance = balance + 1 WHERE id % 3 = 0;
+    DELETE FROM accounts WHERE id IN (SELECT id FROM accounts ORDER BY id DESC LIMIT 100);
     UPDATE branches SET balance = balance + 100;
-    INSERT INTO history (id, account, delta) SELECT g, g, -g FROM generate_series(100001, 100500) g;`,
+    INSERT INTO history (id, account, delta) SELECT m + g, g, -g FROM (SELECT max(id) AS m FROM history) h,
+      generate_series(1, 500) g;`,
   );
+  const after = await digests();
+  for (const t of TABLES) expect(after[t], t).not.toBe(before[t]);
 }
 /** The backups-stream events of one restore operation. */
 async function restoreEvents(operationId: string, clusterId = SHOP): Promise<EventEnvelope[]> {
@@ -123,7 +128,7 @@ afterAll(async () => {
 });
 
 describe('RestoreBackup asks for a restore operation', () => {
-  it('answers at once with the operation (OperationRequested on the cluster stream); the same commandId asks once', async () => {
+  it('answers at once with the operation (OperationRequested); the same commandId asks for it once', async () => {
     const backupId = await backupNow();
     const once = { ...meta, commandId: 'restore-key-1' };
     const reply = await requestRestore(w.deps, { clusterId: SHOP, backupId }, once);
@@ -144,7 +149,7 @@ describe('RestoreBackup asks for a restore operation', () => {
     expect(await executeOperation(deps, SHOP, operationId, restoreOperation(deps))).toBe('succeeded');
   });
 
-  it('refuses an unknown backup, an unknown or unready target and both targets at once, with one sentence', async () => {
+  it('refuses an unknown backup, an unknown or unready target and two targets at once, in one sentence', async () => {
     const backupId = await backupNow();
     const ask = (cmd: Parameters<typeof requestRestore>[1]) => requestRestore(w.deps, cmd, meta);
     expect(await ask({ clusterId: SHOP, backupId: 'nope' })).toMatchObject({
@@ -267,8 +272,8 @@ describe('restore in place', () => {
   });
 
   it(
-    'a crash while pg_restore runs leaves the old data and the fence; resumed, the leftover session is ended ' +
-      'and the restore runs again in one transaction: every table is the backup',
+    'a crash while pg_restore runs leaves the fence and an uncommitted transaction; resumed, the leftover ' +
+      'session is ended and the restore runs again in one transaction: every table is the backup',
     async () => {
       const backupId = await backupNow();
       const atBackup = await digests();
@@ -291,7 +296,8 @@ describe('restore in place', () => {
         () => 'committed',
         (e: Error) => e.message,
       );
-      // Its transaction has written (the old tables are dropped in it), and is not committed.
+      // Its transaction has written (the old tables are dropped in it) and is not committed; were it not one
+      // transaction, the tables would now be empty (what a pg_restore --clean cut at this point leaves).
       for (let i = 0; ; i++) {
         const q = "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' AND backend_xid IS NOT NULL";
         if ((await sql(w.superuser(w.leader), q)).length > 0) break;

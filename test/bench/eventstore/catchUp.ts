@@ -38,11 +38,13 @@ async function fill(db: pg.Pool, events: number): Promise<void> {
       INSERT INTO ${SCHEMA}.events (event_id, stream_id, stream_version, type, schema_version, data,
                                    occurred_at, correlation_id, causation_id, actor_kind, actor_id)
       SELECT u.id, 'cluster-bench' || lpad(((g - 1) / ${STREAM_LENGTH})::text, 8, '0'), ${version}, $3, $4,
-             jsonb_build_object('nodeId', 'node-' || ((${version}) % 3), 'port', 5432 + (${version}) % 100, 'pid', 1000 + ${version}),
+             jsonb_build_object('nodeId', 'node-' || ((${version}) % 3), 'port', 5432 + (${version}) % 100,
+                                'pid', 1000 + ${version}),
              to_timestamp(($5::bigint + g) / 1000.0), u.id::text, NULL, 'system', 'pgfleet'
         FROM generate_series($1::bigint, $2::bigint) AS g,
              LATERAL (SELECT (lpad(to_hex($5::bigint + g), 12, '0') || '7' || substr(md5(random()::text || g), 1, 3)
-                              || to_hex(8 + floor(random() * 4)::int) || substr(md5(g::text || random()::text), 1, 15))::uuid AS id) AS u
+                              || to_hex(8 + floor(random() * 4)::int)
+                              || substr(md5(g::text || random()::text), 1, 15))::uuid AS id) AS u
        ORDER BY g`,
       [lo, hi, SAMPLE_TYPE, SAMPLE_SCHEMA_VERSION, baseMs],
     );

@@ -77,7 +77,8 @@ export async function runEventstoreBench(): Promise<void> {
           `latency ${config.latencyRate} ev/s for ${config.latencySeconds} s; ` +
           `${runs} run(s) of each figure, side by side`,
         `load: ${loadBefore} before, ${loadNow()} after (1/5/15 min load averages)`,
-        'raw baselines: plain multi-row INSERT / keyset SELECT of the same rows in a plain table (bigserial key only) of the same database;',
+        'raw baselines: plain multi-row INSERT / keyset SELECT of the same rows in a plain table ' +
+          '(bigserial key only) of the same database;',
         '               raw JetStream publish -> durable pull consumer of the same envelope JSON at the same rate',
         runs > 1
           ? 'cells: median [min - max] over the runs; ratio taken run by run; targets checked on the medians'

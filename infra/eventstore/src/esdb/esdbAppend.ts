@@ -27,7 +27,8 @@ export async function appendToStream(
       return { nextExpectedVersion: currentVersion, events: known.map((e) => byId.get(e.id)!), alreadyAppended: true };
     if (known.length > 0) {
       throw new InvalidEvent(
-        `cannot append to ${streamId}: ${known.length} of ${prepared.length} events are already stored (an append is idempotent only when it repeats a whole batch)`,
+        `cannot append to ${streamId}: ${known.length} of ${prepared.length} events are already stored ` +
+          '(an append is idempotent only when it repeats a whole batch)',
         { field: 'id', rule: 'idempotent_batch' },
       );
     }

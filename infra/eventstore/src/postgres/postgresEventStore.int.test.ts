@@ -67,40 +67,44 @@ describe('PostgreSQL event store', () => {
     }
   });
 
-  it('does not let a reader pass an open transaction: an event committed out of order is read after the older one, never skipped', async () => {
-    const { store, cleanup } = await freshStore();
-    try {
-      const tag = uniqueTag();
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let inside!: () => void;
-      const written = new Promise<void>((resolve) => {
-        inside = resolve;
-      });
-      const older = store.appendToStream(streamOf(tag, 'older'), [nodeStopped('older')], {
-        beforeCommit: async () => {
-          inside();
-          await held;
-        },
-      });
-      await written;
-      const younger = await store.appendToStream(streamOf(tag, 'younger'), [nodeStopped('younger')]);
-      expect(younger.events).toHaveLength(1);
+  it(
+    'does not let a reader pass an open transaction: an event committed out of order is read after the older one, ' +
+      'never skipped',
+    async () => {
+      const { store, cleanup } = await freshStore();
+      try {
+        const tag = uniqueTag();
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let inside!: () => void;
+        const written = new Promise<void>((resolve) => {
+          inside = resolve;
+        });
+        const older = store.appendToStream(streamOf(tag, 'older'), [nodeStopped('older')], {
+          beforeCommit: async () => {
+            inside();
+            await held;
+          },
+        });
+        await written;
+        const younger = await store.appendToStream(streamOf(tag, 'younger'), [nodeStopped('younger')]);
+        expect(younger.events).toHaveLength(1);
 
-      const blocked = await store.readAll();
-      expect(blocked.events).toEqual([]);
-      expect(blocked.checkpoint).toBeNull();
+        const blocked = await store.readAll();
+        expect(blocked.events).toEqual([]);
+        expect(blocked.checkpoint).toBeNull();
 
-      release();
-      await older;
-      const after = await store.readAll();
-      expect(after.events.map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['older', 'younger']);
-    } finally {
-      await cleanup();
-    }
-  });
+        release();
+        await older;
+        const after = await store.readAll();
+        expect(after.events.map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['older', 'younger']);
+      } finally {
+        await cleanup();
+      }
+    },
+  );
 
   it('cuts off a transaction left idle (idle_in_transaction_session_timeout): it stores nothing', async () => {
     const { store, cleanup } = await freshStore({ idleInTransactionTimeoutMs: 300, statementTimeoutMs: 5000 });
@@ -153,7 +157,8 @@ describe('PostgreSQL event store', () => {
       expect(received).toHaveLength(1);
 
       const killed = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgfleet-eventstore-reconnect'`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = 'pgfleet-eventstore-reconnect'`,
       );
       expect(killed.rowCount).toBeGreaterThan(0);
       // The pool may hand out connections still dying from the kill: retry the same event (same id:

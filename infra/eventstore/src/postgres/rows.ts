@@ -6,7 +6,8 @@ import { upcastOnRead, type ReadOutcome, type StoredEnvelope } from '../upcastOn
 /** The columns every read selects, already in envelope form (text positions, ISO instants). */
 export const EVENT_COLUMNS = `
   e.event_id::text AS id, e.type, e.stream_id, e.stream_version::integer AS stream_version,
-  e.position::text AS position, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
+  e.position::text AS position,
+  to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
   e.schema_version, e.correlation_id, e.causation_id, e.actor_kind, e.actor_id, e.data`;
 
 export interface EventRow {

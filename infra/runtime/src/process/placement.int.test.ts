@@ -1,4 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,8 +71,14 @@ describe('process runtime with a home the postgres OS user cannot reach', () => 
     expect(tls.keyFile.startsWith(`${root}/`)).toBe(true);
     await runtime.initialize(nodeId, { plan, tls, forceTls: true });
     await runtime.start(nodeId);
-    const rows = await withClient(await runtime.endpoint(nodeId), async (q) =>
-      (await q.query<{ dir: string; ssl: string }>("SELECT current_setting('data_directory') AS dir, current_setting('ssl') AS ssl")).rows,
+    const rows = await withClient(
+      await runtime.endpoint(nodeId),
+      async (q) =>
+        (
+          await q.query<{ dir: string; ssl: string }>(
+            "SELECT current_setting('data_directory') AS dir, current_setting('ssl') AS ssl",
+          )
+        ).rows,
     );
     expect(rows).toEqual([{ dir: node.dataDir, ssl: 'on' }]);
     const ran = await runtime.exec(nodeId, 'psql', ['-XAtqc', 'SELECT 1']);

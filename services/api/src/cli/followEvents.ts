@@ -2,12 +2,15 @@ import type { EventEnvelope } from '@pgfleet/contracts';
 import { type ApiClient, CliError } from './client.js';
 
 export interface FollowOptions {
-  /** Event subjects (`pgfleet.events.cluster.cluster-{id}.*`...): one ordered consumer over all of them. */
+  /** Event subjects (`pgfleet.events.cluster.cluster-{id}.*`...): one ordered consumer each. */
   subjects: string[];
   /** Deliver the events stored from this instant on (taken just before the request). */
   since: Date;
-  /** Each event in the stream's order; resolve true when the wait is over. */
-  onEvent(event: EventEnvelope): boolean | Promise<boolean>;
+  /**
+   * Each event, with its sequence in the events stream (the global order the relay published in):
+   * in that order for one subject, interleaved across subjects. Resolve true when the wait is over.
+   */
+  onEvent(event: EventEnvelope, seq: number): boolean | Promise<boolean>;
   /**
    * One sentence saying that the work goes on and how to follow it: printed on Ctrl-C (the CLI
    * then exits; the work is not cancelled) and in the error when NATS cannot be reached.
@@ -18,9 +21,10 @@ export interface FollowOptions {
 }
 
 /**
- * Follow events as they are published (a JetStream ordered consumer from `since`: nothing is
- * acknowledged or stored, the client recreates it after a gap), until `onEvent` says done or
+ * Follow events as they are published (JetStream ordered consumers from `since`: nothing is
+ * acknowledged or stored, the client recreates one after a gap), until `onEvent` says done or
  * `signal` aborts; the CLI reaches NATS like `events tail` (TLS and the `cli` user when secured).
+ * One consumer per subject: a consumer with several filters needs NATS 2.10.
  */
 export async function followEvents(api: ApiClient, opts: FollowOptions): Promise<'done' | 'aborted'> {
   const { connectBus, decodeEvent } = await import('@pgfleet/bus');
@@ -33,6 +37,7 @@ export async function followEvents(api: ApiClient, opts: FollowOptions): Promise
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let nc: Awaited<ReturnType<typeof connectBus>> | undefined;
+  const feeds: { close(): Promise<unknown> }[] = [];
   try {
     const servers = api.natsUrl();
     try {
@@ -41,28 +46,46 @@ export async function followEvents(api: ApiClient, opts: FollowOptions): Promise
       const reason = error instanceof Error ? error.message : String(error);
       throw new CliError(`cannot follow the events on NATS at ${servers} (${reason}); ${opts.goesOn}`, 'UNAVAILABLE');
     }
-    const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, {
-      filter_subjects: opts.subjects,
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: opts.since.toISOString(),
+    const js = jetstream(nc);
+    let finish: (outcome: 'done' | 'aborted') => void = () => undefined;
+    let fail: (error: unknown) => void = () => undefined;
+    const finished = new Promise<'done' | 'aborted'>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
     });
-    const messages = await consumer.consume();
-    const abort = () => void messages.close();
+    // One event at a time, across every feed, so `onEvent` never runs twice at once.
+    let queue = Promise.resolve();
+    for (const subject of opts.subjects) {
+      const consumer = await js.consumers.get(EVENTS_STREAM, {
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: opts.since.toISOString(),
+      });
+      const messages = await consumer.consume();
+      feeds.push(messages);
+      void (async () => {
+        for await (const m of messages) {
+          const decoded = decodeEvent(m.data);
+          if (!decoded.ok) continue;
+          queue = queue.then(async () => {
+            if (await opts.onEvent(decoded.value, m.seq)) finish('done');
+          });
+          await queue.catch(fail);
+        }
+      })().catch(fail);
+    }
     if (opts.signal?.aborted) return 'aborted';
+    const abort = () => finish('aborted');
     opts.signal?.addEventListener('abort', abort, { once: true });
     try {
-      for await (const m of messages) {
-        const decoded = decodeEvent(m.data);
-        if (decoded.ok && (await opts.onEvent(decoded.value))) return 'done';
-      }
-      return 'aborted';
+      return await finished;
     } finally {
       opts.signal?.removeEventListener('abort', abort);
-      await messages.close();
     }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await Promise.allSettled(feeds.map((f) => f.close()));
     await nc?.close();
   }
 }

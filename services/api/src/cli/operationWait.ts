@@ -49,39 +49,54 @@ export async function followOperation(
   extraStreams: string[] = [],
   settle?: Settle,
 ): Promise<OperationEnd> {
-  let started = false;
+  // The events stream sequence of the operation's first event: earlier events (of the margin
+  // before the request) are not about it. Events of other streams may arrive before it.
+  let startSeq: number | undefined;
+  const early: { e: EventEnvelope; seq: number }[] = [];
   let end: OperationEnd | undefined;
   const steps: OperationEnd['steps'] = [];
   const stop = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const mine = (e: EventEnvelope) => (e.data as { operationId?: unknown }).operationId === op.operationId;
   const isOperationEvent = (e: EventEnvelope) => e.type.startsWith('Operation');
+  /** One event of (or after the start of) the operation: print, observe, and say whether the wait is over. */
+  const handle = (e: EventEnvelope): boolean => {
+    if (!op.quiet && (mine(e) || !isOperationEvent(e))) process.stderr.write(`${eventLine(e)}\n`);
+    settle?.observe(e);
+    if (mine(e)) {
+      const { operationId, kind } = op;
+      if (e.type === 'OperationStepCompleted') steps.push({ step: e.data.step, at: e.occurredAt });
+      if (e.type === 'OperationSucceeded') {
+        end = { operationId, kind, status: 'succeeded', steps, result: e.data.result ?? {} };
+      }
+      if (e.type === 'OperationFailed') {
+        const error = { step: e.data.step, reason: e.data.reason };
+        end = { operationId, kind, status: 'failed', steps, result: {}, error };
+      }
+    }
+    if (!end) return false;
+    if (end.status === 'failed' || !settle || settle.settled(end)) return true;
+    timer ??= setTimeout(() => stop.abort(), settle.timeoutMs);
+    return false;
+  };
   try {
     await followEvents(api, {
       subjects: [op.streamId, ...extraStreams].map(streamSubject),
       since: op.since,
       goesOn: goesOn(op.operationId, op.kind),
       signal: stop.signal,
-      onEvent: (e) => {
-        started ||= mine(e);
-        if (!started) return false;
-        if (!op.quiet && (mine(e) || !isOperationEvent(e))) process.stderr.write(`${eventLine(e)}\n`);
-        settle?.observe(e);
-        if (mine(e)) {
-          if (e.type === 'OperationStepCompleted') steps.push({ step: e.data.step, at: e.occurredAt });
-          const { operationId, kind } = op;
-          if (e.type === 'OperationSucceeded') {
-            end = { operationId, kind, status: 'succeeded', steps, result: e.data.result ?? {} };
+      onEvent: (e, seq) => {
+        if (startSeq === undefined) {
+          if (!mine(e)) {
+            early.push({ e, seq });
+            return false;
           }
-          if (e.type === 'OperationFailed') {
-            const error = { step: e.data.step, reason: e.data.reason };
-            end = { operationId, kind, status: 'failed', steps, result: {}, error };
-          }
+          startSeq = seq;
+          const after = early.filter((x) => x.seq > seq).sort((a, b) => a.seq - b.seq);
+          early.length = 0;
+          return [{ e, seq }, ...after].map((x) => handle(x.e)).some(Boolean);
         }
-        if (!end) return false;
-        if (end.status === 'failed' || !settle || settle.settled(end)) return true;
-        timer ??= setTimeout(() => stop.abort(), settle.timeoutMs);
-        return false;
+        return seq > startSeq && handle(e);
       },
     });
   } finally {

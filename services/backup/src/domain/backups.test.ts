@@ -351,3 +351,36 @@ describe('restores (recorded by the restore operation)', () => {
       .then([]);
   });
 });
+
+describe('a backup being restored', () => {
+  const restoring = (backupId: string): BackupEvent => ({
+    type: 'BackupRestoreStarted',
+    data: { backupId, operationId: `op-${backupId}`, targetClusterId: 'c1', node: 'node1' },
+  });
+  it('is not evicted while its restore runs: the next oldest completed one is', () => {
+    const given = [...done('b1', '2025-01-01T10:00:00Z'), ...done('b2', '2025-01-02T10:00:00Z'), restoring('b1')];
+    spec
+      .given(given)
+      .when(request('b3', '2025-01-03T10:00:00Z'))
+      .then([
+        { type: 'QuotaExceeded', data: { clusterId: 'c1', quota: 'backups.manual.total', limit: 2, used: 2 } },
+        { type: 'BackupEvicted', data: { backupId: 'b2', clusterId: 'c1' } },
+        requested('b3', '2025-01-03T10:00:00Z'),
+      ]);
+  });
+  it('is not expired while its restore runs (retention expires it once the restore ended)', () => {
+    const given = [...done('d1', '2025-01-01T03:00:00Z'), restoring('d1')];
+    spec
+      .given(given)
+      .when({ type: 'ExpireBackups', backupIds: ['d1'] })
+      .then([]);
+    const ended: BackupEvent = {
+      type: 'BackupRestoreCompleted',
+      data: { backupId: 'd1', operationId: 'op-d1', targetClusterId: 'c1', durationMs: 5 },
+    };
+    spec
+      .given([...given, ended])
+      .when({ type: 'ExpireBackups', backupIds: ['d1'] })
+      .then([{ type: 'BackupExpired', data: { backupId: 'd1' } }]);
+  });
+});

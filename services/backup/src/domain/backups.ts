@@ -107,7 +107,7 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
   const kept = manual.filter(isKept);
   if (kept.length >= backups.manualTotal) {
     const limit = backups.manualTotal;
-    const oldest = kept.find((b) => b.status === 'completed');
+    const oldest = kept.find((b) => b.status === 'completed' && !isBeingRestored(state, b.backupId));
     const exceeded: BackupEvent = {
       type: 'QuotaExceeded',
       data: { clusterId, quota: 'backups.manual.total', limit, used: kept.length },
@@ -124,8 +124,14 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
   return accept(requested);
 }
 
+/** A backup a restore is reading right now: it is neither evicted nor expired until the restore ends. */
+const isBeingRestored = (state: BackupsState, backupId: string): boolean =>
+  state.restores.some((r) => r.backupId === backupId && r.status === 'running');
+
 function decideExpire(backupIds: readonly string[], state: BackupsState): Decision<BackupEvent> {
-  const expired = backupIds.filter((id) => findBackup(state, id)?.status === 'completed');
+  const expired = backupIds.filter(
+    (id) => findBackup(state, id)?.status === 'completed' && !isBeingRestored(state, id),
+  );
   return accept(...expired.map((backupId): BackupEvent => ({ type: 'BackupExpired', data: { backupId } })));
 }
 
