@@ -12,8 +12,13 @@ import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
  * service killed at any step resumes the operation to an end.
  */
 
-interface NodeRow { nodeId: string; port: number }
-interface Shown { nodes: NodeRow[] }
+interface NodeRow {
+  nodeId: string;
+  port: number;
+}
+interface Shown {
+  nodes: NodeRow[];
+}
 
 let t: TestPlatform;
 let nc: NatsConnection;
@@ -28,10 +33,14 @@ const view = async (): Promise<ClusterView> =>
 const operation = async (operationId: string): Promise<Operation | undefined> =>
   (await view()).ops.operations.find((o) => o.operationId === operationId);
 const ended = (operationId: string) =>
-  waitFor(`operation ${operationId} to end`, async () => {
-    const op = await operation(operationId);
-    return op && op.status !== 'running' ? op : undefined;
-  }, 180_000);
+  waitFor(
+    `operation ${operationId} to end`,
+    async () => {
+      const op = await operation(operationId);
+      return op && op.status !== 'running' ? op : undefined;
+    },
+    180_000,
+  );
 const operationIdOf = (reply: CommandReply): string => {
   if (!reply.ok || typeof reply.result?.operationId !== 'string') throw new Error(JSON.stringify(reply));
   return reply.result.operationId;
@@ -132,13 +141,21 @@ async function exactlyOneLeaderBehindTheUrl(): Promise<string> {
   const { leader } = await view();
   expect(await primaries()).toEqual([leader]);
   const port = nodes.find((n) => n.nodeId === leader)!.port;
-  await waitFor('the gateway to forward to the leader', () => {
-    try {
-      return psql(url, "SELECT pg_is_in_recovery()::text || current_setting('port')") === `false${port}` || undefined;
-    } catch {
-      return undefined;
-    }
-  }, 60_000);
+  // Both gateways share the address: settled once five connections in a row reach the leader.
+  let inARow = 0;
+  await waitFor(
+    'the gateways to forward to the leader',
+    () => {
+      try {
+        const reached = psql(url, "SELECT pg_is_in_recovery()::text || current_setting('port')") === `false${port}`;
+        inARow = reached ? inARow + 1 : 0;
+      } catch {
+        inARow = 0;
+      }
+      return inARow >= 5 || undefined;
+    },
+    60_000,
+  );
   psql(url, 'CREATE TABLE IF NOT EXISTS writes(at timestamptz DEFAULT now()); INSERT INTO writes DEFAULT VALUES');
   return leader!;
 }
@@ -153,10 +170,14 @@ beforeAll(async () => {
   await waitFor('the cluster to be ready', async () => (await view()).status === 'ready' || undefined, 180_000);
   const shown = await t.cli('cluster', 'show', 'flip', '--json');
   ({ nodes } = JSON.parse(shown.stdout) as Shown);
-  url = await waitFor('the URL', async () => {
-    const r = await t.cli('cluster', 'url', 'flip');
-    return r.code === 0 ? r.stdout.trim() : undefined;
-  }, 60_000);
+  url = await waitFor(
+    'the URL',
+    async () => {
+      const r = await t.cli('cluster', 'url', 'flip');
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    },
+    60_000,
+  );
   nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-switchover' });
   events = new pg.Client({ connectionString: t.platform.eventstoreUrl });
   await events.connect();
@@ -215,7 +236,16 @@ describe('switchover as an operation: one at a time, never two primaries, resume
   });
 
   // Killed right after this is recorded, i.e. in the middle of the next step.
-  const AFTER = ['OperationRequested', 'check', 'fence', 'caught-up', 'promote', 'old-leader-follows', 'repoint-followers', 'sync'];
+  const AFTER = [
+    'OperationRequested',
+    'check',
+    'fence',
+    'caught-up',
+    'promote',
+    'old-leader-follows',
+    'repoint-followers',
+    'sync',
+  ];
   it.each(AFTER)(
     'kill -9 of the provisioning service right after %s: after its restart the operation ends succeeded or failed, ' +
       'never two primaries meanwhile, exactly one primary (the recorded leader), the URL works',
@@ -224,9 +254,13 @@ describe('switchover as an operation: one at a time, never two primaries, resume
       const to = nodes.map((n) => n.nodeId).find((n) => n !== leader)!;
       const watch = watchPrimaries();
       const operationId = operationIdOf(await switchover(to));
-      await waitFor(`${after} of ${operationId}`, async () => {
-        return after === 'OperationRequested' || (await stepsRecorded(operationId)).includes(after) || undefined;
-      }, 60_000);
+      await waitFor(
+        `${after} of ${operationId}`,
+        async () => {
+          return after === 'OperationRequested' || (await stepsRecorded(operationId)).includes(after) || undefined;
+        },
+        60_000,
+      );
       const pid = t.platform.services().find((s) => s.name === 'provisioning')!.pid!;
       process.kill(pid, 'SIGKILL');
       const stepsAtKill = await stepsRecorded(operationId);
@@ -238,7 +272,8 @@ describe('switchover as an operation: one at a time, never two primaries, resume
       const { most, samples, worst } = await watch.stop();
       console.log(
         `kill after ${after}: steps recorded at the kill [${stepsAtKill.join(', ')}]; ` +
-          `ended ${op.status}${op.error ? ` at ${op.failedStep}: ${op.error}` : ''}; ${samples} samples of the primaries`,
+          `ended ${op.status}${op.error ? ` at ${op.failedStep}: ${op.error}` : ''}; ` +
+          `${samples} samples of the primaries`,
       );
       expect(['succeeded', 'failed']).toContain(op.status);
       expect(most, `two primaries at once: ${worst.join(', ')}`).toBe(1);

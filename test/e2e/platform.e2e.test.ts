@@ -127,6 +127,7 @@ describe('pgfleet up: one instance per home, and a bounded stop on Ctrl-C', () =
           const r = await runCli(env, ['operation', 'show', operationId!, '--json']);
           const o = JSON.parse(r.stdout) as {
             status: string;
+            requestedAt: string;
             finishedAt: string | null;
             error: unknown;
             result: { to?: string } | null;
@@ -139,10 +140,9 @@ describe('pgfleet up: one instance per home, and a bounded stop on Ctrl-C', () =
       expect(Date.parse(op.finishedAt!)).toBeGreaterThan(interruptedAt);
       const after = JSON.parse((await runCli(env, ['cluster', 'show', 'busy', '--json'])).stdout) as { leader: string };
       expect(after.leader).toBe('node3');
-      const resumed = Date.parse(op.finishedAt!) > interruptedAt + stopped.ms;
-      console.log(
-        `switchover ${operationId}: ${resumed ? 'finished after the next start' : 'finished while stopping'}`,
-      );
+      // Not waited for while stopping (a switchover takes longer than a service's grace): resumed by the next start.
+      const took = `requested ${op.requestedAt}, finished ${op.finishedAt}; the platform stopped in ${stopped.ms} ms`;
+      expect(Date.parse(op.finishedAt!), took).toBeGreaterThan(interruptedAt + stopped.ms);
 
       const again = await ctrlC(second);
       expect(again.code, second.output()).toBe(0);

@@ -30,13 +30,15 @@ program
     const onSignal = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      // Before anything else (synchronously): every service is marked stopping, none is restarted.
+      starting.abort();
+      const stopped = stop?.();
       console.log(`${signal}: stopping pgfleet`);
       setTimeout(() => {
         console.log(`pgfleet did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
         process.exit(1);
       }, STOP_DEADLINE_MS).unref();
-      starting.abort();
-      if (stop) void stop().then(() => process.exit(0));
+      void stopped?.then(() => process.exit(0));
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -86,7 +86,10 @@ export function deleteCluster(
   }));
 }
 
-/** RetryCluster: the operation 'retry' and ClusterProvisioningRetried; ended when the cluster is ready or failed again. */
+/**
+ * RetryCluster: the operation 'retry' and ClusterProvisioningRetried;
+ * ended when the cluster is ready or failed again.
+ */
 export function retryCluster(
   deps: CommandDeps,
   cmd: CommandData<'provisioning', 'RetryCluster'>,

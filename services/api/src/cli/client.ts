@@ -25,7 +25,7 @@ export interface ApiClient {
  * The `Idempotency-Key` of this CLI invocation, sent with every request that changes something:
  * the API (and the services, as the command id) do the command once even if it is sent again.
  */
-export const INVOCATION_KEY = randomUUID();
+const INVOCATION_KEY = randomUUID();
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Finds the API of the local platform ($PGFLEET_HOME/platform.json and api-token), or PGFLEET_API_URL/TOKEN. */

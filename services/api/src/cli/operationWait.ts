@@ -35,7 +35,7 @@ export interface Settle {
 }
 
 /** The sentence for an operation that goes on without the CLI watching. */
-export const goesOn = (operationId: string, kind: string) =>
+const goesOn = (operationId: string, kind: string) =>
   `operation ${operationId} (${kind}) goes on without waiting; follow it with "pgfleet operation show ${operationId}"`;
 
 /**
@@ -43,7 +43,7 @@ export const goesOn = (operationId: string, kind: string) =>
  * `since`, printing each step as it completes (stderr, unless `quiet`); then, if it succeeded,
  * for `settle`. A failed operation is an error naming its step and reason.
  */
-export async function followOperation(
+async function followOperation(
   api: ApiClient,
   op: { operationId: string; kind: string; streamId: string; since: Date; quiet: boolean; name: string },
   extraStreams: string[] = [],

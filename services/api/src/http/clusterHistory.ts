@@ -12,7 +12,7 @@ import {
 import type { EventStore } from '@pgfleet/eventstore';
 
 /** Every stream about one cluster: its own, its backups, its gateways, and later PITR and upgrades. */
-export const clusterStreams = (clusterId: string): string[] => [
+const clusterStreams = (clusterId: string): string[] => [
   streamIds.cluster(clusterId),
   streamIds.backups(clusterId),
   streamIds.gateway(clusterId),
@@ -32,7 +32,7 @@ export async function readClusterHistory(store: EventStore, clusterId: string, u
 }
 
 /** Global positions are decimal strings (they outgrow a double): compare them as big integers. */
-export function comparePositions(a: string, b: string): number {
+function comparePositions(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;

@@ -92,7 +92,7 @@ function parseLine(line: string): Answered | undefined {
 }
 
 /** The request's identity for its key: method, URL (path and query) and body. */
-export function fingerprintOf(method: string, url: string, body: unknown): string {
+function fingerprintOf(method: string, url: string, body: unknown): string {
   return createHash('sha256')
     .update(`${method} ${url}\n${JSON.stringify(body ?? null)}`)
     .digest('hex');

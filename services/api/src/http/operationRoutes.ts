@@ -33,7 +33,7 @@ export const OperationAccepted = z.object({
 
 const OperationParams = z.object({ id: z.string().min(1).max(128) });
 
-export function showOperation(cluster: ClusterSummary, op: Operation): OperationShown {
+function showOperation(cluster: ClusterSummary, op: Operation): OperationShown {
   return {
     operationId: op.operationId,
     kind: op.kind,
@@ -50,7 +50,7 @@ export function showOperation(cluster: ClusterSummary, op: Operation): Operation
 }
 
 /** The operation a service started for an accepted command (`result: { operationId, kind }`), if any. */
-export function operationOf(res: CommandReply): { operationId: string; kind: string } | undefined {
+function operationOf(res: CommandReply): { operationId: string; kind: string } | undefined {
   if (!res.ok || typeof res.result?.operationId !== 'string') return undefined;
   return { operationId: res.result.operationId, kind: String(res.result.kind) };
 }

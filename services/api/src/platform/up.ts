@@ -48,7 +48,9 @@ export class UpAborted extends Error {
 }
 
 /** Each part of the platform gets this long to close; then the next one closes anyway. */
-const CLOSE_MS = { api: 5000, services: 10_000, relay: 3000, nats: 3000, store: 3000, eventstore: 10_000 };
+const CLOSE_MS = { api: 5000, services: 5000, relay: 3000, nats: 3000, store: 3000, eventstore: 10_000 };
+/** What a stopping service gets before SIGKILL: enough to close cleanly, not to finish an operation. */
+const SERVICE_GRACE_MS = 3000;
 
 async function within(ms: number, what: string, work: () => Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -180,11 +182,11 @@ export async function up(
     for (const [name, entry] of entries) {
       running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
     }
-    const grace = CLOSE_MS.services - 2000;
+    // An operation in flight is not waited for: it is left running and resumed at the next start.
     closers.push({
       what: 'the services',
       ms: CLOSE_MS.services,
-      close: () => Promise.all(running.map((s) => s.stop(grace))),
+      close: () => Promise.all(running.map((s) => s.stop(SERVICE_GRACE_MS))),
     });
     started();
     const silent = await waitUntilAnswering(

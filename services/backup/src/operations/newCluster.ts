@@ -46,7 +46,11 @@ export async function createTargetCluster(
     if (reply.ok || !UNREACHABLE.has(reply.code) || Date.now() > deadline) break;
     await sleep(1000);
   }
-  if (reply.ok) return { targetClusterId: String(reply.result?.clusterId), targetName: name };
+  if (reply.ok) {
+    const clusterId = reply.result?.clusterId;
+    if (typeof clusterId !== 'string') throw new Error(`provisioning created ${name} without naming its cluster id`);
+    return { targetClusterId: clusterId, targetName: name };
+  }
   if (reply.code === 'NAME_TAKEN') {
     const mine = await clusterCreatedBy(deps.store, accountId, name, commandId);
     if (mine) return { targetClusterId: mine, targetName: name };

@@ -139,17 +139,20 @@ describe('cluster aggregate', () => {
   it('delete: unknown cluster is rejected, a live one is marked for deletion, a deleted one is rejected', () => {
     const del = { type: 'DeleteCluster', operationId: 'd1' } as const;
     spec.given([]).when(del).thenRejects('CLUSTER_NOT_FOUND');
-    spec.given([requested()]).when(del).then([deleteRequested('d1'), deletion], (s) => {
-      expect(s.status).toBe('deleting');
-      expect(s.ops.running).toBe('d1');
-    });
+    spec
+      .given([requested()])
+      .when(del)
+      .then([deleteRequested('d1'), deletion], (s) => {
+        expect(s.status).toBe('deleting');
+        expect(s.ops.running).toBe('d1');
+      });
     spec
       .given([requested(), deleteRequested('d1'), deletion, deleted, deleteSucceeded('d1')])
       .when({ ...del, operationId: 'd2' })
       .thenRejects('CLUSTER_DELETED', 'cluster prod-db is already deleted');
   });
 
-  it('delete of a cluster being deleted records nothing more (the same request, another one, or a deletion of old)', () => {
+  it('delete of a cluster being deleted records nothing more (the same request, another, a deletion of old)', () => {
     const deleting = [requested(), deleteRequested('d1'), deletion];
     spec.given(deleting).when({ type: 'DeleteCluster', operationId: 'd1' }).then([]);
     spec.given(deleting).when({ type: 'DeleteCluster', operationId: 'd2' }).then([]);
@@ -348,7 +351,7 @@ describe('cluster aggregate: worker outcomes', () => {
     spec.given([requested(), deletion]).when(done).then([deleted]);
   });
 
-  it('a retried provisioning ends its retry: succeeded with ClusterReady, failed at step provision with the failure', () => {
+  it('a retried provisioning ends its retry: succeeded with ClusterReady, failed at step provision on failure', () => {
     const retrying: ClusterEvent[] = [
       requested(1),
       provisioned('node1', 5501),

@@ -90,7 +90,10 @@ function decideCreate(cmd: CreateClusterCommand, state: ClusterView): ClusterDec
   return accept({ type: 'ClusterRequested', data: { clusterId, name, accountId, plan, version, nodes, secretRef } });
 }
 
-/** A delete while the cluster is being deleted is that deletion (nothing more); while another operation runs it waits. */
+/**
+ * A delete while the cluster is being deleted is that deletion (nothing more); while another
+ * operation runs it is refused (OPERATION_IN_PROGRESS).
+ */
 function decideDelete(cmd: DeleteClusterCommand, state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
   if (state.status === 'deleted') {
@@ -110,7 +113,10 @@ function decideRetry(cmd: RetryClusterCommand, state: ClusterView): ClusterDecis
   return startOperation(state, { operationId: cmd.operationId, kind: 'retry' }, () => {
     if (state.status !== 'failed') {
       const message = `cluster ${state.name} is ${state.status}; only a failed cluster can be retried`;
-      return { ok: false, rejection: { code: 'NOT_FAILED', message, details: { field: 'clusterId', rule: 'status_failed' } } };
+      return {
+        ok: false,
+        rejection: { code: 'NOT_FAILED', message, details: { field: 'clusterId', rule: 'status_failed' } },
+      };
     }
     return { ok: true, params: {}, events: [{ type: 'ClusterProvisioningRetried', data: {} }] };
   });
@@ -264,7 +270,10 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
     case 'RecordProvisioningFailed': {
       const { reason } = command;
       return whileProvisioning(state, () =>
-        accept<ClusterEvent>({ type: 'ClusterProvisioningFailed', data: { reason } }, ...provisioningFailed(state, reason)),
+        accept<ClusterEvent>(
+          { type: 'ClusterProvisioningFailed', data: { reason } },
+          ...provisioningFailed(state, reason),
+        ),
       );
     }
     case 'RecordClusterDeleted':

@@ -33,7 +33,7 @@ const switchoverRequested = (operationId: string, from: string, to: string): Clu
 });
 
 describe('switchover request, given/when/then', () => {
-  it('given a ready Business cluster, when a switchover without a target, then the operation to the first follower', () => {
+  it('given a ready Business cluster, when a switchover without a target, then one to the first follower', () => {
     spec
       .given(business())
       .when(switchover('op1'))

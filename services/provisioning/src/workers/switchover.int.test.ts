@@ -74,7 +74,11 @@ beforeAll(async () => {
     get: (target, key: keyof NodeRuntime) => faults[key] ?? target[key],
   });
   deps = { store, runtime, secrets: openSecretStore(home), log, home };
-  const created = await createCluster(deps, { name: 'moves', plan: 'business-1024', version: 15, accountId: 'acme' }, {});
+  const created = await createCluster(
+    deps,
+    { name: 'moves', plan: 'business-1024', version: 15, accountId: 'acme' },
+    {},
+  );
   if (!created.ok) throw new Error(created.message);
   clusterId = String(created.result?.clusterId);
   await reconcileCluster(deps, clusterId);
@@ -132,7 +136,16 @@ describe('the switchover operation against real servers', () => {
     },
   );
 
-  it.each(['check', 'fence', 'caught-up', 'promote', 'old-leader-follows', 'repoint-followers', 'sync', 'record-leader'])(
+  it.each([
+    'check',
+    'fence',
+    'caught-up',
+    'promote',
+    'old-leader-follows',
+    'repoint-followers',
+    'sync',
+    'record-leader',
+  ])(
     'a run that dies once step %s is done but not yet recorded is resumed: the step is done again, the operation ' +
       'succeeds with exactly one primary',
     async (step) => {
@@ -213,7 +226,7 @@ describe('the switchover operation against real servers', () => {
     expect(await primaries()).toEqual([to]);
   });
 
-  it('a target that is not a streaming standby: the operation fails at check and the leader was never stopped', async () => {
+  it('a target that is not a streaming standby: the operation fails at check, the leader never stopped', async () => {
     const { leader } = await view();
     const to = leader === 'node1' ? 'node2' : 'node1';
     const pid = (await real.status(rid(leader!))).pid;
@@ -244,7 +257,10 @@ describe('the switchover operation against real servers', () => {
         const operationId = await askSwitchover(to);
         expect(await execute(operationId)).toBe('failed');
         const op = (await loadOperation(store, clusterId, operationId))!;
-        expect(op).toMatchObject({ failedStep: 'old-leader-follows', error: expect.stringContaining(`${to} is the leader`) });
+        expect(op).toMatchObject({
+          failedStep: 'old-leader-follows',
+          error: expect.stringContaining(`${to} is the leader`),
+        });
         // The other steps were done all the same: the other follower streams from the new leader.
         expect(op.steps.map((s) => s.step)).toEqual([
           'check',

@@ -183,7 +183,8 @@ class Switchover {
   private async receivedUpTo(checkpoint: string): Promise<void> {
     const received = `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), ${quoteLiteral(checkpoint)}::pg_lsn) > 0 AS ok`;
     const target = await this.endpoint(this.to);
-    const probe = () => withClient(target, async (q) => ((await q.query(received)).rows[0]?.ok === true ? true : undefined));
+    const probe = () =>
+      withClient(target, async (q) => ((await q.query(received)).rows[0]?.ok === true ? true : undefined));
     await until(this.current, `${this.to} receiving the WAL of ${this.from} up to ${checkpoint}`, probe, 30_000);
   }
 
