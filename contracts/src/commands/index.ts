@@ -32,7 +32,13 @@ export const COMMANDS = {
      * Restore a completed backup into the leader of its cluster, or of `targetClusterId` (a ready
      * cluster): an operation; the reply carries its id.
      */
-    RestoreBackup: z.object({ clusterId: Id, backupId: Id, targetClusterId: Id.optional() }),
+    RestoreBackup: z.object({
+      clusterId: Id,
+      backupId: Id,
+      targetClusterId: Id.optional(),
+      /** Restore into a NEW cluster of the same plan, created by the restore operation. */
+      into: z.object({ name: ClusterName }).optional(),
+    }),
   },
 } as const;
 

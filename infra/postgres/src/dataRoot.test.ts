@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,12 +123,23 @@ describe.runIf(asRoot)('dataRoot on real directories', () => {
     expect(dataRoot(home, { env: { PGFLEET_DATA_ROOT: root } })).toBe(root);
   });
 
-  it('keeps a reachable home as the data root and records it', async () => {
+  it('keeps a reachable home as the data root and records it as itself, so a moved home keeps its data', async () => {
     const home = await ownedTempDir('pgfleet-reachable-');
     dirs.push(home);
     const base = join(scratch(), 'roots');
     expect(dataRoot(home, { env: {}, base })).toBe(home);
-    expect(recordOf(home)).toBe(home);
+    expect(recordOf(home)).toBe('.');
+    const moved = `${home}-moved`;
+    dirs.push(moved);
+    renameSync(home, moved);
+    expect(dataRoot(moved, { env: {}, base })).toBe(moved);
+  });
+
+  it('refuses a record that names no absolute path', async () => {
+    const home = await ownedTempDir('pgfleet-badrecord-');
+    dirs.push(home);
+    writeFileSync(join(home, DATA_ROOT_RECORD), 'somewhere\n');
+    expect(() => dataRoot(home, { env: {} })).toThrow(expect.objectContaining({ code: 'DATA_ROOT_RECORD_INVALID' }));
   });
 
   it('keeps an unreachable home that already holds nodes as their data root', () => {

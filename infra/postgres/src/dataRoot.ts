@@ -22,7 +22,7 @@ import { postgresOsUser, type OsUser } from './osUser.js';
 /** Where placed data roots go: one directory per home, named by a hash of the home's path. */
 export const PLACED_DATA_ROOTS = '/var/lib/pgfleet';
 
-/** The file in a home naming its data root (one absolute path). */
+/** The file in a home naming its data root: one absolute path, or `.` for the home itself (which may move). */
 export const DATA_ROOT_RECORD = 'data-root';
 
 /** In a placed data root: the home it belongs to, for whoever wonders what a /var/lib/pgfleet entry is. */
@@ -128,8 +128,9 @@ function readRecord(home: string): string | undefined {
   const file = join(home, DATA_ROOT_RECORD);
   if (!existsSync(file)) return undefined;
   const root = readFileSync(file, 'utf8').trim();
+  if (root === '.') return home;
   if (!isAbsolute(root)) {
-    throw new DataRootError('DATA_ROOT_RECORD_INVALID', `${file} must hold one absolute path, not "${root}"`);
+    throw new DataRootError('DATA_ROOT_RECORD_INVALID', `${file} must hold "." or one absolute path, not "${root}"`);
   }
   return root;
 }
@@ -138,7 +139,7 @@ function readRecord(home: string): string | undefined {
 function record(home: string, root: string): string {
   const file = join(home, DATA_ROOT_RECORD);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${root}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${root === home ? '.' : root}\n`, { mode: 0o644 });
   try {
     linkSync(tmp, file);
   } catch (err) {

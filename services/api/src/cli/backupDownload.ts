@@ -7,7 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import { platformHome, readPlatformFile } from '../platform/home.js';
 import { CliError } from './client.js';
 
-export interface Downloaded { file: string; size: number; sha256: string; verified: true }
+export interface Downloaded {
+  file: string;
+  size: number;
+  sha256: string;
+  verified: true;
+}
 
 /**
  * Stream a backup file from the API into `file`, hashing it on the way; the file appears only

@@ -10,7 +10,11 @@ type Doc = { paths: Record<string, Record<string, Operation>> };
 describe('backup routes in the OpenAPI document and their bodies', () => {
   it('documents every backup route, with the schedule and restore bodies generated from zod', () => {
     const doc = openApiDocument() as Doc;
-    expect(Object.keys(doc.paths).filter((p) => p.includes('/backups')).sort()).toEqual([
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.includes('/backups'))
+        .sort(),
+    ).toEqual([
       '/v1/clusters/{name}/backups',
       '/v1/clusters/{name}/backups/schedule',
       '/v1/clusters/{name}/backups/{id}',

@@ -30,8 +30,13 @@ const request = (clusterId: string, name: string) =>
     {
       type: 'ClusterRequested',
       data: {
-        clusterId, name, accountId: 'default', plan: 'starter-512', version: 15,
-        nodes: [{ nodeId: 'node1', role: 'leader' }], secretRef: `clusters/${clusterId}`,
+        clusterId,
+        name,
+        accountId: 'default',
+        plan: 'starter-512',
+        version: 15,
+        nodes: [{ nodeId: 'node1', role: 'leader' }],
+        secretRef: `clusters/${clusterId}`,
       },
     },
   ]);

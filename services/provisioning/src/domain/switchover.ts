@@ -10,7 +10,7 @@ export interface SwitchoverClusterCommand {
 }
 
 /** What a switchover operation was asked to do (its OperationRequested params). */
-export interface SwitchoverParams {
+interface SwitchoverParams {
   from: string;
   to: string;
 }
