@@ -234,15 +234,19 @@ class Switchover {
     const { from, to } = this;
     this.run.log.warn({ step, reason: why }, 'switchover failed before the promotion; checking the target');
     let target = await this.roleOf(to).catch(() => 'unreachable' as const);
-    if (target === 'unreachable' || (step === 'promote' && target === 'standby')) {
-      // It may accept writes without answering us, or finish a promotion asked before: stopped, it cannot.
+    // It may accept writes without answering us, or finish a promotion asked before: stopped, it cannot.
+    const mustStop = target === 'unreachable' || (step === 'promote' && target === 'standby');
+    if (mustStop) {
       await this.deps.runtime.stop(this.rid(to), 'fast').catch(() => undefined);
       target = await this.roleOf(to).catch(() => 'unreachable' as const);
     }
     if (target === 'primary' || target === 'stopped-primary') {
       return new OperationFailure(step, `${why}; ${to} is a primary, so ${from} was left stopped`);
     }
-    if (target === 'unreachable') return error instanceof Error ? error : new Error(why);
+    // Not known to stay a standby: nothing is decided, the operation is run again later.
+    if (target === 'unreachable' || (mustStop && target === 'standby')) {
+      return error instanceof Error ? error : new Error(why);
+    }
     await this.deps.runtime.start(this.rid(from));
     if (target === 'stopped-standby') await this.deps.runtime.start(this.rid(to)).catch(() => undefined);
     this.run.log.warn({ step }, `${from} is the leader again`);
