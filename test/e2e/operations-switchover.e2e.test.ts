@@ -130,7 +130,7 @@ function watchPrimaries() {
 async function stepsRecorded(operationId: string): Promise<string[]> {
   const rows = await events.query<{ step: string }>(
     `SELECT data->>'step' AS step FROM pgfleet_eventstore.events
-      WHERE stream_id = $1 AND type = 'OperationStepCompleted' AND data->>'operationId' = $2`,
+      WHERE stream_id = $1 AND type = 'OperationStepCompleted' AND data->>'operationId' = $2 ORDER BY position`,
     [streamIds.cluster(clusterId), operationId],
   );
   return rows.rows.map((r) => r.step);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { COMMANDS, findBackup, isKept, parseWith, querySubject, type Backup, type Rejection } from '@pgfleet/contracts';
+import { findBackup, isKept, parseWith, querySubject, type Backup, type Rejection } from '@pgfleet/contracts';
 import { createFileBackupStore } from '@pgfleet/backupstore';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
@@ -19,10 +19,7 @@ export interface BackupRoutesContext {
   home: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** How long `restore --into` waits for the new cluster to be ready, and for the restore itself. */
-const CREATE_TIMEOUT_MS = 10 * 60_000;
+/** How long a backup service that answers a restore only when done (no operation) may take. */
 const RESTORE_TIMEOUT_MS = 60 * 60_000;
 
 function backupRow(b: Backup): BackupRow {
@@ -48,12 +45,6 @@ const notCompleted = (backup: Backup): Rejection => ({
 });
 
 type Progress = { bytes: number; startedAt: number };
-
-/**
- * Whether RestoreBackup takes `into` (the restore operation creates the new cluster itself);
- * until the contracts say so, the API creates the cluster, waits for it, then restores into it.
- */
-const RESTORE_CREATES_INTO = 'into' in COMMANDS.backup.RestoreBackup.shape;
 
 /**
  * Backups of a cluster over HTTP: request (RequestBackup over NATS), list and show (a fold of
@@ -141,23 +132,9 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     if (!found) return;
     const { cluster, backup } = found;
     if (backup.status !== 'completed') return reject(reply, notCompleted(backup));
-    if (body.value.into && RESTORE_CREATES_INTO) {
-      const data = { clusterId: cluster.clusterId, backupId: backup.backupId, into: { name: body.value.into } };
-      const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', data, requestMeta(req), {
-        timeoutMs: RESTORE_TIMEOUT_MS,
-      });
-      if (!res.ok) return reject(reply, res);
-      const restore = { backupId: backup.backupId, cluster: cluster.name, into: body.value.into, created: true };
-      if (acceptedOperation(reply, res, restore)) return reply;
-      return { ...res.result, ...restore };
-    }
-    let target = cluster;
-    if (body.value.into) {
-      const created = await createAndWait(req, body.value.into, cluster);
-      if ('code' in created) return reject(reply, created);
-      target = created;
-    }
-    const data = { clusterId: cluster.clusterId, backupId: backup.backupId, targetClusterId: target.clusterId };
+    // In place, or `into` a new cluster of the same plan that the restore operation creates.
+    const into = body.value.into ? { into: { name: body.value.into } } : {};
+    const data = { clusterId: cluster.clusterId, backupId: backup.backupId, ...into };
     const res = await sendCommand(ctx.nc, 'backup', 'RestoreBackup', data, requestMeta(req), {
       timeoutMs: RESTORE_TIMEOUT_MS,
     });
@@ -165,41 +142,12 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
     const restore = {
       backupId: backup.backupId,
       cluster: cluster.name,
-      into: target.name,
-      targetClusterId: target.clusterId,
-      created: target !== cluster,
+      into: body.value.into ?? cluster.name,
+      created: body.value.into !== undefined,
     };
     if (acceptedOperation(reply, res, restore)) return reply;
     return { ...res.result, ...restore };
   });
-
-  /** `restore --into`: a new cluster of the same plan, version and account, ready. */
-  async function createAndWait(
-    req: FastifyRequest,
-    name: string,
-    like: ClusterSummary,
-  ): Promise<ClusterSummary | Rejection> {
-    const data = { name, plan: like.plan, version: like.version, accountId: like.accountId };
-    const created = await sendCommand(ctx.nc, 'provisioning', 'CreateCluster', data, requestMeta(req, 'into'));
-    if (!created.ok) return { ...created, details: { ...created.details, field: 'into' } };
-    const clusterId = String(created.result?.clusterId);
-    const deadline = Date.now() + CREATE_TIMEOUT_MS;
-    const details = { field: 'into' };
-    for (;;) {
-      await ctx.projection.caughtUp();
-      const row = ctx.projection.get(clusterId);
-      if (row?.status === 'ready') return row;
-      if (row?.status === 'failed') {
-        const message = `the new cluster ${name} failed to provision: ${row.failureReason ?? 'unknown reason'}`;
-        return { code: 'PROVISIONING_FAILED', message, details };
-      }
-      if (Date.now() > deadline) {
-        const message = `the new cluster ${name} is not ready after ${CREATE_TIMEOUT_MS / 1000} s`;
-        return { code: 'TIMEOUT', message, details };
-      }
-      await sleep(200);
-    }
-  }
 
   app.put('/v1/clusters/:name/backups/schedule', async (req, reply) => {
     const body = parseWith(ScheduleBody, req.body ?? {}, 'schedule');

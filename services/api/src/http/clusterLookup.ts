@@ -7,15 +7,14 @@ import { AccountQuery } from './schemas.js';
 
 /**
  * Who sent a command through the API, the correlation id to carry (header or request id), and
- * the request's `Idempotency-Key` as the command id (so the services do it once); `part` names
- * the second command of a request that sends two (`restore --into` creates, then restores).
+ * the request's `Idempotency-Key` as the command id, so the services do the command once.
  */
-export const requestMeta = (req: FastifyRequest, part?: string) => {
+export const requestMeta = (req: FastifyRequest) => {
   const key = idempotencyKeyOf(req);
   return {
     actor: { kind: 'user' as const, id: 'api' },
     correlationId: String(req.headers['x-correlation-id'] ?? req.id),
-    ...(key ? { commandId: part ? `${key}-${part}` : key } : {}),
+    ...(key ? { commandId: key } : {}),
   };
 };
 
