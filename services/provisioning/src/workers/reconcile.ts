@@ -15,6 +15,7 @@ import {
   ensureClusterTls,
   freePort,
   nodeStatus,
+  removeClusterTls,
   nodeTlsFiles,
   setSynchronousStandbys,
   type SecretStore,
@@ -202,6 +203,8 @@ async function teardown(deps: ReconcileDeps, cluster: ClusterProgress): Promise<
   }
   await deps.secrets.delete(appSecretRef(clusterId));
   await deps.secrets.delete(replicationSecretRef(clusterId));
+  // The cluster's CA and node keys leave with it (node certificates may live in the data root).
+  if (deps.home) removeClusterTls(deps.home, clusterId);
   await cluster.record({ type: 'RecordClusterDeleted' });
   const { accountId, name } = cluster.view;
   if (accountId && name) {
