@@ -9,14 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileBackupStore } from './backupStore.js';
 
 let root: string;
-beforeAll(async () => { root = await mkdtemp(join(tmpdir(), 'pgfleet-bstore-')); });
-afterAll(async () => { await rm(root, { recursive: true, force: true }); });
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'pgfleet-bstore-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 describe('file backup store', () => {
   it('writes a file with its size and sha256, reads it back, deletes it', async () => {
     const store = createFileBackupStore(root);
     const seen: number[] = [];
-    const stored = await store.put('c1', 'b1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), { onProgress: (n) => seen.push(n) });
+    const stored = await store.put('c1', 'b1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), {
+      onProgress: (n) => seen.push(n),
+    });
     expect(stored).toEqual({ size: 11, sha256: createHash('sha256').update('hello world').digest('hex') });
     expect(seen).toEqual([6, 11]);
     expect(await store.exists('c1', 'b1')).toBe(true);

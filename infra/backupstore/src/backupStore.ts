@@ -55,7 +55,9 @@ const SUFFIX = '.dump';
 const PARTIAL = '.partial';
 
 /** The default store: `{root}/{clusterId}/{backupId}.dump` (root is `$PGFLEET_HOME/backups`). */
-export function createFileBackupStore(root: string): BackupStore & { pathOf(clusterId: string, backupId: string): string } {
+export function createFileBackupStore(
+  root: string,
+): BackupStore & { pathOf(clusterId: string, backupId: string): string } {
   const dir = (clusterId: string) => join(root, clusterId);
   const pathOf = (clusterId: string, backupId: string) => join(dir(clusterId), `${backupId}${SUFFIX}`);
   return {
@@ -87,11 +89,17 @@ export function createFileBackupStore(root: string): BackupStore & { pathOf(clus
       await rm(final, { force: true });
     },
     async exists(clusterId, backupId) {
-      return access(pathOf(clusterId, backupId)).then(() => true, () => false);
+      return access(pathOf(clusterId, backupId)).then(
+        () => true,
+        () => false,
+      );
     },
     async list(clusterId) {
       const names = await readdir(dir(clusterId)).catch(() => [] as string[]);
-      return names.filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length)).sort();
+      return names
+        .filter((n) => n.endsWith(SUFFIX))
+        .map((n) => n.slice(0, -SUFFIX.length))
+        .sort();
     },
   };
 }

@@ -9,7 +9,11 @@ export type GatewayErrorCode =
 
 /** A gateway failure a caller can act on: a stable code and one sentence. */
 export class GatewayError extends Error {
-  constructor(readonly code: GatewayErrorCode, message: string, readonly details: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'GatewayError';
   }

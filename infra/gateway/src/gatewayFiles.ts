@@ -34,7 +34,9 @@ export function gatewayDir(home: string, clusterId: string, gatewayId: string): 
 export function safeId(id: string, field: string): string {
   // Ids become path segments and HAProxy names: letters, digits, "_", "-" only.
   if (!Id.safeParse(id).success) {
-    throw new GatewayError('INVALID_GATEWAY_CONFIG', `${field} "${id}" must be 1-64 letters, digits, "_" or "-"`, { field });
+    throw new GatewayError('INVALID_GATEWAY_CONFIG', `${field} "${id}" must be 1-64 letters, digits, "_" or "-"`, {
+      field,
+    });
   }
   return id;
 }

@@ -45,13 +45,23 @@ describe('renderHaproxyConfig', () => {
     expect(cfg).toContain('  timeout client 7200000ms\n');
     expect(cfg).toContain('  timeout server 3600000ms\n');
     expect(cfg).toContain('  option clitcpka\n');
-    expect(cfg).toContain('  stats socket /var/lib/pgfleet/clusters/c1/gateways/gw-1/admin.sock mode 600 level admin expose-fd listeners\n');
+    expect(cfg).toContain(
+      '  stats socket /var/lib/pgfleet/clusters/c1/gateways/gw-1/admin.sock mode 600 level admin expose-fd listeners\n',
+    );
     expect(cfg).toContain('  pidfile /var/lib/pgfleet/clusters/c1/gateways/gw-1/haproxy.pid\n');
     expect(cfg).not.toContain('noreuseport');
   });
 
   it('binds every address, with the ipv6@ form for IPv6 literals', () => {
-    const cfg = renderHaproxyConfig(spec({ binds: [{ host: '127.0.0.1', port: 6432 }, { host: '::1', port: 6432 }, { host: '10.200.0.1', port: 6432 }] }));
+    const cfg = renderHaproxyConfig(
+      spec({
+        binds: [
+          { host: '127.0.0.1', port: 6432 },
+          { host: '::1', port: 6432 },
+          { host: '10.200.0.1', port: 6432 },
+        ],
+      }),
+    );
     expect(cfg).toContain('  bind 127.0.0.1:6432\n  bind ipv6@::1:6432\n  bind 10.200.0.1:6432\n');
   });
 
@@ -64,11 +74,25 @@ describe('renderHaproxyConfig', () => {
   it('rejects specs HAProxy would not run safely, with a code', () => {
     expect(code(() => renderHaproxyConfig(spec({ leaderNodeId: 'n9' })))).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ binds: [] })))).toBe('INVALID_GATEWAY_CONFIG');
-    expect(code(() => renderHaproxyConfig(spec({ binds: [{ host: 'localhost', port: 1 }] })))).toBe('INVALID_GATEWAY_CONFIG');
-    expect(code(() => renderHaproxyConfig(spec({ binds: [{ host: '127.0.0.1', port: 70000 }] })))).toBe('INVALID_GATEWAY_CONFIG');
+    expect(code(() => renderHaproxyConfig(spec({ binds: [{ host: 'localhost', port: 1 }] })))).toBe(
+      'INVALID_GATEWAY_CONFIG',
+    );
+    expect(code(() => renderHaproxyConfig(spec({ binds: [{ host: '127.0.0.1', port: 70000 }] })))).toBe(
+      'INVALID_GATEWAY_CONFIG',
+    );
     expect(code(() => renderHaproxyConfig(spec({ nodes: [] })))).toBe('INVALID_GATEWAY_CONFIG');
-    expect(code(() => renderHaproxyConfig(spec({ nodes: [{ nodeId: 'n1; x', host: '127.0.0.1', port: 1 }], leaderNodeId: undefined })))).toBe('INVALID_GATEWAY_CONFIG');
-    expect(code(() => renderHaproxyConfig(spec({ nodes: [{ nodeId: 'n1', host: 'bad host', port: 1 }], leaderNodeId: undefined })))).toBe('INVALID_GATEWAY_CONFIG');
+    expect(
+      code(() =>
+        renderHaproxyConfig(
+          spec({ nodes: [{ nodeId: 'n1; x', host: '127.0.0.1', port: 1 }], leaderNodeId: undefined }),
+        ),
+      ),
+    ).toBe('INVALID_GATEWAY_CONFIG');
+    expect(
+      code(() =>
+        renderHaproxyConfig(spec({ nodes: [{ nodeId: 'n1', host: 'bad host', port: 1 }], leaderNodeId: undefined })),
+      ),
+    ).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ runDir: 'relative/dir' })))).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ runDir: `/${'x'.repeat(100)}` })))).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ check: { fall: 0 } })))).toBe('INVALID_GATEWAY_CONFIG');

@@ -57,7 +57,12 @@ export interface HaproxyConfigSpec {
   hardStopAfterMs?: number;
 }
 
-export const DEFAULT_TIMEOUTS: GatewayTimeouts = { connectMs: 5000, clientMs: 3_600_000, serverMs: 3_600_000, checkMs: 2000 };
+export const DEFAULT_TIMEOUTS: GatewayTimeouts = {
+  connectMs: 5000,
+  clientMs: 3_600_000,
+  serverMs: 3_600_000,
+  checkMs: 2000,
+};
 export const DEFAULT_CHECK: GatewayHealthCheck = { intervalMs: 2000, fall: 3, rise: 2 };
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
@@ -91,7 +96,8 @@ function address(host: string, p: number): string {
 export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   safeId(spec.clusterId, 'clusterId');
   safeId(spec.gatewayId, 'gatewayId');
-  if (!isAbsolute(spec.runDir) || /[\s"'#\\]/.test(spec.runDir)) invalid(`runDir "${spec.runDir}" must be an absolute path without spaces, quotes or "#"`);
+  if (!isAbsolute(spec.runDir) || /[\s"'#\\]/.test(spec.runDir))
+    invalid(`runDir "${spec.runDir}" must be an absolute path without spaces, quotes or "#"`);
   const files = gatewayFiles(spec.runDir);
   if (Buffer.byteLength(files.socket) > MAX_SOCKET_PATH) {
     invalid(`stats socket path ${files.socket} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter home directory`);
@@ -107,7 +113,8 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
     safeId(n.nodeId, 'nodeId');
     if (seen.has(n.nodeId)) invalid(`node "${n.nodeId}" is listed twice`);
     seen.add(n.nodeId);
-    if (isIP(n.host) === 0 && !HOST_NAME.test(n.host)) invalid(`node "${n.nodeId}" host "${n.host}" is neither an IP address nor a host name`);
+    if (isIP(n.host) === 0 && !HOST_NAME.test(n.host))
+      invalid(`node "${n.nodeId}" host "${n.host}" is neither an IP address nor a host name`);
     port(n.port, `node ${n.nodeId}`);
   }
   if (spec.leaderNodeId !== undefined && !seen.has(spec.leaderNodeId)) {
@@ -150,9 +157,11 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
     '',
     `backend ${BACKEND}`,
     '  balance first',
-    `  default-server inter ${c.intervalMs}ms fall ${c.fall} rise ${c.rise} on-marked-down shutdown-sessions init-addr libc,none`,
+    `  default-server inter ${c.intervalMs}ms fall ${c.fall} rise ${c.rise}` +
+      ' on-marked-down shutdown-sessions init-addr libc,none',
     ...spec.nodes.map(
-      (n) => `  server ${n.nodeId} ${address(n.host, n.port)} check${n.nodeId === spec.leaderNodeId ? '' : ' disabled'}`,
+      (n) =>
+        `  server ${n.nodeId} ${address(n.host, n.port)} check${n.nodeId === spec.leaderNodeId ? '' : ' disabled'}`,
     ),
     '',
   ];

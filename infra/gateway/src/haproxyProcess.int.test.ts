@@ -18,7 +18,13 @@ const clients: pg.Client[] = [];
 
 /** A pg client through the gateway; `closed` resolves when the gateway or server cuts it. */
 async function connect(port: number) {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 5000,
+  });
   clients.push(client);
   const closed = new Promise<string>((resolve) => {
     client.on('error', (err) => resolve(err.message));
@@ -59,7 +65,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.end()));
-  await gateways().remove('c1', 'gw-1').catch(() => undefined);
+  await gateways()
+    .remove('c1', 'gw-1')
+    .catch(() => undefined);
   await Promise.allSettled([a?.stop('immediate'), b?.stop('immediate')]);
   await rm(home, { recursive: true, force: true });
   await rm(pgDir, { recursive: true, force: true });
@@ -88,10 +96,13 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
       await client.end();
     }
     const state = await gateways().runtimeApi('c1', 'gw-1').serversState();
-    expect(state.map((s) => [s.server, s.admin])).toEqual([['a', 'ready'], ['b', 'maint']]);
+    expect(state.map((s) => [s.server, s.admin])).toEqual([
+      ['a', 'ready'],
+      ['b', 'maint'],
+    ]);
   });
 
-  it('switches the leader at runtime: draining keeps open sessions, maintenance cuts them, the new leader is never cut', async () => {
+  it('switches the leader at runtime: drain keeps sessions, maintenance cuts them, new leader never cut', async () => {
     const api = gateways().runtimeApi('c1', 'gw-1');
     const onA = await connect(gatewayPort());
     expect(await portOf(onA.client)).toBe(a.port);
@@ -114,7 +125,10 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
   });
 
   it('refuses an unknown leader with a code', async () => {
-    const err = await gateways().runtimeApi('c1', 'gw-1').switchLeader('zz').catch((e: unknown) => e);
+    const err = await gateways()
+      .runtimeApi('c1', 'gw-1')
+      .switchLeader('zz')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toBe('UNKNOWN_SERVER');
   });
@@ -134,7 +148,10 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
     expect(await portOf(open.client)).toBe(b.port); // not cut by the reload
     const fresh = await connect(gatewayPort());
     expect(await portOf(fresh.client)).toBe(b.port);
-    expect((await gw.runtimeApi('c1', 'gw-1').serversState()).map((s) => [s.server, s.admin])).toEqual([['a', 'maint'], ['b', 'ready']]);
+    expect((await gw.runtimeApi('c1', 'gw-1').serversState()).map((s) => [s.server, s.admin])).toEqual([
+      ['a', 'maint'],
+      ['b', 'ready'],
+    ]);
 
     await open.client.end();
     await waitFor(async () => (await gw.status('c1', 'gw-1')).drainingPids.length === 0);
@@ -149,7 +166,10 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const busy = (blocker.address() as { port: number }).port;
-    const err = await gw.start({ ...spec, binds: [{ host: '127.0.0.1', port: busy }] }).catch((e: unknown) => e).finally(() => blocker.close());
+    const err = await gw
+      .start({ ...spec, binds: [{ host: '127.0.0.1', port: busy }] })
+      .catch((e: unknown) => e)
+      .finally(() => blocker.close());
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toMatch(/HAPROXY_CONFIG_REJECTED|START_FAILED/);
     expect(readFileSync(before.files.config, 'utf8')).toContain(`bind 127.0.0.1:${gatewayPort()}`);

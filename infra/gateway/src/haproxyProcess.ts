@@ -31,7 +31,10 @@ export interface GatewayProcessStatus {
 
 export interface GatewayStartResult {
   pid: number;
-  /** started: no process was running; reloaded: config changed, new process took over (-sf); unchanged: same config already served. */
+  /**
+   * started: no process was running; reloaded: config changed, new process took over (-sf);
+   * unchanged: same config already served.
+   */
   action: 'started' | 'reloaded' | 'unchanged';
 }
 
@@ -125,7 +128,10 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     }
     let left = await signalAll(f, 'SIGTERM', 10000);
     if (left.length > 0) left = await signalAll(f, 'SIGKILL', 5000);
-    if (left.length > 0) throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} of gateway ${f.dir} did not exit`, { pids: left });
+    if (left.length > 0)
+      throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} of gateway ${f.dir} did not exit`, {
+        pids: left,
+      });
     rmSync(f.pid, { force: true });
   };
 
@@ -150,7 +156,10 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
         const check = await run(bin, ['-c', '-f', next]);
         if (check.code !== 0) {
           rmSync(next, { force: true });
-          throw new GatewayError('HAPROXY_CONFIG_REJECTED', `haproxy rejected the config of gateway ${spec.gatewayId}: ${lastLines(check.output)}`);
+          throw new GatewayError(
+            'HAPROXY_CONFIG_REJECTED',
+            `haproxy rejected the config of gateway ${spec.gatewayId}: ${lastLines(check.output)}`,
+          );
         }
         renameSync(next, f.config);
 
@@ -161,9 +170,14 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
         if (started.code !== 0 || !pid || pid === old) {
           // Put back the config the running process (if any) serves, so status and the next start agree.
           if (current !== undefined) writeFileSync(f.config, current, { mode: 0o600 });
-          throw new GatewayError('START_FAILED', `haproxy for gateway ${spec.gatewayId} did not start: ${lastLines(started.output) || `exit ${started.code}`}`, {
-            exitCode: started.code,
-          });
+          throw new GatewayError(
+            'START_FAILED',
+            `haproxy for gateway ${spec.gatewayId} did not start: ` +
+              (lastLines(started.output) || `exit ${started.code}`),
+            {
+              exitCode: started.code,
+            },
+          );
         }
         return { pid, action: old ? ('reloaded' as const) : ('started' as const) };
       });
@@ -178,7 +192,8 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     async kill9(clusterId, gatewayId) {
       const f = files(clusterId, gatewayId);
       const left = await signalAll(f, 'SIGKILL', 5000);
-      if (left.length > 0) throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} survived SIGKILL`, { pids: left });
+      if (left.length > 0)
+        throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} survived SIGKILL`, { pids: left });
     },
 
     async remove(clusterId, gatewayId) {

@@ -26,7 +26,8 @@ async function currConns(gatewayId: string): Promise<number> {
   return Number(/^CurrConns: (\d+)$/m.exec(info)?.[1] ?? NaN);
 }
 
-const newClient = () => new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+const newClient = () =>
+  new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
 
 /**
  * A client that keeps running queries over one session and, when the session breaks, reconnects
@@ -110,7 +111,7 @@ describe('two gateway processes serving one address (SO_REUSEPORT)', () => {
     expect(await currConns('gw-2')).toBeGreaterThan(0);
   });
 
-  it('keeps the address working when one gateway is killed with -9: cut sessions reconnect through the other', async () => {
+  it('keeps the address working when one gateway is killed with -9: cut sessions reconnect via the other', async () => {
     const onKilled = await currConns('gw-1');
     const target = 200;
     const load = Promise.all(workers.map((w) => w.run(target)));
@@ -125,7 +126,8 @@ describe('two gateway processes serving one address (SO_REUSEPORT)', () => {
     expect((await gateways().status('biz', 'gw-2')).state).toBe('running');
     const ms = interruptions.map((x) => Math.round(x * 10) / 10).sort((x, y) => x - y);
     console.log(
-      `kill -9 of gw-1 with ${workers.length} sessions (${onKilled} on gw-1): ${ms.length} reconnects, interruption ms min ${ms[0]} median ${ms[Math.floor(ms.length / 2)]} max ${ms[ms.length - 1]}`,
+      `kill -9 of gw-1 with ${workers.length} sessions (${onKilled} on gw-1): ${ms.length} reconnects, ` +
+        `interruption ms min ${ms[0]} median ${ms[Math.floor(ms.length / 2)]} max ${ms[ms.length - 1]}`,
     );
 
     for (let i = 0; i < 10; i++) {

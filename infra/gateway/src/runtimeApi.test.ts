@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseServersState, switchLeaderCommands, type ServerState } from './runtimeApi.js';
 
 // A real `show servers state be_pg` reply of HAProxy 2.6 (b was `disabled` in the config, then set ready).
+const HEADER = [
+  '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight',
+  'srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state',
+  'srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port',
+  'srv_check_addr srv_agent_addr srv_agent_port',
+].join(' ');
 const REPLY = `1
-# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+${HEADER}
 3 be_pg 1 a 127.0.0.1 0 0 1 1 4 8 2 0 6 0 0 0 - 16001 - 0 0 - - 0
 3 be_pg 2 b 127.0.0.1 2 4 1 1 1 1 0 1 6 0 0 0 - 16002 - 0 0 - - 0
 3 be_pg 3 c 127.0.0.1 0 5 1 1 3 1 0 0 14 0 0 0 - 16003 - 0 0 - - 0
@@ -28,7 +34,15 @@ describe('parseServersState', () => {
   });
 });
 
-const srv = (server: string, admin: ServerState['admin']): ServerState => ({ backend: 'be_pg', server, address: '127.0.0.1', port: 1, op: 'up', admin, adminBits: 0 });
+const srv = (server: string, admin: ServerState['admin']): ServerState => ({
+  backend: 'be_pg',
+  server,
+  address: '127.0.0.1',
+  port: 1,
+  op: 'up',
+  admin,
+  adminBits: 0,
+});
 
 describe('switchLeaderCommands', () => {
   it('takes the old leader out before enabling the new one', () => {
@@ -46,7 +60,9 @@ describe('switchLeaderCommands', () => {
   });
 
   it('changes nothing when the leader is already the only ready server', () => {
-    expect(switchLeaderCommands([srv('a', 'maint'), srv('b', 'ready'), srv('c', 'drain')], 'b', { oldSessions: 'keep' })).toEqual([]);
+    expect(
+      switchLeaderCommands([srv('a', 'maint'), srv('b', 'ready'), srv('c', 'drain')], 'b', { oldSessions: 'keep' }),
+    ).toEqual([]);
     expect(switchLeaderCommands([srv('a', 'maint'), srv('b', 'ready')], 'b')).toEqual([]);
   });
 

@@ -26,9 +26,16 @@ const DRAIN_BITS = 0x08 | 0x10;
 
 /** Parse `show servers state [backend]` (format version 1): columns are named by its header line. */
 export function parseServersState(text: string): ServerState[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const header = lines.find((l) => l.startsWith('# '));
-  if (!header) throw new GatewayError('RUNTIME_COMMAND_FAILED', `unexpected reply to "show servers state": ${text.trim().slice(0, 200)}`);
+  if (!header)
+    throw new GatewayError(
+      'RUNTIME_COMMAND_FAILED',
+      `unexpected reply to "show servers state": ${text.trim().slice(0, 200)}`,
+    );
   const cols = header.slice(2).split(/\s+/);
   const at = (row: string[], name: string) => row[cols.indexOf(name)] ?? '';
   return lines
@@ -65,7 +72,11 @@ export interface SwitchLeaderOptions {
  * others out (never two writable targets), then enable the leader. Empty when nothing changes,
  * so re-asserting the current leader never touches its sessions. Pure.
  */
-export function switchLeaderCommands(servers: readonly ServerState[], leader: string, options: SwitchLeaderOptions = {}): string[] {
+export function switchLeaderCommands(
+  servers: readonly ServerState[],
+  leader: string,
+  options: SwitchLeaderOptions = {},
+): string[] {
   const target: ServerAdminState = options.oldSessions === 'keep' ? 'drain' : 'maint';
   if (!servers.some((s) => s.server === leader)) {
     throw new GatewayError('UNKNOWN_SERVER', `node "${leader}" is not a server of the gateway`, { leader });
@@ -95,13 +106,23 @@ export class HaproxyRuntimeApi {
       let out = '';
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(new GatewayError('RUNTIME_API_UNAVAILABLE', `HAProxy runtime API at ${this.socketPath} did not answer in ${this.timeoutMs} ms`));
+        reject(
+          new GatewayError(
+            'RUNTIME_API_UNAVAILABLE',
+            `HAProxy runtime API at ${this.socketPath} did not answer in ${this.timeoutMs} ms`,
+          ),
+        );
       }, this.timeoutMs);
       sock.setEncoding('utf8');
       sock.on('data', (d: string) => (out += d));
       sock.on('error', (err) => {
         clearTimeout(timer);
-        reject(new GatewayError('RUNTIME_API_UNAVAILABLE', `HAProxy runtime API at ${this.socketPath} is unreachable: ${err.message}`));
+        reject(
+          new GatewayError(
+            'RUNTIME_API_UNAVAILABLE',
+            `HAProxy runtime API at ${this.socketPath} is unreachable: ${err.message}`,
+          ),
+        );
       });
       sock.on('end', () => {
         clearTimeout(timer);
@@ -115,7 +136,12 @@ export class HaproxyRuntimeApi {
   async run(commands: readonly string[]): Promise<void> {
     if (commands.length === 0) return;
     const reply = (await this.command(commands.join('; '))).trim();
-    if (reply !== '') throw new GatewayError('RUNTIME_COMMAND_FAILED', `HAProxy refused "${commands.join('; ')}": ${reply.split('\n')[0]}`, { reply });
+    if (reply !== '')
+      throw new GatewayError(
+        'RUNTIME_COMMAND_FAILED',
+        `HAProxy refused "${commands.join('; ')}": ${reply.split('\n')[0]}`,
+        { reply },
+      );
   }
 
   async serversState(backend = BACKEND): Promise<ServerState[]> {
@@ -132,7 +158,11 @@ export class HaproxyRuntimeApi {
   }
 
   /** Route new sessions to `leader` only, without a reload; see SwitchLeaderOptions for old sessions. */
-  async switchLeader(leader: string, options: SwitchLeaderOptions = {}, backend = BACKEND): Promise<{ commands: string[] }> {
+  async switchLeader(
+    leader: string,
+    options: SwitchLeaderOptions = {},
+    backend = BACKEND,
+  ): Promise<{ commands: string[] }> {
     const commands = switchLeaderCommands(await this.serversState(backend), safeId(leader, 'leader'), options);
     await this.run(commands);
     return { commands };
