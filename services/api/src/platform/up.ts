@@ -1,10 +1,10 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { jetstream } from '@nats-io/jetstream';
 import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
-import { freePort, postgresOsUser, startLocalServer, type LocalServer } from '@pgfleet/postgres';
+import { dataRoot, freePort, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
 import {
   apiTokenOf,
@@ -89,9 +89,12 @@ export async function up(
   const entries = serviceEntries(SERVICES);
   const home = platformHome(env);
   mkdirSync(home, { recursive: true, mode: 0o755 });
-  assertReachableByPostgres(home);
   // Before anything is started or written: a second `up` on this home stops here, touching nothing.
   const lock = lockHome(home, () => readPlatformFile(home)?.apiPort);
+  // What PostgreSQL must reach lives where the postgres OS user can reach it (the home, or a data
+  // root elsewhere when the home is not reachable, e.g. a clone in root's 0700 home directory).
+  const pgRoot = dataRoot(home);
+  if (pgRoot !== home) log(`postgres   data in ${pgRoot} (the postgres OS user cannot reach ${home})`);
   const running: Supervised[] = [];
   let stopping = false;
   const markStopping = () => {
@@ -153,7 +156,7 @@ export async function up(
     let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
     if (!eventstoreUrl) {
       const password = fileSecret(home, 'eventstore-password');
-      const dataDir = join(home, 'eventstore');
+      const dataDir = join(pgRoot, 'eventstore');
       const server: LocalServer = await startLocalServer({ dataDir, port: ports.eventstorePort, password });
       // A fast stop that hangs (a stuck backend) becomes an immediate one.
       const stopServer = () =>
@@ -220,31 +223,5 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
     if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
   } finally {
     await client.end();
-  }
-}
-
-/** PostgreSQL runs as an unprivileged user: it must be able to reach directories under the home. */
-function assertReachableByPostgres(home: string): void {
-  const user = postgresOsUser();
-  if (user.uid === process.getuid?.()) return;
-  const parts = home.split('/').filter(Boolean);
-  let path = '';
-  for (const part of parts) {
-    path += `/${part}`;
-    try {
-      accessSync(path, constants.F_OK);
-    } catch {
-      return;
-    }
-    const st = statSync(path);
-    const othersX = (st.mode & 0o001) !== 0;
-    const ownerX = st.uid === user.uid && (st.mode & 0o100) !== 0;
-    const groupX = st.gid === user.gid && (st.mode & 0o010) !== 0;
-    if (!othersX && !ownerX && !groupX) {
-      throw new Error(
-        `PGFLEET_HOME ${home} is not reachable by the ${user.name} OS user (PostgreSQL runs as it): ` +
-          `${path} is not searchable; choose another PGFLEET_HOME or chmod o+x ${path}`,
-      );
-    }
   }
 }
