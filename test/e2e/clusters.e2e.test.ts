@@ -58,7 +58,8 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(url).toMatch(/^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app$/);
     psql(
       url,
-      'CREATE TABLE orders(id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 100) g',
+      'CREATE TABLE orders(id int PRIMARY KEY, total numeric); ' +
+        'INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 100) g',
     );
     expect(psql(url, 'SELECT count(*) FROM orders')).toBe('100');
     const shown = await json<Shown>('cluster', 'show', 'shop');
@@ -66,63 +67,72 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(shown.nodes[0]).toMatchObject({ role: 'leader', state: 'running', timeline: 1 });
   });
 
-  it('creates a business cluster whose committed rows are readable on both followers; show reports roles, timeline and lag', async () => {
-    const created = await t.cli('cluster', 'create', 'ledger', '--plan', 'business-1024');
-    expect(created.code, created.stderr).toBe(0);
-    const url = (await t.cli('cluster', 'url', 'ledger')).stdout.trim();
-    psql(
-      url,
-      'CREATE TABLE entries(id int PRIMARY KEY, v text); INSERT INTO entries SELECT g, md5(g::text) FROM generate_series(1, 500) g',
-    );
-    const shown = await json<Shown>('cluster', 'show', 'ledger');
-    expect(shown.nodes.map((n) => n.role).sort()).toEqual(['follower', 'follower', 'leader']);
-    for (const n of shown.nodes) expect(n).toMatchObject({ state: 'running', timeline: 1 });
-    // Synchronous (ANY 1) replication: the commit is on at least one follower when psql returns; both catch up.
-    const followers = shown.nodes.filter((n) => n.role === 'follower');
-    for (const f of followers) {
-      const followerUrl = url.replace(/:(\d+)\/app$/, `:${f.port}/app`);
-      await waitFor(`rows on ${f.nodeId}`, () => psql(followerUrl, 'SELECT count(*) FROM entries') === '500');
-      expect(psql(followerUrl, 'SELECT pg_is_in_recovery()')).toBe('t');
-    }
-    const again = await json<Shown>('cluster', 'show', 'ledger');
-    for (const f of again.nodes.filter((n) => n.role === 'follower')) expect(f.lagBytes).toBeGreaterThanOrEqual(0);
-    expect(postmastersUnder(`${t.home}/clusters/${shown.clusterId}`)).toHaveLength(3);
-  });
+  it(
+    'creates a business cluster whose committed rows are readable on both followers; show reports roles, ' +
+      'timeline and lag',
+    async () => {
+      const created = await t.cli('cluster', 'create', 'ledger', '--plan', 'business-1024');
+      expect(created.code, created.stderr).toBe(0);
+      const url = (await t.cli('cluster', 'url', 'ledger')).stdout.trim();
+      psql(
+        url,
+        'CREATE TABLE entries(id int PRIMARY KEY, v text); ' +
+          'INSERT INTO entries SELECT g, md5(g::text) FROM generate_series(1, 500) g',
+      );
+      const shown = await json<Shown>('cluster', 'show', 'ledger');
+      expect(shown.nodes.map((n) => n.role).sort()).toEqual(['follower', 'follower', 'leader']);
+      for (const n of shown.nodes) expect(n).toMatchObject({ state: 'running', timeline: 1 });
+      // Synchronous (ANY 1) replication: the commit is on at least one follower when psql returns; both catch up.
+      const followers = shown.nodes.filter((n) => n.role === 'follower');
+      for (const f of followers) {
+        const followerUrl = url.replace(/:(\d+)\/app$/, `:${f.port}/app`);
+        await waitFor(`rows on ${f.nodeId}`, () => psql(followerUrl, 'SELECT count(*) FROM entries') === '500');
+        expect(psql(followerUrl, 'SELECT pg_is_in_recovery()')).toBe('t');
+      }
+      const again = await json<Shown>('cluster', 'show', 'ledger');
+      for (const f of again.nodes.filter((n) => n.role === 'follower')) expect(f.lagBytes).toBeGreaterThanOrEqual(0);
+      expect(postmastersUnder(`${t.home}/clusters/${shown.clusterId}`)).toHaveLength(3);
+    },
+  );
 
-  it('kill -9 of the provisioning service during a business creation: it comes back and the cluster is ready with exactly three servers', async () => {
-    const accepted = await json<{ result: { clusterId: string } }>(
-      'cluster',
-      'create',
-      'chaos',
-      '--plan',
-      'business-1024',
-      '--no-wait',
-    );
-    const clusterId = accepted.result.clusterId;
-    // Kill as soon as the leader exists, i.e. in the middle of the work.
-    await waitFor(
-      'the leader to be provisioned',
-      () => nodeDataDirs(t.home, clusterId).length >= 1 || undefined,
-      60_000,
-    );
-    const before = t.platform.services().find((s) => s.name === 'provisioning')!.pid!;
-    process.kill(before, 'SIGKILL');
-    await waitFor('a new provisioning process', () => {
-      const pid = t.platform.services().find((s) => s.name === 'provisioning')?.pid;
-      return pid && pid !== before ? pid : undefined;
-    });
-    const shown = await waitFor(
-      'the cluster to be ready',
-      async () => {
-        const s = await json<Shown>('cluster', 'show', 'chaos');
-        return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
-      },
-      180_000,
-    );
-    expect(shown.nodes).toHaveLength(3);
-    expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(3);
-    expect(nodeDataDirs(t.home, clusterId)).toHaveLength(3);
-  });
+  it(
+    'kill -9 of the provisioning service during a business creation: it comes back and the cluster is ' +
+      'ready with exactly three servers',
+    async () => {
+      const accepted = await json<{ result: { clusterId: string } }>(
+        'cluster',
+        'create',
+        'chaos',
+        '--plan',
+        'business-1024',
+        '--no-wait',
+      );
+      const clusterId = accepted.result.clusterId;
+      // Kill as soon as the leader exists, i.e. in the middle of the work.
+      await waitFor(
+        'the leader to be provisioned',
+        () => nodeDataDirs(t.home, clusterId).length >= 1 || undefined,
+        60_000,
+      );
+      const before = t.platform.services().find((s) => s.name === 'provisioning')!.pid!;
+      process.kill(before, 'SIGKILL');
+      await waitFor('a new provisioning process', () => {
+        const pid = t.platform.services().find((s) => s.name === 'provisioning')?.pid;
+        return pid && pid !== before ? pid : undefined;
+      });
+      const shown = await waitFor(
+        'the cluster to be ready',
+        async () => {
+          const s = await json<Shown>('cluster', 'show', 'chaos');
+          return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
+        },
+        180_000,
+      );
+      expect(shown.nodes).toHaveLength(3);
+      expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(3);
+      expect(nodeDataDirs(t.home, clusterId)).toHaveLength(3);
+    },
+  );
 
   it('restarting the whole platform keeps the clusters running and the projected state identical', async () => {
     const listBefore = await json<unknown[]>('cluster', 'list');
@@ -159,46 +169,49 @@ describe('clusters, end to end through the pgfleet CLI', () => {
     expect(await eventCount()).toBe(before);
   });
 
-  it('delete leaves no process and no data directory; audit keeps the history; no password is in any stored event', async () => {
-    const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
-    const password = decodeURIComponent(new URL(url).password);
-    const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
-    const beforeDelete = new Date().toISOString();
-    const deleted = await t.cli('cluster', 'delete', 'shop');
-    expect(deleted.code, deleted.stderr).toBe(0);
-    expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(0);
-    expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
-    // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
-    const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
-    const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && !e.type.startsWith('Operation'));
-    expect(own.map((e) => e.type)).toEqual([
-      'ClusterRequested',
-      'NodeProvisioned',
-      'NodeStarted',
-      'ClusterReady',
-      'ClusterDeletionRequested',
-      'NodeStopped',
-      'ClusterDeleted',
-    ]);
-    const gateway = history.filter((e) => e.streamId === `gateway-${clusterId}`).map((e) => e.type);
-    expect(gateway).toContain('GatewayStarted');
-    expect(gateway).toContain('GatewaysRemoved');
-    const positions = history.map((e) => BigInt(e.globalPosition));
-    expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-    const started = history.findIndex((e) => e.type === 'GatewayStarted');
-    expect(started).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterRequested'));
-    expect(history.findIndex((e) => e.type === 'GatewaysRemoved')).toBeGreaterThan(
-      history.findIndex((e) => e.type === 'ClusterDeletionRequested'),
-    );
-    const onlyReady = await json<{ type: string }[]>('audit', 'shop', '--type', 'ClusterReady');
-    expect(onlyReady.map((e) => e.type)).toEqual(['ClusterReady']);
-    const past = await json<{ status: string; nodes: unknown[] }>('audit', 'shop', '--at', beforeDelete);
-    expect(past.status).toBe('ready');
-    expect(past.nodes).toHaveLength(1);
-    expect(password.length).toBeGreaterThan(10);
-    expect(await allStoredEventsText()).not.toContain(password);
-    expect(t.logs.join('\n')).not.toContain(password);
-  });
+  it(
+    'delete leaves no process and no data directory; audit keeps the history; no password is in any ' + 'stored event',
+    async () => {
+      const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
+      const password = decodeURIComponent(new URL(url).password);
+      const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
+      const beforeDelete = new Date().toISOString();
+      const deleted = await t.cli('cluster', 'delete', 'shop');
+      expect(deleted.code, deleted.stderr).toBe(0);
+      expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(0);
+      expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
+      // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
+      const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
+      const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && !e.type.startsWith('Operation'));
+      expect(own.map((e) => e.type)).toEqual([
+        'ClusterRequested',
+        'NodeProvisioned',
+        'NodeStarted',
+        'ClusterReady',
+        'ClusterDeletionRequested',
+        'NodeStopped',
+        'ClusterDeleted',
+      ]);
+      const gateway = history.filter((e) => e.streamId === `gateway-${clusterId}`).map((e) => e.type);
+      expect(gateway).toContain('GatewayStarted');
+      expect(gateway).toContain('GatewaysRemoved');
+      const positions = history.map((e) => BigInt(e.globalPosition));
+      expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      const started = history.findIndex((e) => e.type === 'GatewayStarted');
+      expect(started).toBeGreaterThan(history.findIndex((e) => e.type === 'ClusterRequested'));
+      expect(history.findIndex((e) => e.type === 'GatewaysRemoved')).toBeGreaterThan(
+        history.findIndex((e) => e.type === 'ClusterDeletionRequested'),
+      );
+      const onlyReady = await json<{ type: string }[]>('audit', 'shop', '--type', 'ClusterReady');
+      expect(onlyReady.map((e) => e.type)).toEqual(['ClusterReady']);
+      const past = await json<{ status: string; nodes: unknown[] }>('audit', 'shop', '--at', beforeDelete);
+      expect(past.status).toBe('ready');
+      expect(past.nodes).toHaveLength(1);
+      expect(password.length).toBeGreaterThan(10);
+      expect(await allStoredEventsText()).not.toContain(password);
+      expect(t.logs.join('\n')).not.toContain(password);
+    },
+  );
 });
 
 describe('events tail', () => {
