@@ -32,7 +32,13 @@ async function rawRequest(subject: string, body: string): Promise<CommandReply> 
 
 describe('command request/reply', () => {
   it('accepts a valid command, with defaults applied and meta passed to the handler', async () => {
-    const reply = await sendCommand(h.nc, 'provisioning', 'CreateCluster', { name: 'prod-db', plan: 'starter-512' }, { correlationId: 'c-1', actor: { kind: 'user', id: 'ada' } });
+    const reply = await sendCommand(
+      h.nc,
+      'provisioning',
+      'CreateCluster',
+      { name: 'prod-db', plan: 'starter-512' },
+      { correlationId: 'c-1', actor: { kind: 'user', id: 'ada' } },
+    );
     expect(reply).toEqual({ ok: true, streamId: 'cluster-prod-db', version: 1 });
     expect(appended.at(-1)).toEqual({
       data: { name: 'prod-db', plan: 'starter-512', version: 15, accountId: 'default' },
@@ -42,7 +48,10 @@ describe('command request/reply', () => {
 
   it('rejects a command with a bad field, naming the field, without calling the handler', async () => {
     const before = appended.length;
-    const reply = await rawRequest(commandSubject('provisioning', 'CreateCluster'), JSON.stringify({ data: { name: 'Prod DB!', plan: 'starter-512' } }));
+    const reply = await rawRequest(
+      commandSubject('provisioning', 'CreateCluster'),
+      JSON.stringify({ data: { name: 'Prod DB!', plan: 'starter-512' } }),
+    );
     expect(reply.ok).toBe(false);
     if (reply.ok) return;
     expect(reply.code).toBe('VALIDATION_FAILED');
@@ -56,9 +65,20 @@ describe('command request/reply', () => {
   it('rejects malformed JSON, a body without data, and bad meta without calling the handler', async () => {
     const before = appended.length;
     const subject = commandSubject('provisioning', 'CreateCluster');
-    expect(await rawRequest(subject, '{"data": {"name": ')).toMatchObject({ ok: false, code: 'MALFORMED_JSON', details: { field: '(root)', rule: 'json' } });
-    expect(await rawRequest(subject, JSON.stringify({ name: 'prod-db', plan: 'sandbox' }))).toMatchObject({ ok: false, code: 'VALIDATION_FAILED', details: { field: 'data' } });
-    const badMeta = await rawRequest(subject, JSON.stringify({ data: { name: 'prod-db', plan: 'sandbox' }, meta: { actor: { kind: 'robot', id: 'x' } } }));
+    expect(await rawRequest(subject, '{"data": {"name": ')).toMatchObject({
+      ok: false,
+      code: 'MALFORMED_JSON',
+      details: { field: '(root)', rule: 'json' },
+    });
+    expect(await rawRequest(subject, JSON.stringify({ name: 'prod-db', plan: 'sandbox' }))).toMatchObject({
+      ok: false,
+      code: 'VALIDATION_FAILED',
+      details: { field: 'data' },
+    });
+    const badMeta = await rawRequest(
+      subject,
+      JSON.stringify({ data: { name: 'prod-db', plan: 'sandbox' }, meta: { actor: { kind: 'robot', id: 'x' } } }),
+    );
     expect(badMeta).toMatchObject({ ok: false, code: 'VALIDATION_FAILED', details: { field: 'meta.actor.kind' } });
     expect(appended.length).toBe(before);
   });
@@ -69,18 +89,27 @@ describe('command request/reply', () => {
   });
 
   it('reports a service nobody serves as SERVICE_UNAVAILABLE', async () => {
-    const reply = await sendCommand(h.nc, 'backup', 'RequestBackup', { clusterId: 'c1' }, undefined, { timeoutMs: 2000 });
+    const reply = await sendCommand(h.nc, 'backup', 'RequestBackup', { clusterId: 'c1' }, undefined, {
+      timeoutMs: 2000,
+    });
     expect(reply).toMatchObject({ ok: false, code: 'SERVICE_UNAVAILABLE' });
   });
 
   it('shares requests between replicas in one queue group', async () => {
     const other = await h.connect('replica-2');
     const calls: string[] = [];
-    const handlers = (who: string) => ({ RequestBackup: async (data: { clusterId: string }) => (calls.push(who), { ok: true as const, streamId: `backups-${data.clusterId}`, version: calls.length }) });
+    const handlers = (who: string) => ({
+      RequestBackup: async (data: { clusterId: string }) => {
+        calls.push(who);
+        return { ok: true as const, streamId: `backups-${data.clusterId}`, version: calls.length };
+      },
+    });
     const a = serveCommands(h.nc, 'backup', handlers('a'));
     const b = serveCommands(other, 'backup', handlers('b'));
     await Promise.all([h.nc.flush(), other.flush()]);
-    const replies = await Promise.all(Array.from({ length: 40 }, () => sendCommand(h.nc, 'backup', 'RequestBackup', { clusterId: 'c1' })));
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, () => sendCommand(h.nc, 'backup', 'RequestBackup', { clusterId: 'c1' })),
+    );
     await Promise.all([a.stop(), b.stop()]);
     expect(replies.every((r) => r.ok)).toBe(true);
     expect(calls).toHaveLength(40);

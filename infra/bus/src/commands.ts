@@ -1,4 +1,11 @@
-import { NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import {
   CommandMeta,
   CommandReply,
@@ -11,7 +18,10 @@ import {
 } from '@pgfleet/contracts';
 import { errorFields, silentLogger, type BusLogger } from './logger.js';
 
-export type CommandHandler<S extends ServiceName, C extends CommandName<S>> = (data: CommandData<S, C>, meta: CommandMeta) => Promise<CommandReply>;
+export type CommandHandler<S extends ServiceName, C extends CommandName<S>> = (
+  data: CommandData<S, C>,
+  meta: CommandMeta,
+) => Promise<CommandReply>;
 export type CommandHandlers<S extends ServiceName> = { [C in CommandName<S>]?: CommandHandler<S, C> };
 
 export interface ServeCommandsOptions {
@@ -35,7 +45,12 @@ type Schema = NonNullable<ReturnType<typeof commandSchema>>;
  * CommandMeta before the handler runs. Bad input gets a field-level rejection and never reaches
  * the handler; a handler that throws gets an INTERNAL rejection.
  */
-export function serveCommands<S extends ServiceName>(nc: NatsConnection, service: S, handlers: CommandHandlers<S>, opts: ServeCommandsOptions = {}): CommandServer {
+export function serveCommands<S extends ServiceName>(
+  nc: NatsConnection,
+  service: S,
+  handlers: CommandHandlers<S>,
+  opts: ServeCommandsOptions = {},
+): CommandServer {
   const logger = opts.logger ?? silentLogger;
   const queue = opts.queue ?? `pgfleet-${service}`;
   const inFlight = new Set<Promise<void>>();
@@ -61,16 +76,29 @@ export function serveCommands<S extends ServiceName>(nc: NatsConnection, service
     subs.push(sub);
   }
 
-  async function answer(msg: Msg, command: string, schema: Schema, handler: (data: unknown, meta: CommandMeta) => Promise<CommandReply>) {
+  async function answer(
+    msg: Msg,
+    command: string,
+    schema: Schema,
+    handler: (data: unknown, meta: CommandMeta) => Promise<CommandReply>,
+  ) {
     const reply = await decide(msg.data, command, schema, handler);
     if (!reply.ok) {
       const level = reply.code === 'INTERNAL' ? 'error' : 'info';
-      logger[level]({ service, command, code: reply.code, field: reply.details?.field }, `command rejected: ${reply.message}`);
+      logger[level](
+        { service, command, code: reply.code, field: reply.details?.field },
+        `command rejected: ${reply.message}`,
+      );
     }
     if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
   }
 
-  async function decide(body: Uint8Array, command: string, schema: Schema, handler: (data: unknown, meta: CommandMeta) => Promise<CommandReply>): Promise<CommandReply> {
+  async function decide(
+    body: Uint8Array,
+    command: string,
+    schema: Schema,
+    handler: (data: unknown, meta: CommandMeta) => Promise<CommandReply>,
+  ): Promise<CommandReply> {
     const parsed = parseCommandBody(body, command, schema);
     if (!parsed.ok) return parsed.reply;
     try {
@@ -78,8 +106,15 @@ export function serveCommands<S extends ServiceName>(nc: NatsConnection, service
       if (reply.success) return reply.data;
       return { ok: false, code: 'INTERNAL', message: `${command} handler returned an invalid reply` };
     } catch (error) {
-      logger.error({ service, command, correlationId: parsed.meta.correlationId, ...errorFields(error) }, 'command handler failed');
-      return { ok: false, code: 'INTERNAL', message: `${command} failed: ${error instanceof Error ? error.message : String(error)}` };
+      logger.error(
+        { service, command, correlationId: parsed.meta.correlationId, ...errorFields(error) },
+        'command handler failed',
+      );
+      return {
+        ok: false,
+        code: 'INTERNAL',
+        message: `${command} failed: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
   }
 
@@ -99,10 +134,26 @@ export function parseCommandBody(body: Uint8Array, command: string, schema: Sche
   try {
     json = JSON.parse(decoder.decode(body));
   } catch (error) {
-    return { ok: false, reply: { ok: false, code: 'MALFORMED_JSON', message: `${command} request is not valid JSON: ${(error as Error).message}`, details: { field: '(root)', rule: 'json' } } };
+    return {
+      ok: false,
+      reply: {
+        ok: false,
+        code: 'MALFORMED_JSON',
+        message: `${command} request is not valid JSON: ${(error as Error).message}`,
+        details: { field: '(root)', rule: 'json' },
+      },
+    };
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json) || !('data' in json)) {
-    return { ok: false, reply: { ok: false, code: 'VALIDATION_FAILED', message: `invalid ${command} command: data: required (the body is { data, meta? })`, details: { field: 'data', rule: 'required' } } };
+    return {
+      ok: false,
+      reply: {
+        ok: false,
+        code: 'VALIDATION_FAILED',
+        message: `invalid ${command} command: data: required (the body is { data, meta? })`,
+        details: { field: 'data', rule: 'required' },
+      },
+    };
   }
   const data = schema.safeParse((json as { data: unknown }).data);
   if (!data.success) return { ok: false, reply: rejection(zodRejection(data.error, `${command} command`)) };
@@ -143,8 +194,20 @@ export async function sendCommand<S extends ServiceName, C extends CommandName<S
   try {
     msg = await nc.request(subject, encoder.encode(JSON.stringify(meta ? { data, meta } : { data })), { timeout });
   } catch (error) {
-    if (isNoResponders(error)) return { ok: false, code: 'SERVICE_UNAVAILABLE', message: `no ${service} service is answering ${command} commands`, details: { subject } };
-    if (isTimeout(error)) return { ok: false, code: 'TIMEOUT', message: `${service} did not answer ${command} within ${timeout} ms; it may still be applied`, details: { subject } };
+    if (isNoResponders(error))
+      return {
+        ok: false,
+        code: 'SERVICE_UNAVAILABLE',
+        message: `no ${service} service is answering ${command} commands`,
+        details: { subject },
+      };
+    if (isTimeout(error))
+      return {
+        ok: false,
+        code: 'TIMEOUT',
+        message: `${service} did not answer ${command} within ${timeout} ms; it may still be applied`,
+        details: { subject },
+      };
     throw error;
   }
   let json: unknown;
@@ -154,7 +217,9 @@ export async function sendCommand<S extends ServiceName, C extends CommandName<S
     return { ok: false, code: 'INVALID_REPLY', message: `${service} sent a reply to ${command} that is not JSON` };
   }
   const reply = CommandReply.safeParse(json);
-  return reply.success ? reply.data : { ok: false, code: 'INVALID_REPLY', message: `${service} sent an invalid reply to ${command}` };
+  return reply.success
+    ? reply.data
+    : { ok: false, code: 'INVALID_REPLY', message: `${service} sent an invalid reply to ${command}` };
 }
 
 function isNoResponders(error: unknown): boolean {

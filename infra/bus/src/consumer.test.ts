@@ -4,7 +4,12 @@ import { durableConsumerConfig } from './consumer.js';
 
 describe('durableConsumerConfig', () => {
   it('is a durable, explicit-ack consumer with bounded redelivery and a backoff', () => {
-    const config = durableConsumerConfig({ durable: 'billing', filterSubjects: ['pgfleet.events.cluster.>'], maxDeliver: 7, ackWaitsMs: [1000, 4000] });
+    const config = durableConsumerConfig({
+      durable: 'billing',
+      filterSubjects: ['pgfleet.events.cluster.>'],
+      maxDeliver: 7,
+      ackWaitsMs: [1000, 4000],
+    });
     expect(config).toMatchObject({
       durable_name: 'billing',
       ack_policy: 'explicit',
@@ -20,6 +25,10 @@ describe('durableConsumerConfig', () => {
     const since = new Date('2025-01-02T03:04:05Z');
     const config = durableConsumerConfig({ durable: 'x', maxDeliver: 1, ackWaitsMs: [1, 2, 3], optStartTime: since });
     expect(config.max_deliver).toBe(4);
-    expect(config).toMatchObject({ deliver_policy: 'by_start_time', opt_start_time: since.toISOString(), filter_subject: 'pgfleet.events.>' });
+    expect(config).toMatchObject({
+      deliver_policy: 'by_start_time',
+      opt_start_time: since.toISOString(),
+      filter_subject: 'pgfleet.events.>',
+    });
   });
 });

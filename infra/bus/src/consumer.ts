@@ -1,4 +1,12 @@
-import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamClient,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { nanos, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { EVENTS_STREAM, EVENTS_SUBJECT_ROOT, type EventEnvelope } from '@pgfleet/contracts';
 import { decodeEvent } from './decodeEvent.js';
@@ -62,15 +70,23 @@ const DEFAULT_RETRY_DELAYS_MS = [250, 1000, 5000, 15_000, 60_000];
 const DEFAULT_ACK_WAITS_MS = [5000, 15_000, 30_000, 60_000];
 
 /** The configuration of a pgfleet durable pull consumer on `PGFLEET_EVENTS`. */
-export function durableConsumerConfig(opts: Omit<ConsumeEventsOptions, 'js' | 'handler' | 'logger' | 'batch'>): Partial<ConsumerConfig> {
-  const filters = opts.filterSubjects && opts.filterSubjects.length > 0 ? opts.filterSubjects : [`${EVENTS_SUBJECT_ROOT}.>`];
+export function durableConsumerConfig(
+  opts: Omit<ConsumeEventsOptions, 'js' | 'handler' | 'logger' | 'batch'>,
+): Partial<ConsumerConfig> {
+  const filters =
+    opts.filterSubjects && opts.filterSubjects.length > 0 ? opts.filterSubjects : [`${EVENTS_SUBJECT_ROOT}.>`];
   const ackWaits = opts.ackWaitsMs ?? DEFAULT_ACK_WAITS_MS;
   const maxDeliver = Math.max(opts.maxDeliver ?? 10, ackWaits.length + 1);
   const deliverPolicy = opts.deliverPolicy ?? (opts.optStartTime ? 'by_start_time' : 'all');
   return {
     durable_name: opts.durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: deliverPolicy === 'all' ? DeliverPolicy.All : deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.StartTime,
+    deliver_policy:
+      deliverPolicy === 'all'
+        ? DeliverPolicy.All
+        : deliverPolicy === 'new'
+          ? DeliverPolicy.New
+          : DeliverPolicy.StartTime,
     ...(deliverPolicy === 'by_start_time' ? { opt_start_time: (opts.optStartTime ?? new Date()).toISOString() } : {}),
     ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
     max_deliver: maxDeliver,
@@ -81,27 +97,44 @@ export function durableConsumerConfig(opts: Omit<ConsumeEventsOptions, 'js' | 'h
 }
 
 /** Create the durable consumer, or update the settings that may change (idempotent, replica-safe). */
-export async function ensureDurableConsumer(js: JetStreamClient, config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
+export async function ensureDurableConsumer(
+  js: JetStreamClient,
+  config: Partial<ConsumerConfig>,
+): Promise<ConsumerInfo> {
   const jsm = await js.jetstreamManager();
   try {
     return await jsm.consumers.add(EVENTS_STREAM, config);
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
     const { max_deliver, ack_wait, backoff, max_ack_pending } = config;
-    return jsm.consumers.update(EVENTS_STREAM, config.durable_name!, { max_deliver, ack_wait, backoff, max_ack_pending });
+    return jsm.consumers.update(EVENTS_STREAM, config.durable_name!, {
+      max_deliver,
+      ack_wait,
+      backoff,
+      max_ack_pending,
+    });
   }
 }
 
 /** Retry `step` while JetStream is unreachable (timeouts, no responders, JetStream recovering). */
-async function retryUnavailable<T>(timeoutMs: number, logger: BusLogger, log: Record<string, unknown>, step: () => Promise<T>): Promise<T> {
+async function retryUnavailable<T>(
+  timeoutMs: number,
+  logger: BusLogger,
+  log: Record<string, unknown>,
+  step: () => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await step();
     } catch (error) {
-      const transient = error instanceof TimeoutError || error instanceof RequestError || (error instanceof JetStreamApiError && error.status === 503);
+      const transient =
+        error instanceof TimeoutError ||
+        error instanceof RequestError ||
+        (error instanceof JetStreamApiError && error.status === 503);
       if (!transient || Date.now() > deadline) throw error;
-      if (attempt === 1) logger.warn({ ...log, ...errorFields(error) }, 'JetStream unavailable; retrying consumer setup');
+      if (attempt === 1)
+        logger.warn({ ...log, ...errorFields(error) }, 'JetStream unavailable; retrying consumer setup');
       await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
     }
   }
@@ -127,7 +160,12 @@ export async function consumeEvents(opts: ConsumeEventsOptions): Promise<EventCo
 
   void (async () => {
     for await (const s of messages.status()) {
-      if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'stream_not_found' || s.type === 'consumer_deleted') {
+      if (
+        s.type === 'heartbeats_missed' ||
+        s.type === 'consumer_not_found' ||
+        s.type === 'stream_not_found' ||
+        s.type === 'consumer_deleted'
+      ) {
         logger.warn({ ...log, status: s.type }, 'event consumer is waiting for JetStream');
       }
     }
@@ -137,7 +175,10 @@ export async function consumeEvents(opts: ConsumeEventsOptions): Promise<EventCo
     const decoded = decodeEvent(m.data);
     if (!decoded.ok) {
       m.term();
-      logger.error({ ...log, subject: m.subject, seq: m.seq, code: decoded.rejection.code, reason: decoded.rejection.message }, 'malformed event message terminated');
+      logger.error(
+        { ...log, subject: m.subject, seq: m.seq, code: decoded.rejection.code, reason: decoded.rejection.message },
+        'malformed event message terminated',
+      );
       return;
     }
     const event = decoded.value;
@@ -147,7 +188,14 @@ export async function consumeEvents(opts: ConsumeEventsOptions): Promise<EventCo
       await opts.handler(event, { deliveryCount, streamSequence: m.info.streamSequence, subject: m.subject });
       m.ack();
     } catch (error) {
-      const fields = { ...log, eventId: event.id, type: event.type, correlationId: event.correlationId, deliveryCount, ...errorFields(error) };
+      const fields = {
+        ...log,
+        eventId: event.id,
+        type: event.type,
+        correlationId: event.correlationId,
+        deliveryCount,
+        ...errorFields(error),
+      };
       if (deliveryCount >= maxDeliver) {
         try {
           await opts.onGiveUp?.(event, error);

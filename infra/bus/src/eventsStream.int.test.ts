@@ -14,13 +14,22 @@ afterAll(async () => {
 });
 
 describe('PGFLEET_EVENTS stream', () => {
-  it('is file-backed on pgfleet.events.> with a 10 minute duplicate window, and ensuring it again updates drifted settings', async () => {
-    await h.jsm.streams.update(EVENTS_STREAM, { duplicate_window: nanos(1000) });
-    const info = await ensureEventsStream(h.jsm);
-    expect(info.config).toMatchObject({ name: EVENTS_STREAM, subjects: ['pgfleet.events.>'], storage: 'file', duplicate_window: nanos(EVENTS_DUPLICATE_WINDOW_MS) });
-    const again = await ensureEventsStream(h.jsm);
-    expect(again.config.duplicate_window).toBe(nanos(EVENTS_DUPLICATE_WINDOW_MS));
-  });
+  it(
+    'is file-backed on pgfleet.events.> with a 10 minute duplicate window, ' +
+      'and ensuring it again updates drifted settings',
+    async () => {
+      await h.jsm.streams.update(EVENTS_STREAM, { duplicate_window: nanos(1000) });
+      const info = await ensureEventsStream(h.jsm);
+      expect(info.config).toMatchObject({
+        name: EVENTS_STREAM,
+        subjects: ['pgfleet.events.>'],
+        storage: 'file',
+        duplicate_window: nanos(EVENTS_DUPLICATE_WINDOW_MS),
+      });
+      const again = await ensureEventsStream(h.jsm);
+      expect(again.config.duplicate_window).toBe(nanos(EVENTS_DUPLICATE_WINDOW_MS));
+    },
+  );
 
   it('stores an event once on its subject however often it is published (Nats-Msg-Id = event id)', async () => {
     const event = storedEvent('cluster-dedupe1', 1);

@@ -1,4 +1,12 @@
-import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EVENTS_STREAM, EVENTS_SUBJECT_ROOT } from '@pgfleet/contracts';
 
@@ -29,7 +37,10 @@ export function eventsStreamConfig(opts: EventsStreamOptions = {}): Partial<Stre
   };
 }
 
-/** Create the `PGFLEET_EVENTS` stream, or update it to the current configuration (idempotent, safe from several processes). */
+/**
+ * Create the `PGFLEET_EVENTS` stream, or update it to the current configuration (idempotent, safe from several
+ * processes).
+ */
 export async function ensureEventsStream(jsm: JetStreamManager, opts: EventsStreamOptions = {}): Promise<StreamInfo> {
   const config = eventsStreamConfig(opts);
   try {

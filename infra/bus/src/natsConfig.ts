@@ -21,7 +21,14 @@ export interface NatsConfigInput {
 }
 
 /** What every client needs: JetStream API and acks, flow control, request replies, commands and queries. */
-export const CLIENT_PUBLISH = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '_INBOX.>', 'pgfleet.commands.>', 'pgfleet.queries.>'] as const;
+export const CLIENT_PUBLISH = [
+  '$JS.API.>',
+  '$JS.ACK.>',
+  '$JS.FC.>',
+  '_INBOX.>',
+  'pgfleet.commands.>',
+  'pgfleet.queries.>',
+] as const;
 
 /** Publish permissions of a pgfleet principal: `platform` (relay + API) may also publish events. */
 export function publishPermissions(user: string): string[] {
@@ -44,15 +51,22 @@ export function renderNatsConfig(input: NatsConfigInput): string {
   if (input.users && input.users.length > 0) {
     lines.push('authorization {', '  users = [');
     for (const u of input.users) {
-      lines.push(`    { user: ${q(u.user)}, password: ${q(u.password)}, permissions: { publish: { allow: [${u.publish.map(q).join(', ')}] }, subscribe: { allow: [">"] } } }`);
+      lines.push(
+        `    { user: ${q(u.user)}, password: ${q(u.password)}, ` +
+          `permissions: { publish: { allow: [${u.publish.map(q).join(', ')}] }, subscribe: { allow: [">"] } } }`,
+      );
     }
     lines.push('  ]', '}');
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Connection options for a process of the platform, from its environment (set by `pgfleet up`). */
-export function busAuthFromEnv(env: NodeJS.ProcessEnv = process.env): { tls?: { caFile: string }; user?: string; pass?: string } {
+export function busAuthFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  tls?: { caFile: string };
+  user?: string;
+  pass?: string;
+} {
   return {
     ...(env.PGFLEET_NATS_CA ? { tls: { caFile: env.PGFLEET_NATS_CA } } : {}),
     ...(env.PGFLEET_NATS_USER ? { user: env.PGFLEET_NATS_USER, pass: env.PGFLEET_NATS_PASSWORD ?? '' } : {}),

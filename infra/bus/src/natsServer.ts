@@ -58,16 +58,24 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   return {
     url: `nats://${host}:${opts.port}`,
     port: opts.port,
-    get pid() { return child?.pid; },
+    get pid() {
+      return child?.pid;
+    },
     stop: () => signal('SIGTERM'),
     kill9: () => signal('SIGKILL'),
-    restart: async () => { await signal('SIGTERM'); await launch(); },
+    restart: async () => {
+      await signal('SIGTERM');
+      await launch();
+    },
   };
 }
 
 function canConnect(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ port, host }, () => { s.destroy(); resolve(true); });
+    const s = connect({ port, host }, () => {
+      s.destroy();
+      resolve(true);
+    });
     s.on('error', () => resolve(false));
   });
 }

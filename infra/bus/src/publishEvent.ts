@@ -13,7 +13,11 @@ export interface PublishEventOptions {
  * `Nats-Msg-Id` = its id, so that publishing it again within the stream's duplicate window
  * stores nothing (the ack then says `duplicate: true`). Resolves with the stream's ack.
  */
-export function publishEvent(js: JetStreamClient, event: EventEnvelope, opts: PublishEventOptions = {}): Promise<PubAck> {
+export function publishEvent(
+  js: JetStreamClient,
+  event: EventEnvelope,
+  opts: PublishEventOptions = {},
+): Promise<PubAck> {
   return js.publish(eventSubject(event.streamId, event.type), encodeEvent(event), {
     msgID: event.id,
     timeout: opts.timeoutMs ?? 5000,

@@ -33,7 +33,9 @@ export async function runBackupBench(): Promise<void> {
     const url = (await t.cli('cluster', 'url', 'bench-backup')).stdout.trim();
     console.error(`[bench] pgbench -i -s ${SCALE}`);
     run(join(BIN, 'pgbench'), ['-i', '-q', '-s', String(SCALE), url]);
-    const shown = JSON.parse((await t.cli('cluster', 'show', 'bench-backup', '--json')).stdout) as { nodes: { role: string; port: number }[] };
+    const shown = JSON.parse((await t.cli('cluster', 'show', 'bench-backup', '--json')).stdout) as {
+      nodes: { role: string; port: number }[];
+    };
     const leaderUrl = url.replace(/:(\d+)\/app$/, `:${shown.nodes.find((n) => n.role === 'leader')!.port}/app`);
 
     const ours: number[] = [];
@@ -49,8 +51,14 @@ export async function runBackupBench(): Promise<void> {
       const oursMs = performance.now() - started;
       if (r.code !== 0) throw new Error(`backup create failed: ${r.stderr}${r.stdout}`);
       const b = JSON.parse(r.stdout) as { size: number; duration: number };
-      console.error(`[bench] run ${i}${i === 0 ? ' (warm-up)' : ''}: pgfleet ${oursMs.toFixed(0)} ms (dump ${b.duration} ms, ${b.size} B), raw ${rawMs.toFixed(0)} ms (${statSync(file).size} B)`);
-      if (i === 0) { sizes.push(`pgfleet ${b.size} B`, `raw ${statSync(file).size} B`); continue; }
+      console.error(
+        `[bench] run ${i}${i === 0 ? ' (warm-up)' : ''}: pgfleet ${oursMs.toFixed(0)} ms ` +
+          `(dump ${b.duration} ms, ${b.size} B), raw ${rawMs.toFixed(0)} ms (${statSync(file).size} B)`,
+      );
+      if (i === 0) {
+        sizes.push(`pgfleet ${b.size} B`, `raw ${statSync(file).size} B`);
+        continue;
+      }
       ours.push(oursMs);
       dumpMs.push(b.duration);
       raw.push(rawMs);
@@ -58,7 +66,14 @@ export async function runBackupBench(): Promise<void> {
     }
     const row = (metric: string, a: number, b: number) => {
       const ratio = a / b;
-      return [metric, `${a.toFixed(0)} ms`, `${b.toFixed(0)} ms`, `${ratio.toFixed(2)}x`, `<= ${TARGET}x`, ratio <= TARGET ? 'yes' : 'NO'];
+      return [
+        metric,
+        `${a.toFixed(0)} ms`,
+        `${b.toFixed(0)} ms`,
+        `${ratio.toFixed(2)}x`,
+        `<= ${TARGET}x`,
+        ratio <= TARGET ? 'yes' : 'NO',
+      ];
     };
     rows.push(row(`backup of pgbench -s ${SCALE}, \`pgfleet backup create\` wall time`, median(ours), median(raw)));
     rows.push(row(`backup of pgbench -s ${SCALE}, dump time recorded by the service`, median(dumpMs), median(raw)));
@@ -69,7 +84,10 @@ export async function runBackupBench(): Promise<void> {
   const header = ['metric', 'pgfleet', 'raw baseline', 'ratio', `target (<= ${TARGET}x)`, 'met?'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
-  console.log(`\nbackup: median of ${RUNS} runs (after one warm-up each); dump sizes ${sizes.join(', ')}; raw = pg_dump -Fc -f FILE of the same database on the same node`);
+  console.log(
+    `\nbackup: median of ${RUNS} runs (after one warm-up each); dump sizes ${sizes.join(', ')}; ` +
+      `raw = pg_dump -Fc -f FILE of the same database on the same node`,
+  );
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows) console.log(line(r));

@@ -15,8 +15,8 @@ export interface BenchConfig {
   only: ReadonlySet<BenchPart>;
 }
 
-export const BENCH_PARTS = ['append', 'catch-up', 'latency'] as const;
-export type BenchPart = (typeof BENCH_PARTS)[number];
+const BENCH_PARTS = ['append', 'catch-up', 'latency'] as const;
+type BenchPart = (typeof BENCH_PARTS)[number];
 
 function parts(name: string): ReadonlySet<BenchPart> {
   const raw = process.env[name];

@@ -7,10 +7,10 @@ export const STREAM_LENGTH = 1000;
 
 export const SAMPLE_TYPE = 'NodeStarted' as const;
 export const SAMPLE_SCHEMA_VERSION = EVENTS[SAMPLE_TYPE].schemaVersion;
-export const SYSTEM = { kind: 'system', id: 'pgfleet' } as const;
+const SYSTEM = { kind: 'system', id: 'pgfleet' } as const;
 
 /** The data of the n-th sample event (a real, schema-valid NodeStarted). */
-export function sampleData(n: number) {
+function sampleData(n: number) {
   return { nodeId: `node-${n % 3}`, port: 5432 + (n % 100), pid: 1000 + n };
 }
 
@@ -27,15 +27,34 @@ export function sampleEvents(count: number, from: number): NewEvent[] {
 export function sampleEnvelope(streamId: string, version: number, position: number): EventEnvelope {
   const id = uuidv7();
   return {
-    id, type: SAMPLE_TYPE, streamId, streamVersion: version, globalPosition: String(position),
-    occurredAt: new Date().toISOString(), schemaVersion: SAMPLE_SCHEMA_VERSION,
-    correlationId: id, causationId: null, actor: SYSTEM, data: sampleData(version),
+    id,
+    type: SAMPLE_TYPE,
+    streamId,
+    streamVersion: version,
+    globalPosition: String(position),
+    occurredAt: new Date().toISOString(),
+    schemaVersion: SAMPLE_SCHEMA_VERSION,
+    correlationId: id,
+    causationId: null,
+    actor: SYSTEM,
+    data: sampleData(version),
   } as EventEnvelope;
 }
 
 /** The raw baseline's columns: the store's event columns, in a plain table. */
-export const RAW_COLUMNS = ['event_id', 'stream_id', 'stream_version', 'type', 'schema_version', 'data',
-  'occurred_at', 'correlation_id', 'causation_id', 'actor_kind', 'actor_id'] as const;
+export const RAW_COLUMNS = [
+  'event_id',
+  'stream_id',
+  'stream_version',
+  'type',
+  'schema_version',
+  'data',
+  'occurred_at',
+  'correlation_id',
+  'causation_id',
+  'actor_kind',
+  'actor_id',
+] as const;
 
 /**
  * A plain table with the same columns as the store's events table: a bigserial primary key and
@@ -64,8 +83,19 @@ export function rawRowValues(streamId: string, version: number, count: number): 
   const now = new Date().toISOString();
   for (let i = 1; i <= count; i++) {
     const id = uuidv7();
-    values.push(id, streamId, version + i, SAMPLE_TYPE, SAMPLE_SCHEMA_VERSION, JSON.stringify(sampleData(version + i)),
-      now, id, null, SYSTEM.kind, SYSTEM.id);
+    values.push(
+      id,
+      streamId,
+      version + i,
+      SAMPLE_TYPE,
+      SAMPLE_SCHEMA_VERSION,
+      JSON.stringify(sampleData(version + i)),
+      now,
+      id,
+      null,
+      SYSTEM.kind,
+      SYSTEM.id,
+    );
   }
   return values;
 }
@@ -73,7 +103,12 @@ export function rawRowValues(streamId: string, version: number, count: number): 
 /** A prepared multi-row INSERT of `count` rows into `table`. */
 export function rawInsert(table: string, count: number): { name: string; text: string } {
   const width = RAW_COLUMNS.length;
-  const rows = Array.from({ length: count }, (_, r) =>
-    `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`);
-  return { name: `raw-insert-${table}-${count}`, text: `INSERT INTO ${table} (${RAW_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}` };
+  const rows = Array.from(
+    { length: count },
+    (_, r) => `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`,
+  );
+  return {
+    name: `raw-insert-${table}-${count}`,
+    text: `INSERT INTO ${table} (${RAW_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`,
+  };
 }

@@ -16,7 +16,7 @@ export function percentile(sortedAscending: readonly number[], p: number): numbe
 }
 
 /** The median of the values (the mean of the middle two for an even count). */
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -24,7 +24,7 @@ export function median(values: readonly number[]): number {
 }
 
 /** The ratio pgfleet/raw of each run. */
-export function ratios(f: Figure): number[] {
+function ratios(f: Figure): number[] {
   return f.pgfleet.map((p, i) => p / f.raw[i]!);
 }
 

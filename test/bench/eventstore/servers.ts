@@ -52,7 +52,12 @@ export async function startBenchServers(pgMajor = 15): Promise<BenchServers> {
   try {
     const pgRoot = await ownedTempDir('pgfleet-bench-pg-');
     dirs.push(pgRoot);
-    const pg = await startLocalServer({ dataDir: join(pgRoot, 'data'), port: await freePort(), major: pgMajor, settings: PG_SETTINGS });
+    const pg = await startLocalServer({
+      dataDir: join(pgRoot, 'data'),
+      port: await freePort(),
+      major: pgMajor,
+      settings: PG_SETTINGS,
+    });
     stops.push(() => pg.stop('fast'));
 
     const natsRoot = await mkdtemp(join(tmpdir(), 'pgfleet-bench-nats-'));

@@ -14,18 +14,64 @@ export async function rawCluster(nodes: 1 | 3): Promise<number> {
   const port = await freePort();
   const dataDirs = [leader];
   try {
-    await runAsPostgresOk(tc.bin('initdb'), ['-D', leader, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums', '--auth-local=trust', '--auth-host=scram-sha-256']);
-    await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', leader, '-l', join(dir, 'leader.log'), '-w', '-o', `-p ${port} -k ${leader} -c listen_addresses=127.0.0.1`, 'start']);
+    await runAsPostgresOk(tc.bin('initdb'), [
+      '-D',
+      leader,
+      '-U',
+      'postgres',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--data-checksums',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+    ]);
+    await runAsPostgresOk(tc.bin('pg_ctl'), [
+      '-D',
+      leader,
+      '-l',
+      join(dir, 'leader.log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${leader} -c listen_addresses=127.0.0.1`,
+      'start',
+    ]);
     for (let i = 1; i < nodes; i++) {
       const follower = join(dir, `follower${i}`);
       ensureOwnedDir(follower);
       dataDirs.push(follower);
-      await runAsPostgresOk(tc.bin('pg_basebackup'), ['-h', leader, '-p', String(port), '-U', 'postgres', '-D', follower, '-R', '-X', 'stream', '--checkpoint=fast', '-C', '-S', `slot${i}`]);
-      await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', follower, '-l', join(dir, `follower${i}.log`), '-w', '-o', `-p ${await freePort()} -k ${follower} -c listen_addresses=127.0.0.1`, 'start']);
+      await runAsPostgresOk(tc.bin('pg_basebackup'), [
+        '-h',
+        leader,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-D',
+        follower,
+        '-R',
+        '-X',
+        'stream',
+        '--checkpoint=fast',
+        '-C',
+        '-S',
+        `slot${i}`,
+      ]);
+      await runAsPostgresOk(tc.bin('pg_ctl'), [
+        '-D',
+        follower,
+        '-l',
+        join(dir, `follower${i}.log`),
+        '-w',
+        '-o',
+        `-p ${await freePort()} -k ${follower} -c listen_addresses=127.0.0.1`,
+        'start',
+      ]);
     }
     return performance.now() - started;
   } finally {
-    for (const d of dataDirs.reverse()) await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', d, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    for (const d of dataDirs.reverse())
+      await runAsPostgresOk(tc.bin('pg_ctl'), ['-D', d, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

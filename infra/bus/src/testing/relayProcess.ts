@@ -15,7 +15,8 @@ const env = (name: string) => {
   if (!v) throw new Error(`${name} is required`);
   return v;
 };
-const line = (level: string) => (obj: Record<string, unknown>, msg: string) => process.stdout.write(JSON.stringify({ level, msg, ...obj }) + '\n');
+const line = (level: string) => (obj: Record<string, unknown>, msg: string) =>
+  process.stdout.write(`${JSON.stringify({ level, msg, ...obj })}\n`);
 const logger: BusLogger = { info: line('info'), warn: line('warn'), error: line('error') };
 
 const store = createPostgresEventStore({ connectionString: env('STORE_URL'), schema: env('STORE_SCHEMA') });
@@ -33,5 +34,11 @@ const crashing: EventStore = Object.assign(Object.create(store) as EventStore, {
 });
 
 const nc = await connectBus({ servers: env('NATS_URL'), name: 'relay-process', reconnectWaitMs: 100 });
-startRelay({ store: crashing, js: jetstream(nc), relayId: env('RELAY_ID'), batchSize: Number(process.env.BATCH_SIZE ?? 500), logger });
+startRelay({
+  store: crashing,
+  js: jetstream(nc),
+  relayId: env('RELAY_ID'),
+  batchSize: Number(process.env.BATCH_SIZE ?? 500),
+  logger,
+});
 logger.info({}, 'relay started');

@@ -4,7 +4,7 @@ import type { Checkpoint } from '../port.js';
 export const CHECKPOINT_STREAM_PREFIX = 'pgfleet_checkpoint-';
 
 /** Checkpoints live in one stream per subscriber, trimmed to its last event. */
-export function checkpointStream(subscriberId: string): string {
+function checkpointStream(subscriberId: string): string {
   return `${CHECKPOINT_STREAM_PREFIX}${subscriberId}`;
 }
 

@@ -228,7 +228,7 @@ function checkExpectedVersion(expected: ExpectedVersion): void {
   }
 }
 
-export function versionMatches(expected: ExpectedVersion, current: number): boolean {
+function versionMatches(expected: ExpectedVersion, current: number): boolean {
   if (expected === 'any') return true;
   if (expected === 'no_stream') return current === 0;
   if (expected === 'stream_exists') return current > 0;

@@ -6,7 +6,7 @@ import { decodeCheckpoint } from './checkpoints.js';
 import { EVENT_COLUMNS, readRow, type EventRow } from './rows.js';
 import type { StoreSchema } from './schema.js';
 
-export const DEFAULT_READ_ALL_LIMIT = 1000;
+const DEFAULT_READ_ALL_LIMIT = 1000;
 
 /** A page of the global order, with what subscribers need besides the events. */
 export interface GlobalPage extends ReadAllResult {

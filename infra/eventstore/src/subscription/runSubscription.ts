@@ -39,7 +39,11 @@ export const DEFAULT_TIMING: SubscriptionTiming = { pollIntervalMs: 500, retryDe
  * time; the checkpoint is stored after each page (and on stop, after the event in hand), so a
  * restarted subscriber resumes with no gap and, after a clean stop, no repeat.
  */
-export function runSubscription(source: SubscriptionSource, options: SubscribeOptions, timing: SubscriptionTiming = DEFAULT_TIMING): Subscription {
+export function runSubscription(
+  source: SubscriptionSource,
+  options: SubscribeOptions,
+  timing: SubscriptionTiming = DEFAULT_TIMING,
+): Subscription {
   const { subscriberId, handler } = options;
   const durable = options.durable ?? true;
   const batchSize = options.batchSize ?? 1000;
@@ -56,16 +60,17 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
   };
   const unlisten = source.listen(wake);
 
-  const idle = (ms: number) => new Promise<void>((resolve) => {
-    if (pendingWake || stopped) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      interrupt = undefined;
-      resolve();
-    }
-    interrupt = done;
-  });
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pendingWake || stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        interrupt = undefined;
+        resolve();
+      }
+      interrupt = done;
+    });
 
   const settle = (page: SourcePage) => {
     if (!page.drained) return;
@@ -124,7 +129,8 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
       interrupt?.();
       await running;
       unlisten();
-      for (const waiter of waiters.splice(0)) waiter.reject(new Error(`subscription ${subscriberId} stopped before catching up`));
+      for (const waiter of waiters.splice(0))
+        waiter.reject(new Error(`subscription ${subscriberId} stopped before catching up`));
     },
     async caughtUp() {
       if (stopped) throw new Error(`subscription ${subscriberId} is stopped`);

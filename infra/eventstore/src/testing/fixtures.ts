@@ -10,7 +10,11 @@ export interface ContractStore {
    * Append keeping the write transaction open until `hold` resolves, so tests can make
    * transactions commit out of order. Adapters without client transactions leave it out.
    */
-  holdOpenAppend?: (streamId: string, events: readonly NewEvent[], options: { expectedVersion?: ExpectedVersion; hold: () => Promise<void> }) => Promise<AppendResult>;
+  holdOpenAppend?: (
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedVersion?: ExpectedVersion; hold: () => Promise<void> },
+  ) => Promise<AppendResult>;
 }
 
 export type MakeContractStore = () => Promise<ContractStore>;
@@ -49,7 +53,11 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 }
 
 /** Every event of the global order (filtered), read page by page from the beginning. */
-export async function readAllPages(store: EventStore, filter: (e: EventEnvelope) => boolean, limit = 100): Promise<{ events: EventEnvelope[]; checkpoints: Checkpoint[] }> {
+export async function readAllPages(
+  store: EventStore,
+  filter: (e: EventEnvelope) => boolean,
+  limit = 100,
+): Promise<{ events: EventEnvelope[]; checkpoints: Checkpoint[] }> {
   const events: EventEnvelope[] = [];
   const checkpoints: Checkpoint[] = [];
   let after: Checkpoint = null;
