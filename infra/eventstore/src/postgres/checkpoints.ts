@@ -11,10 +11,6 @@ export interface GlobalPosition {
 const FORMAT = /^(\d+):(\d+)$/;
 
 /** Checkpoints are opaque to callers; here they are "transactionId:position". */
-function encodeCheckpoint(at: GlobalPosition): string {
-  return `${at.transactionId}:${at.position}`;
-}
-
 export function decodeCheckpoint(checkpoint: Checkpoint): GlobalPosition {
   if (checkpoint === null) return { transactionId: '0', position: '0' };
   const match = FORMAT.exec(checkpoint);
