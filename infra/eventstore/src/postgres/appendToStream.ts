@@ -3,8 +3,6 @@ import type { EventEnvelope } from '@pgfleet/contracts';
 import type { Parking } from '../parking.js';
 import { InvalidEvent, WrongExpectedVersion, type AppendResult, type ExpectedVersion, type NewEvent } from '../port.js';
 import { prepareEvents, type PreparedEvent } from '../prepareEvents.js';
-import { appendBatch, type AppendOutcome, type PendingAppend } from './appendBatch.js';
-import type { AppendQueue } from './appendQueue.js';
 import { readEventsById, readStream } from './readStream.js';
 import type { StoreSchema } from './schema.js';
 
@@ -17,28 +15,26 @@ export interface PostgresAppendOptions {
   beforeCommit?: () => Promise<void>;
 }
 
-/** What an append needs of the store. */
-export interface AppendDeps {
-  pool: pg.Pool;
-  s: StoreSchema;
-  parking: Parking;
-  queue: AppendQueue;
+interface AppendRow {
+  out_version: string;
+  out_positions: string[];
 }
 
 /**
- * Append a batch to one stream in one transaction: validate every event first, then append_batch
- * locks the stream, checks the expected version, inserts and bumps the version; concurrent appends
- * of this process share that call and its commit (appendQueue.ts). Idempotency costs nothing on
- * that path: a stored event id fails the insert (unique), and only a failed append whose caller
- * chose ids looks them up (alreadyAppendedOrNot). The store wakes subscribers after the commit.
+ * Append a batch to one stream in one transaction (one round trip without a hook): validate
+ * every event first, then one call of append_events locks the stream, checks the expected
+ * version, inserts and bumps the version. Idempotency costs nothing on that path: a stored event
+ * id fails the insert (unique), and only a failed append whose caller chose ids looks them up
+ * (alreadyAppendedOrNot). The store wakes live subscribers after the commit: see wakeUp.ts.
  */
 export async function appendToStream(
-  deps: AppendDeps,
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
   streamId: string,
   events: readonly NewEvent[],
   options: PostgresAppendOptions = {},
 ): Promise<AppendResult> {
-  const { pool, s, parking } = deps;
   const expected = options.expectedVersion ?? 'any';
   checkExpectedVersion(expected);
   const prepared = prepareEvents(streamId, events);
@@ -47,32 +43,59 @@ export async function appendToStream(
     if (!versionMatches(expected, currentVersion)) throw new WrongExpectedVersion(streamId, expected, currentVersion);
     return { nextExpectedVersion: currentVersion, events: [], alreadyAppended: false };
   }
-  const pending: PendingAppend = { streamId, expected, events: prepared };
-  let outcome: AppendOutcome;
+  const query = {
+    name: `${s.schema}.appendEvents`,
+    text: `SELECT out_version::text, out_positions FROM ${s.appendEvents}($1, $2, $3::jsonb)`,
+    values: [streamId, String(expected), payloadOf(prepared)],
+  };
+  let row: AppendRow;
   try {
-    outcome = options.beforeCommit
-      ? await inTransaction(pool, (client) => appendBatch(client, s, [pending]).then(([o]) => o!), options.beforeCommit)
-      : await deps.queue.append(pending);
+    row = options.beforeCommit
+      ? await inTransaction(pool, query, options.beforeCommit)
+      : (await pool.query<AppendRow>(query)).rows[0]!;
   } catch (error) {
-    return alreadyAppendedOrNot(deps, error, pending, events.some((e) => e.id !== undefined));
+    const chosenIds = events.some((e) => e.id !== undefined);
+    return alreadyAppendedOrNot(
+      pool,
+      s,
+      parking,
+      error,
+      streamId,
+      expected,
+      chosenIds ? prepared.map((e) => e.id) : [],
+    );
   }
-  if (!outcome.stored) {
-    const conflict = new WrongExpectedVersion(streamId, expected, outcome.actualVersion);
-    return alreadyAppendedOrNot(deps, conflict, pending, events.some((e) => e.id !== undefined));
-  }
-  const first = outcome.version - prepared.length + 1;
+  const last = Number(row.out_version);
+  const first = last - prepared.length + 1;
   return {
-    nextExpectedVersion: outcome.version,
-    events: prepared.map((e, i) => toStoredEnvelope(e, streamId, first + i, outcome.positions[i]!)),
+    nextExpectedVersion: last,
+    events: prepared.map((e, i) => toStoredEnvelope(e, streamId, first + i, row.out_positions[i]!)),
     alreadyAppended: false,
   };
 }
 
-async function inTransaction<T>(
+/** The events as append_events reads them (jsonb_to_recordset keys). */
+function payloadOf(prepared: readonly PreparedEvent[]): string {
+  return JSON.stringify(
+    prepared.map((e) => ({
+      id: e.id,
+      type: e.type,
+      schemaVersion: e.schemaVersion,
+      data: e.data,
+      occurredAt: e.occurredAt,
+      correlationId: e.correlationId,
+      causationId: e.causationId,
+      actorKind: e.actor.kind,
+      actorId: e.actor.id,
+    })),
+  );
+}
+
+async function inTransaction(
   pool: pg.Pool,
-  work: (client: pg.PoolClient) => Promise<T>,
+  query: pg.QueryConfig,
   beforeCommit: () => Promise<void>,
-): Promise<T> {
+): Promise<AppendRow> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // A connection cut while checked out (idle-in-transaction timeout, terminate) errors here.
@@ -82,10 +105,10 @@ async function inTransaction<T>(
   client.on('error', onError);
   try {
     await client.query('BEGIN');
-    const result = await work(client);
+    const { rows } = await client.query<AppendRow>(query);
     await beforeCommit();
     await client.query('COMMIT');
-    return result;
+    return rows[0]!;
   } catch (error) {
     await client.query('ROLLBACK').catch((e: Error) => {
       broken = e;
@@ -119,53 +142,77 @@ function toStoredEnvelope(
 }
 
 /**
- * A failed append (a version conflict, or an error): when the caller chose the ids and all of them
- * are stored in this stream, the batch was appended before (a retry) and is answered as such;
- * when some are, it is refused (an append is idempotent only as a whole batch). Otherwise the
- * failure stands, as a typed error: a version conflict, or an id stored in another stream.
- * Nothing of the batch was written.
+ * A failed append: when the caller chose the ids and all of them are stored in this stream, the
+ * batch was appended before (a retry) and is answered as such; when some are, it is refused
+ * (an append is idempotent only as a whole batch). Otherwise the failure stands, as a typed
+ * error: a version conflict, or an id stored in another stream. Nothing of the batch was written.
  */
 async function alreadyAppendedOrNot(
-  deps: AppendDeps,
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
   error: unknown,
-  append: PendingAppend,
-  chosenIds: boolean,
+  streamId: string,
+  expected: ExpectedVersion,
+  chosenIds: readonly string[],
 ): Promise<AppendResult> {
-  const { pool, s, parking } = deps;
-  const { streamId } = append;
   const pgError = error as { code?: string; detail?: string; constraint?: string };
-  const idTaken = pgError.code === '23505' && pgError.constraint === 'events_event_id_key';
-  if (chosenIds && (error instanceof WrongExpectedVersion || idTaken)) {
-    const ids = append.events.map((e) => e.id);
+  const conflict =
+    pgError.code === 'PF409' || (pgError.code === '23505' && pgError.constraint === 'events_event_id_key');
+  if (conflict && chosenIds.length > 0) {
     const { rows } = await pool.query<{ stored: number; version: string | null }>(
       `SELECT (SELECT count(*)::integer FROM ${s.events} WHERE stream_id = $1 AND event_id = ANY($2::uuid[])) AS stored,
               (SELECT version::text FROM ${s.streams} WHERE stream_id = $1) AS version`,
-      [streamId, ids],
+      [streamId, chosenIds],
     );
     const { stored, version } = rows[0]!;
-    if (stored === ids.length) {
-      const events = await readEventsById(pool, s, parking, ids);
-      return { nextExpectedVersion: Number(version), events, alreadyAppended: true };
+    if (stored === chosenIds.length) {
+      return {
+        nextExpectedVersion: Number(version),
+        events: await readEventsById(pool, s, parking, chosenIds),
+        alreadyAppended: true,
+      };
     }
     if (stored > 0) {
       throw new InvalidEvent(
-        `cannot append to ${streamId}: ${stored} of ${ids.length} events are already stored in stream ${streamId} ` +
-          '(an append is idempotent only when it repeats a whole batch)',
+        `cannot append to ${streamId}: ${stored} of ${chosenIds.length} events are already stored in ` +
+          `stream ${streamId} (an append is idempotent only when it repeats a whole batch)`,
         { field: 'id', rule: 'idempotent_batch' },
       );
     }
   }
-  if (idTaken) {
-    throw new InvalidEvent(
-      `cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`,
-      { field: 'id', rule: 'unique' },
-    );
+  throw await translateError(pool, s, parking, error, streamId, expected);
+}
+
+async function translateError(
+  pool: pg.Pool,
+  s: StoreSchema,
+  parking: Parking,
+  error: unknown,
+  streamId: string,
+  expected: ExpectedVersion,
+): Promise<unknown> {
+  const pgError = error as { code?: string; detail?: string; constraint?: string; message?: string };
+  switch (pgError.code) {
+    case 'PF409':
+      return new WrongExpectedVersion(streamId, expected, Number(pgError.detail));
+    case '23505':
+      if (pgError.constraint === 'events_event_id_key') {
+        return new InvalidEvent(
+          `cannot append to ${streamId}: an event id is already stored in another stream (${pgError.detail ?? ''})`,
+          { field: 'id', rule: 'unique' },
+        );
+      }
+      if (pgError.constraint === 'events_stream_version_key') {
+        const { currentVersion } = await readStream(pool, s, parking, streamId, {
+          fromVersion: Number.MAX_SAFE_INTEGER,
+        });
+        return new WrongExpectedVersion(streamId, expected, currentVersion);
+      }
+      return error;
+    default:
+      return error;
   }
-  if (pgError.code === '23505' && pgError.constraint === 'events_stream_version_key') {
-    const { currentVersion } = await readStream(pool, s, parking, streamId, { fromVersion: Number.MAX_SAFE_INTEGER });
-    throw new WrongExpectedVersion(streamId, append.expected, currentVersion);
-  }
-  throw error;
 }
 
 function checkExpectedVersion(expected: ExpectedVersion): void {
@@ -181,7 +228,7 @@ function checkExpectedVersion(expected: ExpectedVersion): void {
   }
 }
 
-export function versionMatches(expected: ExpectedVersion, current: number): boolean {
+function versionMatches(expected: ExpectedVersion, current: number): boolean {
   if (expected === 'any') return true;
   if (expected === 'no_stream') return current === 0;
   if (expected === 'stream_exists') return current > 0;

@@ -2,7 +2,6 @@ import pg from 'pg';
 import type { AppendResult, Checkpoint, EventStore, NewEvent, SubscribeOptions, Subscription } from '../port.js';
 import { logParkedEvent, Parking, type OnParked } from '../parking.js';
 import { DEFAULT_TIMING } from '../subscription/runSubscription.js';
-import { AppendQueue } from './appendQueue.js';
 import { appendToStream, type PostgresAppendOptions } from './appendToStream.js';
 import { WakeUp } from './wakeUp.js';
 import { loadCheckpoint, storeCheckpoint } from './checkpoints.js';
@@ -17,10 +16,7 @@ export interface PostgresEventStoreOptions {
   connectionString: string;
   /** PostgreSQL schema holding the store's tables (default `pgfleet_eventstore`). */
   schema?: string;
-  /**
-   * Connections in the pool (default 10). Appends use at most half of them at once; appends that
-   * come meanwhile share the next transaction (group commit in the client, see appendQueue.ts).
-   */
+  /** Connections in the pool (default 10). */
   poolSize?: number;
   /**
    * Every event store connection runs with short timeouts: an open write transaction holds
@@ -62,14 +58,11 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
   };
-  const poolSize = options.poolSize ?? 10;
-  const pool = new pg.Pool({ ...clientConfig, max: poolSize });
+  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
   pool.on('error', onConnectionError);
   const notifications = new Notifications(clientConfig, s.channel, onConnectionError);
   const wakeUp = new WakeUp(pool, s.channel);
   const parking = new Parking(options.onParked ?? logParkedEvent, (events) => recordParkedEvents(pool, s, events));
-  // Appends take at most half the pool; reads, checkpoints and wake-ups keep the rest.
-  const queue = new AppendQueue(pool, s, Math.max(1, Math.floor(poolSize / 2)));
   /** Listeners in this process: woken at once by its own appends, without waiting for the NOTIFY. */
   const local = new Set<() => void>();
   const onAppended = (listener: () => void) => {
@@ -100,7 +93,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     migrate,
     async appendToStream(streamId, events, appendOptions) {
       await ready();
-      const result = await appendToStream({ pool, s, parking, queue }, streamId, events, appendOptions);
+      const result = await appendToStream(pool, s, parking, streamId, events, appendOptions);
       if (!result.alreadyAppended && result.events.length > 0) {
         wakeUp.ping();
         for (const listener of local) wakeSafely(listener);

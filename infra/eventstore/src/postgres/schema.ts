@@ -13,8 +13,8 @@ export interface StoreSchema {
   parkedEvents: string;
   /** The append of the code before schema v3 (kept so a process not yet upgraded still appends). */
   appendFunction: string;
-  /** Appends to one or more streams in one call (schema v3). */
-  appendBatch: string;
+  /** One append in one call (schema v3). */
+  appendEvents: string;
   /** LISTEN/NOTIFY channel woken by every append. */
   channel: string;
 }
@@ -29,7 +29,7 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
     checkpoints: `${schema}.checkpoints`,
     parkedEvents: `${schema}.parked_events`,
     appendFunction: `${schema}.append_to_stream`,
-    appendBatch: `${schema}.append_batch`,
+    appendEvents: `${schema}.append_events`,
     channel: `${schema}_events`,
   };
 }
@@ -43,11 +43,9 @@ export function storeSchema(schema: string = DEFAULT_SCHEMA): StoreSchema {
  * checkpoints of durable subscribers; append_to_stream does a whole append in one round trip.
  * v2: parked_events, one row per stored event that reads leave out (unknown type, no upcaster).
  * v3: a cheaper append. The primary key is the global order (transaction_id, position), one
- * index less to write per event; append_batch does the appends of several callers in one
- * transaction (one commit, one flush), bumps each stream's version as it locks it (one write of
- * the streams row, not two), answers a version conflict as a value, and leaves the idempotency
- * check to the insert: a stored event id fails it with a unique violation, and only then does
- * the caller look the ids up.
+ * index less to write per event; append_events bumps the stream's version as it locks it (one
+ * write of the streams row, not two) and leaves the idempotency check to the insert: a stored
+ * event id fails it with a unique violation, and only then does the caller look the ids up.
  */
 function migrations(s: StoreSchema): string[] {
   return [
@@ -142,69 +140,39 @@ function migrations(s: StoreSchema): string[] {
     DROP INDEX ${s.schema}.events_global_order;
     ALTER TABLE ${s.events} DROP CONSTRAINT events_pkey,
       ADD CONSTRAINT events_pkey PRIMARY KEY (transaction_id, position);
-    CREATE FUNCTION ${s.appendBatch}(p_appends jsonb)
-    RETURNS TABLE (out_index integer, out_conflict boolean, out_version bigint, out_positions text[])
+    CREATE FUNCTION ${s.appendEvents}(p_stream_id text, p_expected text, p_events jsonb)
+    RETURNS TABLE (out_version bigint, out_positions text[])
     LANGUAGE plpgsql AS $fn$
     DECLARE
-      a record;
-      v_stream text;
-      v_expected text;
-      v_count integer;
-      v_prev bigint;
-      v_positions text[];
+      v_count integer := jsonb_array_length(p_events);
+      v_version bigint;
     BEGIN
-      -- Streams are locked in stream id order (batches never deadlock each other); the appends to
-      -- one stream keep their order.
-      FOR a IN
-        SELECT t.x, (t.n - 1)::integer AS i
-          FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS t(x, n)
-         ORDER BY t.x->>'streamId', t.n
-      LOOP
-        v_stream := a.x->>'streamId';
-        v_expected := a.x->>'expected';
-        v_count := jsonb_array_length(a.x->'events');
-        v_prev := NULL;
-        LOOP
-          -- Lock the stream row and bump its version, if it is the expected one.
-          UPDATE ${s.streams} st SET version = st.version + v_count
-           WHERE st.stream_id = v_stream
-             AND (v_expected IN ('any', 'stream_exists') OR (v_expected ~ '^[0-9]+$' AND st.version = v_expected::bigint))
-          RETURNING st.version - v_count INTO v_prev;
-          EXIT WHEN FOUND;
-          SELECT st.version INTO v_prev FROM ${s.streams} st WHERE st.stream_id = v_stream;
-          IF FOUND OR v_expected = 'stream_exists' OR v_expected ~ '^[1-9][0-9]*$' THEN
-            -- A conflict, answered as a value: the other appends of the batch go on.
-            RETURN QUERY SELECT a.i, true, coalesce(v_prev, 0), NULL::text[];
-            v_prev := NULL;
-            EXIT;
-          END IF;
-          INSERT INTO ${s.streams} (stream_id, version) VALUES (v_stream, v_count)
-          ON CONFLICT (stream_id) DO NOTHING;
-          IF FOUND THEN
-            v_prev := 0;
-            EXIT;
-          END IF;
-          -- Created meanwhile by another transaction: try again.
-        END LOOP;
-        CONTINUE WHEN v_prev IS NULL;
-        -- A stored event id fails this insert (events_event_id_key) and the whole batch: the caller
-        -- then appends one by one, and checks the ids of the one that fails.
-        WITH inserted AS (
-          INSERT INTO ${s.events} (event_id, stream_id, stream_version, type, schema_version, data,
-                                   occurred_at, correlation_id, causation_id, actor_kind, actor_id)
-          SELECT x.id, v_stream, v_prev + x.n, x.type, x.schema_version, x.data,
-                 x.occurred_at, x.correlation_id, x.causation_id, x.actor_kind, x.actor_id
-            FROM ROWS FROM (jsonb_to_recordset(a.x->'events') AS (
-                   id uuid, type text, "schemaVersion" integer, data jsonb, "occurredAt" timestamptz,
-                   "correlationId" text, "causationId" text, "actorKind" text, "actorId" text))
-                 WITH ORDINALITY AS x(id, type, schema_version, data, occurred_at,
-                                      correlation_id, causation_id, actor_kind, actor_id, n)
-           ORDER BY x.n
-          RETURNING position, stream_version
-        )
-        SELECT array_agg(i.position::text ORDER BY i.stream_version) INTO v_positions FROM inserted i;
-        RETURN QUERY SELECT a.i, false, v_prev + v_count, v_positions;
-      END LOOP;
+      -- Lock the stream row, created if new, and take the versions: concurrent appends queue here.
+      INSERT INTO ${s.streams} AS st (stream_id, version) VALUES (p_stream_id, v_count)
+      ON CONFLICT (stream_id) DO UPDATE SET version = st.version + v_count
+      RETURNING st.version - v_count INTO v_version;
+      IF (p_expected = 'no_stream' AND v_version <> 0)
+         OR (p_expected = 'stream_exists' AND v_version = 0)
+         OR (p_expected ~ '^[0-9]+$' AND v_version <> p_expected::bigint) THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %', p_stream_id, v_version, p_expected
+          USING ERRCODE = 'PF409', DETAIL = v_version::text;
+      END IF;
+      -- A stored event id fails this insert (events_event_id_key): the caller then checks the ids.
+      RETURN QUERY
+      WITH inserted AS (
+        INSERT INTO ${s.events} (event_id, stream_id, stream_version, type, schema_version, data,
+                                 occurred_at, correlation_id, causation_id, actor_kind, actor_id)
+        SELECT x.id, p_stream_id, v_version + x.n, x.type, x.schema_version, x.data,
+               x.occurred_at, x.correlation_id, x.causation_id, x.actor_kind, x.actor_id
+          FROM ROWS FROM (jsonb_to_recordset(p_events) AS (
+                 id uuid, type text, "schemaVersion" integer, data jsonb, "occurredAt" timestamptz,
+                 "correlationId" text, "causationId" text, "actorKind" text, "actorId" text))
+               WITH ORDINALITY AS x(id, type, schema_version, data, occurred_at,
+                                    correlation_id, causation_id, actor_kind, actor_id, n)
+         ORDER BY x.n
+        RETURNING position, stream_version
+      )
+      SELECT v_version + v_count, array_agg(i.position::text ORDER BY i.stream_version) FROM inserted i;
     END
     $fn$;
     `,
