@@ -84,7 +84,8 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
     .description('a cluster and its nodes: role, state, port, timeline, lag')
     .option('--json')
     .action(async (name: string, o: { json?: boolean }) => {
-      type Shown = ClusterRow & { nodes: NodeRow[] | { error: string } };
+      type Parked = { consumer: string; eventId: string; eventType: string; error: string; at?: string };
+      type Shown = ClusterRow & { nodes: NodeRow[] | { error: string }; handlingFailures?: Parked[] };
       const c = await apiClient().call<Shown>('GET', `/v1/clusters/${name}`);
       const nodes = Array.isArray(c.nodes) ? c.nodes : [];
       const failure = c.failureReason ? `: ${c.failureReason}` : '';
@@ -94,7 +95,11 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       const body = Array.isArray(c.nodes)
         ? table(['NODE', 'ROLE', 'STATE', 'PORT', 'TL', 'LAG(bytes)'], rows)
         : (c.nodes as { error: string }).error;
-      out(o)(`${head}\n${body}`, c);
+      const parked = (c.handlingFailures ?? []).map(
+        (f) =>
+          `\nparked: ${f.eventType} ${f.eventId} given up by ${f.consumer}${f.at ? ` at ${f.at}` : ''}: ${f.error}`,
+      );
+      out(o)(`${head}\n${body}${parked.join('')}`, c);
     });
 
   cluster

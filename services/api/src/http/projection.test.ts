@@ -52,4 +52,14 @@ describe('cluster list projection', () => {
     expect(found).toMatchObject({ operationId: 'op-1', status: 'failed', failedStep: 'promote', error: 'no' });
     expect(found.steps).toEqual([{ step: 'fence', at: expect.stringMatching(/^2026-11-25T10:00/) }]);
   });
+
+  it('keeps the events a consumer gave up on (HandlingFailed), once each, for cluster show', () => {
+    const map = new Map<string, ClusterEntry>();
+    const nodes = [{ nodeId: 'node1', role: 'leader' }];
+    const requested = { clusterId: 'c3', name: 'park', accountId: 'default', plan: 'starter-512', version: 15, nodes };
+    applyToClusters(map, ev('ClusterRequested', { ...requested, secretRef: 'x' }, 'cluster-c3'));
+    const parked = { consumer: 'backup', eventId: 'e-1', eventType: 'BackupRequested', error: 'pg_dump failed' };
+    applyToClusters(map, ev('HandlingFailed', parked, 'cluster-c3'));
+    expect(map.get('c3')!.view.ops.handlingFailures).toEqual([expect.objectContaining(parked)]);
+  });
 });

@@ -5,6 +5,7 @@ import {
   isClusterEvent,
   type ClusterView,
   type EventEnvelope,
+  type HandlingFailure,
   type Operation,
 } from '@pgfleet/contracts';
 import type { EventStore, Subscription } from '@pgfleet/eventstore';
@@ -138,6 +139,11 @@ export class ClusterProjection {
     return this.rows()
       .filter((c) => c.status !== 'deleted' && (!accountId || c.accountId === accountId))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Events about the cluster that a service's consumer gave up on after its last retry (parked). */
+  handlingFailuresOf(clusterId: string): HandlingFailure[] {
+    return this.clusters.get(clusterId)?.view.ops.handlingFailures ?? [];
   }
 
   /** The operations of a cluster, oldest first. */

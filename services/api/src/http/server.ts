@@ -84,7 +84,9 @@ export async function startApiServer(opts: ApiServerOptions) {
       .request(querySubject('provisioning', 'ClusterStatus'), query, { timeout: 5000 })
       .then((m) => (m.json() as { nodes: unknown[] }).nodes)
       .catch((e: unknown) => ({ error: `node status unavailable: ${String(e)}` }));
-    return { ...row, nodes };
+    // Events a service gave up on after its last retry are parked and shown here (HandlingFailed).
+    const handlingFailures = projection.handlingFailuresOf(row.clusterId);
+    return { ...row, nodes, ...(handlingFailures.length > 0 ? { handlingFailures } : {}) };
   });
 
   app.get('/v1/clusters/:name/url', async (req, reply) => {
