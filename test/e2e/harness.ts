@@ -104,21 +104,38 @@ export async function startUp(env: NodeJS.ProcessEnv): Promise<UpProcess> {
   return up;
 }
 
-/** Every process of a process group still alive (zombies excluded), from /proc. */
-export function processGroupMembers(pgid: number): number[] {
-  const pids: number[] = [];
+/** A live process read from /proc: its pid, command name, parent and process group. */
+export interface ProcEntry {
+  pid: number;
+  comm: string;
+  ppid: number;
+  pgid: number;
+}
+
+/** Every live process (zombies excluded), from /proc; a process that ends while it is read is skipped. */
+export function liveProcesses(): ProcEntry[] {
+  const out: ProcEntry[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z' && Number(fields[2]) === pgid) pids.push(pid);
+      if (fields[0] === 'Z') continue;
+      out.push({ pid, comm, ppid: Number(fields[1]), pgid: Number(fields[2]) });
     } catch {
       // the process ended while we looked
     }
   }
-  return pids;
+  return out;
+}
+
+/** Every process of a process group still alive (zombies excluded), from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  return liveProcesses()
+    .filter((p) => p.pgid === pgid)
+    .map((p) => p.pid);
 }
 
 /** Stop what a test left of a home: cluster servers and gateways; then remove it. */
@@ -158,24 +175,18 @@ export function nodeDataDirs(home: string, clusterId?: string): string[] {
 
 /** Live postmasters (not backends) whose working directory is under `dir`: real servers, counted from /proc. */
 export function postmastersUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (comm !== 'postgres' || fields[0] === 'Z') continue;
-      const ppid = Number(fields[1]);
-      const parent = readFileSync(`/proc/${ppid}/stat`, 'utf8');
-      if (parent.slice(parent.indexOf('(') + 1, parent.lastIndexOf(')')) === 'postgres') continue;
-      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) pids.push(pid);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
+  const procs = liveProcesses();
+  const comm = new Map(procs.map((p) => [p.pid, p.comm]));
+  return procs
+    .filter((p) => p.comm === 'postgres' && comm.get(p.ppid) !== 'postgres')
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p.pid}/cwd`).startsWith(dir);
+      } catch {
+        return false; // the process ended while we looked
+      }
+    })
+    .map((p) => p.pid);
 }
 
 /** Live HAProxy gateway processes whose config lives under `dir` (from /proc cmdline). */

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectBus, sendCommand } from '@pgfleet/bus';
 import { findOperation, foldBackups, foldClusterView, streamIds, type CommandMeta } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
-import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
+import { liveProcesses, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
@@ -32,20 +31,9 @@ function tableDigests(url: string): Record<string, string> {
 
 /** Live pg_restore processes started by `parent` (the backup service runs the tool as its child). */
 function pgRestoresOf(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (comm === 'pg_restore' && fields[0] !== 'Z' && Number(fields[1]) === parent) pids.push(pid);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
+  return liveProcesses()
+    .filter((p) => p.comm === 'pg_restore' && p.ppid === parent)
+    .map((p) => p.pid);
 }
 
 const backupService = () => t.platform.services().find((s) => s.name === 'backup')!.pid!;

@@ -191,7 +191,8 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
       (clusterId, error) =>
         log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),
     );
-    shutdown.register('operations', () => operationRuns.idle());
+    // Not waited for at shutdown: an operation in flight is left as it is and resumed at the next
+    // start (every step is idempotent), so stopping the platform stays fast whatever runs.
     const durable = service.operationsDurable?.(deps) ?? `${service.name}-operations`;
     consumers.push(
       await consumeEvents({
