@@ -60,7 +60,9 @@ interface Run {
 function run(bin: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     // detached + daemon mode (-D): haproxy forks, setsid()s and outlives the control plane.
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Only PATH from our environment: the control plane's secrets must not sit in HAProxy's.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

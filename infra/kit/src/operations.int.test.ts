@@ -125,6 +125,26 @@ describe('operations on a cluster stream (real event store)', () => {
     expect(await requestOperation(store, clusterId, { kind: 'certs-rotate', params: {} })).toMatchObject({ ok: true });
   });
 
+  it('a failure while the service stops is not recorded: the operation stays running, resumed next start', async () => {
+    const clusterId = await aCluster();
+    const reply = await requestOperation(store, clusterId, { kind: 'certs-rotate', params: {} });
+    if (!reply.ok) throw new Error(reply.message);
+    const operationId = String(reply.result!.operationId);
+    let attempt = 0;
+    const executor = async () => {
+      attempt += 1;
+      if (attempt === 1) throw new OperationFailure('reload:node1', 'pg_ctl killed by SIGINT');
+      return undefined;
+    };
+    await expect(
+      executeOperation({ store, log, stopping: () => true }, clusterId, operationId, executor),
+    ).rejects.toThrow('failed while stopping');
+    expect((await view(clusterId)).ops.operations[0]).toMatchObject({ status: 'running' });
+    expect(await executeOperation({ store, log, stopping: () => false }, clusterId, operationId, executor)).toBe(
+      'succeeded',
+    );
+  });
+
   it('no operation on a cluster that does not exist', async () => {
     expect(await requestOperation(store, 'nope-1', { kind: 'switchover', params: {} })).toMatchObject({
       ok: false,

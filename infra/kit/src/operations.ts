@@ -119,10 +119,11 @@ export async function loadOperation(
  * Run (or resume) one operation to its end: each step once, then OperationSucceeded with the
  * executor's result, or OperationFailed {step, reason} on an OperationFailure. Returns how it
  * ended; 'skipped' when it was not running (already ended, or unknown). Other errors are thrown
- * (nothing is recorded): the operation stays running and is resumed by the next attempt.
+ * (nothing is recorded): the operation stays running and is resumed by the next attempt. So is a
+ * failure while `stopping()` says the service stops.
  */
 export async function executeOperation(
-  deps: { store: EventStore; log: Logger },
+  deps: { store: EventStore; log: Logger; stopping?: () => boolean },
   clusterId: string,
   operationId: string,
   executor: OperationExecutor,
@@ -164,6 +165,9 @@ export async function executeOperation(
     return 'succeeded';
   } catch (error) {
     if (!(error instanceof OperationFailure)) throw error;
+    // A step that failed while this service stops may have failed because of the stop (a signal
+    // reached a tool, a connection was closed): leave the operation running, resumed at the next start.
+    if (deps.stopping?.()) throw new Error(`step ${error.step} failed while stopping: ${error.reason}`);
     await recordOperation(
       deps.store,
       clusterId,

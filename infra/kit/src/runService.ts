@@ -186,7 +186,7 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
         const running = await runningOperationOf(store, clusterId);
         const executor = running && executors[running.kind];
         if (!running || !executor) return;
-        await executeOperation({ store, log }, clusterId, running.operationId, executor);
+        await executeOperation({ store, log, stopping: shutdown.isStopping }, clusterId, running.operationId, executor);
       },
       (clusterId, error) =>
         log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),

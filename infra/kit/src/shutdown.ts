@@ -19,6 +19,8 @@ export interface Shutdown {
   shutdown(reason: string): Promise<number>;
   /** Remove the signal handlers (for tests and embedders). */
   dispose(): void;
+  /** True once a shutdown has begun. */
+  isStopping(): boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export function gracefulShutdown(options: ShutdownOptions = {}): Shutdown {
     register: (name, closer) => void closers.push({ name, closer }),
     shutdown,
     dispose,
+    isStopping: () => running !== undefined,
   };
 }
 

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toolEnvironment } from './exec.js';
 import { ensureOwnedDir } from './osUser.js';
 import { writeOwnedFile } from './ownedFile.js';
 
@@ -76,7 +77,11 @@ function invalid(message: string): never {
 
 function openssl(args: readonly string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(OPENSSL(), args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(OPENSSL(), args, {
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: toolEnvironment(),
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { postgresOsUser } from '@pgfleet/postgres';
+import { postgresOsUser, toolEnvironment } from '@pgfleet/postgres';
 import type { NodeEndpoint, ToolProcess } from '../port.js';
 
 /** PostgreSQL client tools a node runs for its callers: each takes `-h -p -U --no-password`. */
@@ -26,24 +26,6 @@ export const CLIENT_TOOLS: ReadonlySet<string> = new Set([
 ]);
 
 const STDERR_TAIL = 4096;
-
-/**
- * The whole environment of a tool: PATH, a HOME without dotfiles, no system-wide libpq service
- * file, and the locale. Nothing else of the control plane's environment (its secrets, its PG*
- * variables) reaches the child.
- */
-export function toolEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const child: Record<string, string> = {
-    PATH: env.PATH ?? '/usr/bin:/bin',
-    HOME: '/tmp',
-    PGSYSCONFDIR: '/nonexistent',
-  };
-  for (const name of ['LANG', 'LC_ALL']) {
-    const value = env[name];
-    if (value !== undefined) child[name] = value;
-  }
-  return child;
-}
 
 /** A tool that could not run: its stdout errors and `done` rejects with `error`. */
 export function failedTool(error: Error): ToolProcess {
@@ -81,7 +63,8 @@ export function spawnTool(
   const child = spawn(target.bin, [...args, ...database, ...connection], {
     uid: os.uid,
     gid: os.gid,
-    env: toolEnv(),
+    env: toolEnvironment(),
+    detached: true, // its own process group: a terminal's Ctrl-C reaches the control plane, not the tool
     cwd: '/', // the control plane's working directory may be out of the postgres OS user's reach
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });

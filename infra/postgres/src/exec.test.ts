@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { toolEnv } from './runTool.js';
+import { toolEnvironment } from './exec.js';
 
 describe('the environment of a tool', () => {
   it('carries PATH, the locale and a HOME without dotfiles, and none of the control plane secrets', () => {
-    const env = toolEnv({
+    const env = toolEnvironment({
       PATH: '/usr/lib/postgresql/15/bin:/usr/bin',
       LANG: 'C.UTF-8',
       LC_ALL: 'C',
@@ -23,6 +23,6 @@ describe('the environment of a tool', () => {
   });
 
   it('falls back to a plain PATH and leaves an unset locale unset', () => {
-    expect(toolEnv({})).toEqual({ PATH: '/usr/bin:/bin', HOME: '/tmp', PGSYSCONFDIR: '/nonexistent' });
+    expect(toolEnvironment({})).toEqual({ PATH: '/usr/bin:/bin', HOME: '/tmp', PGSYSCONFDIR: '/nonexistent' });
   });
 });
