@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HourMinute } from '../events/backup.js';
+import { Durability } from '../events/cluster.js';
 import { AccountId, ClusterName, Id } from '../names.js';
 import { PlanId, PostgresVersion } from '../plans.js';
 
@@ -11,11 +12,21 @@ export const COMMANDS = {
       plan: PlanId,
       version: PostgresVersion.default(15),
       accountId: AccountId.default('default'),
+      durability: Durability.default('available'),
     }),
     DeleteCluster: z.object({ clusterId: Id }),
     RetryCluster: z.object({ clusterId: Id }),
     /** Hand leadership to a follower (`to`, default the first follower): a clean, planned leader change. */
     SwitchoverCluster: z.object({ clusterId: Id, to: Id.optional() }),
+  },
+  ha: {
+    /**
+     * Promote a follower of a cluster whose leader is lost (`to`, default the most advanced one):
+     * an operation, fenced like an automatic failover. A follower that may miss acknowledged
+     * commits is promoted only with `acceptDataLoss`.
+     */
+    FailoverCluster: z.object({ clusterId: Id, to: Id.optional(), acceptDataLoss: z.boolean().default(false) }),
+    SetClusterDurability: z.object({ clusterId: Id, durability: Durability }),
   },
   networking: {
     ExposeCluster: z.object({ clusterId: Id }),

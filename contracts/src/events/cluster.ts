@@ -5,6 +5,18 @@ import { PlanId, PostgresVersion } from '../plans.js';
 export const NodeRole = z.enum(['leader', 'follower']);
 export type NodeRole = z.infer<typeof NodeRole>;
 
+/**
+ * What a Business cluster does when no follower acknowledges commits any more: `strict` waits
+ * (writes block until a follower is back); `available` (default) lets the leader go asynchronous
+ * (SyncReplicationDegraded) until one is back (SyncReplicationRestored).
+ */
+export const Durability = z.enum(['strict', 'available']);
+export type Durability = z.infer<typeof Durability>;
+
+/** A data node's health as the HA service's probes see it; recorded only when it changes. */
+export const NodeHealth = z.enum(['healthy', 'unreachable', 'lagging', 'rejoining']);
+export type NodeHealth = z.infer<typeof NodeHealth>;
+
 /** Events of the `cluster-{clusterId}` stream (provisioning owns them; ha adds leadership ones). */
 export const clusterEvents = {
   ClusterRequested: z.object({
@@ -16,6 +28,8 @@ export const clusterEvents = {
     nodes: z.array(z.object({ nodeId: Id, role: NodeRole })).min(1),
     /** Reference into the secret store; never the password itself. */
     secretRef: z.string(),
+    /** Absent in clusters created before it existed: `available`. */
+    durability: Durability.optional(),
   }),
   /**
    * The node's storage is ready (initdb or clone done). Schema version 2: events name nodes and
@@ -48,5 +62,41 @@ export const clusterEvents = {
     to: Id,
     reason: z.enum(['failover', 'switchover']),
     timeline: z.number().int().positive().optional(),
+    /** The failover term that made `to` the leader (failovers only). */
+    term: z.number().int().positive().optional(),
   }),
+  /**
+   * The leader is declared lost (or the user asked for a failover): appended with the expected
+   * version together with the failover's OperationRequested, so one failover per term happens
+   * whatever the number of HA replicas. From here `from` is fenced: out of the gateways, and never
+   * again a leader before it rejoined as a follower.
+   */
+  FailoverStarted: z.object({
+    operationId: Id,
+    term: z.number().int().positive(),
+    from: Id,
+    reason: z.string().min(1),
+  }),
+  /** A node's health changed (never one event per probe). */
+  NodeHealthChanged: z.object({
+    nodeId: Id,
+    health: NodeHealth,
+    reason: z.string().optional(),
+    timeline: z.number().int().positive().optional(),
+    lagBytes: z.number().int().nonnegative().optional(),
+  }),
+  /** A node of a cluster with nothing to fail over to (Sandbox, Starter) was restarted in place after its server died. */
+  NodeRestarted: z.object({ nodeId: Id, pid: z.number().int().positive().optional(), reason: z.string() }),
+  /** A fenced old leader follows the new one again: rewound with pg_rewind, or cloned afresh when that failed. */
+  NodeRejoined: z.object({
+    nodeId: Id,
+    leader: Id,
+    method: z.enum(['rewind', 'clone']),
+    timeline: z.number().int().positive().optional(),
+  }),
+  /** No follower acknowledged commits any more: with `available` durability the leader went asynchronous. */
+  SyncReplicationDegraded: z.object({ leader: Id, reason: z.string() }),
+  /** A follower acknowledges commits again: synchronous replication is back on the leader. */
+  SyncReplicationRestored: z.object({ leader: Id, synchronousStandbyNames: z.string() }),
+  DurabilityChanged: z.object({ durability: Durability }),
 } as const;

@@ -15,6 +15,8 @@ export const OperationKind = z.enum([
   'unexpose',
   'delete',
   'retry',
+  'failover',
+  'rejoin',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
 
@@ -28,6 +30,8 @@ export const OPERATION_OWNERS = {
   unexpose: 'networking',
   delete: 'provisioning',
   retry: 'provisioning',
+  failover: 'ha',
+  rejoin: 'ha',
 } as const satisfies Record<OperationKind, string>;
 
 const Detail = z.record(z.string(), z.unknown());

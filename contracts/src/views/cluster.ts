@@ -1,5 +1,5 @@
 import type { EventEnvelope, EventOfType } from '../index.js';
-import type { NodeRole } from '../events/cluster.js';
+import type { Durability, NodeHealth, NodeRole } from '../events/cluster.js';
 import type { PostgresVersion } from '../plans.js';
 import {
   decideOperation,
@@ -31,6 +31,13 @@ export type ClusterEvent =
       | 'ClusterDeletionRequested'
       | 'ClusterDeleted'
       | 'LeaderChanged'
+      | 'FailoverStarted'
+      | 'NodeHealthChanged'
+      | 'NodeRestarted'
+      | 'NodeRejoined'
+      | 'SyncReplicationDegraded'
+      | 'SyncReplicationRestored'
+      | 'DurabilityChanged'
     >
   | OperationEvent;
 
@@ -44,6 +51,26 @@ export interface ClusterNode {
   provisioned: boolean;
   started: boolean;
   failedReason?: string;
+  /** As the HA service last recorded it (unknown until its first probe). */
+  health?: NodeHealth;
+  timeline?: number;
+  lagBytes?: number;
+  /**
+   * A leader taken out by a failover: out of the gateways and never a leader again before it
+   * rejoined as a follower (NodeRejoined).
+   */
+  fenced: boolean;
+}
+
+export interface FailoverRecord {
+  term: number;
+  operationId: string;
+  from: string;
+  reason: string;
+  startedAt?: string;
+  /** Set by the LeaderChanged of the term. */
+  to?: string;
+  endedAt?: string;
 }
 
 export interface ClusterView {
@@ -58,6 +85,13 @@ export interface ClusterView {
   leader?: string;
   replicationEstablished: boolean;
   failureReason?: string;
+  durability: Durability;
+  /** The last failover term (0: never failed over). */
+  term: number;
+  lastFailover?: FailoverRecord;
+  /** With `available` durability: the leader went asynchronous since (no follower acknowledged). */
+  syncDegradedAt?: string;
+  timeline?: number;
   createdAt?: string;
   readyAt?: string;
   /** Operations on the cluster (the running one, at most one) and parked event handlings. */
@@ -70,6 +104,8 @@ export const initialClusterView = (): ClusterView => ({
   status: 'none',
   nodes: [],
   replicationEstablished: false,
+  durability: 'available',
+  term: 0,
   ops: initialOperationsState(),
   version_: 0,
 });
@@ -97,6 +133,13 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'ClusterDeletionRequested',
   'ClusterDeleted',
   'LeaderChanged',
+  'FailoverStarted',
+  'NodeHealthChanged',
+  'NodeRestarted',
+  'NodeRejoined',
+  'SyncReplicationDegraded',
+  'SyncReplicationRestored',
+  'DurabilityChanged',
   'OperationRequested',
   'OperationStepCompleted',
   'OperationSucceeded',
@@ -121,8 +164,15 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
         plan: d.plan,
         version: d.version,
         secretRef: d.secretRef,
+        durability: d.durability ?? 'available',
         createdAt: at,
-        nodes: d.nodes.map((n) => ({ nodeId: n.nodeId, role: n.role, provisioned: false, started: false })),
+        nodes: d.nodes.map((n) => ({
+          nodeId: n.nodeId,
+          role: n.role,
+          provisioned: false,
+          started: false,
+          fenced: false,
+        })),
         leader: d.nodes.find((n) => n.role === 'leader')?.nodeId,
       };
     }
@@ -158,13 +208,44 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
     case 'ClusterDeleted':
       return { ...next, status: 'deleted', nodes: next.nodes.map((n) => ({ ...n, started: false })) };
     case 'LeaderChanged': {
-      const to = event.data.to;
+      const { to, term, timeline } = event.data;
+      const failover = next.lastFailover;
       return {
         ...next,
         leader: to,
+        ...(timeline !== undefined ? { timeline } : {}),
         nodes: next.nodes.map((n) => ({ ...n, role: n.nodeId === to ? 'leader' : 'follower' })),
+        // A new leader starts synchronous again (the operation that made it set it up).
+        syncDegradedAt: undefined,
+        ...(failover && term === failover.term ? { lastFailover: { ...failover, to, endedAt: at } } : {}),
       };
     }
+    case 'FailoverStarted': {
+      const { operationId, term, from, reason } = event.data;
+      return {
+        ...next,
+        term,
+        lastFailover: { term, operationId, from, reason, ...(at ? { startedAt: at } : {}) },
+        nodes: withNode(from, { fenced: true }),
+      };
+    }
+    case 'NodeHealthChanged': {
+      const { nodeId, health, timeline, lagBytes } = event.data;
+      return { ...next, nodes: withNode(nodeId, { health, timeline, lagBytes }) };
+    }
+    case 'NodeRestarted':
+      return { ...next, nodes: withNode(event.data.nodeId, { started: true, failedReason: undefined }) };
+    case 'NodeRejoined':
+      return {
+        ...next,
+        nodes: withNode(event.data.nodeId, { fenced: false, role: 'follower', started: true, failedReason: undefined }),
+      };
+    case 'SyncReplicationDegraded':
+      return { ...next, syncDegradedAt: at ?? new Date(0).toISOString() };
+    case 'SyncReplicationRestored':
+      return { ...next, syncDegradedAt: undefined };
+    case 'DurabilityChanged':
+      return { ...next, durability: event.data.durability };
     case 'OperationRequested':
     case 'OperationStepCompleted':
     case 'OperationSucceeded':

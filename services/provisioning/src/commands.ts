@@ -60,6 +60,7 @@ export async function createCluster(
       version: cmd.version,
       dataNodes: plan.dataNodes,
       secretRef,
+      durability: cmd.durability,
     },
     meta,
   );

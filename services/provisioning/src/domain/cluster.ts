@@ -6,6 +6,7 @@ import {
   type ClusterEvent,
   type ClusterNode,
   type ClusterView,
+  type Durability,
   type NodeRole,
   type PostgresVersion,
 } from '@pgfleet/contracts';
@@ -34,6 +35,7 @@ export interface CreateClusterCommand {
   version: PostgresVersion;
   dataNodes: number;
   secretRef: string;
+  durability?: Durability;
 }
 
 /** Delete the cluster, as operation `operationId` (kind 'delete'). */
@@ -86,8 +88,9 @@ function decideCreate(cmd: CreateClusterCommand, state: ClusterView): ClusterDec
     const role: NodeRole = i === 0 ? 'leader' : 'follower';
     return { nodeId: `node${i + 1}`, role };
   });
-  const { clusterId, name, accountId, plan, version, secretRef } = cmd;
-  return accept({ type: 'ClusterRequested', data: { clusterId, name, accountId, plan, version, nodes, secretRef } });
+  const { clusterId, name, accountId, plan, version, secretRef, durability } = cmd;
+  const data = { clusterId, name, accountId, plan, version, nodes, secretRef, ...(durability ? { durability } : {}) };
+  return accept({ type: 'ClusterRequested', data });
 }
 
 /**
