@@ -20,3 +20,4 @@ export * from './fileLock.js';
 export * from './clusterTls.js';
 export * from './dataRoot.js';
 export * from './controlData.js';
+export * from './rewind.js';

@@ -46,10 +46,11 @@ export function emptyDir(dir: string): void {
  */
 export function ensureSocketDir(dataDir: string): string {
   const socketDir = nodeSocketDir(dataDir);
-  if (socketDir === dataDir) return socketDir;
-  const parent = dirname(socketDir);
-  mkdirSync(parent, { recursive: true, mode: 0o711 });
-  chmodSync(parent, 0o711);
+  if (socketDir.startsWith('/tmp/pgfleet-sock/')) {
+    const parent = dirname(socketDir);
+    mkdirSync(parent, { recursive: true, mode: 0o711 });
+    chmodSync(parent, 0o711);
+  }
   ensureOwnedDir(socketDir);
   return socketDir;
 }

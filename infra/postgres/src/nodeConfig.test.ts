@@ -36,7 +36,7 @@ describe('nodeSettings', () => {
       password_encryption: 'scram-sha-256',
       listen_addresses: "'127.0.0.1'",
       port: '6543',
-      unix_socket_directories: "'/h/c/n/data'",
+      unix_socket_directories: "'/h/c/n/data.run'",
       logging_collector: 'on',
       log_directory: "'log'",
       ssl: 'off',
@@ -73,8 +73,8 @@ describe('renderNodeConfig', () => {
 });
 
 describe('nodeSocketDir', () => {
-  it('uses the data dir when the socket path fits the kernel limit', () => {
-    expect(nodeSocketDir('/var/lib/pgfleet/clusters/c1/n1/data')).toBe('/var/lib/pgfleet/clusters/c1/n1/data');
+  it('uses a directory beside the data dir (never in it) when the socket path fits the kernel limit', () => {
+    expect(nodeSocketDir('/var/lib/pgfleet/clusters/c1/n1/data')).toBe('/var/lib/pgfleet/clusters/c1/n1/data.run');
   });
 
   it('uses a short stable dir for long data dirs', () => {

@@ -31,12 +31,14 @@ export interface NodeConfigInput {
 const MAX_SOCKET_PATH = 107;
 
 /**
- * The unix socket directory of a node: its data directory when the socket path fits the
- * kernel's limit, else a short per-data-directory path under /tmp. Deterministic, so every
- * reader finds the same directory.
+ * The unix socket directory of a node: `{dataDir}.run` beside its data directory when the socket
+ * path fits the kernel's limit, else a short per-data-directory path under /tmp. Never inside the
+ * data directory: pg_rewind copies every file of the source's and cannot read a socket.
+ * Deterministic, so every reader finds the same directory.
  */
 export function nodeSocketDir(dataDir: string): string {
-  if (`${dataDir}/.s.PGSQL.65535`.length <= MAX_SOCKET_PATH) return dataDir;
+  const beside = `${dataDir}.run`;
+  if (`${beside}/.s.PGSQL.65535`.length <= MAX_SOCKET_PATH) return beside;
   return `/tmp/pgfleet-sock/${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
 }
 

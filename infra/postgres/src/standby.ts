@@ -118,3 +118,27 @@ export async function promoteStandby(server: SqlTarget, timeoutSeconds = 60): Pr
     if (!ok || (await inRecovery())) throw new Error(`the standby was not promoted within ${timeoutSeconds} s`);
   });
 }
+
+/**
+ * Cut a running standby off its leader: primary_conninfo emptied by ALTER SYSTEM and a reload, so
+ * its WAL receiver stops and does not come back; it stays in recovery with everything it
+ * received. Resolves once no WAL receiver runs; returns the last WAL location it received (flushed).
+ * Refuses a leader.
+ */
+export async function detachStandby(server: SqlTarget, timeoutMs = 5000): Promise<string | null> {
+  return withClient(server, async (q) => {
+    const { rec } = (await q.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')).rows[0]!;
+    if (!rec) throw new Error('the server is a leader, not a standby');
+    await q.query("ALTER SYSTEM SET primary_conninfo = ''");
+    await q.query('SELECT pg_reload_conf()');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { n } = (await q.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_wal_receiver')).rows[0]!;
+      if (n === 0) break;
+      if (Date.now() > deadline) throw new Error(`its WAL receiver was still running after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const { lsn } = (await q.query<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn')).rows[0]!;
+    return lsn;
+  });
+}

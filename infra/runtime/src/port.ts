@@ -159,6 +159,18 @@ export interface NodeRuntime {
    * only its files change.
    */
   repoint(nodeId: string, leader: UpstreamLeader, slotName: string): Promise<void>;
+  /**
+   * Cut a running standby off its leader (its WAL receiver stops and stays stopped; the node stays
+   * in recovery with all it received): a failover's fence. Resolves once no WAL receiver runs, with
+   * the last WAL location the node received. A leader is refused.
+   */
+  detach(nodeId: string): Promise<{ receivedLsn: string | null }>;
+  /**
+   * Rewind a stopped old leader onto the timeline of `sourceNodeId` (a running leader of the same
+   * cluster) with pg_rewind, keeping the node's own configuration; `follow` then `start` make it
+   * its standby. Rejects with pg_rewind's reason when it cannot (then clone it again).
+   */
+  rewind(nodeId: string, sourceNodeId: string): Promise<void>;
   /** Ask the server to reread its configuration and certificates (SIGHUP); a stopped node reads them at start. */
   reload(nodeId: string): Promise<void>;
   /** Promote a standby; resolves once it accepts writes. A leader is left as it is. */

@@ -8,6 +8,9 @@ import {
   initNode,
   isNodeInitialized,
   nodeCaFile,
+  detachStandby,
+  withClient,
+  rewindNode,
   nodeLogFile,
   promoteStandby,
   readControlData,
@@ -294,6 +297,28 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
     async repoint(nodeId, leader, slotName): Promise<void> {
       await pointAt(need(nodeId), leader, slotName, false);
+    },
+
+    async detach(nodeId) {
+      return { receivedLsn: await detachStandby(endpointOf(need(nodeId))) };
+    },
+
+    async rewind(nodeId, sourceNodeId): Promise<void> {
+      const info = need(nodeId);
+      const source = endpointOf(need(sourceNodeId));
+      const conninfo = `host=${source.host} port=${source.port} user=${source.user} dbname=${source.database}`;
+      await locked(info, async () => {
+        needInitialized(info);
+        if (livePostmaster(info.dataDir) !== undefined) {
+          throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} runs: stop it before a rewind`, { nodeId });
+        }
+        await waitForNoProcesses(info.dataDir);
+        rmSync(join(info.dataDir, 'postmaster.pid'), { force: true });
+        // pg_rewind reads the source's timeline from its control file, which a just-promoted
+        // server updates only at its first checkpoint after the promotion.
+        await withClient(source, (q) => q.query('CHECKPOINT'));
+        await rewindNode({ major: info.major, dataDir: info.dataDir, source: conninfo });
+      });
     },
 
     async reload(nodeId): Promise<void> {

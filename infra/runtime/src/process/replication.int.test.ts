@@ -247,4 +247,37 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     ).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
     await expect(runtime.repoint(b, await upstream(c), 'node_b')).rejects.toThrow(/is a leader, not a standby/);
   });
+
+  it('fails over: detached standbys stop receiving, one is promoted, the crashed old leader is rewound and follows it', async () => {
+    const [a, b, c] = [nodes.a.info.nodeId, nodes.b.info.nodeId, nodes.c.info.nodeId];
+    // The fence: both standbys of b stop receiving, and say how far they got.
+    const detached = await Promise.all([runtime.detach(a), runtime.detach(c)]);
+    for (const d of detached) expect(d.receivedLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(await sql(c, 'SELECT count(*)::int AS n FROM pg_stat_wal_receiver')).toEqual([{ n: 0 }]);
+    await expect(runtime.detach(b)).rejects.toThrow(/is a leader, not a standby/);
+    // b goes on alone (asynchronous): its row 4 reaches nobody, so b's history diverges from c's.
+    await sql(b, "INSERT INTO items VALUES (4, 'diverged')");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await sql(c, 'SELECT count(*)::int AS n FROM pg_stat_wal_receiver')).toEqual([{ n: 0 }]);
+    await runtime.promote(c);
+    await sql(c, "INSERT INTO items VALUES (5, 'new leader')");
+    await runtime.kill9(b);
+
+    await expect(runtime.rewind(a, c)).rejects.toThrow(/runs: stop it before a rewind/);
+    await runtime.rewind(b, c);
+    await sql(c, "SELECT pg_create_physical_replication_slot('node_b')");
+    await runtime.follow(b, await upstream(c), 'node_b');
+    await runtime.start(b);
+    const rows = await eventually(
+      () => sql<{ id: number }>(b, 'SELECT id FROM items ORDER BY id'),
+      (r) => r.some((x) => x.id === 5),
+    );
+    expect(rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 5 }]);
+    // It kept its own configuration: its port, its name and its certificate.
+    expect(await sql(b, "SELECT current_setting('port')::int AS p, current_setting('cluster_name') AS n")).toEqual([
+      { p: nodes.b.info.port, n: 'node_b' },
+    ]);
+    const status = await nodeStatus(await runtime.endpoint(b));
+    expect(status).toMatchObject({ inRecovery: true, timeline: 3, receiver: { status: 'streaming' } });
+  });
 });
