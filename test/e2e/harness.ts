@@ -37,6 +37,7 @@ export async function platformEnv(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ h
     PGFLEET_NATS_PORT: String(await freePort()),
     PGFLEET_EVENTSTORE_PORT: String(await freePort()),
     PGFLEET_API_PORT: String(await freePort()),
+    PGFLEET_HA_AGENT_PORT: String(await freePort()),
     PGFLEET_LOG_LEVEL: 'warn',
     ...extraEnv,
   };

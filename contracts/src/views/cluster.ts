@@ -288,3 +288,9 @@ export const runtimeNodeId = (clusterId: string, nodeId: string): string => `${c
 
 /** The standby's application_name and slot name: a node id as a SQL identifier. */
 export const slotName = (nodeId: string): string => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
+
+/** Where a cluster's secrets are kept in the secret store: references, never the secrets themselves. */
+export const secretRefs = {
+  app: (clusterId: string): string => `cluster/${clusterId}/app`,
+  replication: (clusterId: string): string => `cluster/${clusterId}/replication`,
+};

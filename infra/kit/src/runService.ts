@@ -37,6 +37,12 @@ export interface ServiceContext<C extends BaseConfig = BaseConfig> {
   nc: NatsConnection;
   js: JetStreamClient;
   shutdown: Shutdown;
+  /**
+   * Run the cluster's running operation now if this service owns its kind, without waiting for
+   * its OperationRequested to come back through NATS (a failover cannot wait). Runs of one
+   * cluster never overlap; an operation already ended is skipped.
+   */
+  runOperationNow(clusterId: string): void;
 }
 
 /** A durable JetStream consumer of the service (replicas share it). */
@@ -112,7 +118,11 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   shutdown.register('store', () => store.close());
   const nc = await connectBus({ servers: natsUrl, name: `pgfleet-${service.name}`, ...busAuthFromEnv() });
   shutdown.register('nats', () => nc.drain());
-  const ctx: ServiceContext<C> = { config, log, home: config.PGFLEET_HOME, store, nc, js: jetstream(nc), shutdown };
+  let runNow: (clusterId: string) => void = () => undefined;
+  const ctx: ServiceContext<C> = {
+    ...{ config, log, home: config.PGFLEET_HOME, store, nc, js: jetstream(nc), shutdown },
+    runOperationNow: (clusterId) => runNow(clusterId),
+  };
   const deps = await service.setup(ctx);
 
   const subscriptions: Subscription[] = [];
@@ -191,6 +201,7 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
       (clusterId, error) =>
         log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),
     );
+    runNow = (clusterId) => void operationRuns.request(clusterId).catch(() => undefined);
     // Not waited for at shutdown: an operation in flight is left as it is and resumed at the next
     // start (every step is idempotent), so stopping the platform stays fast whatever runs.
     const durable = service.operationsDurable?.(deps) ?? `${service.name}-operations`;

@@ -52,7 +52,8 @@ const mb = (n: number) => `'${Math.max(1, Math.floor(n))}MB'`;
 /**
  * postgresql.conf settings for a node, sized from its plan: shared_buffers 25 % of memory,
  * effective_cache_size 75 %, work_mem from the memory left per connection, maintenance_work_mem
- * 1/16 (64 MB..2 GB); streaming replication on (replica WAL, hot standby, slots). Pure.
+ * 1/16 (64 MB..2 GB); streaming replication on (replica WAL, hot standby, slots), with replication
+ * timeouts of a few seconds. Pure.
  */
 export function nodeSettings(input: NodeConfigInput): Record<string, string> {
   const { memoryMb, maxConnections } = input.plan;
@@ -74,6 +75,11 @@ export function nodeSettings(input: NodeConfigInput): Record<string, string> {
     max_wal_senders: String(input.maxWalSenders ?? 10),
     max_replication_slots: String(input.maxReplicationSlots ?? 10),
     wal_keep_size: mb(input.walKeepSizeMb ?? 256),
+    // A silent peer is noticed in seconds, not a minute: a frozen leader's followers stop streaming
+    // (one of the two signs of a lost leader), and a frozen follower leaves the leader's standbys.
+    wal_receiver_timeout: pgString('2s'),
+    wal_receiver_status_interval: pgString('1s'),
+    wal_sender_timeout: pgString('3s'),
     logging_collector: 'on',
     log_directory: pgString('log'),
     log_filename: pgString('postgresql.log'),

@@ -10,6 +10,10 @@ export interface NodeConn {
   user?: string;
   password?: string;
   database?: string;
+  /** Give up connecting after this long (default 10 s); a frozen server accepts and never answers. */
+  connectTimeoutMs?: number;
+  /** Give up on a query after this long (client side; default none). */
+  queryTimeoutMs?: number;
 }
 
 /** Something that runs SQL: a pg Client or Pool. */
@@ -30,7 +34,8 @@ export async function withClient<T>(target: SqlTarget, fn: (q: Queryable) => Pro
     user: target.user ?? 'postgres',
     password: target.password,
     database: target.database ?? 'postgres',
-    connectionTimeoutMillis: 10000,
+    connectionTimeoutMillis: target.connectTimeoutMs ?? 10000,
+    ...(target.queryTimeoutMs !== undefined ? { query_timeout: target.queryTimeoutMs } : {}),
   });
   await client.connect();
   try {

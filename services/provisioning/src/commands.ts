@@ -4,6 +4,7 @@ import {
   foldClusterView,
   findPlan,
   runningOperation,
+  secretRefs,
   streamIds,
   type CommandData,
   type CommandMeta,
@@ -21,8 +22,7 @@ export interface CommandDeps {
   secrets: SecretStore;
 }
 
-export const appSecretRef = (clusterId: string) => `cluster/${clusterId}/app`;
-export const replicationSecretRef = (clusterId: string) => `cluster/${clusterId}/replication`;
+export const { app: appSecretRef, replication: replicationSecretRef } = secretRefs;
 
 const onCluster = (store: EventStore, clusterId: string, command: ClusterCommand, meta: CommandContext) =>
   handleCommand({ store, streamId: streamIds.cluster(clusterId), ...clusterDecider, command, meta });

@@ -7,6 +7,8 @@ export interface PlatformFile {
   natsPort: number;
   eventstorePort: number;
   apiPort: number;
+  /** Where the HA service answers the gateways' agent checks (absent in homes made before it). */
+  haAgentPort?: number;
   /** The embedded NATS server speaks only TLS, with a user per process (PGFLEET_NATS_TLS=1). */
   natsTls?: boolean;
 }

@@ -64,7 +64,7 @@ async function within(ms: number, what: string, work: () => Promise<unknown>): P
   }
 }
 
-const DEFAULT_PORTS: PlatformFile = { natsPort: 14222, eventstorePort: 15432, apiPort: 7480 };
+const DEFAULT_PORTS = { natsPort: 14222, eventstorePort: 15432, apiPort: 7480, haAgentPort: 14480 };
 
 async function choosePort(wanted: number): Promise<number> {
   const { createServer } = await import('node:net');
@@ -127,6 +127,7 @@ export async function up(
       natsPort: await port(env.PGFLEET_NATS_PORT, previous?.natsPort, DEFAULT_PORTS.natsPort),
       eventstorePort: await port(env.PGFLEET_EVENTSTORE_PORT, previous?.eventstorePort, DEFAULT_PORTS.eventstorePort),
       apiPort: await port(env.PGFLEET_API_PORT, previous?.apiPort, DEFAULT_PORTS.apiPort),
+      haAgentPort: await port(env.PGFLEET_HA_AGENT_PORT, previous?.haAgentPort, DEFAULT_PORTS.haAgentPort),
     };
     let natsUrl = env.PGFLEET_NATS_URL;
     // Credentials of each process on NATS: from the environment for an external server, else
@@ -181,7 +182,12 @@ export async function up(
     await relay.caughtUp();
     started();
 
-    const serviceEnv = { ...env, PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl };
+    const serviceEnv = {
+      ...env,
+      ...{ PGFLEET_HOME: home, PGFLEET_NATS_URL: natsUrl, PGFLEET_EVENTSTORE_URL: eventstoreUrl },
+      // The gateways' HAProxy asks the HA service there whether a node takes writes (or reads).
+      PGFLEET_HA_AGENT: env.PGFLEET_HA_AGENT ?? `127.0.0.1:${ports.haAgentPort}`,
+    };
     for (const [name, entry] of entries) {
       running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
     }

@@ -1,0 +1,183 @@
+import { findPlan, runtimeNodeId, uuidv7, type ClusterView } from '@pgfleet/contracts';
+import type { EventStore } from '@pgfleet/eventstore';
+import type { Logger } from '@pgfleet/kit';
+import { setSynchronousStandbys } from '@pgfleet/postgres';
+import type { NodeRuntime } from '@pgfleet/runtime';
+import { assessCluster, type AssessSettings, type HaAction, type NodeWatch } from './domain/assess.js';
+import { probeNode } from './probe.js';
+import { recordHa } from './record.js';
+
+export interface WatcherDeps {
+  store: EventStore;
+  runtime: NodeRuntime;
+  log: Logger;
+  /** Run the cluster's operation now (this replica won its request). */
+  runOperationNow(clusterId: string): void;
+}
+
+export interface WatcherSettings extends AssessSettings {
+  intervalMs: number;
+  probeTimeoutMs: number;
+  /** After a failover that could not be started or failed, wait this long before the next attempt. */
+  failoverBackoffMs: number;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Probes every data node of every ready cluster each `intervalMs`, keeps what it saw per node,
+ * and acts on what `assessCluster` says. One cluster's round never overlaps the next one; a slow
+ * cluster does not hold the others back.
+ */
+export class Watcher {
+  /** Clusters as the projection folds them. */
+  readonly views = new Map<string, ClusterView>();
+  private readonly watches = new Map<string, Map<string, NodeWatch>>();
+  private readonly busy = new Set<string>();
+  private readonly backoffUntil = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: WatcherDeps,
+    private readonly settings: WatcherSettings,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), this.settings.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The latest probe of a node, for the gateways' agent. */
+  watchOf(clusterId: string, nodeId: string): NodeWatch | undefined {
+    return this.watches.get(clusterId)?.get(nodeId);
+  }
+
+  private tick(): void {
+    for (const [clusterId, view] of this.views) {
+      if (view.status !== 'ready' || this.busy.has(clusterId)) continue;
+      this.busy.add(clusterId);
+      this.round(clusterId, view)
+        .catch((error) => this.deps.log.warn({ clusterId, err: message(error) }, 'ha round failed'))
+        .finally(() => this.busy.delete(clusterId));
+    }
+    for (const clusterId of this.watches.keys()) if (!this.views.has(clusterId)) this.watches.delete(clusterId);
+  }
+
+  /** Probe the cluster's nodes, then act. */
+  async round(clusterId: string, view: ClusterView): Promise<void> {
+    const watches = this.watches.get(clusterId) ?? new Map<string, NodeWatch>();
+    this.watches.set(clusterId, watches);
+    const now = Date.now();
+    await Promise.all(
+      view.nodes.map(async (node) => {
+        const probe = await probeNode(
+          this.deps.runtime,
+          runtimeNodeId(clusterId, node.nodeId),
+          this.settings.probeTimeoutMs,
+        );
+        const before = watches.get(node.nodeId) ?? {};
+        const streaming = probe.streamingStandbys;
+        watches.set(node.nodeId, {
+          last: probe,
+          unreachableSince: probe.reachable ? undefined : (before.unreachableSince ?? now),
+          noStandbySince: streaming === undefined || streaming.length > 0 ? undefined : (before.noStandbySince ?? now),
+          lastStreaming: streaming ?? before.lastStreaming,
+        });
+      }),
+    );
+    const current = this.views.get(clusterId) ?? view;
+    for (const action of assessCluster(current, watches, Date.now(), this.settings)) {
+      await this.act(clusterId, current, action).catch((error) =>
+        this.deps.log.warn({ clusterId, action: action.kind, err: message(error) }, 'ha action failed'),
+      );
+    }
+  }
+
+  private async act(clusterId: string, view: ClusterView, action: HaAction): Promise<void> {
+    const { store, runtime, log } = this.deps;
+    const rid = (nodeId: string) => runtimeNodeId(clusterId, nodeId);
+    switch (action.kind) {
+      case 'health': {
+        const { nodeId, health, reason, timeline, lagBytes } = action;
+        await recordHa(store, clusterId, { type: 'RecordNodeHealth', nodeId, health, reason, timeline, lagBytes });
+        return;
+      }
+      case 'restart': {
+        const { pid } = await runtime.start(rid(action.nodeId));
+        log.warn({ clusterId, nodeId: action.nodeId, pid }, 'server restarted in place');
+        await recordHa(store, clusterId, {
+          type: 'RecordNodeRestarted',
+          nodeId: action.nodeId,
+          pid,
+          reason: action.reason,
+        });
+        return;
+      }
+      case 'failover': {
+        if (Date.now() < (this.backoffUntil.get(clusterId) ?? 0)) return;
+        this.backoffUntil.set(clusterId, Date.now() + this.settings.failoverBackoffMs);
+        const operationId = uuidv7();
+        const reply = await recordHa(store, clusterId, {
+          type: 'StartFailover',
+          operationId,
+          from: action.from,
+          term: view.term + 1,
+          reason: action.reason,
+          params: { streaming: action.streaming, automatic: true },
+        });
+        if (!reply.ok) {
+          log.info({ clusterId, code: reply.code, reason: reply.message }, 'failover not started');
+          return;
+        }
+        log.warn({ clusterId, operationId, from: action.from, reason: action.reason }, 'failover started');
+        this.deps.runOperationNow(clusterId);
+        return;
+      }
+      case 'rejoin': {
+        const reply = await recordHa(store, clusterId, {
+          type: 'RequestRejoin',
+          operationId: uuidv7(),
+          nodeId: action.nodeId,
+          reason: action.reason,
+        });
+        if (reply.ok) this.deps.runOperationNow(clusterId);
+        return;
+      }
+      case 'degrade': {
+        // Recorded first: a failover that starts meanwhile refuses it, and the leader is not left alone.
+        const reply = await recordHa(store, clusterId, {
+          type: 'DegradeSync',
+          leader: action.leader,
+          reason: action.reason,
+        });
+        if (!reply.ok) return;
+        await setSynchronousStandbys(await runtime.endpoint(rid(action.leader)), []);
+        log.warn({ clusterId, leader: action.leader, reason: action.reason }, 'synchronous replication degraded');
+        return;
+      }
+      case 'reapply-async':
+        await setSynchronousStandbys(await runtime.endpoint(rid(action.leader)), []);
+        return;
+      case 'restore': {
+        const plan = view.plan ? findPlan(view.plan) : undefined;
+        if (!plan?.synchronousReplication) return;
+        const names = await setSynchronousStandbys(await runtime.endpoint(rid(action.leader)), action.names, 1);
+        await recordHa(store, clusterId, {
+          type: 'RestoreSync',
+          leader: action.leader,
+          synchronousStandbyNames: names,
+        });
+        log.info({ clusterId, leader: action.leader, names }, 'synchronous replication restored');
+        return;
+      }
+      default: {
+        const never: never = action;
+        return never;
+      }
+    }
+  }
+}

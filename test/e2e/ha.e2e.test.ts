@@ -1,0 +1,226 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldClusterView, runtimeNodeId, streamIds, type ClusterView } from '@pgfleet/contracts';
+import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
+import { liveProcesses, nodeDataDirs, psql, sleep, startPlatform, waitFor, type TestPlatform } from './harness.js';
+
+/**
+ * Automatic failover, end to end on real PostgreSQL, HAProxy and NATS, with two HA replicas: the
+ * leader killed (kill -9) or frozen (SIGSTOP of its whole process group) under a write load of 8
+ * clients that log every commit the server acknowledged. A follower is promoted, the URL takes
+ * writes again, every acknowledged row is on the new leader, exactly one FailoverStarted per lost
+ * leader, and the old leader rejoins as a follower (pg_rewind).
+ */
+
+const HA_ENTRY = fileURLToPath(new URL('../../services/ha/dist/main.js', import.meta.url));
+
+let t: TestPlatform;
+let store: EventStore;
+let clusterId: string;
+let url: string;
+let secondHa: ChildProcess | undefined;
+const frozen = new Set<number>();
+
+const view = async (): Promise<ClusterView> =>
+  foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
+/** The data of the cluster's events of one type (read as plain records: the test looks at a few fields). */
+const eventsOf = async (type: string): Promise<{ data: Record<string, unknown> }[]> =>
+  (await store.readStream(streamIds.cluster(clusterId))).events
+    .filter((e) => e.type === type)
+    .map((e) => ({ data: e.data as Record<string, unknown> }));
+
+/** The postmaster pid of a node, from its data directory. */
+function postmasterPid(nodeId: string): number {
+  const dir = nodeDataDirs(t.home, clusterId).find((d) => d.includes(`${runtimeNodeId(clusterId, nodeId)}/`));
+  if (!dir) throw new Error(`no data directory for ${nodeId}`);
+  return Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** A server and every one of its processes (PostgreSQL puts each child in a process group of its own). */
+function serverProcesses(postmaster: number): number[] {
+  const children = liveProcesses()
+    .filter((p) => p.ppid === postmaster)
+    .map((p) => p.pid);
+  return [postmaster, ...children];
+}
+
+/** Freeze (SIGSTOP) or thaw (SIGCONT) a whole server: a hung machine, as far as its peers can tell. */
+function signalServer(postmaster: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  for (const pid of serverProcesses(postmaster)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+interface Ack {
+  client: number;
+  seq: number;
+  port: number;
+  at: number;
+}
+
+/** 8 clients writing through the URL, each logging every commit the server acknowledged. */
+function writeLoad(clients = 8) {
+  const acks: Ack[] = [];
+  let stopped = false;
+  const run = async (client: number) => {
+    let seq = 0;
+    while (!stopped) {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000, query_timeout: 2000 });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        while (!stopped) {
+          seq += 1;
+          const r = await c.query<{ port: number }>(
+            "INSERT INTO acked (client, seq) VALUES ($1, $2) RETURNING current_setting('port')::int AS port",
+            [client, seq],
+          );
+          acks.push({ client, seq, port: r.rows[0]!.port, at: Date.now() });
+        }
+      } catch {
+        await sleep(100);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, (_, i) => run(i));
+  return {
+    acks,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Rows acknowledged but missing on the node `port` (through its own superuser-free app URL). */
+async function missingOn(port: number, acks: Ack[]): Promise<number> {
+  const direct = url.replace(/@[^/]+\//, `@127.0.0.1:${port}/`);
+  const rows = psql(direct, 'SELECT client || $$:$$ || seq FROM acked').split('\n');
+  const present = new Set(rows);
+  return acks.filter((a) => !present.has(`${a.client}:${a.seq}`)).length;
+}
+
+/** Kill or freeze the leader under load; returns the new leader and the recovery time. */
+async function loseLeaderUnderLoad(how: 'kill' | 'freeze') {
+  const before = await view();
+  const oldLeader = before.leader!;
+  const oldPort = before.nodes.find((n) => n.nodeId === oldLeader)!.port!;
+  const load = writeLoad();
+  await waitFor('writes before the loss', () => load.acks.length > 50 || undefined, 60_000);
+  const pid = postmasterPid(oldLeader);
+  const lostAt = Date.now();
+  if (how === 'kill') process.kill(pid, 'SIGKILL');
+  else {
+    signalServer(pid, 'SIGSTOP'); // the whole server: postmaster, backends, walsenders
+    frozen.add(pid);
+  }
+  const first = await waitFor(
+    'an acknowledged write on another node',
+    () => load.acks.find((a) => a.at > lostAt && a.port !== oldPort),
+    60_000,
+  );
+  await sleep(1000);
+  await load.stop();
+  const after = await waitFor(
+    'the failover to be recorded',
+    async () => {
+      const v = await view();
+      return v.leader !== oldLeader && !v.ops.running ? v : undefined;
+    },
+    60_000,
+  );
+  const newPort = after.nodes.find((n) => n.nodeId === after.leader)!.port!;
+  expect(first.port).toBe(newPort);
+  return { oldLeader, pid, newLeader: after.leader!, newPort, acks: load.acks, recoveryMs: first.at - lostAt };
+}
+
+beforeAll(async () => {
+  t = await startPlatform();
+  store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
+  // A second HA replica beside the one `up` runs: the failovers must still happen once.
+  const env = {
+    ...t.env,
+    PGFLEET_NATS_URL: t.platform.natsUrl,
+    PGFLEET_EVENTSTORE_URL: t.platform.eventstoreUrl,
+    PGFLEET_HA_AGENT: `127.0.0.1:${t.env.PGFLEET_HA_AGENT_PORT}`,
+  };
+  secondHa = spawn(process.execPath, [HA_ENTRY], { env, stdio: 'ignore' });
+  const created = await t.cli('cluster', 'create', 'hafail', '--plan', 'business-1024', '--no-wait', '--json');
+  if (created.code !== 0) throw new Error(created.stderr);
+  clusterId = (JSON.parse(created.stdout) as { result: { clusterId: string } }).result.clusterId;
+  await waitFor('the cluster to be ready', async () => (await view()).status === 'ready' || undefined, 180_000);
+  await waitFor('the URL', async () => (await t.cli('cluster', 'url', 'hafail')).code === 0 || undefined, 60_000);
+  url = (await t.cli('cluster', 'url', 'hafail')).stdout.trim();
+  psql(url, 'CREATE TABLE acked (client int, seq int, PRIMARY KEY (client, seq))');
+}, 300_000);
+
+afterAll(async () => {
+  for (const pid of frozen) signalServer(pid, 'SIGCONT');
+  secondHa?.kill('SIGKILL');
+  await store?.close().catch(() => undefined);
+  await t?.cleanup();
+});
+
+describe('automatic failover with two HA replicas', () => {
+  it('kill -9 of the leader under 8 writers: a follower is promoted, every acknowledged row is there, once', async () => {
+    const r = await loseLeaderUnderLoad('kill');
+    console.log(`kill -9: first acknowledged write on the new leader ${r.recoveryMs} ms after the kill`);
+    expect(await missingOn(r.newPort, r.acks)).toBe(0);
+    expect(await eventsOf('FailoverStarted')).toHaveLength(1);
+    const changed = (await eventsOf('LeaderChanged')).at(-1)!;
+    expect(changed.data).toMatchObject({ from: r.oldLeader, to: r.newLeader, reason: 'failover', term: 1 });
+
+    // The old leader comes back by itself: rewound, following, and the cluster has three healthy nodes.
+    const rejoined = await waitFor(
+      'the old leader to rejoin',
+      async () => (await eventsOf('NodeRejoined')).find((e) => e.data.nodeId === r.oldLeader),
+      120_000,
+    );
+    expect(rejoined.data).toMatchObject({ leader: r.newLeader, method: 'rewind' });
+    const healthy = await waitFor(
+      'three healthy nodes',
+      async () => {
+        const v = await view();
+        return v.nodes.every((n) => n.health === 'healthy' && !n.fenced) ? v : undefined;
+      },
+      60_000,
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify((await view()).nodes)}`);
+    });
+    expect(healthy.nodes.filter((n) => n.role === 'leader').map((n) => n.nodeId)).toEqual([r.newLeader]);
+    const direct = url.replace(/@[^/]+\//, `@127.0.0.1:${healthy.nodes.find((n) => n.nodeId === r.oldLeader)!.port}/`);
+    expect(psql(direct, 'SELECT pg_is_in_recovery()')).toBe('t');
+  });
+
+  it('SIGSTOP of the leader under load: failover; after SIGCONT it takes no write through the URL and rejoins', async () => {
+    const r = await loseLeaderUnderLoad('freeze');
+    console.log(`SIGSTOP: first acknowledged write on the new leader ${r.recoveryMs} ms after the freeze`);
+    expect(await missingOn(r.newPort, r.acks)).toBe(0);
+    expect(await eventsOf('FailoverStarted')).toHaveLength(2);
+
+    signalServer(r.pid, 'SIGCONT');
+    frozen.delete(r.pid);
+    // Writes through the URL after it woke up all land on the new leader.
+    const ports = Array.from({ length: 20 }, () => Number(psql(url, "SELECT current_setting('port')")));
+    expect(new Set(ports)).toEqual(new Set([r.newPort]));
+    await waitFor(
+      'the frozen leader to rejoin',
+      async () =>
+        (await eventsOf('NodeRejoined')).find((e) => e.data.nodeId === r.oldLeader && e.data.leader === r.newLeader),
+      120_000,
+    );
+    const v = await view();
+    expect(v.leader).toBe(r.newLeader);
+    expect(v.term).toBe(2);
+  });
+});
