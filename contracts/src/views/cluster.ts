@@ -231,7 +231,9 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
     }
     case 'NodeHealthChanged': {
       const { nodeId, health, timeline, lagBytes } = event.data;
-      return { ...next, nodes: withNode(nodeId, { health, timeline, lagBytes }) };
+      // Absent figures (an unreachable node's) keep the last ones known.
+      const known = { ...(timeline !== undefined ? { timeline } : {}), ...(lagBytes !== undefined ? { lagBytes } : {}) };
+      return { ...next, nodes: withNode(nodeId, { health, ...known }) };
     }
     case 'NodeRestarted':
       return { ...next, nodes: withNode(event.data.nodeId, { started: true, failedReason: undefined }) };

@@ -14,6 +14,8 @@ export const HaConfig = BaseConfig.extend({
   PGFLEET_HA_PROBE_TIMEOUT_MS: ms(500),
   /** How long a running leader must stay silent before it is declared lost (with no follower streaming). */
   PGFLEET_HA_LEADER_GRACE_MS: ms(1000),
+  /** `available` durability: how long a leader waits for a follower before it goes asynchronous. */
+  PGFLEET_HA_SYNC_GRACE_MS: ms(3000),
   /** Replay lag beyond which a follower is reported lagging. */
   PGFLEET_HA_LAG_BYTES: ms(16 * 1024 * 1024),
   /** After an automatic failover that could not start or failed, the next attempt waits this long. */

@@ -40,6 +40,7 @@ await runService({
         probeTimeoutMs: config.PGFLEET_HA_PROBE_TIMEOUT_MS,
         graceMs: config.PGFLEET_HA_LEADER_GRACE_MS,
         lagBytes: config.PGFLEET_HA_LAG_BYTES,
+        syncGraceMs: config.PGFLEET_HA_SYNC_GRACE_MS,
         failoverBackoffMs: config.PGFLEET_HA_FAILOVER_BACKOFF_MS,
       },
     );

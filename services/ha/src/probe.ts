@@ -32,7 +32,8 @@ export async function probeNode(runtime: NodeRuntime, runtimeId: string, timeout
       timeline: s.timeline,
       receiverStreaming: s.receiver?.status === 'streaming',
       senderPort: s.receiver?.senderPort ?? null,
-      ...(s.replayLagBytes !== undefined ? { replayLagBytes: s.replayLagBytes } : {}),
+      // Replay may be ahead of what the receiver flushed (WAL found in pg_wal): no lag then.
+      ...(s.replayLagBytes !== undefined ? { replayLagBytes: Math.max(0, s.replayLagBytes) } : {}),
       ...(s.inRecovery
         ? {}
         : { streamingStandbys: s.standbys.filter((x) => x.state === 'streaming').map((x) => x.applicationName) }),

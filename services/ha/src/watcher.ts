@@ -1,4 +1,4 @@
-import { findPlan, runtimeNodeId, uuidv7, type ClusterView } from '@pgfleet/contracts';
+import { findPlan, runningOperation, runtimeNodeId, uuidv7, type ClusterView } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
 import { setSynchronousStandbys } from '@pgfleet/postgres';
@@ -72,6 +72,8 @@ export class Watcher {
     const watches = this.watches.get(clusterId) ?? new Map<string, NodeWatch>();
     this.watches.set(clusterId, watches);
     const now = Date.now();
+    // While an operation moves nodes (a failover cuts the followers off), a leader alone is expected.
+    const operating = runningOperation((this.views.get(clusterId) ?? view).ops) !== undefined;
     await Promise.all(
       view.nodes.map(async (node) => {
         const probe = await probeNode(
@@ -84,7 +86,8 @@ export class Watcher {
         watches.set(node.nodeId, {
           last: probe,
           unreachableSince: probe.reachable ? undefined : (before.unreachableSince ?? now),
-          noStandbySince: streaming === undefined || streaming.length > 0 ? undefined : (before.noStandbySince ?? now),
+          noStandbySince:
+            operating || streaming === undefined || streaming.length > 0 ? undefined : (before.noStandbySince ?? now),
           lastStreaming: streaming ?? before.lastStreaming,
         });
       }),
@@ -103,7 +106,15 @@ export class Watcher {
     switch (action.kind) {
       case 'health': {
         const { nodeId, health, reason, timeline, lagBytes } = action;
-        await recordHa(store, clusterId, { type: 'RecordNodeHealth', nodeId, health, reason, timeline, lagBytes });
+        const reply = await recordHa(store, clusterId, {
+          type: 'RecordNodeHealth',
+          nodeId,
+          health,
+          reason,
+          timeline,
+          lagBytes,
+        });
+        if (!reply.ok) log.warn({ clusterId, nodeId, code: reply.code, reason: reply.message }, 'health not recorded');
         return;
       }
       case 'restart': {

@@ -35,6 +35,8 @@ export interface AssessSettings {
   graceMs: number;
   /** Replay lag beyond which a follower is `lagging`. */
   lagBytes: number;
+  /** `available` durability: how long a leader may wait for a follower before it goes asynchronous. */
+  syncGraceMs: number;
 }
 
 export type HaAction =
@@ -88,7 +90,7 @@ function healthOf(
  * - A leader is lost only when two sources agree: it is dead (its postmaster gone) or has not
  *   answered for `graceMs`, AND no follower's WAL receiver streams any more. Then a failover.
  * - A fenced old leader (or any primary that is not the leader) rejoins once it is stopped or answers.
- * - `available` durability: a leader with no standby streaming for `graceMs` goes asynchronous;
+ * - `available` durability: a leader with no standby streaming for `syncGraceMs` goes asynchronous;
  *   synchronous again as soon as one streams.
  */
 export function assessCluster(
@@ -169,7 +171,7 @@ export function assessCluster(
     }
   } else if (view.durability === 'available' && waitsForStandby && streaming.length === 0) {
     const since = leader.noStandbySince ?? now;
-    if (now - since >= settings.graceMs) {
+    if (now - since >= settings.syncGraceMs) {
       const reason = `no follower has streamed from ${leaderId} for ${seconds(now - since)}`;
       actions.push({ kind: 'degrade', leader: leaderId, reason });
     }

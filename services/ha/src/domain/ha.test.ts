@@ -169,7 +169,7 @@ describe('failover decisions, given/when/then', () => {
   });
 });
 
-const settings = { graceMs: 1500, lagBytes: 1_000_000 };
+const settings = { graceMs: 1500, lagBytes: 1_000_000, syncGraceMs: 3000 };
 const leaderUp: NodeProbe = {
   process: 'running',
   reachable: true,
@@ -293,7 +293,7 @@ describe('assessing a cluster from its probes', () => {
   it('`available`: no standby streaming for the grace degrades; one streaming again restores', () => {
     const alone: NodeProbe = { ...leaderUp, streamingStandbys: [] };
     const w = watches({
-      node1: { last: alone, noStandbySince: now - 2000 },
+      node1: { last: alone, noStandbySince: now - 3000 },
       node2: { last: { process: 'running', reachable: false } },
       node3: { last: { process: 'running', reachable: false } },
     });
