@@ -100,14 +100,25 @@ export function assessCluster(
   settings: AssessSettings,
 ): HaAction[] {
   if (view.status !== 'ready') return [];
-  const actions: HaAction[] = [];
+  const healthChanges: HaAction[] = [];
   for (const node of view.nodes) {
     const watch = watches.get(node.nodeId);
     const health = watch && healthOf(view, node.nodeId, watch, now, settings);
-    if (health && health.health !== node.health) actions.push({ kind: 'health', nodeId: node.nodeId, ...health });
+    if (health && health.health !== node.health) healthChanges.push({ kind: 'health', nodeId: node.nodeId, ...health });
   }
-  // Operations move nodes on purpose: nothing else is done to the cluster while one runs.
-  if (runningOperation(view.ops)) return actions;
+  // Operations move nodes on purpose: nothing else is done to the cluster while one runs. Otherwise
+  // what must be done comes first (a failover does not wait for health records).
+  if (runningOperation(view.ops)) return healthChanges;
+  return [...decide(view, watches, now, settings), ...healthChanges];
+}
+
+function decide(
+  view: ClusterView,
+  watches: ReadonlyMap<string, NodeWatch>,
+  now: number,
+  settings: AssessSettings,
+): HaAction[] {
+  const actions: HaAction[] = [];
 
   const leaderId = view.leader;
   const leader = leaderId ? watches.get(leaderId) : undefined;

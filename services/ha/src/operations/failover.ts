@@ -50,11 +50,12 @@ const bounded = <T>(promise: Promise<T>, ms: number): Promise<T | undefined> =>
  * 2. `elect`: the follower with the most WAL among those that confirmed, or `to`. Refused when a
  *    follower that streamed from the old leader did not confirm (it may hold acknowledged commits
  *    the others lack) or synchronous replication was degraded, unless `acceptDataLoss`.
- * 3. `promote`: synchronous replication (ANY 1 of the others) is set on the elected follower first
+ * 3. `repoint`: slots on the elected follower, and the other followers stream from it while it is
+ *    still a standby (cascading): at its promotion they follow its new timeline at once, so the
+ *    first commit on the new leader is acknowledged without waiting for a reconnection.
+ * 4. `promote`: synchronous replication (ANY 1 of the others) is set on the elected follower first
  *    when the plan says so, so not one commit is acknowledged by it alone; then it is promoted.
- * 4. `record-leader`: LeaderChanged {reason: failover, term}; the gateways switch to it at once.
- * 5. `repoint`: slots on the new leader; the other confirmed followers stream from it (no restart),
- *    and from then on acknowledge its commits.
+ * 5. `record-leader`: LeaderChanged {reason: failover, term}; the gateways switch to it at once.
  *
  * Never two primaries: a follower is promoted only after none of them can acknowledge the old
  * leader's commits and the gateways no longer send it any; the old leader is never started again
@@ -71,9 +72,9 @@ export function failoverExecutor(deps: HaDeps): OperationExecutor {
     const f = new Failover(deps, run, view, params);
     const fenced = Fenced.parse(await run.step('fence', () => f.fence()));
     const { to } = Elected.parse(await recordedStep(deps.store, run, 'elect', () => f.elect(fenced)));
+    await run.step('repoint', () => f.repoint(to, fenced));
     const { timeline } = Promoted.parse(await run.step('promote', () => f.promote(to)));
     await run.step('record-leader', () => f.recordLeader(to, timeline));
-    await run.step('repoint', () => f.repoint(to, fenced));
     return { from: params.from, to, term: params.term, timeline };
   };
 }
