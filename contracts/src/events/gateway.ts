@@ -3,10 +3,30 @@ import { Id } from '../names.js';
 
 /** Events of the `gateway-{clusterId}` stream: the networking service owns them. */
 export const gatewayEvents = {
-  /** A gateway process serves the cluster on host:port (two gateways of a Business cluster share one address). */
-  GatewayStarted: z.object({ gatewayId: Id, host: z.string().min(1), port: z.number().int().positive() }),
+  /**
+   * A gateway process serves the cluster on host:port (two gateways of a Business cluster share one
+   * address), and its read-only endpoint (the followers, round robin) on host:readOnlyPort.
+   * `readOnlyPort` is absent in events recorded before the read-only endpoint existed.
+   */
+  GatewayStarted: z.object({
+    gatewayId: Id,
+    host: z.string().min(1),
+    port: z.number().int().positive(),
+    readOnlyPort: z.number().int().positive().optional(),
+  }),
   /** Every gateway of the cluster forwards new connections to this node only. */
   GatewayLeaderSet: z.object({ leader: Id, gatewayIds: z.array(Id).min(1) }),
+  /**
+   * A failover (`term`) fenced this node: every gateway of the cluster took it out (maintenance on
+   * the write and read-only endpoints, its sessions shut) and keeps it out until it rejoined.
+   */
+  GatewayNodeFenced: z.object({
+    nodeId: Id,
+    term: z.number().int().positive().optional(),
+    gatewayIds: z.array(Id).min(1),
+  }),
+  /** The fenced node rejoined as a follower: the gateways serve it again (read-only endpoint). */
+  GatewayNodeUnfenced: z.object({ nodeId: Id, gatewayIds: z.array(Id).min(1) }),
   /** The cluster was deleted: its gateways are stopped and their files removed. */
   GatewaysRemoved: z.object({ gatewayIds: z.array(Id) }),
   /** Every node of the cluster accepts only TLS over TCP (hostssl); plaintext connections are refused. */

@@ -3,10 +3,12 @@ import type { EventEnvelope, EventOfType } from '../index.js';
 /** The gateways view: the gateways networking runs for one cluster, folded from its
  * `gateway-{clusterId}` stream. Pure; networking's decider and the API both fold with it. */
 export interface GatewaysState {
-  /** Started and not removed, by gateway id. */
-  gateways: { gatewayId: string; host: string; port: number }[];
-  /** The node every gateway forwards to, as last recorded. */
+  /** Started and not removed, by gateway id; `readOnlyPort` once recorded (absent in older events). */
+  gateways: { gatewayId: string; host: string; port: number; readOnlyPort?: number }[];
+  /** The node every gateway forwards to, as last recorded; none while a failover fenced it. */
   leader?: string;
+  /** Nodes every gateway keeps out since a failover fenced them, until they rejoined. */
+  fenced: string[];
   removed: boolean;
   /** Only TLS over TCP is accepted on the cluster's nodes. */
   tlsForced: boolean;
@@ -18,6 +20,7 @@ export interface GatewaysState {
 
 export const initialGatewaysState = (): GatewaysState => ({
   gateways: [],
+  fenced: [],
   removed: false,
   tlsForced: false,
   version_: 0,
@@ -26,6 +29,8 @@ export const initialGatewaysState = (): GatewaysState => ({
 export type GatewayEvent = EventOfType<
   | 'GatewayStarted'
   | 'GatewayLeaderSet'
+  | 'GatewayNodeFenced'
+  | 'GatewayNodeUnfenced'
   | 'GatewaysRemoved'
   | 'TlsForced'
   | 'CertificatesRotated'
@@ -38,6 +43,8 @@ export type FoldableGatewayEvent = GatewayEvent | (EventEnvelope & GatewayEvent)
 const GATEWAY_EVENT_TYPES: ReadonlySet<string> = new Set<GatewayEvent['type']>([
   'GatewayStarted',
   'GatewayLeaderSet',
+  'GatewayNodeFenced',
+  'GatewayNodeUnfenced',
   'GatewaysRemoved',
   'TlsForced',
   'CertificatesRotated',
@@ -57,12 +64,27 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
         removed: false,
         gateways: [
           ...next.gateways.filter((g) => g.gatewayId !== d.gatewayId),
-          { gatewayId: d.gatewayId, host: d.host, port: d.port },
+          {
+            gatewayId: d.gatewayId,
+            host: d.host,
+            port: d.port,
+            ...(d.readOnlyPort !== undefined ? { readOnlyPort: d.readOnlyPort } : {}),
+          },
         ],
       };
     }
     case 'GatewayLeaderSet':
       return { ...next, leader: event.data.leader };
+    case 'GatewayNodeFenced': {
+      const { nodeId } = event.data;
+      return {
+        ...next,
+        fenced: next.fenced.includes(nodeId) ? next.fenced : [...next.fenced, nodeId],
+        leader: next.leader === nodeId ? undefined : next.leader,
+      };
+    }
+    case 'GatewayNodeUnfenced':
+      return { ...next, fenced: next.fenced.filter((n) => n !== event.data.nodeId) };
     case 'TlsForced':
       return { ...next, tlsForced: true };
     case 'ClusterExposed': {
@@ -72,7 +94,7 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
     case 'ClusterUnexposed':
       return { ...next, exposed: undefined };
     case 'GatewaysRemoved':
-      return { ...next, gateways: [], leader: undefined, removed: true, exposed: undefined };
+      return { ...next, gateways: [], leader: undefined, fenced: [], removed: true, exposed: undefined };
     case 'CertificatesRotated':
       return next;
     default: {
@@ -96,4 +118,14 @@ export const gatewayIds = (count: number) => Array.from({ length: count }, (_, i
 export function entryPoint(state: GatewaysState): { host: string; port: number } | undefined {
   const g = state.gateways[0];
   return g ? { host: g.host, port: g.port } : undefined;
+}
+
+/**
+ * The address of the cluster's read-only endpoint (the followers, round robin): the entry point's
+ * host on the recorded read-only port, else none yet (gateways recorded before it existed get one
+ * at their next reconciliation).
+ */
+export function readOnlyEntryPoint(state: GatewaysState): { host: string; port: number } | undefined {
+  const g = state.gateways.find((x) => x.readOnlyPort !== undefined);
+  return g?.readOnlyPort !== undefined ? { host: g.host, port: g.readOnlyPort } : undefined;
 }

@@ -13,5 +13,6 @@ export {
   type PostgresEventStoreOptions,
 } from './postgres/postgresEventStore.js';
 export type { PostgresAppendOptions } from './postgres/appendToStream.js';
+export { createAdvisoryLocks, type AdvisoryLocks, type ReleaseLock } from './postgres/advisoryLocks.js';
 export { DEFAULT_SCHEMA as DEFAULT_POSTGRES_EVENTSTORE_SCHEMA } from './postgres/schema.js';
 export { createEsdbEventStore, type EsdbEventStoreOptions } from './esdb/esdbEventStore.js';

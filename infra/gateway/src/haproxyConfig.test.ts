@@ -71,7 +71,70 @@ describe('renderHaproxyConfig', () => {
     expect(renderHaproxyConfig(spec({ hardStopAfterMs: 60000 }))).toContain('  hard-stop-after 60000ms\n');
   });
 
+  it('serves the followers on a second frontend, round robin, only the read-only nodes enabled', () => {
+    const cfg = renderHaproxyConfig(
+      spec({ readOnly: { binds: [{ host: '127.0.0.1', port: 6433 }], nodeIds: ['n1', 'n3'] } }),
+    );
+    expect(cfg).toContain(
+      [
+        'frontend fe_ro',
+        '  bind 127.0.0.1:6433',
+        '  default_backend be_ro',
+        '',
+        'backend be_ro',
+        '  balance roundrobin',
+        '  option redispatch 1',
+        '  default-server inter 2000ms fall 3 rise 2 on-marked-down shutdown-sessions init-addr libc,none',
+        '  server n1 127.0.0.1:5433 check',
+        '  server n2 127.0.0.1:5434 check disabled',
+        '  server n3 pg-n3.internal:5432 check',
+        '',
+      ].join('\n'),
+    );
+    // The write endpoint is unchanged: the leader only.
+    expect(cfg).toContain('backend be_pg\n  balance first\n');
+    expect(cfg).toContain(
+      '  server n2 127.0.0.1:5434 check\n  server n3 pg-n3.internal:5432 check disabled\n\nfrontend',
+    );
+    expect(renderHaproxyConfig(spec())).not.toContain('fe_ro');
+  });
+
+  it('asks the agent about every server, rw on the write backend and ro on the read-only one, when given', () => {
+    const cfg = renderHaproxyConfig(
+      spec({
+        leaderNodeId: undefined,
+        readOnly: { binds: [{ host: '127.0.0.1', port: 6433 }], nodeIds: ['n2'] },
+        agent: { host: '127.0.0.1', port: 7490 },
+      }),
+    );
+    const agent = 'agent-check agent-addr 127.0.0.1 agent-port 7490 agent-inter 500ms agent-send';
+    expect(cfg).toContain(`  server n1 127.0.0.1:5433 check ${agent} "c1 n1 rw\\n" disabled\n`);
+    expect(cfg).toContain(`  server n2 127.0.0.1:5434 check ${agent} "c1 n2 rw\\n" disabled\n`);
+    expect(cfg).toContain(`  server n3 pg-n3.internal:5432 check ${agent} "c1 n3 rw\\n" disabled\n`);
+    expect(cfg).toContain(`  server n1 127.0.0.1:5433 check ${agent} "c1 n1 ro\\n" disabled\n`);
+    expect(cfg).toContain(`  server n2 127.0.0.1:5434 check ${agent} "c1 n2 ro\\n"\n`);
+    expect(cfg.match(/agent-check/g)).toHaveLength(6);
+    const slower = renderHaproxyConfig(spec({ agent: { host: 'ha.internal', port: 7490, intervalMs: 250 } }));
+    expect(slower).toContain('agent-addr ha.internal agent-port 7490 agent-inter 250ms agent-send "c1 n2 rw\\n"\n');
+    expect(renderHaproxyConfig(spec())).not.toContain('agent');
+  });
+
   it('rejects specs HAProxy would not run safely, with a code', () => {
+    const ro = (over: Partial<NonNullable<HaproxyConfigSpec['readOnly']>>) => ({
+      readOnly: { binds: [{ host: '127.0.0.1', port: 6433 }], nodeIds: ['n1'], ...over },
+    });
+    // A read-only frontend on the write port would share it (SO_REUSEPORT): writes could land on followers.
+    expect(code(() => renderHaproxyConfig(spec(ro({ binds: [{ host: '0.0.0.0', port: 6432 }] }))))).toBe(
+      'INVALID_GATEWAY_CONFIG',
+    );
+    expect(code(() => renderHaproxyConfig(spec(ro({ binds: [] }))))).toBe('INVALID_GATEWAY_CONFIG');
+    expect(code(() => renderHaproxyConfig(spec(ro({ nodeIds: ['n9'] }))))).toBe('INVALID_GATEWAY_CONFIG');
+    expect(code(() => renderHaproxyConfig(spec({ agent: { host: 'bad host', port: 7490 } })))).toBe(
+      'INVALID_GATEWAY_CONFIG',
+    );
+    expect(code(() => renderHaproxyConfig(spec({ agent: { host: '127.0.0.1', port: 0 } })))).toBe(
+      'INVALID_GATEWAY_CONFIG',
+    );
     expect(code(() => renderHaproxyConfig(spec({ leaderNodeId: 'n9' })))).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ binds: [] })))).toBe('INVALID_GATEWAY_CONFIG');
     expect(code(() => renderHaproxyConfig(spec({ binds: [{ host: 'localhost', port: 1 }] })))).toBe(

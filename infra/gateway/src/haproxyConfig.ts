@@ -6,6 +6,9 @@ import { gatewayFiles, MAX_SOCKET_PATH, safeId } from './gatewayFiles.js';
 /** The frontend and backend names every gateway uses (the runtime API addresses `be_pg/NODE`). */
 export const FRONTEND = 'fe_pg';
 export const BACKEND = 'be_pg';
+/** The read-only endpoint's frontend and backend (the followers, round robin): `be_ro/NODE`. */
+export const READ_ONLY_FRONTEND = 'fe_ro';
+export const READ_ONLY_BACKEND = 'be_ro';
 
 export interface GatewayBind {
   /** An IP literal (127.0.0.1, 0.0.0.0, ::1, an address on a veth...). */
@@ -36,6 +39,30 @@ export interface GatewayHealthCheck {
   rise: number;
 }
 
+/**
+ * The read-only endpoint: a second frontend on its own addresses, serving `nodeIds` (the followers)
+ * round robin; the other nodes are servers of it too, in maintenance.
+ */
+export interface GatewayReadOnly {
+  binds: GatewayBind[];
+  nodeIds: string[];
+}
+
+/**
+ * An agent HAProxy asks about every server (HAProxy's agent check): every `intervalMs` it connects
+ * to host:port, sends `{clusterId} {nodeId} rw` (write backend) or `... ro` (read-only backend) and a
+ * newline, and reads one line. `down` marks the server down (its sessions shut), `up` lets it up
+ * again when its health check passes; an agent that cannot be reached, or answers nothing, changes
+ * nothing (HAProxy only acts on an answer).
+ */
+export interface GatewayAgent {
+  /** IP literal or host name. */
+  host: string;
+  port: number;
+  /** Default 500 ms. */
+  intervalMs?: number;
+}
+
 /** Everything one gateway's HAProxy config is made of. */
 export interface HaproxyConfigSpec {
   clusterId: string;
@@ -44,8 +71,15 @@ export interface HaproxyConfigSpec {
   binds: GatewayBind[];
   /** Every node of the cluster; only the leader takes traffic. */
   nodes: GatewayNode[];
-  /** The node clients are routed to; undefined while the cluster has no leader (all disabled). */
+  /**
+   * The node clients are routed to; undefined while the cluster has no leader, or while a
+   * failover fenced it and promoted nobody yet (all disabled).
+   */
   leaderNodeId?: string;
+  /** The read-only endpoint; none when absent. */
+  readOnly?: GatewayReadOnly;
+  /** The agent every server line asks (`agent-check`); no agent check when absent. */
+  agent?: GatewayAgent;
   /** Absolute run directory: pid file and stats socket live there. */
   runDir: string;
   maxConn?: number;
@@ -64,6 +98,7 @@ export const DEFAULT_TIMEOUTS: GatewayTimeouts = {
   checkMs: 2000,
 };
 export const DEFAULT_CHECK: GatewayHealthCheck = { intervalMs: 2000, fall: 3, rise: 2 };
+export const DEFAULT_AGENT_INTERVAL_MS = 500;
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 
@@ -89,9 +124,10 @@ function address(host: string, p: number): string {
 /**
  * Render the HAProxy 2.6 config of one cluster gateway (TCP mode). Pure: same spec, same text.
  * All nodes are servers of `be_pg`; only the leader is enabled, the others start `disabled`
- * (maintenance) and the runtime API switches them without a reload. A server marked down by its
- * health check, or put in maintenance, has its sessions shut so clients reconnect to the leader.
- * Throws GatewayError INVALID_GATEWAY_CONFIG on a spec HAProxy would not run safely.
+ * (maintenance) and the runtime API switches them without a reload. With a read-only endpoint,
+ * all nodes are servers of `be_ro` too (`balance roundrobin`), only its `nodeIds` enabled. A server
+ * marked down by its health check (or its agent), or put in maintenance, has its sessions shut so
+ * clients reconnect. Throws GatewayError INVALID_GATEWAY_CONFIG on a spec HAProxy would not run safely.
  */
 export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   safeId(spec.clusterId, 'clusterId');
@@ -120,6 +156,8 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   if (spec.leaderNodeId !== undefined && !seen.has(spec.leaderNodeId)) {
     invalid(`leader "${spec.leaderNodeId}" is not one of the gateway's nodes`, { leaderNodeId: spec.leaderNodeId });
   }
+  if (spec.readOnly) validReadOnly(spec.readOnly, spec.binds, seen);
+  if (spec.agent) validAgent(spec.agent);
   const t = { ...DEFAULT_TIMEOUTS, ...spec.timeouts };
   const c = { ...DEFAULT_CHECK, ...spec.check };
   for (const [k, v] of Object.entries(t)) positive(v, `timeouts.${k}`);
@@ -128,6 +166,18 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   const threads = positive(spec.threads ?? 1, 'threads');
   if (spec.hardStopAfterMs !== undefined) positive(spec.hardStopAfterMs, 'hardStopAfterMs');
 
+  const defaultServer =
+    `  default-server inter ${c.intervalMs}ms fall ${c.fall} rise ${c.rise}` +
+    ' on-marked-down shutdown-sessions init-addr libc,none';
+  /** One server line per node: checked, asking the agent (if any), enabled only when `enabled`. */
+  const servers = (mode: 'rw' | 'ro', enabled: (nodeId: string) => boolean) =>
+    spec.nodes.map(
+      (n) =>
+        `  server ${n.nodeId} ${address(n.host, n.port)} check` +
+        (spec.agent ? ` ${agentCheck(spec.agent, spec.clusterId, n.nodeId, mode)}` : '') +
+        (enabled(n.nodeId) ? '' : ' disabled'),
+    );
+  const readOnly = spec.readOnly;
   const lines = [
     `# pgfleet gateway ${spec.gatewayId} of cluster ${spec.clusterId} (generated; edits are overwritten)`,
     'global',
@@ -157,13 +207,57 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
     '',
     `backend ${BACKEND}`,
     '  balance first',
-    `  default-server inter ${c.intervalMs}ms fall ${c.fall} rise ${c.rise}` +
-      ' on-marked-down shutdown-sessions init-addr libc,none',
-    ...spec.nodes.map(
-      (n) =>
-        `  server ${n.nodeId} ${address(n.host, n.port)} check${n.nodeId === spec.leaderNodeId ? '' : ' disabled'}`,
-    ),
+    defaultServer,
+    ...servers('rw', (nodeId) => nodeId === spec.leaderNodeId),
     '',
+    ...(readOnly
+      ? [
+          `frontend ${READ_ONLY_FRONTEND}`,
+          ...readOnly.binds.map((b) => `  bind ${address(b.host, b.port)}`),
+          `  default_backend ${READ_ONLY_BACKEND}`,
+          '',
+          `backend ${READ_ONLY_BACKEND}`,
+          '  balance roundrobin',
+          // A follower that refuses the connection (dead, not yet marked down): retry on another one.
+          '  option redispatch 1',
+          defaultServer,
+          ...servers('ro', (nodeId) => readOnly.nodeIds.includes(nodeId)),
+          '',
+        ]
+      : []),
   ];
   return lines.join('\n');
+}
+
+/**
+ * The agent check of one server: HAProxy sends `{clusterId} {nodeId} {mode}\n` to the agent and
+ * acts on its one-line answer. Ids are safe ids (letters, digits, "_", "-"): nothing to escape.
+ */
+function agentCheck(agent: GatewayAgent, clusterId: string, nodeId: string, mode: 'rw' | 'ro'): string {
+  const inter = agent.intervalMs ?? DEFAULT_AGENT_INTERVAL_MS;
+  return (
+    `agent-check agent-addr ${agent.host} agent-port ${agent.port} agent-inter ${inter}ms ` +
+    `agent-send "${clusterId} ${nodeId} ${mode}\\n"`
+  );
+}
+
+function validReadOnly(readOnly: GatewayReadOnly, writeBinds: readonly GatewayBind[], nodes: ReadonlySet<string>) {
+  if (readOnly.binds.length === 0) invalid('a read-only endpoint needs at least one bind address');
+  const writePorts = new Set(writeBinds.map((b) => b.port));
+  for (const b of readOnly.binds) {
+    if (isIP(b.host) === 0) invalid(`read-only bind host "${b.host}" must be an IP address`);
+    port(b.port, `read-only bind ${b.host}`);
+    // Two frontends of one process on one port would share it (SO_REUSEPORT): writes could reach followers.
+    if (writePorts.has(b.port)) invalid(`read-only port ${b.port} is also the write port`, { port: b.port });
+  }
+  for (const nodeId of readOnly.nodeIds) {
+    if (!nodes.has(nodeId)) invalid(`read-only node "${nodeId}" is not one of the gateway's nodes`, { nodeId });
+  }
+}
+
+function validAgent(agent: GatewayAgent) {
+  if (isIP(agent.host) === 0 && !HOST_NAME.test(agent.host))
+    invalid(`agent host "${agent.host}" is neither an IP address nor a host name`);
+  port(agent.port, 'agent');
+  if (agent.intervalMs !== undefined) positive(agent.intervalMs, 'agent.intervalMs');
 }

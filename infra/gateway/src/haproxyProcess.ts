@@ -33,19 +33,36 @@ export interface GatewayStartResult {
   pid: number;
   /**
    * started: no process was running; reloaded: config changed, new process took over (-sf);
+   * rerouted: only which servers are enabled changed, switched at runtime (`statesAtRuntime`);
    * unchanged: same config already served.
    */
-  action: 'started' | 'reloaded' | 'unchanged';
+  action: 'started' | 'reloaded' | 'rerouted' | 'unchanged';
+}
+
+export interface GatewayStartOptions {
+  /**
+   * When the new config differs from the served one only in which servers are enabled, switch
+   * them on the running process through the runtime API (`route`: servers leaving go to
+   * maintenance and their sessions are shut, then the others are made ready) and write the
+   * config, without a reload: no process is replaced, so none is left serving old sessions, and
+   * a leader change takes milliseconds. A later start or reload reads the written config.
+   */
+  statesAtRuntime?: boolean;
 }
 
 export interface HaproxyGateways {
   files(clusterId: string, gatewayId: string): GatewayFiles;
   /** Start the gateway, or reload it seamlessly if its config changed; never a second serving process. */
-  start(spec: GatewaySpec): Promise<GatewayStartResult>;
+  start(spec: GatewaySpec, options?: GatewayStartOptions): Promise<GatewayStartResult>;
   /** fast: SIGTERM (sessions cut at once), waits until gone; graceful: SIGUSR1 (stop listening, finish sessions). */
   stop(clusterId: string, gatewayId: string, mode?: 'fast' | 'graceful'): Promise<void>;
   /** SIGKILL every process of the gateway: a crash, for failover drills. */
   kill9(clusterId: string, gatewayId: string): Promise<void>;
+  /**
+   * Stop at once the processes a seamless reload replaced (they serve their old sessions and no
+   * runtime API reaches them): their sessions are cut. Returns their pids. The serving one is kept.
+   */
+  stopDraining(clusterId: string, gatewayId: string): Promise<number[]>;
   status(clusterId: string, gatewayId: string): Promise<GatewayProcessStatus>;
   /** Stop the gateway and delete its run directory. */
   remove(clusterId: string, gatewayId: string): Promise<void>;
@@ -78,6 +95,12 @@ function run(bin: string, args: string[]): Promise<Run> {
 
 const lastLines = (s: string, n = 3) => s.trim().split('\n').slice(-n).join(' | ');
 
+/** Two rendered configs that differ at most in which servers are `disabled`. */
+const sameButStates = (a: string, b: string) => {
+  const structure = (cfg: string) => cfg.replace(/^( {2}server .*) disabled$/gm, '$1');
+  return structure(a) === structure(b);
+};
+
 async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
@@ -109,8 +132,11 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     return pid ? { state: 'running', pid, drainingPids, files: f } : { state: 'stopped', drainingPids, files: f };
   };
 
-  const signalAll = async (f: GatewayFiles, signal: NodeJS.Signals, waitMs: number): Promise<number[]> => {
-    const pids = haproxyProcessesOf(f.config);
+  const signalAll = (f: GatewayFiles, signal: NodeJS.Signals, waitMs: number): Promise<number[]> =>
+    signalPids(haproxyProcessesOf(f.config), signal, waitMs);
+
+  /** Signal these processes; returns those still alive after `waitMs`. */
+  const signalPids = async (pids: readonly number[], signal: NodeJS.Signals, waitMs: number): Promise<number[]> => {
     for (const pid of pids) {
       try {
         process.kill(pid, signal);
@@ -142,7 +168,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     status,
     runtimeApi: (clusterId, gatewayId) => new HaproxyRuntimeApi(files(clusterId, gatewayId).socket),
 
-    async start(spec) {
+    async start(spec, options = {}) {
       const f = files(spec.clusterId, spec.gatewayId);
       const config = renderHaproxyConfig({ ...spec, runDir: f.dir });
       // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
@@ -154,6 +180,14 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
         if (old && current === config) return { pid: old, action: 'unchanged' as const };
 
         const next = `${f.config}.next`;
+        if (old && current !== undefined && options.statesAtRuntime && sameButStates(current, config)) {
+          // The running process takes the states first: the file never says more than it serves.
+          const readOnly = spec.readOnly?.nodeIds ?? [];
+          await new HaproxyRuntimeApi(f.socket).route({ leader: spec.leaderNodeId, readOnly });
+          writeFileSync(next, config, { mode: 0o600 });
+          renameSync(next, f.config);
+          return { pid: old, action: 'rerouted' as const };
+        }
         writeFileSync(next, config, { mode: 0o600 });
         const check = await run(bin, ['-c', '-f', next]);
         if (check.code !== 0) {
@@ -196,6 +230,23 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
       const left = await signalAll(f, 'SIGKILL', 5000);
       if (left.length > 0)
         throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} survived SIGKILL`, { pids: left });
+    },
+
+    async stopDraining(clusterId, gatewayId) {
+      const f = files(clusterId, gatewayId);
+      if (!existsSync(f.dir)) return [];
+      return withFileLock(f.lock, async () => {
+        const serving = livePid(f);
+        const draining = haproxyProcessesOf(f.config).filter((p) => p !== serving);
+        if (draining.length === 0) return [];
+        let left = await signalPids(draining, 'SIGTERM', 5000);
+        if (left.length > 0) left = await signalPids(left, 'SIGKILL', 5000);
+        if (left.length > 0)
+          throw new GatewayError('STOP_FAILED', `draining haproxy processes ${left.join(', ')} did not exit`, {
+            pids: left,
+          });
+        return draining;
+      });
     },
 
     async remove(clusterId, gatewayId) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServersState, switchLeaderCommands, type ServerState } from './runtimeApi.js';
+import { parseServersState, routeCommands, switchLeaderCommands, type ServerState } from './runtimeApi.js';
 
 // A real `show servers state be_pg` reply of HAProxy 2.6 (b was `disabled` in the config, then set ready).
 const HEADER = [
@@ -34,8 +34,8 @@ describe('parseServersState', () => {
   });
 });
 
-const srv = (server: string, admin: ServerState['admin']): ServerState => ({
-  backend: 'be_pg',
+const srv = (server: string, admin: ServerState['admin'], backend = 'be_pg'): ServerState => ({
+  backend,
   server,
   address: '127.0.0.1',
   port: 1,
@@ -68,5 +68,79 @@ describe('switchLeaderCommands', () => {
 
   it('rejects a leader that is not a server', () => {
     expect(() => switchLeaderCommands([srv('a', 'ready')], 'zz')).toThrow(/not a server/);
+  });
+});
+
+describe('parseServersState over every backend', () => {
+  it('reads the servers of be_pg and be_ro from one reply', () => {
+    const reply = `1
+${HEADER}
+3 be_pg 1 a 127.0.0.1 2 4 1 1 4 8 2 0 6 0 0 0 - 16001 - 0 0 - - 0
+4 be_ro 1 a 127.0.0.1 2 5 1 1 4 8 2 0 6 0 0 0 - 16001 - 0 0 - - 0
+`;
+    expect(parseServersState(reply).map((x) => [x.backend, x.server, x.admin])).toEqual([
+      ['be_pg', 'a', 'ready'],
+      ['be_ro', 'a', 'maint'],
+    ]);
+  });
+});
+
+describe('routeCommands', () => {
+  const gateway = (pg: Record<string, ServerState['admin']>, ro: Record<string, ServerState['admin']> = {}) => [
+    ...Object.entries(pg).map(([name, admin]) => srv(name, admin)),
+    ...Object.entries(ro).map(([name, admin]) => srv(name, admin, 'be_ro')),
+  ];
+
+  it('fencing the leader with nobody promoted: out of be_pg, its sessions shut, nothing enabled', () => {
+    const servers = gateway({ a: 'ready', b: 'maint', c: 'maint' }, { a: 'maint', b: 'ready', c: 'ready' });
+    expect(routeCommands(servers, { readOnly: ['b', 'c'] })).toEqual([
+      'set server be_pg/a state maint',
+      'shutdown sessions server be_pg/a',
+    ]);
+  });
+
+  it('a failover to b: b leaves be_ro first, then takes writes; the fenced a stays out of both', () => {
+    const servers = gateway({ a: 'maint', b: 'maint', c: 'maint' }, { a: 'maint', b: 'ready', c: 'ready' });
+    expect(routeCommands(servers, { leader: 'b', readOnly: ['c'] })).toEqual([
+      'set server be_ro/b state maint',
+      'shutdown sessions server be_ro/b',
+      'set server be_pg/b state ready',
+    ]);
+  });
+
+  it('a switchover from a to b: a out of be_pg first, then b in, then a serves reads', () => {
+    const servers = gateway({ a: 'ready', b: 'maint' }, { a: 'maint', b: 'ready' });
+    expect(routeCommands(servers, { leader: 'b', readOnly: ['a'] })).toEqual([
+      'set server be_pg/a state maint',
+      'shutdown sessions server be_pg/a',
+      'set server be_ro/b state maint',
+      'shutdown sessions server be_ro/b',
+      'set server be_pg/b state ready',
+      'set server be_ro/a state ready',
+    ]);
+  });
+
+  it('changes nothing when every server is where it belongs (a drained one is taken out)', () => {
+    const servers = gateway({ a: 'maint', b: 'ready' }, { a: 'ready', b: 'maint' });
+    expect(routeCommands(servers, { leader: 'b', readOnly: ['a'] })).toEqual([]);
+    expect(routeCommands(gateway({ a: 'drain', b: 'ready' }), { leader: 'b', readOnly: [] })).toEqual([
+      'set server be_pg/a state maint',
+      'shutdown sessions server be_pg/a',
+    ]);
+  });
+
+  it('a gateway without be_ro (an older config) is routed on be_pg only', () => {
+    expect(routeCommands(gateway({ a: 'ready', b: 'maint' }), { leader: 'b', readOnly: ['a'] })).toEqual([
+      'set server be_pg/a state maint',
+      'shutdown sessions server be_pg/a',
+      'set server be_pg/b state ready',
+    ]);
+  });
+
+  it('rejects a node that is not a server of the backend', () => {
+    expect(() => routeCommands(gateway({ a: 'ready' }), { leader: 'zz', readOnly: [] })).toThrow(/not a server/);
+    expect(() => routeCommands(gateway({ a: 'ready' }, { a: 'maint' }), { leader: 'a', readOnly: ['zz'] })).toThrow(
+      /not a server of be_ro/,
+    );
   });
 });

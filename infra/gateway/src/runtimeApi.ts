@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { GatewayError } from './errors.js';
-import { BACKEND } from './haproxyConfig.js';
+import { BACKEND, READ_ONLY_BACKEND } from './haproxyConfig.js';
 import { safeId } from './gatewayFiles.js';
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
@@ -91,6 +91,44 @@ export function switchLeaderCommands(
   return out;
 }
 
+/** Where a gateway sends new sessions, applied at runtime by `HaproxyRuntimeApi.route`. */
+export interface GatewayRoutes {
+  /** The only server of `be_pg` taking new sessions; none: every server of `be_pg` in maintenance. */
+  leader?: string;
+  /** The servers of `be_ro` taking new sessions (a gateway without `be_ro` has none to route). */
+  readOnly: readonly string[];
+}
+
+/**
+ * The commands that bring `be_pg` (and `be_ro`, when the gateway has it) to `routes`, in order:
+ * first every server that must stop taking sessions goes to maintenance and has its open sessions
+ * shut, then the servers that must take sessions are made ready. Never two writable targets, and
+ * empty when nothing changes (a server already where it belongs is not touched). Pure.
+ */
+export function routeCommands(servers: readonly ServerState[], routes: GatewayRoutes): string[] {
+  const wanted = new Map<string, ReadonlySet<string>>([[BACKEND, new Set(routes.leader ? [routes.leader] : [])]]);
+  if (servers.some((s) => s.backend === READ_ONLY_BACKEND)) wanted.set(READ_ONLY_BACKEND, new Set(routes.readOnly));
+  for (const [backend, names] of wanted) {
+    for (const name of names) {
+      if (servers.some((s) => s.backend === backend && s.server === name)) continue;
+      throw new GatewayError('UNKNOWN_SERVER', `node "${name}" is not a server of ${backend}`, { backend, name });
+    }
+  }
+  const outs: string[] = [];
+  const ins: string[] = [];
+  for (const s of servers) {
+    const want = wanted.get(s.backend);
+    if (!want) continue;
+    const target = `${s.backend}/${s.server}`;
+    if (want.has(s.server)) {
+      if (s.admin !== 'ready') ins.push(`set server ${target} state ready`);
+    } else if (s.admin !== 'maint') {
+      outs.push(`set server ${target} state maint`, `shutdown sessions server ${target}`);
+    }
+  }
+  return [...outs, ...ins];
+}
+
 /** HAProxy's runtime API on a gateway's stats socket: plain-text commands, one connection each. */
 export class HaproxyRuntimeApi {
   constructor(
@@ -146,6 +184,18 @@ export class HaproxyRuntimeApi {
 
   async serversState(backend = BACKEND): Promise<ServerState[]> {
     return parseServersState(await this.command(`show servers state ${safeId(backend, 'backend')}`));
+  }
+
+  /** The servers of every backend of the gateway. */
+  async allServersState(): Promise<ServerState[]> {
+    return parseServersState(await this.command('show servers state'));
+  }
+
+  /** Apply `routes` without a reload (see routeCommands); returns the commands sent. */
+  async route(routes: GatewayRoutes): Promise<{ commands: string[] }> {
+    const commands = routeCommands(await this.allServersState(), routes);
+    await this.run(commands);
+    return { commands };
   }
 
   async setServerState(server: string, state: ServerAdminState, backend = BACKEND): Promise<void> {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { foldClusterView, streamIds } from '@pgfleet/contracts';
-import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
+import { createAdvisoryLocks, createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { freePort, type LocalServer, ownedTempDir, startLocalServer } from '@pgfleet/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
@@ -143,6 +143,30 @@ describe('operations on a cluster stream (real event store)', () => {
     expect(await executeOperation({ store, log, stopping: () => false }, clusterId, operationId, executor)).toBe(
       'succeeded',
     );
+  });
+
+  it('two replicas running the same operation: one executes it, the other skips it while the lock is held', async () => {
+    const clusterId = await aCluster();
+    const reply = await requestOperation(store, clusterId, { kind: 'certs-rotate', params: {} });
+    if (!reply.ok) throw new Error(reply.message);
+    const operationId = String(reply.result!.operationId);
+    const { tryLock } = createAdvisoryLocks(server!.url());
+    let runs = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const executor = async () => {
+      runs += 1;
+      await held;
+      return undefined;
+    };
+    const first = executeOperation({ store, log, tryLock }, clusterId, operationId, executor);
+    await new Promise((r) => setTimeout(r, 300)); // the first holds the lock by now
+    expect(await executeOperation({ store, log, tryLock }, clusterId, operationId, executor)).toBe('skipped');
+    release();
+    expect(await first).toBe('succeeded');
+    expect(runs).toBe(1);
+    // Released: a later run finds it ended.
+    expect(await executeOperation({ store, log, tryLock }, clusterId, operationId, executor)).toBe('skipped');
   });
 
   it('no operation on a cluster that does not exist', async () => {

@@ -123,6 +123,27 @@ export async function loadOperation(
  * failure while `stopping()` says the service stops.
  */
 export async function executeOperation(
+  deps: {
+    store: EventStore;
+    log: Logger;
+    stopping?: () => boolean;
+    /** One executor per operation across replicas: a run that cannot take it is 'skipped'. */
+    tryLock?: (key: string) => Promise<(() => Promise<void>) | undefined>;
+  },
+  clusterId: string,
+  operationId: string,
+  executor: OperationExecutor,
+): Promise<'succeeded' | 'failed' | 'skipped'> {
+  const release = deps.tryLock ? await deps.tryLock(`pgfleet-operation:${operationId}`) : async () => undefined;
+  if (!release) return 'skipped'; // another replica runs it; whoever finds it free later resumes it
+  try {
+    return await runOperation(deps, clusterId, operationId, executor);
+  } finally {
+    await release();
+  }
+}
+
+async function runOperation(
   deps: { store: EventStore; log: Logger; stopping?: () => boolean },
   clusterId: string,
   operationId: string,

@@ -18,7 +18,7 @@ import {
   type ServiceName,
   streamCategory,
 } from '@pgfleet/contracts';
-import { createPostgresEventStore, type EventStore, type Subscription } from '@pgfleet/eventstore';
+import { createAdvisoryLocks, createPostgresEventStore, type EventStore, type Subscription } from '@pgfleet/eventstore';
 import type { z } from 'zod';
 import { type BaseConfig, ConfigError, loadConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health.js';
@@ -115,6 +115,7 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   const natsUrl = required(config.PGFLEET_NATS_URL, 'PGFLEET_NATS_URL');
 
   const store = createPostgresEventStore({ connectionString: storeUrl });
+  const locks = createAdvisoryLocks(storeUrl);
   shutdown.register('store', () => store.close());
   const nc = await connectBus({ servers: natsUrl, name: `pgfleet-${service.name}`, ...busAuthFromEnv() });
   shutdown.register('nats', () => nc.drain());
@@ -196,7 +197,8 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
         const running = await runningOperationOf(store, clusterId);
         const executor = running && executors[running.kind];
         if (!running || !executor) return;
-        await executeOperation({ store, log, stopping: shutdown.isStopping }, clusterId, running.operationId, executor);
+        const deps = { store, log, stopping: shutdown.isStopping, tryLock: locks.tryLock };
+        await executeOperation(deps, clusterId, running.operationId, executor);
       },
       (clusterId, error) =>
         log.error({ clusterId, err: errorMessage(error) }, 'operation run failed; it will be resumed'),

@@ -35,6 +35,7 @@ export class Watcher {
   private readonly watches = new Map<string, Map<string, NodeWatch>>();
   private readonly busy = new Set<string>();
   private readonly backoffUntil = new Map<string, number>();
+  private readonly resumedAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -58,6 +59,16 @@ export class Watcher {
 
   private tick(): void {
     for (const [clusterId, view] of this.views) {
+      // A running HA operation whose executor died with its replica is taken over (one executor at
+      // a time: a run that cannot take the operation's lock skips it).
+      const op = runningOperation(view.ops);
+      if (
+        (op?.kind === 'failover' || op?.kind === 'rejoin') &&
+        Date.now() - (this.resumedAt.get(clusterId) ?? 0) > 3000
+      ) {
+        this.resumedAt.set(clusterId, Date.now());
+        this.deps.runOperationNow(clusterId);
+      }
       if (view.status !== 'ready' || this.busy.has(clusterId)) continue;
       this.busy.add(clusterId);
       this.round(clusterId, view)

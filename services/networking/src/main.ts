@@ -25,8 +25,9 @@ const OPERATION_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(operation
 function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
   const { store, log, home, config } = ctx;
   const gateways = createHaproxyGateways({ home });
+  const agent = config.PGFLEET_HA_AGENT;
   const scheduler = new KeyedQueue(
-    (clusterId) => reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST }, clusterId),
+    (clusterId) => reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST, agent }, clusterId),
     (clusterId, e) => {
       log.error({ clusterId, err: e instanceof Error ? e.message : String(e) }, 'gateway reconcile failed');
     },
@@ -60,8 +61,9 @@ await runService({
   operations: (deps) => networkingOperations(deps),
   operationsDurable: (deps) => deps.config.PGFLEET_NETWORKING_OPERATIONS_DURABLE,
   projections: (deps) => [gatewayClustersProjection(deps.live)],
-  // Cluster events (ClusterReady, LeaderChanged, ClusterDeleted, ...). The ack waits for the
-  // reconciliation; a failed one rejects, so the event is redelivered (then parked), never acked.
+  // Cluster events (ClusterReady, FailoverStarted, LeaderChanged, NodeRejoined, ClusterDeleted, ...).
+  // The ack waits for the reconciliation; a failed one rejects, so the event is redelivered (then
+  // parked), never acked.
   consumers: (deps) => [
     {
       durable: deps.config.PGFLEET_NETWORKING_DURABLE,

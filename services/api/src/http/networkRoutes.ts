@@ -4,7 +4,7 @@ import { findCluster, requestMeta } from './clusterLookup.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { entryPoint, foldGateways, Id, parseWith, streamIds } from '@pgfleet/contracts';
+import { entryPoint, foldGateways, Id, parseWith, readOnlyEntryPoint, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { clusterCaFiles, clusterTlsDir } from '@pgfleet/postgres';
@@ -32,19 +32,24 @@ const clusterCaFile = (home: string, clusterId: string) => clusterCaFiles(cluste
 
 /**
  * The address of a cluster's gateway(s), as the networking service recorded it; waits up to
- * `waitMs` for it (a cluster that just became ready gets its gateway a moment later).
+ * `waitMs` for it (a cluster that just became ready gets its gateway a moment later). `readonly`:
+ * the read-only endpoint instead (the followers, round robin), recorded as each gateway's
+ * `readOnlyPort`; gateways recorded before it existed get one at their next reconciliation.
  */
 export async function gatewayEndpoint(
   store: EventStore,
   clusterId: string,
   waitMs = 0,
   gateways = 1,
+  readonly = false,
 ): Promise<{ host: string; port: number } | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const state = foldGateways((await store.readStream(streamIds.gateway(clusterId))).events);
     // The entry point is ready once every gateway of the plan serves it (two for Business).
-    const at = state.removed || state.gateways.length < gateways ? undefined : entryPoint(state);
+    const serving = readonly ? state.gateways.filter((g) => g.readOnlyPort !== undefined) : state.gateways;
+    const at =
+      state.removed || serving.length < gateways ? undefined : readonly ? readOnlyEntryPoint(state) : entryPoint(state);
     if (at || Date.now() >= deadline) return at;
     await sleep(100);
   }

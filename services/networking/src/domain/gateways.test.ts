@@ -4,6 +4,7 @@ import { deciderSpec } from '@pgfleet/kit/testing';
 import {
   decideGateways,
   entryPoint,
+  readOnlyEntryPoint,
   foldGateways as foldGatewayEvents,
   gatewayIds,
   gatewaysDecider,
@@ -52,6 +53,8 @@ describe('gateways, given/when/then', () => {
       kind: 'ensure',
       gatewayIds: ['gw1', 'gw2'],
       leader: 'node1',
+      readOnly: ['node2'],
+      fenced: [],
       nodes: [
         { nodeId: 'node1', port: 5001 },
         { nodeId: 'node2', port: 5002 },
@@ -94,6 +97,128 @@ describe('gateways, given/when/then', () => {
     expect(s.leader).toBe('node1');
     expect(gatewayIds(1)).toEqual(['gw1']);
   });
+});
+
+describe('failover: fencing and the read-only endpoint, given/when/then', () => {
+  const business: DomainEvent = {
+    type: 'ClusterRequested',
+    data: {
+      clusterId: 'c',
+      name: 'shop',
+      accountId: 'a',
+      plan: 'business-1024',
+      version: 15,
+      secretRef: 'r',
+      nodes: [
+        { nodeId: 'node1', role: 'leader' },
+        { nodeId: 'node2', role: 'follower' },
+        { nodeId: 'node3', role: 'follower' },
+      ],
+    },
+  };
+  const readyBusiness: DomainEvent[] = [
+    business,
+    provisioned('node1', 5001),
+    provisioned('node2', 5002),
+    provisioned('node3', 5003),
+    ready,
+  ];
+  const failoverStarted = (from: string, term: number): DomainEvent => ({
+    type: 'FailoverStarted',
+    data: { operationId: `op-${term}`, term, from, reason: 'leader lost' },
+  });
+  const leaderChanged = (from: string, to: string, reason: 'failover' | 'switchover', term?: number): DomainEvent => ({
+    type: 'LeaderChanged',
+    data: { from, to, reason, ...(term ? { term, timeline: term + 1 } : {}) },
+  });
+  const rejoined = (nodeId: string, leader: string): DomainEvent => ({
+    type: 'NodeRejoined',
+    data: { nodeId, leader, method: 'rewind' },
+  });
+  const routes = (events: DomainEvent[], state = initialGatewaysState()) => {
+    const action = decideGateways(foldClusterView(events), 2, state);
+    if (action.kind !== 'ensure') throw new Error(`expected ensure, got ${action.kind}`);
+    return { leader: action.leader, readOnly: action.readOnly, fenced: action.fenced };
+  };
+
+  it('a ready Business cluster: writes to the leader, reads round robin over both followers', () => {
+    expect(routes(readyBusiness)).toEqual({ leader: 'node1', readOnly: ['node2', 'node3'], fenced: [] });
+  });
+
+  it('FailoverStarted: the old leader is out of every endpoint at once, and nobody takes writes yet', () => {
+    expect(routes([...readyBusiness, failoverStarted('node1', 1)])).toEqual({
+      leader: undefined,
+      readOnly: ['node2', 'node3'],
+      fenced: [{ nodeId: 'node1', term: 1 }],
+    });
+  });
+
+  it('LeaderChanged of the failover: the new leader takes writes and leaves the reads; the fenced stays out', () => {
+    const history = [...readyBusiness, failoverStarted('node1', 1), leaderChanged('node1', 'node2', 'failover', 1)];
+    expect(routes(history)).toEqual({
+      leader: 'node2',
+      readOnly: ['node3'],
+      fenced: [{ nodeId: 'node1', term: 1 }],
+    });
+  });
+
+  it('a LeaderChanged naming a fenced node never enables it, for writes or reads', () => {
+    const history = [...readyBusiness, failoverStarted('node1', 1), leaderChanged('node2', 'node1', 'switchover')];
+    expect(routes(history)).toEqual({
+      leader: undefined,
+      readOnly: ['node2', 'node3'],
+      fenced: [{ nodeId: 'node1', term: 1 }],
+    });
+  });
+
+  it('NodeRejoined: the old leader serves reads again (a follower), never writes', () => {
+    const history = [
+      ...readyBusiness,
+      failoverStarted('node1', 1),
+      leaderChanged('node1', 'node2', 'failover', 1),
+      rejoined('node1', 'node2'),
+    ];
+    expect(routes(history)).toEqual({ leader: 'node2', readOnly: ['node1', 'node3'], fenced: [] });
+  });
+
+  it('a second failover fences the new leader too; the first stays fenced (its term is no longer the last)', () => {
+    const history = [
+      ...readyBusiness,
+      failoverStarted('node1', 1),
+      leaderChanged('node1', 'node2', 'failover', 1),
+      failoverStarted('node2', 2),
+    ];
+    expect(routes(history)).toEqual({
+      leader: undefined,
+      readOnly: ['node3'],
+      fenced: [{ nodeId: 'node1' }, { nodeId: 'node2', term: 2 }],
+    });
+  });
+
+  it('a switchover: the old leader serves reads at once (it is a follower, never fenced)', () => {
+    expect(routes([...readyBusiness, leaderChanged('node1', 'node3', 'switchover')])).toEqual({
+      leader: 'node3',
+      readOnly: ['node1', 'node2'],
+      fenced: [],
+    });
+  });
+
+  it(
+    'the history alone decides: after a restart, whatever the gateway stream recorded, ' + 'a fenced node stays out',
+    () => {
+      const history = [...readyBusiness, failoverStarted('node1', 1)];
+      const recorded = foldGateways([
+        gwStarted('gw1'),
+        gwStarted('gw2'),
+        leaderSet('node1'),
+        { type: 'GatewayNodeFenced', data: { nodeId: 'node1', term: 1, gatewayIds: ['gw1', 'gw2'] } },
+      ]);
+      expect(routes(history, recorded)).toEqual(routes(history));
+      expect(routes(history, foldGateways([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')]))).toEqual(
+        routes(history),
+      );
+    },
+  );
 });
 
 describe('force TLS, given/when/then', () => {
@@ -325,5 +450,124 @@ describe('gateway stream: TLS and external access', () => {
       .when({ type: 'Unexpose' })
       .then([]);
     spec.given([]).when({ type: 'Unexpose' }).thenRejects('CLUSTER_NOT_FOUND');
+  });
+});
+
+describe('gateway stream: fencing and the read-only endpoint', () => {
+  const both = ['gw1', 'gw2'];
+  const fence = (nodeId: string, term?: number): GatewaysCommand => ({
+    type: 'FenceNode',
+    nodeId,
+    gatewayIds: both,
+    ...(term ? { term } : {}),
+  });
+  const fenced = (nodeId: string, term?: number): GatewayEvent => ({
+    type: 'GatewayNodeFenced',
+    data: { nodeId, ...(term ? { term } : {}), gatewayIds: both },
+  });
+  const unfenced = (nodeId: string): GatewayEvent => ({
+    type: 'GatewayNodeUnfenced',
+    data: { nodeId, gatewayIds: both },
+  });
+  const twoStarted = [gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')];
+
+  it('a fence is recorded once, over started gateways; it clears the recorded leader', () => {
+    spec
+      .given(twoStarted)
+      .when(fence('node1', 1))
+      .then([fenced('node1', 1)]);
+    spec
+      .given([...twoStarted, fenced('node1', 1)])
+      .when(fence('node1', 1))
+      .then([]);
+    spec
+      .given([gwStarted('gw1')])
+      .when(fence('node1', 1))
+      .thenRejects('GATEWAY_NOT_STARTED', /gw2/);
+    spec
+      .given([...twoStarted, removed])
+      .when(fence('node1'))
+      .thenRejects('NOT_READY');
+    const state = foldGateways([...twoStarted, fenced('node1', 1)]);
+    expect(state.fenced).toEqual(['node1']);
+    expect(state.leader).toBeUndefined();
+  });
+
+  it('a fenced node is never recorded as the leader; the new leader is', () => {
+    const set = (leader: string): GatewaysCommand => ({ type: 'SetGatewayLeader', leader, gatewayIds: both });
+    spec
+      .given([...twoStarted, fenced('node1', 1)])
+      .when(set('node1'))
+      .thenRejects('NODE_FENCED', /node node1 is fenced/);
+    spec
+      .given([...twoStarted, fenced('node1', 1)])
+      .when(set('node2'))
+      .then([leaderSet('node2')]);
+  });
+
+  it('a rejoined node is unfenced once; a node never fenced records nothing', () => {
+    const unfence: GatewaysCommand = { type: 'UnfenceNode', nodeId: 'node1', gatewayIds: both };
+    spec
+      .given([...twoStarted, fenced('node1', 1)])
+      .when(unfence)
+      .then([unfenced('node1')]);
+    spec
+      .given([...twoStarted, fenced('node1', 1), unfenced('node1')])
+      .when(unfence)
+      .then([]);
+    spec.given(twoStarted).when(unfence).then([]);
+    expect(foldGateways([...twoStarted, fenced('node1', 1), unfenced('node1')]).fenced).toEqual([]);
+  });
+
+  it('the read-only port is recorded with the gateway; gateways recorded before it get it at their next start', () => {
+    const startRo = (gatewayId: string, readOnlyPort: number): GatewaysCommand => ({
+      ...start(gatewayId),
+      readOnlyPort,
+    });
+    const startedRo = (gatewayId: string, readOnlyPort: number): GatewayEvent => ({
+      type: 'GatewayStarted',
+      data: { gatewayId, host: '127.0.0.1', port: 7000, readOnlyPort },
+    });
+    spec
+      .given([])
+      .when(startRo('gw1', 7001))
+      .then([startedRo('gw1', 7001)]);
+    spec
+      .given([startedRo('gw1', 7001)])
+      .when(startRo('gw1', 7001))
+      .then([]);
+    // An older worker that does not know the read-only endpoint says less: nothing new to record.
+    spec
+      .given([startedRo('gw1', 7001)])
+      .when(start('gw1'))
+      .then([]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2')])
+      .when(startRo('gw1', 7001))
+      .then([startedRo('gw1', 7001)]);
+    spec
+      .given([gwStarted('gw1'), gwStarted('gw2'), startedRo('gw1', 7001)])
+      .when(startRo('gw2', 7001))
+      .then([startedRo('gw2', 7001)]);
+    spec
+      .given([startedRo('gw1', 7001)])
+      .when(startRo('gw2', 7002))
+      .thenRejects('ENTRY_POINT_RECORDED', /read-only endpoint of this cluster is on port 7001, not 7002/);
+  });
+
+  it('the read-only entry point: none in a stream recorded before it existed, then the recorded port', () => {
+    const old = foldGateways([gwStarted('gw1'), gwStarted('gw2'), leaderSet('node1')]);
+    expect(old.gateways).toEqual([
+      { gatewayId: 'gw1', host: '127.0.0.1', port: 7000 },
+      { gatewayId: 'gw2', host: '127.0.0.1', port: 7000 },
+    ]);
+    expect(readOnlyEntryPoint(old)).toBeUndefined();
+    const upgraded = foldGateways([
+      gwStarted('gw1'),
+      gwStarted('gw2'),
+      { type: 'GatewayStarted', data: { gatewayId: 'gw1', host: '127.0.0.1', port: 7000, readOnlyPort: 7001 } },
+    ]);
+    expect(readOnlyEntryPoint(upgraded)).toEqual({ host: '127.0.0.1', port: 7001 });
+    expect(entryPoint(upgraded)).toEqual({ host: '127.0.0.1', port: 7000 });
   });
 });

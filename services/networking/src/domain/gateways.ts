@@ -4,6 +4,7 @@ import {
   foldGateways,
   gatewayIds,
   initialGatewaysState,
+  readOnlyEntryPoint,
   type ClusterView,
   type GatewayEvent,
   type GatewaysState,
@@ -11,23 +12,41 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { tlsNotForced } from './tls.js';
 
-export { entryPoint, foldGateways, gatewayIds, initialGatewaysState };
+export { entryPoint, foldGateways, gatewayIds, initialGatewaysState, readOnlyEntryPoint };
 export type { GatewayEvent, GatewaysState };
 
 // ---- what the worker should do ----------------------------------------------------------------
 
+/** A node a failover fenced, and the failover's term when the cluster's last failover was the one. */
+interface FencedNode {
+  nodeId: string;
+  term?: number;
+}
+
 export type GatewayAction =
-  | { kind: 'ensure'; gatewayIds: string[]; leader: string; nodes: { nodeId: string; port: number }[] }
+  | {
+      kind: 'ensure';
+      gatewayIds: string[];
+      /** The node taking writes; none while a failover fenced the leader and promoted nobody yet. */
+      leader?: string;
+      /** The nodes the read-only endpoint serves (round robin): every node but the leader and the fenced. */
+      readOnly: string[];
+      /** Out of every endpoint, their sessions cut, until they rejoined (NodeRejoined). */
+      fenced: FencedNode[];
+      nodes: { nodeId: string; port: number }[];
+    }
   | { kind: 'remove'; gatewayIds: string[] }
   | { kind: 'none' };
 
 /**
  * What the gateways of a cluster should be, given the cluster and what was recorded. Pure.
- * A ready cluster: every gateway of its plan running, forwarding to the leader. A deleted (or
- * deleting) cluster: no gateway. Anything else: leave them as they are.
+ * A ready cluster: every gateway of its plan running, writes to the leader, reads to the other
+ * nodes; a node a failover fenced (FailoverStarted) takes neither until it rejoined, even when a
+ * LeaderChanged names it. A deleted (or deleting) cluster: no gateway. Anything else: leave them
+ * as they are.
  */
 export function decideGateways(
-  cluster: Pick<ClusterView, 'status' | 'leader' | 'nodes'>,
+  cluster: Pick<ClusterView, 'status' | 'leader' | 'nodes' | 'lastFailover'>,
   gatewayCount: number,
   state: GatewaysState,
 ): GatewayAction {
@@ -37,22 +56,39 @@ export function decideGateways(
   if (cluster.status !== 'ready' || !cluster.leader) return { kind: 'none' };
   const nodes = cluster.nodes.flatMap((n) => (n.port !== undefined ? [{ nodeId: n.nodeId, port: n.port }] : []));
   if (!nodes.some((n) => n.nodeId === cluster.leader)) return { kind: 'none' };
-  return { kind: 'ensure', gatewayIds: gatewayIds(gatewayCount), leader: cluster.leader, nodes };
+  const last = cluster.lastFailover;
+  const fenced = cluster.nodes
+    .filter((n) => n.fenced)
+    .map((n) => (last?.from === n.nodeId ? { nodeId: n.nodeId, term: last.term } : { nodeId: n.nodeId }));
+  const isFenced = (nodeId: string) => fenced.some((f) => f.nodeId === nodeId);
+  return {
+    kind: 'ensure',
+    gatewayIds: gatewayIds(gatewayCount),
+    ...(isFenced(cluster.leader) ? {} : { leader: cluster.leader }),
+    readOnly: nodes.filter((n) => n.nodeId !== cluster.leader && !isFenced(n.nodeId)).map((n) => n.nodeId),
+    fenced,
+    nodes,
+  };
 }
 
 // ---- commands on `gateway-{clusterId}` --------------------------------------------------------
 
 /**
  * Everything recorded on a cluster's gateway stream. The reconciliation worker's outcomes
- * (`StartGateway`, `SetGatewayLeader`, `RemoveGateways`) and the commands' outcomes, sent once
- * the nodes were touched (`ForceTls`, `RotateCertificates`), are decided like the user's
- * (`Expose`, `Unexpose`): against the current state, so a repeat or a stale worker records nothing.
+ * (`StartGateway`, `SetGatewayLeader`, `FenceNode`, `UnfenceNode`, `RemoveGateways`) and the
+ * commands' outcomes, sent once the nodes were touched (`ForceTls`, `RotateCertificates`), are
+ * decided like the user's (`Expose`, `Unexpose`): against the current state, so a repeat or a
+ * stale worker records nothing.
  */
 export type GatewaysCommand =
-  /** A gateway runs on the cluster's one address. */
-  | { type: 'StartGateway'; gatewayId: string; host: string; port: number }
+  /** A gateway runs on the cluster's one address (and serves reads on `readOnlyPort`). */
+  | { type: 'StartGateway'; gatewayId: string; host: string; port: number; readOnlyPort?: number }
   /** Every running gateway forwards to this leader. */
   | { type: 'SetGatewayLeader'; leader: string; gatewayIds: string[] }
+  /** Every gateway took this node out (a failover fenced it) and cut its sessions. */
+  | { type: 'FenceNode'; nodeId: string; term?: number; gatewayIds: string[] }
+  /** The node rejoined as a follower: every gateway serves it again. */
+  | { type: 'UnfenceNode'; nodeId: string; gatewayIds: string[] }
   /** The cluster is deleted and its gateways are gone. */
   | { type: 'RemoveGateways'; gatewayIds: string[] }
   /** These nodes were reconfigured to accept TLS only. */
@@ -73,24 +109,62 @@ const removedAlready = (): GatewaysDecision =>
 function decideStart(cmd: CommandOf<'StartGateway'>, state: GatewaysState): GatewaysDecision {
   if (state.removed) return removedAlready();
   const known = state.gateways.find((g) => g.gatewayId === cmd.gatewayId);
-  if (known && known.host === cmd.host && known.port === cmd.port) return accept();
+  const sameReadOnly = cmd.readOnlyPort === undefined || known?.readOnlyPort === cmd.readOnlyPort;
+  if (known && known.host === cmd.host && known.port === cmd.port && sameReadOnly) return accept();
   const entry = entryPoint(state);
   if (entry && (entry.host !== cmd.host || entry.port !== cmd.port)) {
     const message = `the gateways of this cluster serve ${entry.host}:${entry.port}, not ${cmd.host}:${cmd.port}`;
     return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: entry.host, port: entry.port });
   }
-  return accept({ type: 'GatewayStarted', data: { gatewayId: cmd.gatewayId, host: cmd.host, port: cmd.port } });
+  const readOnly = readOnlyEntryPoint(state);
+  if (readOnly && cmd.readOnlyPort !== readOnly.port) {
+    const message = `the read-only endpoint of this cluster is on port ${readOnly.port}, not ${cmd.readOnlyPort}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'readOnlyPort', port: readOnly.port });
+  }
+  const { gatewayId, host, port, readOnlyPort } = cmd;
+  return accept({
+    type: 'GatewayStarted',
+    data: { gatewayId, host, port, ...(readOnlyPort !== undefined ? { readOnlyPort } : {}) },
+  });
+}
+
+/** Refused unless every gateway named is recorded as started (and at least one is named). */
+function notStarted(gatewayIds: readonly string[], state: GatewaysState): GatewaysDecision | undefined {
+  const missing = gatewayIds.filter((id) => !state.gateways.some((g) => g.gatewayId === id));
+  if (missing.length === 0 && gatewayIds.length > 0) return undefined;
+  const names = missing.join(', ') || '(none)';
+  return reject('GATEWAY_NOT_STARTED', `gateway ${names} is not recorded as started`, { field: 'gatewayIds' });
 }
 
 function decideLeader(cmd: CommandOf<'SetGatewayLeader'>, state: GatewaysState): GatewaysDecision {
   if (state.removed) return removedAlready();
-  const missing = cmd.gatewayIds.filter((id) => !state.gateways.some((g) => g.gatewayId === id));
-  if (missing.length > 0 || cmd.gatewayIds.length === 0) {
-    const names = missing.join(', ') || '(none)';
-    return reject('GATEWAY_NOT_STARTED', `gateway ${names} is not recorded as started`, { field: 'gatewayIds' });
+  const refused = notStarted(cmd.gatewayIds, state);
+  if (refused) return refused;
+  if (state.fenced.includes(cmd.leader)) {
+    const message = `node ${cmd.leader} is fenced: the gateways forward nothing to it before it rejoined`;
+    return reject('NODE_FENCED', message, { field: 'leader' });
   }
   if (state.leader === cmd.leader) return accept();
   return accept({ type: 'GatewayLeaderSet', data: { leader: cmd.leader, gatewayIds: cmd.gatewayIds } });
+}
+
+function decideFence(cmd: CommandOf<'FenceNode'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const refused = notStarted(cmd.gatewayIds, state);
+  if (refused) return refused;
+  if (state.fenced.includes(cmd.nodeId)) return accept();
+  const { nodeId, term, gatewayIds } = cmd;
+  return accept({
+    type: 'GatewayNodeFenced',
+    data: { nodeId, ...(term !== undefined ? { term } : {}), gatewayIds },
+  });
+}
+
+function decideUnfence(cmd: CommandOf<'UnfenceNode'>, state: GatewaysState): GatewaysDecision {
+  if (!state.fenced.includes(cmd.nodeId)) return accept();
+  const refused = notStarted(cmd.gatewayIds, state);
+  if (refused) return refused;
+  return accept({ type: 'GatewayNodeUnfenced', data: { nodeId: cmd.nodeId, gatewayIds: cmd.gatewayIds } });
 }
 
 function decideExposeCommand(cmd: CommandOf<'Expose'>, state: GatewaysState): GatewaysDecision {
@@ -108,6 +182,10 @@ export function decideGatewaysCommand(cmd: GatewaysCommand, state: GatewaysState
       return decideStart(cmd, state);
     case 'SetGatewayLeader':
       return decideLeader(cmd, state);
+    case 'FenceNode':
+      return decideFence(cmd, state);
+    case 'UnfenceNode':
+      return decideUnfence(cmd, state);
     case 'RemoveGateways':
       if (state.removed) return accept();
       return accept({ type: 'GatewaysRemoved', data: { gatewayIds: cmd.gatewayIds } });

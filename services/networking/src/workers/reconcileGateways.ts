@@ -1,9 +1,16 @@
 import { findPlan, foldClusterView, streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import type { HaproxyGateways } from '@pgfleet/gateway';
+import type { GatewayAgent, GatewayBind, GatewayRoutes, HaproxyGateways } from '@pgfleet/gateway';
 import type { CommandContext, Logger } from '@pgfleet/kit';
 import { freePort } from '@pgfleet/postgres';
-import { decideGateways, entryPoint, type GatewaysCommand } from '../domain/gateways.js';
+import {
+  decideGateways,
+  entryPoint,
+  readOnlyEntryPoint,
+  type GatewayAction,
+  type GatewaysCommand,
+  type GatewaysState,
+} from '../domain/gateways.js';
 import { loadGateways, NETWORKING_ACTOR, recordGateways } from './recordGateways.js';
 
 export interface ReconcileGatewaysDeps {
@@ -12,14 +19,17 @@ export interface ReconcileGatewaysDeps {
   log: Logger;
   /** The address gateways listen on; default 127.0.0.1. */
   host?: string;
+  /** The HA service's agent every server line asks (PGFLEET_HA_AGENT); no agent check when absent. */
+  agent?: GatewayAgent;
 }
 
 /** Rounds of one reconciliation when an outcome is refused because another worker moved the gateways on. */
 const ROUNDS = 3;
 
 /**
- * Bring one cluster's gateways in line with its history: started (idempotently) and forwarding
- * to the leader while the cluster is ready, removed once it is deleted. Every outcome goes
+ * Bring one cluster's gateways in line with its history: started (idempotently), forwarding
+ * writes to the leader and reads to the followers while the cluster is ready, a node a failover
+ * fenced out of both until it rejoined, removed once it is deleted. Every outcome goes
  * through the gateways decider onto `gateway-{clusterId}`; running it again records nothing.
  * Throws when it did not get there (HAProxy or the store failed, or the outcomes were still
  * refused after the last round), so the event that asked for it is not acknowledged.
@@ -64,33 +74,101 @@ async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Pr
       deps.log.info({ clusterId }, 'gateways removed');
       return true;
     }
-    case 'ensure': {
-      const address = entryPoint(state) ?? { host: deps.host ?? '127.0.0.1', port: await freePort() };
-      for (const gatewayId of action.gatewayIds) {
-        // Switch a running gateway at runtime first: sessions to the old leader are cut now. A reload
-        // (below, when the rendered leader changed) would otherwise leave them on the replaced process.
-        const api = deps.gateways.runtimeApi(clusterId, gatewayId);
-        const running = (await deps.gateways.status(clusterId, gatewayId)).state === 'running';
-        if (running) await api.switchLeader(action.leader, { oldSessions: 'shutdown' });
-        await deps.gateways.start({
-          clusterId,
-          gatewayId,
-          leaderNodeId: action.leader,
-          // Loopback always; the outside address too while the cluster is exposed (TLS forced).
-          binds: state.exposed ? [address, { host: state.exposed.address, port: address.port }] : [address],
-          nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
-        });
-        await api.switchLeader(action.leader, { oldSessions: 'shutdown' }); // a no-op when the config already says so
-        if (!(await record({ type: 'StartGateway', gatewayId, ...address }))) return false;
-      }
-      const { leader, gatewayIds } = action;
-      if (!(await record({ type: 'SetGatewayLeader', leader, gatewayIds }))) return false;
-      if (state.leader !== leader) deps.log.info({ clusterId, leader }, 'gateways forward to the leader');
-      return true;
-    }
+    case 'ensure':
+      return ensureGateways(deps, clusterId, action, state, record);
     default: {
       const never: never = action;
       return never;
     }
+  }
+}
+
+type Ensure = Extract<GatewayAction, { kind: 'ensure' }>;
+
+/**
+ * Every gateway of the cluster running as `action` says, in three steps:
+ * 1. at once, on every running gateway, through the runtime API: a fenced node out of every
+ *    endpoint with its sessions shut (also those a process replaced by an earlier reload still
+ *    serves), the leader in, the read-only endpoint over the others. No reload waits before it, so
+ *    a node a failover fenced stops taking sessions before anything is promoted; its fence is
+ *    recorded right then (GatewayNodeFenced) when every gateway already is;
+ * 2. each gateway started, or given the config of the same routes (written without a reload when
+ *    only which servers are enabled changed; reloaded seamlessly when more changed), so a restart
+ *    or a reload never enables a fenced node; the routes applied again; its addresses recorded;
+ * 3. the fences, the rejoined nodes and the leader recorded.
+ */
+async function ensureGateways(
+  deps: ReconcileGatewaysDeps,
+  clusterId: string,
+  action: Ensure,
+  state: GatewaysState,
+  record: (command: GatewaysCommand) => Promise<boolean>,
+): Promise<boolean> {
+  const { gatewayIds, leader } = action;
+  const routes: GatewayRoutes = { ...(leader ? { leader } : {}), readOnly: action.readOnly };
+  const newlyFenced = action.fenced.filter((f) => !state.fenced.includes(f.nodeId));
+  const recordFences = async () => {
+    for (const { nodeId, term } of newlyFenced) {
+      const fence: GatewaysCommand = { type: 'FenceNode', nodeId, gatewayIds, ...(term !== undefined ? { term } : {}) };
+      if (!(await record(fence))) return false;
+    }
+    return true;
+  };
+
+  for (const gatewayId of gatewayIds) {
+    if ((await deps.gateways.status(clusterId, gatewayId)).state === 'running') {
+      await deps.gateways.runtimeApi(clusterId, gatewayId).route(routes);
+    }
+    if (newlyFenced.length > 0) await deps.gateways.stopDraining(clusterId, gatewayId);
+  }
+  if (newlyFenced.length > 0) {
+    deps.log.info({ clusterId, fenced: newlyFenced.map((f) => f.nodeId) }, 'fenced nodes are out of the gateways');
+    const allRecorded = gatewayIds.every((id) => state.gateways.some((g) => g.gatewayId === id));
+    if (allRecorded && !(await recordFences())) return false;
+  }
+
+  const address = entryPoint(state) ?? { host: deps.host ?? '127.0.0.1', port: await freePort() };
+  const readOnlyPort = readOnlyEntryPoint(state)?.port ?? (await freePortBesides(address.port));
+  // Loopback always; the outside address too while the cluster is exposed (TLS forced).
+  const bindsOn = (port: number): GatewayBind[] =>
+    state.exposed
+      ? [
+          { host: address.host, port },
+          { host: state.exposed.address, port },
+        ]
+      : [{ host: address.host, port }];
+  for (const gatewayId of gatewayIds) {
+    await deps.gateways.start(
+      {
+        clusterId,
+        gatewayId,
+        ...(leader ? { leaderNodeId: leader } : {}),
+        binds: bindsOn(address.port),
+        readOnly: { binds: bindsOn(readOnlyPort), nodeIds: action.readOnly },
+        nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
+        ...(deps.agent ? { agent: deps.agent } : {}),
+      },
+      { statesAtRuntime: true },
+    );
+    await deps.gateways.runtimeApi(clusterId, gatewayId).route(routes); // nothing to send when the config says so
+    if (!(await record({ type: 'StartGateway', gatewayId, ...address, readOnlyPort }))) return false;
+  }
+
+  if (!(await recordFences())) return false;
+  for (const nodeId of state.fenced.filter((n) => !action.fenced.some((f) => f.nodeId === n))) {
+    if (!(await record({ type: 'UnfenceNode', nodeId, gatewayIds }))) return false;
+    deps.log.info({ clusterId, nodeId }, 'a fenced node rejoined: the gateways serve it again');
+  }
+  if (!leader) return true;
+  if (!(await record({ type: 'SetGatewayLeader', leader, gatewayIds }))) return false;
+  if (state.leader !== leader) deps.log.info({ clusterId, leader }, 'gateways forward to the leader');
+  return true;
+}
+
+/** A free port other than `taken` (both are chosen before HAProxy binds either). */
+async function freePortBesides(taken: number): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port !== taken) return port;
   }
 }
