@@ -102,6 +102,19 @@ function writeLoad(clients = 8) {
   };
 }
 
+/** One statement through the URL, abandoned by the client after `ms`. */
+async function insertWithin(ms: number, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: ms, query_timeout: ms });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query(sql);
+  } finally {
+    // A backend waiting for a follower does not answer the goodbye either.
+    await Promise.race([c.end().catch(() => undefined), sleep(500)]);
+  }
+}
+
 /** Rows acknowledged but missing on the node `port` (through its own superuser-free app URL). */
 async function missingOn(port: number, acks: Ack[]): Promise<number> {
   const direct = url.replace(/@[^/]+\//, `@127.0.0.1:${port}/`);
@@ -144,10 +157,8 @@ async function loseLeaderUnderLoad(how: 'kill' | 'freeze') {
   return { oldLeader, pid, newLeader: after.leader!, newPort, acks: load.acks, recoveryMs: first.at - lostAt };
 }
 
-beforeAll(async () => {
-  t = await startPlatform();
-  store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
-  // A second HA replica beside the one `up` runs: the failovers must still happen once.
+/** A second HA replica beside the one `up` runs: the failovers must still happen once. */
+function startSecondHa(): void {
   const env = {
     ...t.env,
     PGFLEET_NATS_URL: t.platform.natsUrl,
@@ -155,6 +166,23 @@ beforeAll(async () => {
     PGFLEET_HA_AGENT: `127.0.0.1:${t.env.PGFLEET_HA_AGENT_PORT}`,
   };
   secondHa = spawn(process.execPath, [HA_ENTRY], { env, stdio: 'ignore' });
+}
+
+/** Healthy again: every node healthy, none fenced, no operation running. */
+const settled = () =>
+  waitFor(
+    'the cluster to settle',
+    async () => {
+      const v = await view();
+      return v.nodes.every((n) => n.health === 'healthy' && !n.fenced) && !v.ops.running ? v : undefined;
+    },
+    120_000,
+  );
+
+beforeAll(async () => {
+  t = await startPlatform();
+  store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
+  startSecondHa();
   const created = await t.cli('cluster', 'create', 'hafail', '--plan', 'business-1024', '--no-wait', '--json');
   if (created.code !== 0) throw new Error(created.stderr);
   clusterId = (JSON.parse(created.stdout) as { result: { clusterId: string } }).result.clusterId;
@@ -222,5 +250,86 @@ describe('automatic failover with two HA replicas', () => {
     const v = await view();
     expect(v.leader).toBe(r.newLeader);
     expect(v.term).toBe(2);
+  });
+
+  it('kill -9 of every HA process in the middle of a failover: after the restart it ends once, succeeded', async () => {
+    const before = await settled();
+    process.kill(postmasterPid(before.leader!), 'SIGKILL');
+    await waitFor('the failover to start', async () => (await view()).term > before.term || undefined, 60_000);
+    for (const s of t.platform.services()) if (s.name === 'ha' && s.pid) process.kill(s.pid, 'SIGKILL');
+    secondHa?.kill('SIGKILL');
+    startSecondHa();
+    const after = await waitFor(
+      'the failover to end',
+      async () => {
+        const v = await view();
+        const op = v.ops.operations.find((o) => o.operationId === v.lastFailover?.operationId);
+        return op && op.status !== 'running' ? { v, op } : undefined;
+      },
+      120_000,
+    );
+    expect(after.op.status).toBe('succeeded');
+    expect((await eventsOf('FailoverStarted')).filter((e) => e.data.term === before.term + 1)).toHaveLength(1);
+    expect((await eventsOf('LeaderChanged')).filter((e) => e.data.term === before.term + 1)).toHaveLength(1);
+    const port = after.v.nodes.find((n) => n.nodeId === after.v.leader)!.port;
+    await waitFor('the URL to reach the new leader', () => {
+      try {
+        return Number(psql(url, "SELECT current_setting('port')")) === port || undefined;
+      } catch {
+        return undefined;
+      }
+    });
+  });
+
+  it('a follower killed under load: writes go on, no failover, and it is restarted in place', async () => {
+    const before = await settled();
+    const follower = before.nodes.find((n) => n.nodeId !== before.leader)!.nodeId;
+    const load = writeLoad(4);
+    await waitFor('writes', () => load.acks.length > 20 || undefined, 60_000);
+    process.kill(postmasterPid(follower), 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(
+      'writes after the kill',
+      () => load.acks.filter((a) => a.at > killedAt + 1000).length > 20 || undefined,
+    );
+    await load.stop();
+    await waitFor(
+      'the follower to be restarted',
+      async () => (await eventsOf('NodeRestarted')).some((e) => e.data.nodeId === follower) || undefined,
+      60_000,
+    );
+    expect((await view()).term).toBe(before.term);
+    expect(await missingOn(before.nodes.find((n) => n.nodeId === before.leader)!.port!, load.acks)).toBe(0);
+  });
+
+  it('both followers frozen: `strict` makes writes wait; `available` goes asynchronous, then synchronous again', async () => {
+    const before = await settled();
+    expect((await t.cli('cluster', 'durability', 'hafail', 'strict')).code).toBe(0);
+    const followers = before.nodes.filter((n) => n.nodeId !== before.leader).map((n) => postmasterPid(n.nodeId));
+    for (const pid of followers) {
+      signalServer(pid, 'SIGSTOP');
+      frozen.add(pid);
+    }
+    await sleep(8000); // past the replication timeouts and the grace: nothing degrades under `strict`
+    // The commit waits for a follower: the client gives up first.
+    await expect(insertWithin(3000, 'INSERT INTO acked VALUES (99, 1)')).rejects.toThrow(/timeout/i);
+    expect(await eventsOf('SyncReplicationDegraded')).toHaveLength(0);
+    expect((await t.cli('cluster', 'durability', 'hafail', 'available')).code).toBe(0);
+    await waitFor(
+      'synchronous replication to degrade',
+      async () => (await eventsOf('SyncReplicationDegraded')).length > 0 || undefined,
+      60_000,
+    );
+    psql(url, 'INSERT INTO acked VALUES (99, 2)');
+    for (const pid of followers) {
+      signalServer(pid, 'SIGCONT');
+      frozen.delete(pid);
+    }
+    await waitFor(
+      'synchronous replication to be restored',
+      async () => (await eventsOf('SyncReplicationRestored')).length > 0 || undefined,
+      60_000,
+    );
+    expect((await view()).term).toBe(before.term);
   });
 });

@@ -3,10 +3,10 @@ import type { Logger } from '@pgfleet/kit';
 import type { Watcher } from './watcher.js';
 
 /**
- * The answer to a gateway's agent check `{clusterId} {nodeId} rw|ro`: `down` only when this
- * service knows the node must not take that traffic (a fenced old leader; a standby asked for
- * writes; the leader, or any primary, asked for reads), `up` otherwise, also when it knows nothing:
- * HAProxy's own checks and the runtime API decide then. Pure.
+ * The answer to a gateway's agent check `{clusterId} {nodeId} rw|ro`: `down` when this service
+ * knows the node must not take that traffic (a fenced old leader; a standby asked for writes; the
+ * leader, a primary or a follower that does not answer asked for reads), `up` otherwise, also when
+ * it knows nothing of the node: HAProxy's own checks and the runtime API decide then. Pure.
  */
 export function agentAnswer(watcher: Pick<Watcher, 'views' | 'watchOf'>, request: string): 'up' | 'down' {
   const [clusterId = '', nodeId = '', mode = ''] = request.trim().split(/\s+/);
@@ -15,10 +15,13 @@ export function agentAnswer(watcher: Pick<Watcher, 'views' | 'watchOf'>, request
   if (!view || !node) return 'up';
   if (node.fenced) return 'down';
   const probe = watcher.watchOf(clusterId, nodeId)?.last;
-  if (mode === 'rw') return probe?.reachable && probe.inRecovery === true ? 'down' : 'up';
+  // Writes: the recorded leader is up at once (its last probe may predate its promotion); another
+  // node known to be a standby is down.
+  if (mode === 'rw') return view.leader !== nodeId && probe?.reachable && probe.inRecovery ? 'down' : 'up';
   if (mode === 'ro') {
     if (view.leader === nodeId) return 'down';
-    return probe?.reachable && probe.inRecovery === false ? 'down' : 'up';
+    // A follower that does not answer (restarting: "the database system is starting up") is down too.
+    return !probe || (probe.reachable && probe.inRecovery) ? 'up' : 'down';
   }
   return 'up';
 }
@@ -30,7 +33,7 @@ export function agentAnswer(watcher: Pick<Watcher, 'views' | 'watchOf'>, request
  */
 export function serveAgent(address: string, watcher: Watcher, log: Logger): { close(): Promise<void> } {
   const sep = address.lastIndexOf(':');
-  const host = address.slice(0, sep);
+  const host = address.slice(0, sep).replace(/^\[(.*)\]$/, '$1'); // [::1]:7490
   const port = Number(address.slice(sep + 1));
   let server: Server | undefined;
   let retry: NodeJS.Timeout | undefined;

@@ -23,7 +23,7 @@ export const HaConfig = BaseConfig.extend({
   /** `host:port` where the gateways' HAProxy agent checks ask whether a node takes writes (or reads). */
   PGFLEET_HA_AGENT: z
     .string()
-    .regex(/^[0-9A-Za-z.:-]+:\d{1,5}$/, 'must be host:port')
+    .regex(/^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+):\d{1,5}$/, 'must be host:port')
     .optional(),
 });
 export type HaConfig = z.infer<typeof HaConfig>;
