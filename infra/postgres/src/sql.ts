@@ -37,6 +37,9 @@ export async function withClient<T>(target: SqlTarget, fn: (q: Queryable) => Pro
     connectionTimeoutMillis: target.connectTimeoutMs ?? 10000,
     ...(target.queryTimeoutMs !== undefined ? { query_timeout: target.queryTimeoutMs } : {}),
   });
+  // A server that dies under an idle connection emits 'error' on it: the caller learns it from its
+  // next query; unhandled, it would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);
