@@ -201,7 +201,7 @@ afterAll(async () => {
 });
 
 describe('automatic failover with two HA replicas', () => {
-  it('kill -9 of the leader under 8 writers: a follower is promoted, every acknowledged row is there, once', async () => {
+  it('kill -9 of the leader under 8 writers: a follower promoted, every acknowledged row there, once', async () => {
     const r = await loseLeaderUnderLoad('kill');
     console.log(`kill -9: first acknowledged write on the new leader ${r.recoveryMs} ms after the kill`);
     expect(await missingOn(r.newPort, r.acks)).toBe(0);
@@ -231,7 +231,7 @@ describe('automatic failover with two HA replicas', () => {
     expect(psql(direct, 'SELECT pg_is_in_recovery()')).toBe('t');
   });
 
-  it('SIGSTOP of the leader under load: failover; after SIGCONT it takes no write through the URL and rejoins', async () => {
+  it('SIGSTOP of the leader under load: failover; woken up it takes no write via the URL, rejoins', async () => {
     const r = await loseLeaderUnderLoad('freeze');
     console.log(`SIGSTOP: first acknowledged write on the new leader ${r.recoveryMs} ms after the freeze`);
     expect(await missingOn(r.newPort, r.acks)).toBe(0);
@@ -303,7 +303,7 @@ describe('automatic failover with two HA replicas', () => {
     expect(await missingOn(before.nodes.find((n) => n.nodeId === before.leader)!.port!, load.acks)).toBe(0);
   });
 
-  it('both followers frozen: `strict` makes writes wait; `available` goes asynchronous, then synchronous again', async () => {
+  it('both followers frozen: `strict` writes wait; `available` goes asynchronous, then back', async () => {
     const before = await settled();
     expect((await t.cli('cluster', 'durability', 'hafail', 'strict')).code).toBe(0);
     const followers = before.nodes.filter((n) => n.nodeId !== before.leader).map((n) => postmasterPid(n.nodeId));

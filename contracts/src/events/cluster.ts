@@ -85,7 +85,7 @@ export const clusterEvents = {
     timeline: z.number().int().positive().optional(),
     lagBytes: z.number().int().nonnegative().optional(),
   }),
-  /** A node of a cluster with nothing to fail over to (Sandbox, Starter) was restarted in place after its server died. */
+  /** A node whose server died was restarted in place (a single-node cluster's, or a follower's). */
   NodeRestarted: z.object({ nodeId: Id, pid: z.number().int().positive().optional(), reason: z.string() }),
   /** A fenced old leader follows the new one again: rewound with pg_rewind, or cloned afresh when that failed. */
   NodeRejoined: z.object({

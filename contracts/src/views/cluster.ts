@@ -232,7 +232,10 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
     case 'NodeHealthChanged': {
       const { nodeId, health, timeline, lagBytes } = event.data;
       // Absent figures (an unreachable node's) keep the last ones known.
-      const known = { ...(timeline !== undefined ? { timeline } : {}), ...(lagBytes !== undefined ? { lagBytes } : {}) };
+      const known = {
+        ...(timeline !== undefined ? { timeline } : {}),
+        ...(lagBytes !== undefined ? { lagBytes } : {}),
+      };
       return { ...next, nodes: withNode(nodeId, { health, ...known }) };
     }
     case 'NodeRestarted':

@@ -145,7 +145,7 @@ describe('operations on a cluster stream (real event store)', () => {
     );
   });
 
-  it('two replicas running the same operation: one executes it, the other skips it while the lock is held', async () => {
+  it('two replicas run one operation: one executes it, the other skips it while the lock is held', async () => {
     const clusterId = await aCluster();
     const reply = await requestOperation(store, clusterId, { kind: 'certs-rotate', params: {} });
     if (!reply.ok) throw new Error(reply.message);

@@ -24,7 +24,8 @@ export async function failoverCluster(
   }
   const watch = deps.watcher.watchOf(cmd.clusterId, from);
   if (watch?.last?.reachable && watch.last.inRecovery === false) {
-    const message = `the leader ${from} is alive: use "pgfleet cluster switchover ${view.name}" to hand it over without loss`;
+    const switchover = `pgfleet cluster switchover ${view.name}`;
+    const message = `the leader ${from} is alive: use "${switchover}" to hand it over without loss`;
     return { ok: false, code: 'LEADER_ALIVE', message, details: { leader: from } };
   }
   const operationId = meta.commandId ? operationIdFor(meta.commandId) : uuidv7();

@@ -248,7 +248,7 @@ describe('replication through the process runtime with real PostgreSQL 15', () =
     await expect(runtime.repoint(b, await upstream(c), 'node_b')).rejects.toThrow(/is a leader, not a standby/);
   });
 
-  it('fails over: detached standbys stop receiving, one is promoted, the crashed old leader is rewound and follows it', async () => {
+  it('fails over: standbys detached, one promoted, the crashed old leader rewound to follow it', async () => {
     const [a, b, c] = [nodes.a.info.nodeId, nodes.b.info.nodeId, nodes.c.info.nodeId];
     // The fence: both standbys of b stop receiving, and say how far they got.
     const detached = await Promise.all([runtime.detach(a), runtime.detach(c)]);

@@ -45,7 +45,7 @@ export type HaAction =
   | { kind: 'failover'; from: string; reason: string; streaming: string[] }
   | { kind: 'rejoin'; nodeId: string; reason: string }
   | { kind: 'degrade'; leader: string; reason: string }
-  /** Synchronous replication is recorded degraded but the leader still waits for a follower: set it asynchronous again. */
+  /** Recorded degraded, but the leader still waits for a follower: set it asynchronous again. */
   | { kind: 'reapply-async'; leader: string }
   | { kind: 'restore'; leader: string; names: string[] };
 

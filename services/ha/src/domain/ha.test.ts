@@ -45,7 +45,7 @@ const failoverStarted = (operationId: string, term = 1, from = 'node1'): Cluster
 ];
 
 describe('failover decisions, given/when/then', () => {
-  it('a lost leader of a ready Business cluster: FailoverStarted for the next term with its operation, one append', () => {
+  it('a lost Business leader: FailoverStarted for the next term with its operation, in one append', () => {
     spec
       .given(business())
       .when(startFailover('f1'))
@@ -218,7 +218,7 @@ describe('assessing a cluster from its probes', () => {
     });
   });
 
-  it('two sources must agree: a silent leader within the grace, or one a follower still streams from, is not lost', () => {
+  it('two sources agree or nothing: silent within the grace, or still streamed from, is not lost', () => {
     const silent: NodeProbe = { process: 'running', reachable: false, error: 'timeout' };
     const within = watches({
       node1: { last: silent, unreachableSince: now - 1000 },
@@ -240,7 +240,7 @@ describe('assessing a cluster from its probes', () => {
     expect(kinds(assessCluster(view, lost, now, settings))).toEqual(['failover']);
   });
 
-  it('a dead follower, or the server of a single-node cluster, is restarted in place; nothing while an operation runs', () => {
+  it('a dead follower or single-node server is restarted in place; nothing while an operation runs', () => {
     const w = watches({
       node1: { last: leaderUp },
       node2: { last: { process: 'stopped', reachable: false } },
