@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBackupCommands } from './cli/backupCommands.js';
 import { CliError } from './cli/client.js';
 import { registerClusterCommands } from './cli/clusterCommands.js';
+import { registerHaCommands } from './cli/haCommands.js';
 import { registerHistoryCommands } from './cli/historyCommands.js';
 import { registerNetworkCommands } from './cli/networkCommands.js';
 import { registerOperationCommands } from './cli/operationCommands.js';
@@ -64,6 +65,7 @@ registerClusterCommands(program, out);
 registerHistoryCommands(program, out);
 registerBackupCommands(program, out);
 registerNetworkCommands(program, out);
+registerHaCommands(program, out);
 registerOperationCommands(program, out);
 
 function fail(error: unknown): never {

@@ -1,9 +1,12 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseWith } from '@pgfleet/contracts';
 import { RestoreBody, ScheduleBody } from '../http/backupSchemas.js';
 import { downloadBackup } from './backupDownload.js';
 import { apiClient, CliError } from './client.js';
+import { connectForEvents, followEvents, requestTime, streamSubject } from './followEvents.js';
 import { table } from './format.js';
 import { NO_WAIT_HELP, runLongAction, startedLine } from './operationWait.js';
 
@@ -26,7 +29,6 @@ interface BackupShown extends BackupRow {
   progress: { bytes: number; startedAt: number } | null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const enc = encodeURIComponent;
 
 function bytes(n: number | null | undefined): string {
@@ -42,26 +44,104 @@ function bytes(n: number | null | undefined): string {
 }
 const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 
-/** Poll a backup until it is completed or failed, printing the bytes written so far (stderr). */
-async function waitForBackup(name: string, id: string, json: boolean, timeoutMs = 6 * 3600_000): Promise<BackupShown> {
+/** Events after which a backup is no longer on its way: the wait for it is over. */
+const ENDED: ReadonlySet<string> = new Set([
+  'BackupCompleted',
+  'BackupFailed',
+  'BackupEvicted',
+  'BackupExpired',
+  'BackupDeleted',
+]);
+/** While events are followed, the bytes written so far are asked for this often (for the progress line). */
+const PROGRESS_EVERY_MS = 1000;
+/** Without events (NATS out of reach), the backup is asked for this often. */
+const POLL_EVERY_MS = 100;
+
+interface BackupWait {
+  name: string;
+  clusterId: string;
+  backupId: string;
+  /** When the request was sent (less a margin): its events are followed from then. */
+  since: Date;
+  json: boolean;
+  /** The NATS connection opened while the request was in flight. */
+  connection: Promise<NatsConnection>;
+  timeoutMs?: number;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const pause = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
+
+/**
+ * Wait for a backup to end: follow its cluster's backup events from the request on and stop as
+ * soon as one says this backup ended, then read it once (as `backup list` shows it); meanwhile
+ * print its start and, every second, the bytes written so far (stderr). If NATS cannot be reached
+ * the backup is read every 100 ms instead. Completed: the backup; else an error with its status.
+ */
+async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   const api = apiClient();
-  const deadline = Date.now() + timeoutMs;
+  const { name, backupId: id } = w;
+  const timeoutMs = w.timeoutMs ?? 6 * 3600_000;
+  const show = () => api.call<BackupShown>('GET', `/v1/clusters/${enc(name)}/backups/${enc(id)}`);
   let last = '';
-  for (;;) {
-    const b = await api.call<BackupShown>('GET', `/v1/clusters/${enc(name)}/backups/${enc(id)}`);
-    const line = b.status === 'running' ? `running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far` : b.status;
-    if (!json && line !== last) process.stderr.write(`  backup ${id}: ${line}\n`);
+  const say = (line: string) => {
+    if (!w.json && line !== last) process.stderr.write(`  backup ${id}: ${line}\n`);
     last = line;
-    if (b.status === 'completed') return b;
-    if (b.status !== 'requested' && b.status !== 'running') {
-      const what = b.status === 'failed' ? `failed: ${b.failedReason ?? 'unknown reason'}` : `is ${b.status}`;
-      throw new CliError(`backup ${id} of ${name} ${what}`, 'BACKUP_FAILED', { backupId: id, status: b.status });
+  };
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  let eventsLost = false;
+  // The bytes so far (for people), and the end of the backup when there are no events to follow.
+  const polled = (async () => {
+    for (;;) {
+      await pause(eventsLost ? POLL_EVERY_MS : PROGRESS_EVERY_MS, stop.signal);
+      if (stop.signal.aborted) return;
+      // A lost progress read is only a missed line while the events tell the end.
+      const b = await show().catch((error: unknown) => {
+        if (eventsLost) throw error;
+        return undefined;
+      });
+      if (!b) continue;
+      if (b.status === 'running') say(`running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far`);
+      if (b.status !== 'requested' && b.status !== 'running') return;
     }
-    if (Date.now() > deadline) {
-      throw new CliError(`backup ${id} of ${name} is still ${b.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
-    }
-    await sleep(100);
+  })();
+  const followed = followEvents(api, {
+    subjects: [streamSubject(`backups-${w.clusterId}`)],
+    since: w.since,
+    goesOn: `backup ${id} of ${name} goes on; see it with "pgfleet backup list ${name}"`,
+    signal: stop.signal,
+    connection: w.connection,
+    onEvent: (e) => {
+      if ((e.data as { backupId?: unknown }).backupId !== id) return false;
+      if (e.type === 'BackupStarted') say(`running on ${e.data.node}`);
+      return ENDED.has(e.type);
+    },
+  }).then(
+    () => undefined,
+    (error: unknown) => {
+      if (!(error instanceof CliError) || error.code !== 'UNAVAILABLE') throw error;
+      eventsLost = true;
+      return polled;
+    },
+  );
+  let b: BackupShown;
+  try {
+    await Promise.race([followed, polled]);
+    stop.abort();
+    b = await show(); // while the NATS connection closes
+  } finally {
+    clearTimeout(timer);
+    stop.abort();
+    await Promise.allSettled([followed, polled]);
   }
+  say(b.status);
+  if (b.status === 'completed') return b;
+  if (b.status === 'requested' || b.status === 'running') {
+    throw new CliError(`backup ${id} of ${name} is still ${b.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
+  }
+  const what = b.status === 'failed' ? `failed: ${b.failedReason ?? 'unknown reason'}` : `is ${b.status}`;
+  throw new CliError(`backup ${id} of ${name} ${what}`, 'BACKUP_FAILED', { backupId: id, status: b.status });
 }
 
 export function registerBackupCommands(program: Command, out: (opts: { json?: boolean }) => Out): void {
@@ -75,13 +155,18 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .option('--no-wait', 'return once the request is accepted')
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
-      type Requested = { backupId: string; result?: { evicted?: string } };
-      const res = await apiClient().call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
+      type Requested = { clusterId: string; backupId: string; result?: { evicted?: string } };
+      const api = apiClient();
+      const since = requestTime();
+      // NATS is reached while the request is in flight: the events are followed as soon as it is answered.
+      const connection = o.wait ? connectForEvents(api) : undefined;
+      const res = await api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
       const gone = res.result?.evicted;
       const evicted = gone ? ` (the oldest on-demand backup ${gone} was evicted to make room)` : '';
       if (!o.json && evicted) process.stderr.write(`  quota reached${evicted}\n`);
-      if (!o.wait) return out(o)(`backup ${res.backupId} of ${name} requested${evicted}`, res);
-      const b = await waitForBackup(name, res.backupId, Boolean(o.json));
+      if (!connection) return out(o)(`backup ${res.backupId} of ${name} requested${evicted}`, res);
+      const wait = { name, clusterId: res.clusterId, backupId: res.backupId, since, json: Boolean(o.json) };
+      const b = await waitForBackup({ ...wait, connection });
       const done = `backup ${b.id} of ${name} completed on ${b.node}: ${bytes(b.size)} in ${seconds(b.duration)}`;
       out(o)(`${done}, sha256 ${b.sha256}${evicted}`, { ...b, ...(gone ? { evicted: gone } : {}) });
     });

@@ -1,7 +1,9 @@
-import type { Command } from 'commander';
-import { parseWith } from '@pgfleet/contracts';
+import { type Command, Option } from 'commander';
+import { Durability, parseWith } from '@pgfleet/contracts';
+import type { ClusterShown } from '../http/clusterShown.js';
 import { CreateClusterBody } from '../http/schemas.js';
 import { apiClient, CliError } from './client.js';
+import { renderCluster } from './clusterShow.js';
 import { clusterAction, waitForCluster } from './clusterWait.js';
 import { requestTime } from './followEvents.js';
 import { table } from './format.js';
@@ -15,22 +17,14 @@ interface ClusterRow {
   plan: string;
   version: number;
   leader?: string;
-  nodes: number | NodeRow[];
+  nodes: number | unknown[];
   clusterId: string;
   failureReason?: string;
-}
-interface NodeRow {
-  nodeId: string;
-  role: string;
-  state: string;
-  port?: number;
-  timeline?: number;
-  lagBytes?: number | null;
-  pid?: number;
 }
 interface CreateOptions {
   plan: string;
   version: string;
+  durability: string;
   account: string;
   wait: boolean;
   json?: boolean;
@@ -43,11 +37,19 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
     .description('create a cluster and wait until it is ready')
     .requiredOption('--plan <plan>', 'plan id, e.g. sandbox, starter-512, business-1024')
     .option('--version <major>', 'PostgreSQL major version (13 or 15)', '15')
+    .addOption(
+      new Option(
+        '--durability <mode>',
+        'with no follower in sync: strict makes writes wait, available lets the leader go asynchronous',
+      )
+        .choices(Durability.options)
+        .default('available'),
+    )
     .option('--account <id>', 'account id', 'default')
     .option('--no-wait', 'return once the request is accepted')
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: CreateOptions) => {
-      const input = { name, plan: o.plan, version: Number(o.version), accountId: o.account };
+      const input = { name, plan: o.plan, version: Number(o.version), accountId: o.account, durability: o.durability };
       const body = parseWith(CreateClusterBody, input, 'cluster');
       if (!body.ok) throw new CliError(body.rejection.message, body.rejection.code, body.rejection.details);
       const api = apiClient();
@@ -81,33 +83,21 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
 
   cluster
     .command('show <name>')
-    .description('a cluster and its nodes: role, state, port, timeline, lag')
+    .description('nodes (health, lag, timeline, sync role, fenced), durability and last failover of a cluster')
     .option('--json')
     .action(async (name: string, o: { json?: boolean }) => {
-      type Parked = { consumer: string; eventId: string; eventType: string; error: string; at?: string };
-      type Shown = ClusterRow & { nodes: NodeRow[] | { error: string }; handlingFailures?: Parked[] };
-      const c = await apiClient().call<Shown>('GET', `/v1/clusters/${name}`);
-      const nodes = Array.isArray(c.nodes) ? c.nodes : [];
-      const failure = c.failureReason ? `: ${c.failureReason}` : '';
-      const head = `cluster ${c.name} (${c.clusterId}) plan ${c.plan}, PostgreSQL ${c.version}, ${c.status}${failure}`;
-      const lag = (n: NodeRow) => n.lagBytes ?? (n.role === 'leader' ? '' : 'unknown');
-      const rows = nodes.map((n) => [n.nodeId, n.role, n.state, n.port, n.timeline, lag(n)]);
-      const body = Array.isArray(c.nodes)
-        ? table(['NODE', 'ROLE', 'STATE', 'PORT', 'TL', 'LAG(bytes)'], rows)
-        : (c.nodes as { error: string }).error;
-      const parked = (c.handlingFailures ?? []).map(
-        (f) =>
-          `\nparked: ${f.eventType} ${f.eventId} given up by ${f.consumer}${f.at ? ` at ${f.at}` : ''}: ${f.error}`,
-      );
-      out(o)(`${head}\n${body}${parked.join('')}`, c);
+      const c = await apiClient().call<ClusterShown>('GET', `/v1/clusters/${name}`);
+      out(o)(renderCluster(c), c);
     });
 
   cluster
     .command('url <name>')
     .description('the connection URL (with the password)')
+    .option('--readonly', 'the read-only URL instead: the followers, round robin (pg_is_in_recovery() there)')
     .option('--json')
-    .action(async (name: string, o: { json?: boolean }) => {
-      const r = await apiClient().call<{ url: string }>('GET', `/v1/clusters/${name}/url`);
+    .action(async (name: string, o: { json?: boolean; readonly?: boolean }) => {
+      const query = o.readonly ? '?readonly=true' : '';
+      const r = await apiClient().call<{ url: string }>('GET', `/v1/clusters/${name}/url${query}`);
       out(o)(r.url, r);
     });
 

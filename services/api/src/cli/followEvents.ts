@@ -1,3 +1,4 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { type ApiClient, CliError } from './client.js';
 
@@ -18,6 +19,23 @@ export interface FollowOptions {
   goesOn: string;
   /** Stop following early (e.g. a bounded wait for the gateways after a switchover). */
   signal?: AbortSignal;
+  /** A connection opened ahead by `connectForEvents` (else one is opened now); closed at the end. */
+  connection?: Promise<NatsConnection>;
+}
+
+/**
+ * Load the NATS client and connect, the way `followEvents` does, ahead of a request whose events
+ * will be followed: the connection is ready by the time the request is answered. Hand it to
+ * `followEvents` (`connection`), which reports its failure and closes it.
+ */
+export function connectForEvents(api: ApiClient): Promise<NatsConnection> {
+  const connecting = (async () => {
+    const servers = api.natsUrl();
+    const [{ connectBus }] = await Promise.all([import('@pgfleet/bus'), import('@nats-io/jetstream')]);
+    return connectBus({ servers, name: 'pgfleet-cli', waitOnFirstConnect: false, ...(await api.natsAuth()) });
+  })();
+  connecting.catch(() => undefined); // reported by followEvents
+  return connecting;
 }
 
 /**
@@ -27,7 +45,7 @@ export interface FollowOptions {
  * One consumer per subject: a consumer with several filters needs NATS 2.10.
  */
 export async function followEvents(api: ApiClient, opts: FollowOptions): Promise<'done' | 'aborted'> {
-  const { connectBus, decodeEvent } = await import('@pgfleet/bus');
+  const { decodeEvent } = await import('@pgfleet/bus');
   const { DeliverPolicy, jetstream } = await import('@nats-io/jetstream');
   const { EVENTS_STREAM } = await import('@pgfleet/contracts');
   const onSignal = (signal: NodeJS.Signals) => {
@@ -36,13 +54,14 @@ export async function followEvents(api: ApiClient, opts: FollowOptions): Promise
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let nc: Awaited<ReturnType<typeof connectBus>> | undefined;
+  let nc: NatsConnection | undefined;
   const feeds: { close(): Promise<unknown> }[] = [];
   try {
     const servers = api.natsUrl();
     try {
-      nc = await connectBus({ servers, name: 'pgfleet-cli', waitOnFirstConnect: false, ...(await api.natsAuth()) });
+      nc = await (opts.connection ?? connectForEvents(api));
     } catch (error) {
+      if (error instanceof CliError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new CliError(`cannot follow the events on NATS at ${servers} (${reason}); ${opts.goesOn}`, 'UNAVAILABLE');
     }
@@ -110,6 +129,16 @@ export function eventLine(e: EventEnvelope): string {
     case 'OperationFailed': {
       const where = `failed at step ${String(d.step)}: ${String(d.reason)}`;
       return `  ${e.occurredAt}  operation ${String(d.operationId)} ${where}`;
+    }
+    case 'FailoverStarted':
+      return `  ${e.occurredAt}  FailoverStarted term ${e.data.term}, ${e.data.from} fenced: ${e.data.reason}`;
+    case 'LeaderChanged': {
+      const { from, to, reason, term } = e.data;
+      return `  ${e.occurredAt}  LeaderChanged ${from ?? '?'} → ${to} (${reason}${term ? `, term ${term}` : ''})`;
+    }
+    case 'NodeHealthChanged': {
+      const why = e.data.reason ? `: ${e.data.reason}` : '';
+      return `  ${e.occurredAt}  NodeHealthChanged ${e.data.nodeId} ${e.data.health}${why}`;
     }
     default: {
       const node = d.nodeId ? ` ${String(d.nodeId)}` : '';

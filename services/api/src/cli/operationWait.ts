@@ -1,6 +1,7 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { type ApiClient, CliError } from './client.js';
-import { eventLine, followEvents, requestTime, streamSubject } from './followEvents.js';
+import { connectForEvents, eventLine, followEvents, requestTime, streamSubject } from './followEvents.js';
 
 /** What the API answers to a long action: 202 with the operation, or (older services) 200 with the result. */
 export interface Accepted {
@@ -48,6 +49,7 @@ async function followOperation(
   op: { operationId: string; kind: string; streamId: string; since: Date; quiet: boolean; name: string },
   extraStreams: string[] = [],
   settle?: Settle,
+  connection?: Promise<NatsConnection>,
 ): Promise<OperationEnd> {
   // The events stream sequence of the operation's first event: earlier events (of the margin
   // before the request) are not about it. Events of other streams may arrive before it.
@@ -85,6 +87,7 @@ async function followOperation(
       since: op.since,
       goesOn: goesOn(op.operationId, op.kind),
       signal: stop.signal,
+      ...(connection ? { connection } : {}),
       onEvent: (e, seq) => {
         if (startSeq === undefined) {
           if (!mine(e)) {
@@ -132,11 +135,17 @@ export async function runLongAction(
   follow: { extraStreams?: (accepted: Accepted) => string[]; settle?: (accepted: Accepted) => Settle } = {},
 ): Promise<{ accepted: Accepted; end?: OperationEnd }> {
   const since = requestTime();
+  // NATS is reached while the request is in flight: the operation is followed as soon as it is accepted.
+  const connection = action.wait ? connectForEvents(api) : undefined;
   const accepted = await api.call<Accepted>(action.method, action.path, action.body);
   const { operationId, kind } = accepted;
-  if (!operationId || !kind || !action.wait) return { accepted };
+  if (!operationId || !kind || !connection) {
+    await connection?.then((nc) => nc.close()).catch(() => undefined);
+    return { accepted };
+  }
   const op = { operationId, kind, streamId: accepted.streamId, since, quiet: action.json, name: action.name };
-  const end = await followOperation(api, op, follow.extraStreams?.(accepted) ?? [], follow.settle?.(accepted));
+  const extra = follow.extraStreams?.(accepted) ?? [];
+  const end = await followOperation(api, op, extra, follow.settle?.(accepted), connection);
   return { accepted, end };
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { backupPaths } from './backupOpenapi.js';
+import { ClusterShown } from './clusterShown.js';
+import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
 import { idempotencyKeyHeader, operationAccepted, operationPaths } from './operationOpenapi.js';
 import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
@@ -43,9 +45,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/clusters/{name}': {
         get: {
-          summary: 'Show a cluster with its nodes',
+          summary:
+            'Show a cluster with its nodes (role, state, health, lag, timeline, sync/async, fenced), its ' +
+            'durability, failover term and last failover',
           parameters: nameParam,
-          responses: { 200: { description: 'cluster' }, ...errors },
+          responses: { 200: { description: 'cluster', content: json(ClusterShown) }, ...errors },
         },
         delete: { summary: 'Delete a cluster (an operation)', parameters: idempotent, responses: operation },
       },
@@ -58,13 +62,17 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/clusters/{name}/url': {
         get: {
-          summary: 'Connection URL (with the password)',
-          parameters: nameParam,
+          summary: 'Connection URL (with the password); ?readonly=true: the read-only one (followers, round robin)',
+          parameters: [
+            ...nameParam,
+            { name: 'readonly', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } },
+          ],
           responses: { 200: { description: 'url' }, ...errors },
         },
       },
       ...backupPaths(),
       ...networkPaths(),
+      ...haPaths(),
       ...operationPaths(),
       '/v1/clusters/{name}/audit': {
         get: {

@@ -5,7 +5,6 @@ import {
   isClusterEvent,
   type ClusterView,
   type EventEnvelope,
-  type HandlingFailure,
   type Operation,
 } from '@pgfleet/contracts';
 import type { EventStore, Subscription } from '@pgfleet/eventstore';
@@ -141,9 +140,9 @@ export class ClusterProjection {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Events about the cluster that a service's consumer gave up on after its last retry (parked). */
-  handlingFailuresOf(clusterId: string): HandlingFailure[] {
-    return this.clusters.get(clusterId)?.view.ops.handlingFailures ?? [];
+  /** The cluster view (the contracts' fold of its stream) as folded so far. */
+  viewOf(clusterId: string): ClusterView | undefined {
+    return this.clusters.get(clusterId)?.view;
   }
 
   /** The operations of a cluster, oldest first. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountId, ClusterName, PlanId, PostgresVersion } from '@pgfleet/contracts';
+import { AccountId, ClusterName, Durability, Id, PlanId, PostgresVersion } from '@pgfleet/contracts';
 
 /** Bodies and queries of the HTTP API; the OpenAPI document is generated from these. */
 export const CreateClusterBody = z.object({
@@ -7,7 +7,22 @@ export const CreateClusterBody = z.object({
   plan: PlanId,
   version: PostgresVersion.default(15),
   accountId: AccountId.default('default'),
+  /** What the leader does when no follower acknowledges commits: `strict` waits, `available` goes asynchronous. */
+  durability: Durability.default('available'),
 });
+
+/** `POST /v1/clusters/{name}/failover`: the follower to promote, and consent to lose acknowledged commits. */
+export const FailoverBody = z
+  .object({
+    /** Default: the most advanced follower that confirmed it is fenced from the old leader. */
+    to: Id.optional(),
+    /** Promote even a follower that may miss commits the old leader acknowledged (durability `available`). */
+    acceptDataLoss: z.boolean().default(false),
+  })
+  .strict();
+
+/** `PUT /v1/clusters/{name}/durability`. */
+export const DurabilityBody = z.object({ durability: Durability }).strict();
 
 export const AccountQuery = z.object({ accountId: AccountId.default('default') });
 

@@ -7,10 +7,12 @@ import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
 import { registerBackupRoutes } from './backupRoutes.js';
+import { type LiveNode, showCluster } from './clusterShown.js';
 import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
 import { findCluster, requestMeta } from './clusterLookup.js';
+import { registerHaRoutes } from './haRoutes.js';
 import { registerHistoryRoutes } from './historyRoutes.js';
 import { IdempotencyRecords, registerIdempotency } from './idempotency.js';
 import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js';
@@ -28,6 +30,19 @@ export interface ApiServerOptions {
 
 /** At shutdown, requests still running after this are cut (their operations go on in the services). */
 const CLOSE_GRACE_MS = 3000;
+
+/** What each node's PostgreSQL says now (the provisioning service asks them), or why it is not known. */
+async function liveNodes(nc: NatsConnection, clusterId: string): Promise<LiveNode[] | { error: string }> {
+  const query = JSON.stringify({ clusterId });
+  try {
+    const m = await nc.request(querySubject('provisioning', 'ClusterStatus'), query, { timeout: 5000 });
+    const answer = m.json() as { nodes?: LiveNode[]; error?: unknown };
+    if (Array.isArray(answer.nodes)) return answer.nodes;
+    return { error: `node status unavailable: ${String(answer.error ?? 'no nodes in the answer')}` };
+  } catch (e) {
+    return { error: `node status unavailable: ${String(e)}` };
+  }
+}
 
 /** The HTTP API: validates with zod at the boundary, sends commands over NATS, reads projections. */
 export async function startApiServer(opts: ApiServerOptions) {
@@ -79,17 +94,19 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.get('/v1/clusters/:name', async (req, reply) => {
     const row = await findCluster(projection, req, reply);
     if (!row) return;
-    const query = JSON.stringify({ clusterId: row.clusterId });
-    const nodes = await opts.nc
-      .request(querySubject('provisioning', 'ClusterStatus'), query, { timeout: 5000 })
-      .then((m) => (m.json() as { nodes: unknown[] }).nodes)
-      .catch((e: unknown) => ({ error: `node status unavailable: ${String(e)}` }));
-    // Events a service gave up on after its last retry are parked and shown here (HandlingFailed).
-    const handlingFailures = projection.handlingFailuresOf(row.clusterId);
-    return { ...row, nodes, ...(handlingFailures.length > 0 ? { handlingFailures } : {}) };
+    const view = projection.viewOf(row.clusterId);
+    if (!view) return reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${row.name}` });
+    return showCluster(row, view, await liveNodes(opts.nc, row.clusterId));
   });
 
   app.get('/v1/clusters/:name/url', async (req, reply) => {
+    // `?readonly=true`: the read-only endpoint (the followers, round robin) instead of the leader's.
+    const readonlyParam = (req.query as { readonly?: unknown } | undefined)?.readonly;
+    if (readonlyParam !== undefined && readonlyParam !== 'true' && readonlyParam !== 'false') {
+      const message = 'readonly must be true or false';
+      return reject(reply, { code: 'VALIDATION_FAILED', message, details: { field: 'readonly' } });
+    }
+    const readonly = readonlyParam === 'true';
     const row = await findCluster(projection, req, reply);
     if (!row) return;
     const { events } = await opts.store.readStream(streamIds.cluster(row.clusterId));
@@ -103,14 +120,20 @@ export async function startApiServer(opts: ApiServerOptions) {
       const message = `the password of cluster ${row.name} is missing from the secret store`;
       return reject(reply, { code: 'INTERNAL', message });
     }
-    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, findPlan(row.plan)?.gateways ?? 1);
+    if (readonly && state.nodes.length < 2) {
+      const message = `cluster ${row.name} has no follower to read from: its plan runs one node`;
+      return reject(reply, { code: 'NO_FOLLOWER', message });
+    }
+    const gateways = findPlan(row.plan)?.gateways ?? 1;
+    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, gateways, readonly);
     if (!gw) {
-      return reject(reply, { code: 'NOT_READY', message: `the gateway of cluster ${row.name} is not started yet` });
+      const what = readonly ? 'read-only endpoint' : 'gateway';
+      return reject(reply, { code: 'NOT_READY', message: `the ${what} of cluster ${row.name} is not started yet` });
     }
     const c = { ...ready.data, ...gw };
     const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
     const tls = tlsParams(opts.home, row.clusterId);
-    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls };
+    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls, readonly };
   });
 
   app.delete('/v1/clusters/:name', async (req, reply) => {
@@ -137,6 +160,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerOperationRoutes(app, { projection });
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
+  registerHaRoutes(app, { projection, nc: opts.nc });
 
   try {
     await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });

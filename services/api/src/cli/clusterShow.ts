@@ -1,0 +1,67 @@
+import type { ClusterShown, FailoverShown, NodeShown } from '../http/clusterShown.js';
+import { bytes, duration, table } from './format.js';
+
+/** `pgfleet cluster show NAME` as text (80 to 120 columns): the cluster, its HA state, its nodes. */
+
+const took = (f: FailoverShown) => (f.durationMs === null ? '' : `, took ${duration(f.durationMs)}`);
+
+/** One line on the last failover: when, from → to, why, how long it took (or where it failed). */
+function failoverLine(f: FailoverShown | null): string {
+  if (!f) return 'last failover: none';
+  const when = f.startedAt ? ` at ${f.startedAt}` : '';
+  if (f.status === 'failed') {
+    const where = f.error ? ` at step ${f.error.step}: ${f.error.reason}` : '';
+    return `last failover: term ${f.term} from ${f.from}${when} (${f.reason}) failed${where}${took(f)}`;
+  }
+  if (!f.to) return `failover running: term ${f.term} from ${f.from}${when} (${f.reason})`;
+  const finishing = f.status === 'running' ? '; the operation is finishing' : '';
+  return `last failover: term ${f.term}, ${f.from} → ${f.to}${when} (${f.reason})${took(f)}${finishing}`;
+}
+
+function lagOf(n: NodeShown, leader: string | undefined): string {
+  if (n.lagBytes !== null) return bytes(n.lagBytes);
+  return n.nodeId === leader ? '' : 'unknown';
+}
+
+function nodesTable(c: ClusterShown): string {
+  const rows = c.nodes.map((n) => [
+    n.nodeId,
+    n.role,
+    n.state,
+    n.health ?? 'unknown',
+    n.port,
+    n.timeline,
+    lagOf(n, c.leader),
+    n.replication ?? '',
+    n.fenced ? 'yes' : 'no',
+  ]);
+  return table(['NODE', 'ROLE', 'STATE', 'HEALTH', 'PORT', 'TL', 'LAG', 'SYNC', 'FENCED'], rows);
+}
+
+export function renderCluster(c: ClusterShown): string {
+  const failure = c.failureReason ? `: ${c.failureReason}` : '';
+  const timeline = c.timeline === null ? '' : `, timeline ${c.timeline}`;
+  const lines = [
+    `cluster ${c.name} (${c.clusterId}) plan ${c.plan}, PostgreSQL ${c.version}, ${c.status}${failure}`,
+    `durability ${c.durability}, failover term ${c.term}${timeline}`,
+    failoverLine(c.lastFailover),
+  ];
+  if (c.syncDegradedAt) {
+    lines.push(`synchronous replication degraded since ${c.syncDegradedAt}: writes are not acknowledged by a follower`);
+  }
+  if (c.nodeStatusError) lines.push(`${c.nodeStatusError} (nodes as last recorded)`);
+  lines.push(nodesTable(c));
+  const d = c.dataLossFailover;
+  if (d) {
+    const nodes = d.candidates.length > 0 ? `   (NODE: ${d.candidates.join(', ')})` : '';
+    lines.push(
+      `note: ${d.reason}`,
+      '  with durability available, a follower that may miss acknowledged commits is promoted only with:',
+      `  ${d.command}${nodes}`,
+    );
+  }
+  for (const f of c.handlingFailures ?? []) {
+    lines.push(`parked: ${f.eventType} ${f.eventId} given up by ${f.consumer}${f.at ? ` at ${f.at}` : ''}: ${f.error}`);
+  }
+  return lines.join('\n');
+}
