@@ -3,7 +3,7 @@ import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand, type CommandContext } from '@pgfleet/kit';
 import { haDecider, type HaCommand } from './domain/ha.js';
 
-export const HA_ACTOR: Actor = { kind: 'service', id: 'ha' };
+const HA_ACTOR: Actor = { kind: 'service', id: 'ha' };
 
 /** Decide `command` on the cluster's current stream and append with its version as expected version. */
 export function recordHa(

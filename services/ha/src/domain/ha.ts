@@ -88,7 +88,7 @@ function decideStartFailover(cmd: Extract<HaCommand, { type: 'StartFailover' }>,
   return withOperation(view, cmd.operationId, 'failover', params, [started]);
 }
 
-export function decideHa(command: HaCommand, view: ClusterView): HaDecision {
+function decideHa(command: HaCommand, view: ClusterView): HaDecision {
   switch (command.type) {
     case 'StartFailover':
       return decideStartFailover(command, view);
