@@ -6,6 +6,8 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   eventstore: async () => (await import('./eventstore/index.js')).runEventstoreBench(),
   provisioning: async () => (await import('./provisioning/index.js')).runProvisioningBench(),
   backup: async () => (await import('./backup/index.js')).runBackupBench(),
+  failover: async () => (await import('./failover/index.js')).runFailoverBench(),
+  chaos: async () => (await import('./chaos/index.js')).runChaosBench(),
 };
 
 async function main(): Promise<void> {

@@ -20,7 +20,7 @@ export interface LocalServer {
   host: string;
   port: number;
   dataDir: string;
-  /** Directory of its unix socket: the data directory, or a short path under /tmp when that one is too long. */
+  /** Directory of its unix socket: beside the data directory, or a short path under /tmp when that one is too long. */
   socketDir: string;
   /** `postgres://postgres[:password]@127.0.0.1:port/db` */
   url(database?: string): string;

@@ -39,7 +39,7 @@ const SSL_OF_ME = 'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_p
 
 async function reloadUntil(check: () => Promise<boolean>) {
   const r = await psql(
-    `host=${server.dataDir} port=${server.port} user=postgres dbname=postgres`,
+    `host=${server.socketDir} port=${server.port} user=postgres dbname=postgres`,
     'SELECT pg_reload_conf()',
   );
   expect(r).toEqual({ code: 0, out: 't' });

@@ -1,54 +1,83 @@
-import { startPlatform } from '../../e2e/harness.js';
+import { cpus } from 'node:os';
+import { startBenchPlatform, Timeline, type TimedCli } from './platform.js';
 import { rawCluster } from './raw.js';
+import { loadNow, log, renderTable, type Figure } from './report.js';
 
-const RUNS = Number(process.env.BENCH_PROVISIONING_RUNS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const RUNS = Number(process.env.BENCH_PROVISIONING_RUNS ?? 5);
+const TARGET = 1.3;
+const PLANS = [
+  { plan: 'starter-512', nodes: 1 },
+  { plan: 'business-1024', nodes: 3 },
+] as const;
 
 /**
- * Time to Ready through the real CLI (`pgfleet cluster create`, which waits until ClusterReady)
- * beside the same servers made by hand with initdb / pg_basebackup / pg_ctl, in the same run.
+ * Time to a ready cluster as a user gets it — `pgfleet cluster create NAME --plan P --json`, from
+ * spawning the CLI until it returns with the cluster (it waits for ClusterReady) — through a running
+ * `pgfleet up`, beside the same servers made by hand with initdb / pg_ctl start (+ 2 x
+ * pg_basebackup and start for business) in the same run; one warm-up of each first, then `RUNS`
+ * runs in alternating order. The events of each create say where its time went.
  */
 export async function runProvisioningBench(): Promise<void> {
-  const t = await startPlatform();
-  const rows: string[][] = [];
+  const loadBefore = loadNow();
+  const t = await startBenchPlatform();
+  const figures: Figure[] = [];
+  const timelines: { plan: string; timeline: Timeline }[] = [];
   try {
-    for (const [plan, nodes] of [
-      ['starter-512', 1],
-      ['business-1024', 3],
-    ] as const) {
-      const ours: number[] = [];
-      const raw: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        raw.push(await rawCluster(nodes));
+    for (const { plan, nodes } of PLANS) {
+      const figure: Figure = {
+        metric: `cluster create ${plan} (${nodes} node${nodes > 1 ? 's' : ''})`,
+        pgfleet: [],
+        raw: [],
+        target: { maxRatio: TARGET },
+      };
+      const timeline = new Timeline();
+      for (let i = 0; i <= RUNS; i++) {
         const name = `bench-${plan.split('-')[0]}-${i}`;
-        const started = performance.now();
-        const r = await t.cli('cluster', 'create', name, '--plan', plan);
-        if (r.code !== 0) throw new Error(`create ${name} failed: ${r.stderr}`);
-        ours.push(performance.now() - started);
-        await t.cli('cluster', 'delete', name);
+        const ours = async () => {
+          const created = await t.cli('cluster', 'create', name, '--plan', plan, '--json');
+          const status = (JSON.parse(created.stdout) as { status: string }).status;
+          if (status !== 'ready') throw new Error(`cluster create ${name} returned a cluster ${status}`);
+          return created;
+        };
+        let created: TimedCli;
+        let rawMs: number;
+        if (i % 2 === 0) {
+          created = await ours();
+          rawMs = await rawCluster(nodes);
+        } else {
+          rawMs = await rawCluster(nodes);
+          created = await ours();
+        }
+        const warm = i === 0 ? ' (warm-up)' : '';
+        log(`${plan} run ${i}${warm}: pgfleet ${created.ms.toFixed(0)} ms, raw ${rawMs.toFixed(0)} ms`);
+        if (i > 0) {
+          figure.pgfleet.push(created.ms);
+          figure.raw.push(rawMs);
+          timeline.add(created, await t.audit(name));
+        }
+        await t.cli('cluster', 'delete', name, '--json');
       }
-      const ratio = median(ours) / median(raw);
-      rows.push([
-        `time to Ready, ${plan} (${nodes} node${nodes > 1 ? 's' : ''})`,
-        `${median(ours).toFixed(0)} ms`,
-        `${median(raw).toFixed(0)} ms`,
-        `${ratio.toFixed(2)}x`,
-        '<= 1.5x',
-        ratio <= 1.5 ? 'yes' : 'NO',
-      ]);
+      figures.push(figure);
+      timelines.push({ plan, timeline });
     }
   } finally {
+    log('stopping the platform and removing its home');
     await t.cleanup();
   }
-  const header = ['metric', 'pgfleet', 'raw baseline', 'ratio', 'target', 'met?'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   console.log(
-    `\nprovisioning: median of ${RUNS} runs; ` +
-      `pgfleet = wall time of \`pgfleet cluster create\` (CLI process start to ClusterReady); ` +
-      `raw = initdb + pg_ctl start (+ 2 x pg_basebackup + start)`,
+    [
+      '',
+      'pgfleet provisioning benchmark',
+      `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
+        `load ${loadBefore} before, ${loadNow()} after (1/5/15 min)`,
+      `${RUNS} runs after one warm-up, pgfleet and raw side by side in alternating order; ` +
+        'cells: median [min - max]; ratio and difference taken run by run',
+      'pgfleet = wall time of `pgfleet cluster create NAME --plan P --json` (CLI spawned -> returned, ready)',
+      'raw = initdb + pg_ctl start -w (business: + 2 x pg_basebackup -R -X stream -C + pg_ctl start -w, in turn)',
+      '',
+      renderTable(figures),
+      ...timelines.flatMap(({ plan, timeline }) => ['', `where the time of a ${plan} create goes:`, timeline.render()]),
+      '',
+    ].join('\n'),
   );
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const r of rows) console.log(line(r));
 }
