@@ -5,7 +5,7 @@ import type { FailoverTarget } from './target.js';
 /** Kills alternate: the leader's postmaster gets SIGKILL, then the leader's whole server is frozen (SIGSTOP). */
 export type KillMode = 'kill -9' | 'SIGSTOP';
 
-export interface KillResult {
+interface KillResult {
   mode: KillMode;
   /**
    * From the signal to the first write acknowledged by another server incarnation than the killed

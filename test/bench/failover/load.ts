@@ -33,7 +33,7 @@ const STATEMENT_TIMEOUT_FACTOR = 2.5;
 export type Incarnation = string;
 
 /** A write the server acknowledged: when the client received the answer, and from which incarnation. */
-export interface Ack {
+interface Ack {
   at: number;
   incarnation: Incarnation;
 }

@@ -18,7 +18,7 @@ export interface PatroniTimings {
   retry_timeout: number;
 }
 
-export const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
+const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
 
 interface PatroniNode extends ProxiedNode {
   dir: string;

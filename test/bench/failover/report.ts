@@ -1,12 +1,12 @@
 import type { KillMode, TargetResult } from './killLoop.js';
 
 /** The target the baselines are compared with; its row goes first when it ran. */
-export const SUBJECT = 'pgfleet';
+const SUBJECT = 'pgfleet';
 /** Issue 10: p95 of the recovery time at most 5 s, and no acknowledged commit lost. */
-export const TARGET_P95_MS = 5000;
+const TARGET_P95_MS = 5000;
 
 /** Nearest-rank percentile (p in 0..100) of a non-empty list. */
-export function percentile(values: readonly number[], p: number): number {
+function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
