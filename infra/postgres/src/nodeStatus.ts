@@ -16,6 +16,11 @@ export interface WalReceiverStatus {
   senderPort: number | null;
   slotName: string | null;
   receivedLsn: string | null;
+  /**
+   * How long ago it last heard from its sender (ms; null when never). A receiver hung connecting to a
+   * frozen server already says `streaming`: only a recent message shows a live stream.
+   */
+  silentMs: number | null;
 }
 
 export interface NodeStatus {
@@ -91,8 +96,10 @@ export async function nodeStatus(target: SqlTarget): Promise<NodeStatus> {
         slot_name: string | null;
         lsn: string | null;
         tli: number | null;
+        silent: string | null;
       }>(
-        `SELECT status, sender_host, sender_port, slot_name, flushed_lsn::text AS lsn, received_tli AS tli
+        `SELECT status, sender_host, sender_port, slot_name, flushed_lsn::text AS lsn, received_tli AS tli,
+                (extract(epoch FROM clock_timestamp() - last_msg_receipt_time) * 1000)::bigint::text AS silent
            FROM pg_stat_wal_receiver`,
       )
     ).rows[0];
@@ -111,6 +118,7 @@ export async function nodeStatus(target: SqlTarget): Promise<NodeStatus> {
         senderPort: rcv.sender_port,
         slotName: rcv.slot_name,
         receivedLsn: rcv.lsn,
+        silentMs: rcv.silent === null ? null : Number(rcv.silent),
       };
     return status;
   });

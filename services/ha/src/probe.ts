@@ -2,6 +2,9 @@ import { nodeStatus } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import type { NodeProbe } from './domain/assess.js';
 
+/** A WAL receiver that has not heard from its sender for this long does not stream from a live leader. */
+const STREAM_SILENCE_MS = 3000;
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Resolve with `promise` or reject after `ms` (the promise is left to settle on its own). */
@@ -30,7 +33,8 @@ export async function probeNode(runtime: NodeRuntime, runtimeId: string, timeout
       reachable: true,
       inRecovery: s.inRecovery,
       timeline: s.timeline,
-      receiverStreaming: s.receiver?.status === 'streaming',
+      // Streaming, and heard from its sender lately (a healthy idle stream hears from it every second).
+      receiverStreaming: s.receiver?.status === 'streaming' && (s.receiver.silentMs ?? Infinity) < STREAM_SILENCE_MS,
       senderPort: s.receiver?.senderPort ?? null,
       // Replay may be ahead of what the receiver flushed (WAL found in pg_wal): no lag then.
       ...(s.replayLagBytes !== undefined ? { replayLagBytes: Math.max(0, s.replayLagBytes) } : {}),
