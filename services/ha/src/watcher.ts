@@ -104,6 +104,17 @@ export class Watcher {
       }),
     );
     const current = this.views.get(clusterId) ?? view;
+    const leaderWatch = current.leader ? watches.get(current.leader) : undefined;
+    if (leaderWatch?.unreachableSince !== undefined) {
+      // While the leader is silent, what each follower said: why a failover is (not yet) decided.
+      const followers = Object.fromEntries(
+        [...watches].filter(([id]) => id !== current.leader).map(([id, w]) => [id, w.last]),
+      );
+      this.deps.log.debug(
+        { clusterId, silentMs: Date.now() - leaderWatch.unreachableSince, followers },
+        'leader silent',
+      );
+    }
     for (const action of assessCluster(current, watches, Date.now(), this.settings)) {
       await this.act(clusterId, current, action).catch((error) =>
         this.deps.log.warn({ clusterId, action: action.kind, err: message(error) }, 'ha action failed'),
