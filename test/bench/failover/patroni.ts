@@ -8,7 +8,8 @@ import { startEtcd, type Etcd } from './etcd.js';
 import { startHaproxy, type Haproxy, type ProxiedNode } from './haproxy.js';
 import { close as closeConnection } from './connections.js';
 import { ensureDebianPackages } from './install.js';
-import { killAll, postmastersUnder, processesUnder, signalTree, startDaemon, type Daemon } from './processes.js';
+import { postmastersUnder } from '../../e2e/harness.js';
+import { killAll, processesUnder, signalTree, startDaemon, type Daemon } from './processes.js';
 import type { FailoverTarget } from './target.js';
 
 /** Patroni's HA timings (bootstrap.dcs); undefined = Patroni's defaults (ttl 30, loop_wait 10, retry_timeout 10). */

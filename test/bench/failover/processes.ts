@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** A long-running process the benchmark started, leader of its own process group, output in a log file. */
 export interface Daemon {
@@ -144,25 +144,6 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch {
     // it ended meanwhile
   }
-}
-
-/**
- * Live postmasters (a `postgres` process whose parent is not one) working in a directory under
- * `dir`: what a crashed supervisor may have left behind. A postmaster's cwd is its data directory.
- */
-export function postmastersUnder(dir: string): number[] {
-  const procs = liveProcesses();
-  const comm = new Map(procs.map((p) => [p.pid, p.comm]));
-  return procs
-    .filter((p) => p.comm === 'postgres' && comm.get(p.ppid) !== 'postgres')
-    .filter((p) => {
-      try {
-        return readlinkSync(`/proc/${p.pid}/cwd`).startsWith(`${dir}/`);
-      } catch {
-        return false; // the process ended while we looked
-      }
-    })
-    .map((p) => p.pid);
 }
 
 /**
