@@ -41,7 +41,7 @@ describe('command request/reply', () => {
     );
     expect(reply).toEqual({ ok: true, streamId: 'cluster-prod-db', version: 1 });
     expect(appended.at(-1)).toEqual({
-      data: { name: 'prod-db', plan: 'starter-512', version: 15, accountId: 'default' },
+      data: { name: 'prod-db', plan: 'starter-512', version: 15, accountId: 'default', durability: 'available' },
       meta: { correlationId: 'c-1', actor: { kind: 'user', id: 'ada' } },
     });
   });

@@ -97,6 +97,7 @@ describe('the embedded NATS server with TLS and per-user permissions', () => {
         const info = await jetstreamManager(service).then((m) => m.streams.info('PGFLEET_EVENTS'));
         expect(info.state.messages).toBe(1);
         const sub = service.subscribe('pgfleet.commands.provisioning.Ping', { callback: (_e, m) => m.respond('pong') });
+        await service.flush(); // the server knows the subscription before the request is sent
         const reply = await platform.request('pgfleet.commands.provisioning.Ping', '', { timeout: 2000 });
         expect(reply.string()).toBe('pong');
         sub.unsubscribe();
