@@ -18,6 +18,10 @@ export async function failoverCluster(
   if (view.status === 'none' || view.status === 'deleted' || !from) {
     return { ok: false, code: 'CLUSTER_NOT_FOUND', message: 'no such cluster', details: { field: 'clusterId' } };
   }
+  if (view.nodes.length < 2) {
+    const message = `cluster ${view.name} has no follower to promote: its plan ${view.plan} runs one node`;
+    return { ok: false, code: 'NO_FOLLOWER', message, details: { field: 'clusterId' } };
+  }
   if (cmd.to !== undefined && !view.nodes.some((n) => n.nodeId === cmd.to && n.nodeId !== from)) {
     const message = `${cmd.to} is not a follower of cluster ${view.name}`;
     return { ok: false, code: 'VALIDATION_FAILED', message, details: { field: 'to' } };
