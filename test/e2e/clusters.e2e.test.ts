@@ -182,7 +182,9 @@ describe('clusters, end to end through the pgfleet CLI', () => {
       expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
       // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
       const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
-      const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && !e.type.startsWith('Operation'));
+      // The lifecycle; the HA service's health records come and go with its probes.
+      const lifecycle = (type: string) => !type.startsWith('Operation') && type !== 'NodeHealthChanged';
+      const own = history.filter((e) => e.streamId === `cluster-${clusterId}` && lifecycle(e.type));
       expect(own.map((e) => e.type)).toEqual([
         'ClusterRequested',
         'NodeProvisioned',
