@@ -6,7 +6,7 @@ import { parseWith } from '@pgfleet/contracts';
 import { RestoreBody, ScheduleBody } from '../http/backupSchemas.js';
 import { downloadBackup } from './backupDownload.js';
 import { apiClient, CliError } from './client.js';
-import { connectForEvents, followEvents, requestTime, streamSubject } from './followEvents.js';
+import { closeUnused, connectForEvents, followEvents, requestTime, streamSubject } from './followEvents.js';
 import { table } from './format.js';
 import { NO_WAIT_HELP, runLongAction, startedLine } from './operationWait.js';
 
@@ -52,9 +52,9 @@ const ENDED: ReadonlySet<string> = new Set([
   'BackupExpired',
   'BackupDeleted',
 ]);
-/** While events are followed, the bytes written so far are asked for this often (for the progress line). */
+/** While events are followed, people see the bytes written so far, read this often. */
 const PROGRESS_EVERY_MS = 1000;
-/** Without events (NATS out of reach), the backup is asked for this often. */
+/** Without events (NATS out of reach), the backup is read this often. */
 const POLL_EVERY_MS = 100;
 
 interface BackupWait {
@@ -74,9 +74,10 @@ const pause = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal
 
 /**
  * Wait for a backup to end: follow its cluster's backup events from the request on and stop as
- * soon as one says this backup ended, then read it once (as `backup list` shows it); meanwhile
- * print its start and, every second, the bytes written so far (stderr). If NATS cannot be reached
- * the backup is read every 100 ms instead. Completed: the backup; else an error with its status.
+ * soon as one says this backup ended, then read it once (as `backup list` shows it). People also
+ * see its start and, every second, the bytes written so far (stderr); with `--json` nothing is
+ * read meanwhile. If NATS cannot be reached the backup is read every 100 ms instead. Completed:
+ * the backup; else an error with its status.
  */
 async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   const api = apiClient();
@@ -91,8 +92,8 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), timeoutMs);
   let eventsLost = false;
-  // The bytes so far (for people), and the end of the backup when there are no events to follow.
-  const polled = (async () => {
+  /** Read the backup until it ended: the bytes so far for people, its end when there are no events. */
+  const poll = async () => {
     for (;;) {
       await pause(eventsLost ? POLL_EVERY_MS : PROGRESS_EVERY_MS, stop.signal);
       if (stop.signal.aborted) return;
@@ -105,7 +106,8 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
       if (b.status === 'running') say(`running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far`);
       if (b.status !== 'requested' && b.status !== 'running') return;
     }
-  })();
+  };
+  const polls = w.json ? [] : [poll()];
   const followed = followEvents(api, {
     subjects: [streamSubject(`backups-${w.clusterId}`)],
     since: w.since,
@@ -122,18 +124,18 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
     (error: unknown) => {
       if (!(error instanceof CliError) || error.code !== 'UNAVAILABLE') throw error;
       eventsLost = true;
-      return polled;
+      return polls[0] ?? poll();
     },
   );
   let b: BackupShown;
   try {
-    await Promise.race([followed, polled]);
+    await Promise.race([followed, ...polls]);
     stop.abort();
     b = await show(); // while the NATS connection closes
   } finally {
     clearTimeout(timer);
     stop.abort();
-    await Promise.allSettled([followed, polled]);
+    await Promise.allSettled([followed, ...polls]);
   }
   say(b.status);
   if (b.status === 'completed') return b;
@@ -160,7 +162,10 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
       const since = requestTime();
       // NATS is reached while the request is in flight: the events are followed as soon as it is answered.
       const connection = o.wait ? connectForEvents(api) : undefined;
-      const res = await api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
+      const res = await api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`).catch((error: unknown) => {
+        void closeUnused(connection);
+        throw error;
+      });
       const gone = res.result?.evicted;
       const evicted = gone ? ` (the oldest on-demand backup ${gone} was evicted to make room)` : '';
       if (!o.json && evicted) process.stderr.write(`  quota reached${evicted}\n`);

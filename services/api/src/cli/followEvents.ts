@@ -38,6 +38,11 @@ export function connectForEvents(api: ApiClient): Promise<NatsConnection> {
   return connecting;
 }
 
+/** Close a connection opened ahead for nothing (the request was refused, or there is nothing to follow). */
+export function closeUnused(connection: Promise<NatsConnection> | undefined): Promise<void> {
+  return (connection ?? Promise.resolve(undefined)).then((nc) => nc?.close()).catch(() => undefined);
+}
+
 /**
  * Follow events as they are published (JetStream ordered consumers from `since`: nothing is
  * acknowledged or stored, the client recreates one after a gap), until `onEvent` says done or

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { type ApiClient, CliError } from './client.js';
-import { connectForEvents, eventLine, followEvents, requestTime, streamSubject } from './followEvents.js';
+import { closeUnused, connectForEvents, eventLine, followEvents, requestTime, streamSubject } from './followEvents.js';
 
 /** What the API answers to a long action: 202 with the operation, or (older services) 200 with the result. */
 export interface Accepted {
@@ -137,10 +137,13 @@ export async function runLongAction(
   const since = requestTime();
   // NATS is reached while the request is in flight: the operation is followed as soon as it is accepted.
   const connection = action.wait ? connectForEvents(api) : undefined;
-  const accepted = await api.call<Accepted>(action.method, action.path, action.body);
+  const accepted = await api.call<Accepted>(action.method, action.path, action.body).catch((error: unknown) => {
+    void closeUnused(connection);
+    throw error;
+  });
   const { operationId, kind } = accepted;
   if (!operationId || !kind || !connection) {
-    await connection?.then((nc) => nc.close()).catch(() => undefined);
+    await closeUnused(connection);
     return { accepted };
   }
   const op = { operationId, kind, streamId: accepted.streamId, since, quiet: action.json, name: action.name };

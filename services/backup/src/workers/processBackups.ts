@@ -12,8 +12,9 @@ export async function processBackups(
   clusterId: string,
   options: RunDumpOptions = {},
 ): Promise<DumpOutcome[]> {
-  await deleteEvicted(deps, clusterId);
+  // One read for both: deleting files changes no requested backup.
   const state = await loadBackups(deps.store, clusterId);
+  await deleteEvicted(deps, clusterId, state);
   const outcomes: DumpOutcome[] = [];
   for (const b of state.backups.filter((x) => x.status === 'requested')) {
     outcomes.push(await runDump(deps, clusterId, b.backupId, options));

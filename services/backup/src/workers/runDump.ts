@@ -3,6 +3,7 @@ import type { StoredBackup } from '@pgfleet/backupstore';
 import { findBackup } from '../domain/backups.js';
 import { APP_DATABASE, chooseDumpNode, loadCluster, probeNode, type NodeProbe } from './cluster.js';
 import type { BackupDeps } from './deps.js';
+import { gatherChunks } from './gather.js';
 import { loadBackups, recordOutcome } from './record.js';
 
 export type DumpOutcome =
@@ -87,7 +88,7 @@ export async function runDump(
 
 /**
  * `pg_dump --format=custom` of the app database, run by the node's runtime, streamed into the
- * backup store. Rejects when the tool fails (its stdout errors) or the write fails; aborting
+ * backup store (gathered in 64 kB pieces). Rejects when the tool fails (its stdout errors) or the write fails; aborting
  * kills the tool.
  */
 async function dumpToStore(
@@ -106,7 +107,7 @@ async function dumpToStore(
   const kill = () => dump.kill();
   signal?.addEventListener('abort', kill, { once: true });
   try {
-    const stored = await deps.files.put(clusterId, backupId, dump.stdout, {
+    const stored = await deps.files.put(clusterId, backupId, gatherChunks(dump.stdout), {
       onProgress: (bytes) => deps.progress?.update(backupId, bytes),
       ...(signal ? { signal } : {}),
     });

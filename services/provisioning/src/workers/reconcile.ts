@@ -18,8 +18,9 @@ import {
   removeClusterTls,
   nodeTlsFiles,
   setSynchronousStandbys,
+  withClient,
+  type Queryable,
   type SecretStore,
-  type SqlTarget,
 } from '@pgfleet/postgres';
 import type { NodeRuntime, NodeSetup } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
@@ -64,8 +65,10 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   if (!plan || !s.version || !leader) {
     throw new Error(`cluster ${clusterId} has no plan, version or leader in its history`);
   }
-  const appPassword = await deps.secrets.get(appSecretRef(clusterId));
-  const replicationPassword = await deps.secrets.get(replicationSecretRef(clusterId));
+  const [appPassword, replicationPassword] = await Promise.all([
+    deps.secrets.get(appSecretRef(clusterId)),
+    deps.secrets.get(replicationSecretRef(clusterId)),
+  ]);
   if (!appPassword || !replicationPassword) {
     const reason = "the cluster's passwords are missing from the secret store";
     await cluster.record({ type: 'RecordProvisioningFailed', reason });
@@ -73,7 +76,6 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   }
   const major = s.version;
   const rid = (node: ClusterNode) => runtimeNodeId(clusterId, node.nodeId);
-  const nodeNow = (node: ClusterNode) => cluster.view.nodes.find((n) => n.nodeId === node.nodeId) ?? node;
 
   // A node that cannot be made is a provisioning failure; a store that does not answer is not (thrown: redelivered).
   const fail = async (node: ClusterNode, error: unknown) => {
@@ -91,14 +93,18 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const tlsReady = home ? ensureClusterTls(home, clusterId, nodeIds) : Promise.resolve();
   tlsReady.catch(() => undefined); // awaited below; a failure is reported there
 
-  // 1. the leader: initdb, start, roles.
+  // 1. the leader: initdb, start (with its TLS material), roles (made while the start is recorded).
   try {
-    await ensureProvisioned(deps, cluster, leader, major, () => deps.runtime.initialize(rid(leader), setupOf(leader)));
-    await tlsReady;
-    await ensureStarted(deps, cluster, nodeNow(leader));
-    const target = await deps.runtime.endpoint(rid(leader));
-    await createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword });
-    await createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword });
+    await ensureRunning(deps, cluster, leader, major, () => deps.runtime.initialize(rid(leader), setupOf(leader)), {
+      ready: tlsReady,
+      running: async () => {
+        const target = await deps.runtime.endpoint(rid(leader));
+        await Promise.all([
+          createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword }),
+          createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword }),
+        ]);
+      },
+    });
   } catch (error) {
     await fail(leader, error);
     return;
@@ -107,8 +113,8 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   // 2. followers: cloned from the leader with pg_basebackup and a replication slot each, in parallel.
   const followers = followersOf(cluster.view);
   const results = await Promise.allSettled(
-    followers.map(async (f) => {
-      await ensureProvisioned(deps, cluster, f, major, async () => {
+    followers.map((f) =>
+      ensureRunning(deps, cluster, f, major, async () => {
         // Replication verifies the leader's certificate against the cluster CA (verify-full).
         const upstream = {
           ...(await deps.runtime.peerAddress(rid(leader))),
@@ -117,9 +123,8 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
           ...(home ? { sslmode: 'verify-full' } : {}),
         };
         await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: upstream, slotName: slotName(f.nodeId) });
-      });
-      await ensureStarted(deps, cluster, nodeNow(f));
-    }),
+      }),
+    ),
   );
   const lost = results.find((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailable);
   if (lost?.status === 'rejected') throw lost.reason;
@@ -154,44 +159,75 @@ async function establishReplication(
   standbys: string[],
 ): Promise<void> {
   const target = await deps.runtime.endpoint(leaderRid);
-  await waitForStreaming(target, standbys.length);
-  const sync = plan.synchronousReplication ? await setSynchronousStandbys(target, standbys, 1) : undefined;
+  const sync = await withClient(target, async (q) => {
+    await waitForStreaming(q, standbys.length);
+    return plan.synchronousReplication ? setSynchronousStandbys(q, standbys, 1) : undefined;
+  });
   const names = sync === undefined ? {} : { synchronousStandbyNames: sync };
   await cluster.record({ type: 'RecordReplicationEstablished', ...names });
 }
 
-/** A node's storage (initdb or clone) once: a node without NodeProvisioned is a half-done attempt, made again. */
-async function ensureProvisioned(
+interface RunningSteps {
+  /** What the server needs before it starts (its TLS material). */
+  ready?: Promise<unknown>;
+  /** The next step, which needs the server running: it runs while the start is recorded. */
+  running?: () => Promise<void>;
+}
+
+/**
+ * A node made once (initdb or clone; storage without a NodeProvisioned event is a half-done
+ * attempt from before a crash, made again) and running. Each outcome is recorded while the next
+ * step already runs: the server starts while NodeProvisioned is recorded, `running` runs while
+ * NodeStarted is recorded. An outcome the history refused wins over a failure of the step beside it.
+ */
+async function ensureRunning(
   deps: ReconcileDeps,
   cluster: ClusterProgress,
   node: ClusterNode,
   major: number,
   init: () => Promise<void>,
+  steps: RunningSteps = {},
 ): Promise<void> {
-  if (node.provisioned) return;
   const rid = runtimeNodeId(cluster.clusterId, node.nodeId);
-  // Storage without a NodeProvisioned event is a half-done attempt from before a crash: start over.
-  await deps.runtime.remove(rid).catch(() => undefined);
-  const port = await freePort();
-  await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port });
-  await init();
-  await cluster.record({ type: 'RecordNodeProvisioned', nodeId: node.nodeId, port });
+  let port = node.port;
+  let provisioned: Promise<void> = Promise.resolve();
+  if (!node.provisioned) {
+    await deps.runtime.remove(rid).catch(() => undefined);
+    const fresh = await freePort();
+    port = fresh;
+    await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port: fresh });
+    await init();
+    provisioned = cluster.record({ type: 'RecordNodeProvisioned', nodeId: node.nodeId, port: fresh });
+  }
+  const start = (async () => {
+    await steps.ready;
+    return deps.runtime.start(rid);
+  })();
+  const { pid } = await afterBoth(provisioned, start);
+  const recordStart = async () => {
+    if (node.started) return;
+    if (port === undefined) throw new Error(`${node.nodeId} started before its port was recorded`);
+    await cluster.record({ type: 'RecordNodeStarted', nodeId: node.nodeId, port, pid });
+  };
+  await afterBoth(recordStart(), steps.running?.() ?? Promise.resolve());
 }
 
-async function ensureStarted(deps: ReconcileDeps, cluster: ClusterProgress, node: ClusterNode): Promise<void> {
-  const { pid } = await deps.runtime.start(runtimeNodeId(cluster.clusterId, node.nodeId));
-  if (node.started) return;
-  if (node.port === undefined) throw new Error(`${node.nodeId} started before its port was recorded`);
-  await cluster.record({ type: 'RecordNodeStarted', nodeId: node.nodeId, port: node.port, pid });
+/** Once both settled: the value of `step`; the failure of `recording` first, else that of `step`. */
+async function afterBoth<T>(recording: Promise<unknown>, step: Promise<T>): Promise<T> {
+  const [recorded, done] = await Promise.allSettled([recording, step]);
+  if (recorded.status === 'rejected') throw recorded.reason;
+  if (done.status === 'rejected') throw done.reason;
+  return done.value;
 }
 
-async function waitForStreaming(target: SqlTarget, count: number, timeoutMs = 60_000): Promise<void> {
+/** Until `count` followers stream from the leader: asked every 20 ms on one connection. */
+async function waitForStreaming(leader: Queryable, count: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const streaming = (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming').length;
+    const streaming = (await nodeStatus(leader)).standbys.filter((s) => s.state === 'streaming').length;
     if (streaming >= count) return;
     if (Date.now() > deadline) throw new Error(`followers are not streaming after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
