@@ -21,3 +21,4 @@ export * from './clusterTls.js';
 export * from './dataRoot.js';
 export * from './controlData.js';
 export * from './rewind.js';
+export * from './spareData.js';

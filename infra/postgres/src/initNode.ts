@@ -22,6 +22,18 @@ export interface InitializedNode {
   socketDir: string;
 }
 
+/** initdb's options for every node and spare: superuser postgres, UTF8, C locale, checksums, socket trust, scram. */
+export const INITDB_OPTIONS: readonly string[] = [
+  '-U',
+  'postgres',
+  '-E',
+  'UTF8',
+  '--locale=C',
+  '--data-checksums',
+  '--auth-local=trust',
+  '--auth-host=scram-sha-256',
+];
+
 /**
  * True once a data directory is complete: PostgreSQL files present and pgfleet's configuration
  * written (the last step), so a directory left by a killed initdb or pg_basebackup is not.
@@ -75,8 +87,7 @@ export async function initNode(input: InitNodeInput): Promise<InitializedNode> {
     emptyDir(dataDir);
     ensureOwnedDir(dataDir);
     const tc = toolchain(input.major);
-    const cluster = ['-U', 'postgres', '-E', 'UTF8', '--locale=C', '--data-checksums'];
-    const args = ['-D', dataDir, ...cluster, '--auth-local=trust', '--auth-host=scram-sha-256'];
+    const args = ['-D', dataDir, ...INITDB_OPTIONS];
     let scratch: string | undefined;
     try {
       if (input.superuserPassword !== undefined) {

@@ -194,4 +194,10 @@ export interface NodeRuntime {
     options?: { stdin?: Readable; database?: string },
   ): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
+  /**
+   * Have a spare initialized data directory of `major` ready, so the next `initialize` only renames
+   * it into place: resolves once one is ready (at once on a driver, or a process runtime, without
+   * spares). Rejects with initdb's reason when one cannot be made.
+   */
+  warm?(major: number): Promise<void>;
 }

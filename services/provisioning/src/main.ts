@@ -1,4 +1,4 @@
-import { Id, streamCategory } from '@pgfleet/contracts';
+import { COMMANDS, Id, streamCategory } from '@pgfleet/contracts';
 import { KeyedQueue, runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
@@ -12,13 +12,17 @@ import { switchoverExecutor } from './workers/switchover.js';
 import { UnfinishedClusters } from './workers/unfinished.js';
 
 const ClusterStatusQuery = z.object({ clusterId: Id });
+/** The PostgreSQL version of a CreateCluster that names none: its spare data directory is made at start. */
+const DEFAULT_MAJOR = COMMANDS.provisioning.CreateCluster.shape.version.parse(undefined);
 
 /** The provisioning service: accepts cluster commands, reacts to cluster events, drives nodes. */
 await runService({
   name: 'provisioning',
   config: ProvisioningConfig,
   setup: ({ config, log, home, store }) => {
-    const deps = { store, log, home, runtime: createProcessRuntime({ home }), secrets: openSecretStore(home) };
+    // A spare data directory per version: a leader's initdb is a rename, the next spare made in the background.
+    const runtime = createProcessRuntime({ home, spares: true });
+    const deps = { store, log, home, runtime, secrets: openSecretStore(home) };
     // Reconciliations of one cluster never overlap; requests during one are coalesced into one more.
     const reconciles = new KeyedQueue(
       (clusterId) => reconcileCluster(deps, clusterId),
@@ -63,6 +67,10 @@ await runService({
   ],
   // After a crash: whatever was started and not finished is picked up again.
   started: (deps) => {
+    deps.runtime.warm?.(DEFAULT_MAJOR).catch((e: unknown) => {
+      const err = e instanceof Error ? e.message : String(e);
+      deps.log.warn({ major: DEFAULT_MAJOR, err }, 'no spare data directory: the next create runs initdb');
+    });
     for (const clusterId of deps.clusters.list()) deps.reconciles.request(clusterId).catch(() => undefined);
   },
   stop: (deps) => deps.reconciles.idle(),

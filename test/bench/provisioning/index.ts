@@ -10,16 +10,26 @@ const PLANS = [
   { plan: 'business-1024', nodes: 3 },
 ] as const;
 
+/** The version the creates get (CreateCluster's default), whose spare data directory the platform keeps. */
+const MAJOR = 15;
+
 /**
  * Time to a ready cluster as a user gets it — `pgfleet cluster create NAME --plan P --json`, from
  * spawning the CLI until it returns with the cluster (it waits for ClusterReady) — through a running
  * `pgfleet up`, beside the same servers made by hand with initdb / pg_ctl start (+ 2 x
  * pg_basebackup and start for business) in the same run; one warm-up of each first, then `RUNS`
- * runs in alternating order. The events of each create say where its time went.
+ * runs in alternating order. The events of each create say where its time went. Before every run
+ * (pgfleet or raw) the platform's spare data directory must be ready again, so the background initdb
+ * that refills it after a create never overlaps a measurement.
  */
 export async function runProvisioningBench(): Promise<void> {
   const loadBefore = loadNow();
   const t = await startBenchPlatform();
+  log(`before each run: waiting until the platform's spare for PostgreSQL ${MAJOR} is ready (spares/${MAJOR}/ready-*)`);
+  const measured = async <T>(run: () => Promise<T>): Promise<T> => {
+    await t.spareReady(MAJOR);
+    return run();
+  };
   const figures: Figure[] = [];
   const timelines: { plan: string; timeline: Timeline }[] = [];
   try {
@@ -42,11 +52,11 @@ export async function runProvisioningBench(): Promise<void> {
         let created: TimedCli;
         let rawMs: number;
         if (i % 2 === 0) {
-          created = await ours();
-          rawMs = await rawCluster(nodes);
+          created = await measured(ours);
+          rawMs = await measured(() => rawCluster(nodes));
         } else {
-          rawMs = await rawCluster(nodes);
-          created = await ours();
+          rawMs = await measured(() => rawCluster(nodes));
+          created = await measured(ours);
         }
         const warm = i === 0 ? ' (warm-up)' : '';
         log(`${plan} run ${i}${warm}: pgfleet ${created.ms.toFixed(0)} ms, raw ${rawMs.toFixed(0)} ms`);

@@ -1,5 +1,14 @@
 import type { EventEnvelope } from '@pgfleet/contracts';
-import { platformEnv, removeHome, runCli, startUp, type CliResult, type UpProcess } from '../../e2e/harness.js';
+import { dataRoot, readySpares } from '@pgfleet/postgres';
+import {
+  platformEnv,
+  removeHome,
+  runCli,
+  startUp,
+  waitFor,
+  type CliResult,
+  type UpProcess,
+} from '../../e2e/harness.js';
 import { alignedTable, log, median, spread } from './report.js';
 
 /** A CLI call as a user sees it: wall time from spawning `pgfleet` to its exit, and the wall clock at both ends. */
@@ -16,6 +25,11 @@ export interface BenchPlatform {
   cli(...args: string[]): Promise<TimedCli>;
   /** Every event about a cluster (`pgfleet audit NAME --json`), in global order. */
   audit(name: string): Promise<EventEnvelope[]>;
+  /**
+   * Resolves once the platform holds a ready spare data directory of PostgreSQL `major`
+   * (`{data root}/spares/{major}/ready-*`): the background initdb that refills it is over.
+   */
+  spareReady(major: number): Promise<void>;
   /** Stop `pgfleet up` (Ctrl-C to its process group), the clusters' servers, and remove the home (idempotent). */
   cleanup(): Promise<void>;
 }
@@ -68,6 +82,10 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     env,
     cli,
     audit: async (name) => JSON.parse((await cli('audit', name, '--json')).stdout) as EventEnvelope[],
+    spareReady: async (major) => {
+      const root = dataRoot(home);
+      await waitFor(`a ready spare of PostgreSQL ${major} in ${root}`, () => readySpares(root, major).length > 0);
+    },
     cleanup,
   };
 }

@@ -6,7 +6,8 @@ import type { NodeInfo, NodeSpec } from '../port.js';
 
 /**
  * Where the process driver keeps nodes: `${root}/clusters/{clusterId}/{nodeId}/{node.json,data/}`, `root`
- * being the home's data root (the home itself unless the postgres OS user cannot reach it).
+ * being the home's data root (the home itself unless the postgres OS user cannot reach it). Spare
+ * data directories live beside, in `${root}/spares` (`sparesDir` of @pgfleet/postgres), never seen here.
  */
 export class Layout {
   readonly clustersDir: string;

@@ -3,10 +3,12 @@ import { dirname, join } from 'node:path';
 import {
   cloneFollower,
   dataRoot,
+  emptyDir,
   ensureOwnedDir,
   ensureSocketDir,
   initNode,
   isNodeInitialized,
+  keepSpares,
   nodeCaFile,
   detachStandby,
   withClient,
@@ -17,12 +19,14 @@ import {
   readNodeSettings,
   repointStandby,
   runAsPostgres,
+  takeSpare,
   toolchain,
   verifiedLeader,
   withFileLock,
   writeNodeConfig,
   writeStandbySettings,
   type ExecResult,
+  type InitNodeInput,
 } from '@pgfleet/postgres';
 import {
   NodeRuntimeError,
@@ -47,6 +51,12 @@ export interface ProcessRuntimeOptions {
   home: string;
   /** Seconds pg_ctl waits for a start or stop. */
   timeoutSeconds?: number;
+  /**
+   * Keep one spare initialized data directory per major version in `{data root}/spares`, made in
+   * the background at low priority: `initialize` renames it into place instead of running initdb,
+   * then makes the next one. Off by default, so a runtime in a test or a tool runs no background initdb.
+   */
+  spares?: boolean;
 }
 
 const tail = (file: string, lines = 5): string => {
@@ -68,8 +78,10 @@ const sameSpec = (a: NodeInfo, b: NodeInfo) =>
  * second one on a data directory.
  */
 export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntime {
-  const layout = new Layout(dataRoot(options.home));
+  const root = dataRoot(options.home);
+  const layout = new Layout(root);
   const timeout = String(options.timeoutSeconds ?? 60);
+  const spares = options.spares ?? false;
 
   const need = (nodeId: string): NodeInfo => {
     const info = layout.find(nodeId);
@@ -102,6 +114,24 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       await fill();
       reloadUnlocked(info);
     });
+
+  /** A ready spare renamed into place then the node's configuration written; initdb when none is ready. */
+  const initStorage = async (info: NodeInfo, config: InitNodeInput): Promise<void> => {
+    // A spare has no superuser password: a node that asks for one gets its own initdb.
+    if (spares && config.superuserPassword === undefined && !isNodeInitialized(info.dataDir)) {
+      emptyDir(info.dataDir); // what an interrupted attempt left
+      if (await takeSpare(root, info.major, info.dataDir)) {
+        writeNodeConfig(config);
+        return;
+      }
+    }
+    await initNode(config);
+  };
+
+  /** Start making a spare of `major` when none is ready; not awaited: without one the next node runs initdb. */
+  const refill = (major: number): void => {
+    if (spares) keepSpares(root, major).catch(() => undefined);
+  };
 
   const needInitialized = (info: NodeInfo): void => {
     if (!isNodeInitialized(info.dataDir)) {
@@ -263,7 +293,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     async initialize(nodeId, setup): Promise<void> {
       const info = need(nodeId);
       const config = configOf(info, setup);
-      await fillStorage(info, () => initNode(config));
+      try {
+        await fillStorage(info, () => initStorage(info, config));
+      } finally {
+        refill(info.major);
+      }
     },
 
     async cloneFrom(nodeId, { leader, slotName, ...setup }): Promise<void> {
@@ -366,6 +400,10 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
             : ('running' as const);
         return pid === undefined ? { ...info, state } : { ...info, state, pid };
       });
+    },
+
+    async warm(major): Promise<void> {
+      if (spares) await keepSpares(root, major);
     },
   };
 }
