@@ -129,6 +129,16 @@ describe('routeCommands', () => {
     ]);
   });
 
+  it("a new leader whose agent check said down (it was a standby) is forced up with it, not at the agent's next check", () => {
+    const servers = gateway({ a: 'maint', b: 'maint' }, { a: 'maint', b: 'ready' }).map((s) => ({ ...s, agent: true }));
+    expect(routeCommands(servers, { leader: 'b', readOnly: [] })).toEqual([
+      'set server be_ro/b state maint',
+      'shutdown sessions server be_ro/b',
+      'set server be_pg/b state ready',
+      'set server be_pg/b agent up',
+    ]);
+  });
+
   it('a gateway without be_ro (an older config) is routed on be_pg only', () => {
     expect(routeCommands(gateway({ a: 'ready', b: 'maint' }), { leader: 'b', readOnly: ['a'] })).toEqual([
       'set server be_pg/a state maint',

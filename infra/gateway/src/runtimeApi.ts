@@ -16,6 +16,8 @@ export interface ServerState {
   admin: ServerAdminState;
   /** Raw `srv_admin_state` bits (1 forced maint, 2 inherited, 4 from config, 8/16 drain, 32/64 resolution). */
   adminBits: number;
+  /** The server has an agent check (`agent-check`): its last answer counts besides the health check. */
+  agent?: boolean;
 }
 
 const OP: Record<string, ServerOpState> = { '0': 'down', '1': 'starting', '2': 'up', '3': 'stopping' };
@@ -51,6 +53,7 @@ export function parseServersState(text: string): ServerState[] {
         op: OP[at(row, 'srv_op_state')] ?? 'down',
         admin: bits & MAINT_BITS ? 'maint' : bits & DRAIN_BITS ? 'drain' : 'ready',
         adminBits: bits,
+        agent: !['', '-'].includes(at(row, 'srv_agent_addr')),
       } satisfies ServerState;
     });
 }
@@ -122,6 +125,8 @@ export function routeCommands(servers: readonly ServerState[], routes: GatewayRo
     const target = `${s.backend}/${s.server}`;
     if (want.has(s.server)) {
       if (s.admin !== 'ready') ins.push(`set server ${target} state ready`);
+      // A new leader's agent said "down" while it was a standby: up now, not at the agent's next check.
+      if (s.admin !== 'ready' && s.agent && s.backend === BACKEND) ins.push(`set server ${target} agent up`);
     } else if (s.admin !== 'maint') {
       outs.push(`set server ${target} state maint`, `shutdown sessions server ${target}`);
     }

@@ -35,6 +35,7 @@ export async function probeNode(runtime: NodeRuntime, runtimeId: string, timeout
       timeline: s.timeline,
       // Streaming, and heard from its sender lately (a healthy idle stream hears from it every second).
       receiverStreaming: s.receiver?.status === 'streaming' && (s.receiver.silentMs ?? Infinity) < STREAM_SILENCE_MS,
+      ...(typeof s.receiver?.silentMs === 'number' ? { receiverSilentMs: s.receiver.silentMs } : {}),
       senderPort: s.receiver?.senderPort ?? null,
       // Replay may be ahead of what the receiver flushed (WAL found in pg_wal): no lag then.
       ...(s.replayLagBytes !== undefined ? { replayLagBytes: Math.max(0, s.replayLagBytes) } : {}),

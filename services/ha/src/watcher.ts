@@ -34,7 +34,8 @@ export class Watcher {
   readonly views = new Map<string, ClusterView>();
   private readonly watches = new Map<string, Map<string, NodeWatch>>();
   private readonly busy = new Set<string>();
-  private readonly backoffUntil = new Map<string, number>();
+  /** Per cluster, the last failover attempted: a failover of the same leader again waits until `until`. */
+  private readonly lastAttempt = new Map<string, { from: string; until: number }>();
   private readonly resumedAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -151,8 +152,11 @@ export class Watcher {
         return;
       }
       case 'failover': {
-        if (Date.now() < (this.backoffUntil.get(clusterId) ?? 0)) return;
-        this.backoffUntil.set(clusterId, Date.now() + this.settings.failoverBackoffMs);
+        // Only a failover of the same leader again (the last one could not start, or failed) waits:
+        // the leader a failover made may be lost a moment later and is failed over at once.
+        const last = this.lastAttempt.get(clusterId);
+        if (last?.from === action.from && Date.now() < last.until) return;
+        this.lastAttempt.set(clusterId, { from: action.from, until: Date.now() + this.settings.failoverBackoffMs });
         const operationId = uuidv7();
         const reply = await recordHa(store, clusterId, {
           type: 'StartFailover',

@@ -10,6 +10,8 @@ export interface NodeProbe {
   timeline?: number;
   /** Standby: its WAL receiver streams from a leader. */
   receiverStreaming?: boolean;
+  /** Standby: how long its WAL receiver has heard nothing from its sender. */
+  receiverSilentMs?: number;
   /** Standby: the port of the server its WAL receiver streams from. */
   senderPort?: number | null;
   replayLagBytes?: number;
@@ -50,6 +52,14 @@ export type HaAction =
   | { kind: 'restore'; leader: string; names: string[] };
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * A WAL receiver silent this long no longer streams from a live leader, for the failover decision:
+ * an idle receiver asks its sender for a reply after half of `wal_receiver_timeout` (2 s), so a
+ * live leader is heard from at least every second; a frozen one is noticed before the receiver
+ * times out.
+ */
+const RECEIVER_SILENCE_MS = 1500;
 
 /** A node's health from its last probe. */
 function healthOf(
@@ -161,7 +171,8 @@ function decide(
     const lost = dead || (!leader.last.reachable && silentFor >= settings.graceMs);
     const probes = followers.map((f) => watches.get(f.nodeId)?.last).filter((p) => p !== undefined);
     const standbys = probes.filter((p) => p.reachable && p.inRecovery);
-    const stillStreaming = standbys.some((p) => p.receiverStreaming);
+    const silence = Math.max(settings.graceMs, RECEIVER_SILENCE_MS);
+    const stillStreaming = standbys.some((p) => p.receiverStreaming && (p.receiverSilentMs ?? 0) < silence);
     if (lost && standbys.length > 0 && !stillStreaming) {
       const why = dead ? `its server is ${leader.last.process}` : `it has not answered for ${seconds(silentFor)}`;
       const reason = `leader ${leaderId} lost: ${why}, and no follower streams from it`;

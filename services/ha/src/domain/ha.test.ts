@@ -238,6 +238,19 @@ describe('assessing a cluster from its probes', () => {
       node3: { last: standby(false) },
     });
     expect(kinds(assessCluster(view, lost, now, settings))).toEqual(['failover']);
+    // A receiver still "streaming" but silent past the grace hears from no live leader (a frozen one).
+    const frozen = watches({
+      node1: { last: silent, unreachableSince: now - 1600 },
+      node2: { last: { ...standby(true), receiverSilentMs: 1600 } },
+      node3: { last: { ...standby(true), receiverSilentMs: 1700 } },
+    });
+    expect(kinds(assessCluster(view, frozen, now, settings))).toEqual(['failover']);
+    const heard = watches({
+      node1: { last: silent, unreachableSince: now - 1600 },
+      node2: { last: { ...standby(true), receiverSilentMs: 900 } },
+      node3: { last: { ...standby(true), receiverSilentMs: 1700 } },
+    });
+    expect(kinds(assessCluster(view, heard, now, settings))).toEqual([]);
   });
 
   it('a dead follower or single-node server is restarted in place; nothing while an operation runs', () => {
