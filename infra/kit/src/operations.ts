@@ -161,7 +161,9 @@ async function runOperation(
     done: (name) => completed.has(name),
     async step(name, fn) {
       if (completed.has(name)) return completed.get(name) as never;
+      const started = performance.now();
       const detail = await fn();
+      const done = performance.now();
       const reply = await recordOperation(
         deps.store,
         clusterId,
@@ -170,7 +172,8 @@ async function runOperation(
       );
       if (!reply.ok) throw new Error(`step ${name} could not be recorded: ${reply.message}`);
       completed.set(name, detail);
-      log.info({ step: name }, 'operation step completed');
+      const ms = Math.round(done - started);
+      log.info({ step: name, ms, recordMs: Math.round(performance.now() - done) }, 'operation step completed');
       return detail;
     },
   };

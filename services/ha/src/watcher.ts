@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { findPlan, runningOperation, runtimeNodeId, uuidv7, type ClusterView } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
@@ -34,6 +35,9 @@ export class Watcher {
   readonly views = new Map<string, ClusterView>();
   private readonly watches = new Map<string, Map<string, NodeWatch>>();
   private readonly busy = new Set<string>();
+  private readonly roundStartedAt = new Map<string, number>();
+  /** The probe under way of each node (`clusterId/nodeId`). */
+  private readonly probing = new Map<string, Promise<void>>();
   /** Per cluster, the last failover attempted: a failover of the same leader again waits until `until`. */
   private readonly lastAttempt = new Map<string, { from: string; until: number }>();
   private readonly resumedAt = new Map<string, number>();
@@ -44,8 +48,12 @@ export class Watcher {
     private readonly settings: WatcherSettings,
   ) {}
 
+  /**
+   * Rounds start every `intervalMs` per cluster; one that took longer is followed within a tick
+   * (a tenth of the interval), not at the next multiple of the interval.
+   */
   start(): void {
-    this.timer ??= setInterval(() => this.tick(), this.settings.intervalMs);
+    this.timer ??= setInterval(() => this.tick(), Math.max(10, Math.floor(this.settings.intervalMs / 10)));
   }
 
   stop(): void {
@@ -71,39 +79,37 @@ export class Watcher {
         this.deps.runOperationNow(clusterId);
       }
       if (view.status !== 'ready' || this.busy.has(clusterId)) continue;
+      if (Date.now() - (this.roundStartedAt.get(clusterId) ?? 0) < this.settings.intervalMs) continue;
+      this.roundStartedAt.set(clusterId, Date.now());
       this.busy.add(clusterId);
       this.round(clusterId, view)
         .catch((error) => this.deps.log.warn({ clusterId, err: message(error) }, 'ha round failed'))
         .finally(() => this.busy.delete(clusterId));
     }
-    for (const clusterId of this.watches.keys()) if (!this.views.has(clusterId)) this.watches.delete(clusterId);
+    for (const clusterId of this.watches.keys()) {
+      if (this.views.has(clusterId)) continue;
+      this.watches.delete(clusterId);
+      this.roundStartedAt.delete(clusterId);
+    }
   }
 
-  /** Probe the cluster's nodes, then act. */
+  /**
+   * Probe the cluster's nodes, then act on what is known after at most `intervalMs`: a probe that
+   * has not answered by then (a frozen server, until its timeout) goes on and is counted when it
+   * ends, while the other nodes are probed again at the next round. A node has one probe at a time.
+   */
   async round(clusterId: string, view: ClusterView): Promise<void> {
     const watches = this.watches.get(clusterId) ?? new Map<string, NodeWatch>();
     this.watches.set(clusterId, watches);
-    const now = Date.now();
-    // While an operation moves nodes (a failover cuts the followers off), a leader alone is expected.
-    const operating = runningOperation((this.views.get(clusterId) ?? view).ops) !== undefined;
-    await Promise.all(
-      view.nodes.map(async (node) => {
-        const probe = await probeNode(
-          this.deps.runtime,
-          runtimeNodeId(clusterId, node.nodeId),
-          this.settings.probeTimeoutMs,
-        );
-        const before = watches.get(node.nodeId) ?? {};
-        const streaming = probe.streamingStandbys;
-        watches.set(node.nodeId, {
-          last: probe,
-          unreachableSince: probe.reachable ? undefined : (before.unreachableSince ?? now),
-          noStandbySince:
-            operating || streaming === undefined || streaming.length > 0 ? undefined : (before.noStandbySince ?? now),
-          lastStreaming: streaming ?? before.lastStreaming,
-        });
-      }),
-    );
+    const probes = view.nodes.map((node) => {
+      const key = `${clusterId}/${node.nodeId}`;
+      const pending = this.probing.get(key);
+      if (pending) return pending;
+      const probing = this.probe(clusterId, node.nodeId, watches).finally(() => this.probing.delete(key));
+      this.probing.set(key, probing);
+      return probing;
+    });
+    await Promise.race([Promise.all(probes), delay(this.settings.intervalMs)]);
     const current = this.views.get(clusterId) ?? view;
     const leaderWatch = current.leader ? watches.get(current.leader) : undefined;
     if (leaderWatch?.unreachableSince !== undefined) {
@@ -121,6 +127,24 @@ export class Watcher {
         this.deps.log.warn({ clusterId, action: action.kind, err: message(error) }, 'ha action failed'),
       );
     }
+  }
+
+  /** Probe one node and remember what it said; a failed run of probes counts from the first one's start. */
+  private async probe(clusterId: string, nodeId: string, watches: Map<string, NodeWatch>): Promise<void> {
+    const startedAt = Date.now();
+    const probe = await probeNode(this.deps.runtime, runtimeNodeId(clusterId, nodeId), this.settings.probeTimeoutMs);
+    // While an operation moves nodes (a failover cuts the followers off), a leader alone is expected.
+    const ops = this.views.get(clusterId)?.ops;
+    const operating = ops !== undefined && runningOperation(ops) !== undefined;
+    const before = watches.get(nodeId) ?? {};
+    const streaming = probe.streamingStandbys;
+    watches.set(nodeId, {
+      last: probe,
+      unreachableSince: probe.reachable ? undefined : (before.unreachableSince ?? startedAt),
+      noStandbySince:
+        operating || streaming === undefined || streaming.length > 0 ? undefined : (before.noStandbySince ?? startedAt),
+      lastStreaming: streaming ?? before.lastStreaming,
+    });
   }
 
   private async act(clusterId: string, view: ClusterView, action: HaAction): Promise<void> {

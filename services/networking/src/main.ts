@@ -68,6 +68,10 @@ await runService({
     {
       durable: deps.config.PGFLEET_NETWORKING_DURABLE,
       filterSubjects: ['pgfleet.events.cluster.>'],
+      // Each event asks for a reconciliation of its cluster from its whole history (order does not
+      // matter): handled at once, the events that arrive during one run coalesce into the next, so a
+      // LeaderChanged waits for at most one run, not for one per event queued before it.
+      concurrency: 16,
       handle: async (event) => {
         if (streamCategory(event.streamId) !== 'cluster' || OPERATION_EVENT_TYPES.has(event.type)) return;
         await deps.scheduler.request(event.streamId.slice('cluster-'.length));

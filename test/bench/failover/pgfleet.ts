@@ -30,7 +30,9 @@ export interface PgfleetCluster {
 export async function startPgfleetCluster(
   onCleanup: (close: () => Promise<void>) => void = () => undefined,
 ): Promise<PgfleetCluster> {
-  const t = await startPlatform();
+  // BENCH_PGFLEET_LOG_LEVEL=info shows the platform's logs (each failover step with its duration).
+  const level = process.env.BENCH_PGFLEET_LOG_LEVEL;
+  const t = await startPlatform(level ? { PGFLEET_LOG_LEVEL: level } : {});
   const store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
   let closed: Promise<void> | undefined;
   const close = () => {

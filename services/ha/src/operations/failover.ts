@@ -28,6 +28,8 @@ type Params = z.infer<typeof Params>;
 const Fenced = z.object({ received: z.record(z.string(), z.string()), cut: z.array(z.string()) });
 const Elected = z.object({ to: Id });
 const Promoted = z.object({ timeline: z.number().int().positive() });
+/** `sync`: synchronous replication was set on the elected follower (a repoint recorded before it was not). */
+const Repointed = z.object({ sync: z.boolean().optional() });
 
 const reason = (e: unknown) => (e instanceof OperationFailure ? e.reason : e instanceof Error ? e.message : String(e));
 const lsnValue = (lsn: string) => {
@@ -54,7 +56,8 @@ const bounded = <T>(promise: Promise<T>, ms: number): Promise<T | undefined> =>
  *    still a standby (cascading): at its promotion they follow its new timeline at once, so the
  *    first commit on the new leader is acknowledged without waiting for a reconnection.
  * 4. `promote`: synchronous replication (ANY 1 of the others) is set on the elected follower first
- *    when the plan says so, so not one commit is acknowledged by it alone; then it is promoted.
+ *    when the plan says so (during `repoint`, or here when that step was recorded without it), so
+ *    not one commit is acknowledged by it alone; then it is promoted.
  * 5. `record-leader`: LeaderChanged {reason: failover, term}; the gateways switch to it at once.
  *
  * Never two primaries: a follower is promoted only after none of them can acknowledge the old
@@ -72,8 +75,8 @@ export function failoverExecutor(deps: HaDeps): OperationExecutor {
     const f = new Failover(deps, run, view, params);
     const fenced = Fenced.parse(await run.step('fence', () => f.fence()));
     const { to } = Elected.parse(await recordedStep(deps.store, run, 'elect', () => f.elect(fenced)));
-    await run.step('repoint', () => f.repoint(to, fenced));
-    const { timeline } = Promoted.parse(await run.step('promote', () => f.promote(to)));
+    const repointed = Repointed.parse(await run.step('repoint', () => f.repoint(to, fenced)));
+    const { timeline } = Promoted.parse(await run.step('promote', () => f.promote(to, repointed.sync === true)));
     await run.step('record-leader', () => f.recordLeader(to, timeline));
     return { from: params.from, to, term: params.term, timeline };
   };
@@ -164,9 +167,9 @@ class Failover {
     return { to: best, received: fenced.received };
   }
 
-  async promote(to: string): Promise<Record<string, unknown>> {
+  async promote(to: string, synced: boolean): Promise<Record<string, unknown>> {
     const rid = this.rid(to);
-    await this.sync(to);
+    if (!synced) await this.sync(to);
     // A resumed step may find it stopped after its promotion: it comes back as the primary it is.
     if ((await this.deps.runtime.status(rid)).state === 'stopped') await this.deps.runtime.start(rid);
     try {
@@ -177,30 +180,42 @@ class Failover {
     return { timeline: (await nodeStatus(await this.deps.runtime.endpoint(rid))).timeline };
   }
 
+  /** Slots and the other followers on `to`; meanwhile its synchronous replication is set (for `promote`). */
   async repoint(to: string, fenced: z.infer<typeof Fenced>): Promise<Record<string, unknown>> {
+    const [repointed] = await Promise.all([this.repointOthers(to, fenced), this.sync(to)]);
+    return { repointed, sync: true };
+  }
+
+  private async repointOthers(to: string, fenced: z.infer<typeof Fenced>): Promise<string[]> {
     const endpoint = await this.deps.runtime.endpoint(this.rid(to));
     const others = this.view.nodes.map((n) => n.nodeId).filter((id) => id !== to);
     // Slots are not replicated: one on the new leader for every other node (the old leader's for its rejoin).
-    await withClient(endpoint, async (q) => {
-      for (const nodeId of others) {
-        await q.query(
-          `SELECT pg_create_physical_replication_slot($1)
-            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-          [slotName(nodeId)],
-        );
-      }
-    });
-    const upstream = await upstreamOf(this.deps, this.run.clusterId, to);
+    const [upstream] = await Promise.all([
+      upstreamOf(this.deps, this.run.clusterId, to),
+      withClient(endpoint, async (q) => {
+        for (const nodeId of others) {
+          await q.query(
+            `SELECT pg_create_physical_replication_slot($1)
+              WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+            [slotName(nodeId)],
+          );
+        }
+      }),
+    ]);
     const repointed: string[] = [];
-    for (const nodeId of fenced.cut.filter((n) => n !== to)) {
-      try {
-        await this.deps.runtime.repoint(this.rid(nodeId), upstream, slotName(nodeId));
-        repointed.push(nodeId);
-      } catch (error) {
-        this.run.log.warn({ nodeId, err: reason(error) }, 'follower could not be repointed; it will be rejoined');
-      }
-    }
-    return { repointed };
+    await Promise.all(
+      fenced.cut
+        .filter((n) => n !== to)
+        .map(async (nodeId) => {
+          try {
+            await this.deps.runtime.repoint(this.rid(nodeId), upstream, slotName(nodeId));
+            repointed.push(nodeId);
+          } catch (error) {
+            this.run.log.warn({ nodeId, err: reason(error) }, 'follower could not be repointed; it will be rejoined');
+          }
+        }),
+    );
+    return repointed;
   }
 
   /** ANY 1 of the other nodes on `to` (a standby takes ALTER SYSTEM; it applies once promoted). */
