@@ -129,7 +129,7 @@ describe('routeCommands', () => {
     ]);
   });
 
-  it("a new leader whose agent check said down (it was a standby) is forced up with it, not at the agent's next check", () => {
+  it("a new leader whose agent said down (it was a standby) is forced up, not at the agent's next check", () => {
     const servers = gateway({ a: 'maint', b: 'maint' }, { a: 'maint', b: 'ready' }).map((s) => ({ ...s, agent: true }));
     expect(routeCommands(servers, { leader: 'b', readOnly: [] })).toEqual([
       'set server be_ro/b state maint',
