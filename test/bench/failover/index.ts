@@ -46,6 +46,9 @@ export async function runFailoverBench(): Promise<void> {
     healthyTimeoutMs: number('BENCH_FAILOVER_HEALTHY_TIMEOUT_S', 300) * 1000,
   };
 
+  // Patroni needs minutes per kill (a re-clone after each SIGSTOP): its targets may take fewer.
+  const baselineKills = number('BENCH_FAILOVER_BASELINE_KILLS', options.kills);
+
   // The cleanup of the target being started or measured, for a Ctrl-C.
   let cleanup: (() => Promise<void>) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -63,7 +66,9 @@ export async function runFailoverBench(): Promise<void> {
       });
       cleanup = () => target.close();
       try {
-        results.push(await measureFailovers(target, options));
+        results.push(
+          await measureFailovers(target, { ...options, kills: name === 'pgfleet' ? options.kills : baselineKills }),
+        );
       } finally {
         await target.close();
         cleanup = undefined;
@@ -76,7 +81,8 @@ export async function runFailoverBench(): Promise<void> {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   printReport(
     results,
-    `failover: ${options.kills} kills per target, alternating kill -9 of the leader's postmaster and SIGSTOP of ` +
+    `failover: ${options.kills} kills of pgfleet, ${baselineKills} of each other target, alternating kill -9 ` +
+      `of the leader's postmaster and SIGSTOP of ` +
       `the whole leader server, postmaster and children (SIGCONT once a new leader acknowledged a write), under ` +
       `${options.load.clients} clients ` +
       `writing through the target's endpoint (pause ${options.load.pauseMs} ms, connect timeout ` +
