@@ -3,12 +3,9 @@ import { dirname, join } from 'node:path';
 import {
   cloneFollower,
   dataRoot,
-  emptyDir,
   ensureOwnedDir,
   ensureSocketDir,
-  initNode,
   isNodeInitialized,
-  keepSpares,
   nodeCaFile,
   detachStandby,
   withClient,
@@ -19,14 +16,12 @@ import {
   readNodeSettings,
   repointStandby,
   runAsPostgres,
-  takeSpare,
   toolchain,
   verifiedLeader,
   withFileLock,
   writeNodeConfig,
   writeStandbySettings,
   type ExecResult,
-  type InitNodeInput,
 } from '@pgfleet/postgres';
 import {
   NodeRuntimeError,
@@ -40,6 +35,7 @@ import {
 } from '../port.js';
 import { Layout } from './layout.js';
 import { configOf, endpointOf } from './nodeSetup.js';
+import { nodeStorage } from './nodeStorage.js';
 import { livePostmaster, waitForNoProcesses } from './postmaster.js';
 import { CLIENT_TOOLS, failedTool, spawnTool } from './runTool.js';
 
@@ -81,7 +77,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
   const root = dataRoot(options.home);
   const layout = new Layout(root);
   const timeout = String(options.timeoutSeconds ?? 60);
-  const spares = options.spares ?? false;
+  const storage = nodeStorage(root, options.spares ?? false);
 
   const need = (nodeId: string): NodeInfo => {
     const info = layout.find(nodeId);
@@ -114,24 +110,6 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       await fill();
       reloadUnlocked(info);
     });
-
-  /** A ready spare renamed into place then the node's configuration written; initdb when none is ready. */
-  const initStorage = async (info: NodeInfo, config: InitNodeInput): Promise<void> => {
-    // A spare has no superuser password: a node that asks for one gets its own initdb.
-    if (spares && config.superuserPassword === undefined && !isNodeInitialized(info.dataDir)) {
-      emptyDir(info.dataDir); // what an interrupted attempt left
-      if (await takeSpare(root, info.major, info.dataDir)) {
-        writeNodeConfig(config);
-        return;
-      }
-    }
-    await initNode(config);
-  };
-
-  /** Start making a spare of `major` when none is ready; not awaited: without one the next node runs initdb. */
-  const refill = (major: number): void => {
-    if (spares) keepSpares(root, major).catch(() => undefined);
-  };
 
   const needInitialized = (info: NodeInfo): void => {
     if (!isNodeInitialized(info.dataDir)) {
@@ -294,9 +272,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       const info = need(nodeId);
       const config = configOf(info, setup);
       try {
-        await fillStorage(info, () => initStorage(info, config));
+        await fillStorage(info, () => storage.init(info, config));
       } finally {
-        refill(info.major);
+        storage.refill(info.major);
       }
     },
 
@@ -402,8 +380,6 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       });
     },
 
-    async warm(major): Promise<void> {
-      if (spares) await keepSpares(root, major);
-    },
+    warm: (major) => storage.warm(major),
   };
 }
