@@ -252,20 +252,13 @@ export async function startWriteLoad(url: string, options: LoadOptions): Promise
 
 /** Creates the load's table through the endpoint, retrying while the cluster is still coming up. */
 async function createTable(config: pg.ClientConfig, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const client = new pg.Client(config);
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
-      await client.query(`CREATE TABLE ${TABLE} (client int NOT NULL, seq int NOT NULL, PRIMARY KEY (client, seq))`);
-      await close(client);
-      return;
-    } catch (error) {
-      drop(client);
-      if (performance.now() > deadline) throw new Error(`cannot create ${TABLE} through the endpoint: ${error}`);
-      await sleep(500);
-    }
+  const client = await connectWithin(config, timeoutMs).catch((error: unknown) => {
+    throw new Error(`cannot create ${TABLE} through the endpoint: ${error}`);
+  });
+  try {
+    await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await client.query(`CREATE TABLE ${TABLE} (client int NOT NULL, seq int NOT NULL, PRIMARY KEY (client, seq))`);
+  } finally {
+    await close(client);
   }
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { liveProcesses } from '../../e2e/harness.js';
 
 /** A long-running process the benchmark started, leader of its own process group, output in a log file. */
 export interface Daemon {
@@ -68,30 +69,6 @@ function processGroupOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-interface ProcEntry {
-  pid: number;
-  comm: string;
-  ppid: number;
-}
-
-/** Every live process (zombies excluded), from /proc; a process that ends while it is read is skipped. */
-function liveProcesses(): ProcEntry[] {
-  const out: ProcEntry[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z') continue;
-      out.push({ pid, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]) });
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
 }
 
 /** Live descendants of `pid` (children, their children...), from /proc. */

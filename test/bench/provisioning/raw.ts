@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureOwnedDir, freePort, ownedTempDir, runAsPostgresOk, toolchain } from '@pgfleet/postgres';
+import { ensureOwnedDir, freePort, INITDB_OPTIONS, ownedTempDir, runAsPostgresOk, toolchain } from '@pgfleet/postgres';
 
 /**
  * The raw baseline: what a person would type to get the same servers by hand — initdb with the
@@ -14,18 +14,7 @@ export async function rawCluster(nodes: 1 | 3): Promise<number> {
   const port = await freePort();
   const dataDirs = [leader];
   try {
-    await runAsPostgresOk(tc.bin('initdb'), [
-      '-D',
-      leader,
-      '-U',
-      'postgres',
-      '-E',
-      'UTF8',
-      '--locale=C',
-      '--data-checksums',
-      '--auth-local=trust',
-      '--auth-host=scram-sha-256',
-    ]);
+    await runAsPostgresOk(tc.bin('initdb'), ['-D', leader, ...INITDB_OPTIONS]);
     await runAsPostgresOk(tc.bin('pg_ctl'), [
       '-D',
       leader,
