@@ -394,4 +394,15 @@ describe('HAProxy asks the HA agent about every server (real HAProxy, a tiny TCP
     await startAgent(agentPort);
     await waitFor(async () => (await landsOn(rw())) === 'a');
   });
+
+  it('routing writes to a server its agent last called down (a promoted standby) lifts it at once', async () => {
+    answers.set('ha2 b rw', 'down');
+    await waitFor(async () => (await agentStatus('be_pg', 'b')) === 'L7STS');
+    // No further agent answer can lift it: only the route's own `agent up` can.
+    await stopAgent();
+    await waitFor(async () => (await agentStatus('be_pg', 'b')) === 'L4CON');
+    const { commands } = await gateways().runtimeApi('ha2', 'gw1').route({ leader: 'b', readOnly: ['c'] });
+    expect(commands).toContain('set server be_pg/b agent up');
+    await waitFor(async () => (await landsOn(rw())) === 'b');
+  });
 });
