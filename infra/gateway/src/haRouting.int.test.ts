@@ -401,7 +401,9 @@ describe('HAProxy asks the HA agent about every server (real HAProxy, a tiny TCP
     // No further agent answer can lift it: only the route's own `agent up` can.
     await stopAgent();
     await waitFor(async () => (await agentStatus('be_pg', 'b')) === 'L4CON');
-    const { commands } = await gateways().runtimeApi('ha2', 'gw1').route({ leader: 'b', readOnly: ['c'] });
+    const { commands } = await gateways()
+      .runtimeApi('ha2', 'gw1')
+      .route({ leader: 'b', readOnly: ['c'] });
     expect(commands).toContain('set server be_pg/b agent up');
     await waitFor(async () => (await landsOn(rw())) === 'b');
   });
