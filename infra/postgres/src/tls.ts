@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -105,8 +105,16 @@ function openssl(args: readonly string[], input?: string): Promise<string> {
   });
 }
 
-/** A fresh EC P-256 private key, PEM (held in memory only until written 0600). */
-const newKey = () => openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+/**
+ * A fresh EC P-256 private key, PKCS#8 PEM as `openssl genpkey` writes it (held in memory only
+ * until written 0600). Made in-process: no openssl run.
+ */
+const newKey = (): string =>
+  generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).privateKey;
 
 /** A random positive 128-bit serial (no serial file: issuing stays safe under concurrency). */
 const serial = () => {
@@ -136,7 +144,7 @@ export async function createClusterCa(
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const keyTmp = `${ca.keyFile}.pgfleet-new`;
   const certTmp = `${ca.certFile}.pgfleet-new`;
-  writeFileSync(keyTmp, await newKey(), { mode: 0o600 });
+  writeFileSync(keyTmp, newKey(), { mode: 0o600 });
   const request = ['req', '-x509', '-new', '-sha256', '-key', keyTmp, '-out', certTmp];
   const validity = ['-days', String(options.days ?? 3650), '-set_serial', serial()];
   const subject = ['-subj', `/O=pgfleet/CN=${clusterName} CA`];
@@ -179,13 +187,17 @@ export async function issueNodeCert(req: NodeCertRequest): Promise<NodeCert> {
   const keyTmp = `${out.keyFile}.pgfleet-new`;
   const work = await mkdtemp(join(tmpdir(), 'pgfleet-tls-'));
   try {
-    writeOwnedFile(keyTmp, await newKey(), 0o600);
-    const csr = await openssl(['req', '-new', '-sha256', '-key', keyTmp, '-subj', `/O=pgfleet/CN=${req.commonName}`]);
+    writeOwnedFile(keyTmp, newKey(), 0o600);
     const san = [...req.dnsNames.map((d) => `DNS:${d}`), ...req.ipAddresses.map((ip) => `IP:${ip}`)].join(',');
-    const extFile = join(work, 'ext.cnf');
+    // Its own config (not openssl.cnf, whose x509_extensions would add CA ones): only these extensions.
+    const config = join(work, 'req.cnf');
     writeFileSync(
-      extFile,
+      config,
       [
+        '[req]',
+        'distinguished_name = dn',
+        'x509_extensions = v3',
+        '[dn]',
         '[v3]',
         'basicConstraints = critical, CA:FALSE',
         'keyUsage = critical, digitalSignature, keyEncipherment',
@@ -196,9 +208,11 @@ export async function issueNodeCert(req: NodeCertRequest): Promise<NodeCert> {
         '',
       ].join('\n'),
     );
-    const signing = ['x509', '-req', '-sha256', '-CA', ca.certFile, '-CAkey', ca.keyFile];
-    const validity = ['-set_serial', serial(), '-days', String(days)];
-    const cert = await openssl([...signing, ...validity, '-extfile', extFile, '-extensions', 'v3'], csr);
+    // One run (OpenSSL >= 3.0): the certificate is made for the key and signed by the CA at once.
+    const request = ['req', '-x509', '-new', '-sha256', '-config', config, '-key', keyTmp];
+    const subject = ['-subj', `/O=pgfleet/CN=${req.commonName}`];
+    const signing = ['-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', serial(), '-days', String(days)];
+    const cert = await openssl([...request, ...subject, ...signing]);
     writeOwnedFile(`${out.certFile}.pgfleet-new`, cert, 0o644);
     writeOwnedFile(out.caFile, readFileSync(ca.certFile, 'utf8'), 0o644);
     renameSync(keyTmp, out.keyFile);

@@ -5,6 +5,7 @@ import { requestBackup } from './commands.js';
 import { findBackup } from './domain/backups.js';
 import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
 import type { BackupStore } from '@pgfleet/backupstore';
+import type { NodeRuntime, ToolProcess } from '@pgfleet/runtime';
 import { processBackups } from './workers/processBackups.js';
 import { loadBackups } from './workers/record.js';
 import { restoreAndWait } from './testing/restore.fixture.js';
@@ -120,6 +121,25 @@ describe('backups of a Business cluster', () => {
     } finally {
       await w.runtime.start(w.follower!.nodeId);
     }
+  });
+
+  it('fails without BackupStarted when no node answers, and kills the pg_dump it started early', async () => {
+    const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
+    const backupId = reply.ok ? (reply.result!.backupId as string) : '';
+    const tools: ToolProcess[] = [];
+    const runTool: NodeRuntime['runTool'] = (...args) => {
+      const tool = w.deps.runtime.runTool(...args);
+      tools.push(tool);
+      return tool;
+    };
+    const runtime = new Proxy(w.deps.runtime, { get: (t, p) => (p === 'runTool' ? runTool : Reflect.get(t, p)) });
+    const outcome = await runDump({ ...w.deps, runtime }, CLUSTER, backupId, { probe: async () => 'down' });
+    expect(outcome).toEqual({ status: 'failed', backupId, reason: 'no node of the cluster is running' });
+    expect(await historyOf(backupId)).toEqual(['BackupRequested', 'BackupFailed']);
+    expect(await w.deps.files.exists(CLUSTER, backupId)).toBe(false);
+    // Its output (larger than a pipe holds) was never read: it ends only because it was killed.
+    expect(tools).toHaveLength(1);
+    await Promise.all(tools.map((tool) => tool.done.catch(() => undefined)));
   });
 
   it('never runs a second dump for the same request, even with two workers racing', async () => {

@@ -2,8 +2,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseWith } from '@pgfleet/contracts';
-import { RestoreBody, ScheduleBody } from '../http/backupSchemas.js';
+import type { EventEnvelope } from '@pgfleet/contracts';
+import { backupRow } from '../http/backupRow.js';
 import { downloadBackup } from './backupDownload.js';
 import { apiClient, CliError } from './client.js';
 import { closeUnused, connectForEvents, followEvents, requestTime, streamSubject } from './followEvents.js';
@@ -26,6 +26,7 @@ interface BackupRow {
   failedReason?: string;
 }
 interface BackupShown extends BackupRow {
+  clusterId: string;
   progress: { bytes: number; startedAt: number } | null;
 }
 
@@ -73,11 +74,22 @@ interface BackupWait {
 const pause = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /**
+ * The backup as `GET .../backups/{id}` shows it once it ended, folded (the contracts' backups view)
+ * from its own events; undefined when they do not start with its request (then it is read).
+ */
+async function endedBackup(clusterId: string, id: string, events: EventEnvelope[]): Promise<BackupShown | undefined> {
+  const { findBackup, foldBackups } = await import('@pgfleet/contracts');
+  const backup = findBackup(foldBackups(events), id);
+  return backup && { clusterId, ...backupRow(backup), progress: null };
+}
+
+/**
  * Wait for a backup to end: follow its cluster's backup events from the request on and stop as
- * soon as one says this backup ended, then read it once (as `backup list` shows it). People also
- * see its start and, every second, the bytes written so far (stderr); with `--json` nothing is
- * read meanwhile. If NATS cannot be reached the backup is read every 100 ms instead. Completed:
- * the backup; else an error with its status.
+ * soon as one says this backup ended; the backup is then the fold of its events, as `backup list`
+ * shows it (read once from the API if its request was not among them). People also see its start
+ * and, every second, the bytes written so far (stderr); with `--json` nothing is read meanwhile.
+ * If NATS cannot be reached the backup is read every 100 ms instead. Completed: the backup; else
+ * an error with its status. The NATS connection closes meanwhile: the CLI does not wait for it.
  */
 async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   const api = apiClient();
@@ -108,16 +120,24 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
     }
   };
   const polls = w.json ? [] : [poll()];
+  const events: EventEnvelope[] = [];
+  let ended: (b: BackupShown | undefined) => void = () => undefined;
+  const endedByEvent = new Promise<BackupShown | undefined>((resolve) => {
+    ended = resolve;
+  });
   const followed = followEvents(api, {
     subjects: [streamSubject(`backups-${w.clusterId}`)],
     since: w.since,
     goesOn: `backup ${id} of ${name} goes on; see it with "pgfleet backup list ${name}"`,
     signal: stop.signal,
     connection: w.connection,
-    onEvent: (e) => {
+    onEvent: async (e) => {
       if ((e.data as { backupId?: unknown }).backupId !== id) return false;
+      events.push(e);
       if (e.type === 'BackupStarted') say(`running on ${e.data.node}`);
-      return ENDED.has(e.type);
+      if (!ENDED.has(e.type)) return false;
+      ended(await endedBackup(w.clusterId, id, events));
+      return true;
     },
   }).then(
     () => undefined,
@@ -127,15 +147,17 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
       return polls[0] ?? poll();
     },
   );
-  let b: BackupShown;
+  // Once the backup ended, what is left of the following is closing the NATS connection.
+  followed.catch(() => undefined);
+  let b: BackupShown | undefined;
   try {
-    await Promise.race([followed, ...polls]);
+    b = (await Promise.race([endedByEvent, followed, ...polls])) ?? undefined;
     stop.abort();
-    b = await show(); // while the NATS connection closes
+    b ??= await show();
   } finally {
     clearTimeout(timer);
     stop.abort();
-    await Promise.allSettled([followed, ...polls]);
+    await Promise.allSettled(polls);
   }
   say(b.status);
   if (b.status === 'completed') return b;
@@ -144,6 +166,15 @@ async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   }
   const what = b.status === 'failed' ? `failed: ${b.failedReason ?? 'unknown reason'}` : `is ${b.status}`;
   throw new CliError(`backup ${id} of ${name} ${what}`, 'BACKUP_FAILED', { backupId: id, status: b.status });
+}
+
+/** The zod schemas of the restore and schedule bodies, loaded by these commands only. */
+async function bodySchemas() {
+  const [{ parseWith }, { RestoreBody, ScheduleBody }] = await Promise.all([
+    import('@pgfleet/contracts'),
+    import('../http/backupSchemas.js'),
+  ]);
+  return { parseWith, RestoreBody, ScheduleBody };
 }
 
 export function registerBackupCommands(program: Command, out: (opts: { json?: boolean }) => Out): void {
@@ -160,9 +191,10 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
       type Requested = { clusterId: string; backupId: string; result?: { evicted?: string } };
       const api = apiClient();
       const since = requestTime();
-      // NATS is reached while the request is in flight: the events are followed as soon as it is answered.
+      const requested = api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
+      // NATS is reached while the request is in flight (sent first): the events are followed as soon as it is answered.
       const connection = o.wait ? connectForEvents(api) : undefined;
-      const res = await api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`).catch((error: unknown) => {
+      const res = await requested.catch((error: unknown) => {
         void closeUnused(connection);
         throw error;
       });
@@ -218,6 +250,7 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .option('--no-wait', NO_WAIT_HELP)
     .option('--json')
     .action(async (name: string, id: string, o: { into?: string; wait: boolean; json?: boolean }) => {
+      const { parseWith, RestoreBody } = await bodySchemas();
       const body = parseWith(RestoreBody, o.into === undefined ? {} : { into: o.into }, 'restore');
       if (!body.ok) {
         const { message, code, details } = body.rejection;
@@ -250,6 +283,7 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .option('--tz <zone>', 'IANA time zone, e.g. Europe/Paris', 'UTC')
     .option('--json')
     .action(async (name: string, o: { at: string; tz: string; json?: boolean }) => {
+      const { parseWith, ScheduleBody } = await bodySchemas();
       const body = parseWith(ScheduleBody, { at: o.at, tz: o.tz }, 'schedule');
       if (!body.ok) {
         const { message, code, details } = body.rejection;

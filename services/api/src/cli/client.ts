@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { request, type OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { platformHome, readPlatformFile } from '../platform/home.js';
 
@@ -43,23 +44,20 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
           'start it with "npm start" or "pgfleet up", or set PGFLEET_HOME';
         throw new CliError(message, 'NOT_RUNNING');
       }
-      let res: Response;
+      const headers = {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(MUTATING.has(method) ? { 'idempotency-key': INVOCATION_KEY } : {}),
+      };
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      let res: { status: number; text: string };
       try {
-        res = await fetch(base + path, {
-          method,
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            ...(MUTATING.has(method) ? { 'idempotency-key': INVOCATION_KEY } : {}),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
+        res = await exchange(new URL(base + path), method, headers, payload);
       } catch {
         throw new CliError(`cannot reach the pgfleet API at ${base}: is "pgfleet up" running?`, 'UNAVAILABLE');
       }
-      const text = await res.text();
-      const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      if (!res.ok) {
+      const json = res.text ? (JSON.parse(res.text) as Record<string, unknown>) : {};
+      if (res.status < 200 || res.status > 299) {
         throw new CliError(String(json.message ?? `HTTP ${res.status}`), String(json.code ?? res.status), json.details);
       }
       return json as T;
@@ -77,4 +75,28 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
       return { tls: { caFile: natsCaFile(home) }, user: 'cli', pass };
     },
   };
+}
+
+/**
+ * One request and its whole answer, with node:http (node:https for an https URL): the request is
+ * on its way before the call returns, and a CLI call does not pay for loading fetch (undici).
+ */
+async function exchange(
+  url: URL,
+  method: string,
+  headers: OutgoingHttpHeaders,
+  body: string | undefined,
+): Promise<{ status: number; text: string }> {
+  const send = url.protocol === 'https:' ? (await import('node:https')).request : request;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

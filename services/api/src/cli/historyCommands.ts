@@ -102,5 +102,6 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       };
       process.once('SIGINT', () => void stop());
       process.once('SIGTERM', () => void stop());
+      await new Promise(() => undefined); // until Ctrl-C: the CLI exits when an action resolves
     });
 }

@@ -6,7 +6,8 @@ import { createFileBackupStore } from '@pgfleet/backupstore';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { loadBackups } from './backupHistory.js';
-import { BackupListQuery, BackupParams, RestoreBody, ScheduleBody, type BackupRow } from './backupSchemas.js';
+import { backupRow } from './backupRow.js';
+import { BackupListQuery, BackupParams, RestoreBody, ScheduleBody } from './backupSchemas.js';
 import { acceptedOperation } from './operationRoutes.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { reject } from './rejections.js';
@@ -21,22 +22,6 @@ export interface BackupRoutesContext {
 
 /** How long a backup service that answers a restore only when done (no operation) may take. */
 const RESTORE_TIMEOUT_MS = 60 * 60_000;
-
-function backupRow(b: Backup): BackupRow {
-  return {
-    id: b.backupId,
-    kind: b.kind,
-    status: b.status,
-    size: b.size ?? null,
-    sha256: b.sha256 ?? null,
-    started: b.startedAt ?? null,
-    requested: b.requestedAt ?? null,
-    duration: b.durationMs ?? null,
-    node: b.node ?? null,
-    ...(b.onLeaderReason ? { onLeaderReason: b.onLeaderReason } : {}),
-    ...(b.failedReason ? { failedReason: b.failedReason } : {}),
-  };
-}
 
 const notCompleted = (backup: Backup): Rejection => ({
   code: 'BACKUP_NOT_COMPLETED',

@@ -48,6 +48,15 @@ export const probeNode =
     }
   };
 
+/**
+ * The node `chooseDumpNode` picks when every node runs as the view says (the first follower on
+ * plans that dump on one, else the leader): where a dump can start before the probes answer.
+ */
+export function likelyDumpNode(cluster: ClusterView, onFollower: boolean): ClusterNode | undefined {
+  const candidates = onFollower ? [...followersOf(cluster), leaderOf(cluster)] : [leaderOf(cluster)];
+  return candidates.find((n) => n?.provisioned && n.started);
+}
+
 export interface DumpNodeChoice {
   node: ClusterNode;
   /** Why the dump runs on the leader although the plan wants a follower. */

@@ -17,7 +17,9 @@ export async function processBackups(
   await deleteEvicted(deps, clusterId, state);
   const outcomes: DumpOutcome[] = [];
   for (const b of state.backups.filter((x) => x.status === 'requested')) {
-    outcomes.push(await runDump(deps, clusterId, b.backupId, options));
+    // The first dump goes on the stream just read; after a dump, the next one reads it again.
+    const read = outcomes.length === 0 ? { read: state } : {};
+    outcomes.push(await runDump(deps, clusterId, b.backupId, { ...options, ...read }));
   }
   return outcomes;
 }

@@ -1,7 +1,8 @@
+import type { Readable } from 'node:stream';
 import { findPlan, runtimeNodeId } from '@pgfleet/contracts';
 import type { StoredBackup } from '@pgfleet/backupstore';
-import { findBackup } from '../domain/backups.js';
-import { APP_DATABASE, chooseDumpNode, loadCluster, probeNode, type NodeProbe } from './cluster.js';
+import { findBackup, type BackupsState } from '../domain/backups.js';
+import { APP_DATABASE, chooseDumpNode, likelyDumpNode, loadCluster, probeNode, type NodeProbe } from './cluster.js';
 import type { BackupDeps } from './deps.js';
 import { gatherChunks } from './gather.js';
 import { loadBackups, recordOutcome } from './record.js';
@@ -16,6 +17,8 @@ export interface RunDumpOptions {
   /** Aborting stops the dump as a crash would: nothing more is recorded (resume finds it). */
   signal?: AbortSignal;
   probe?: NodeProbe;
+  /** The backups stream as the caller just read it (else it is read here). */
+  read?: BackupsState;
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -25,7 +28,8 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  * the leader with the reason), record BackupStarted (with the expected version: only one
  * worker ever gets past this step), stream `pg_dump --format=custom` of the app database
  * (run by the node's runtime) into the backup store while hashing, then record
- * BackupCompleted or BackupFailed.
+ * BackupCompleted or BackupFailed. pg_dump is started meanwhile, but nothing of it is stored
+ * before BackupStarted is recorded on its node.
  */
 export async function runDump(
   deps: BackupDeps,
@@ -33,7 +37,11 @@ export async function runDump(
   backupId: string,
   options: RunDumpOptions = {},
 ): Promise<DumpOutcome> {
-  const backups = await loadBackups(deps.store, clusterId);
+  // Both streams at once: the cluster is read while the backup is checked to be still requested.
+  const [backups, cluster] = await Promise.all([
+    options.read ?? loadBackups(deps.store, clusterId),
+    loadCluster(deps.store, clusterId),
+  ]);
   if (findBackup(backups, backupId)?.status !== 'requested') return { status: 'skipped', backupId };
   const log = deps.log.child({ clusterId, backupId });
 
@@ -44,34 +52,41 @@ export async function runDump(
     return { status: 'failed', backupId, reason };
   };
 
-  const cluster = await loadCluster(deps.store, clusterId);
   const plan = cluster.plan ? findPlan(cluster.plan) : undefined;
   if (cluster.status !== 'ready' || !plan) return fail(`cluster is ${cluster.status}`);
-  const probe = options.probe ?? probeNode(deps.runtime);
-  const choice = await chooseDumpNode(clusterId, cluster, plan.backups.onFollower, probe);
-  if (!choice) return fail('no node of the cluster is running');
-  const { node, onLeaderReason } = choice;
-
-  const started = await recordOutcome(deps.store, clusterId, {
-    type: 'StartBackup',
-    backupId,
-    node: node.nodeId,
-    ...(onLeaderReason ? { onLeaderReason } : {}),
-  });
-  if (!started.ok) return { status: 'skipped', backupId };
-  log.info({ node: node.nodeId, onLeaderReason }, 'backup started');
-
-  const t0 = Date.now();
-  deps.progress?.begin(backupId, t0);
+  // pg_dump starts on the node it will most likely run on while the nodes are probed and its start
+  // is recorded (its connection and snapshot take about as long); its output is stored only once
+  // BackupStarted names that node, and it is killed otherwise.
+  const likely = likelyDumpNode(cluster, plan.backups.onFollower);
+  let dump = likely && startDump(deps, clusterId, likely.nodeId, options.signal);
   try {
+    const probe = options.probe ?? probeNode(deps.runtime);
+    const choice = await chooseDumpNode(clusterId, cluster, plan.backups.onFollower, probe);
+    if (!choice) return await fail('no node of the cluster is running');
+    const { node, onLeaderReason } = choice;
+    if (dump?.nodeId !== node.nodeId) {
+      dump?.kill();
+      dump = startDump(deps, clusterId, node.nodeId, options.signal);
+    }
+
+    const started = await recordOutcome(deps.store, clusterId, {
+      type: 'StartBackup',
+      backupId,
+      node: node.nodeId,
+      ...(onLeaderReason ? { onLeaderReason } : {}),
+    });
+    if (!started.ok) return { status: 'skipped', backupId };
+    log.info({ node: node.nodeId, onLeaderReason }, 'backup started');
+
+    deps.progress?.begin(backupId, dump.startedAt);
     let stored: StoredBackup;
     try {
-      stored = await dumpToStore(deps, clusterId, backupId, runtimeNodeId(clusterId, node.nodeId), options.signal);
+      stored = await storeDump(deps, clusterId, backupId, dump, options.signal);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return await fail(messageOf(error));
     }
-    const durationMs = Date.now() - t0;
+    const durationMs = Date.now() - dump.startedAt;
     const complete = { type: 'CompleteBackup', backupId, ...stored, durationMs } as const;
     const done = await recordOutcome(deps.store, clusterId, complete);
     if (!done.ok) {
@@ -83,41 +98,52 @@ export async function runDump(
     return { status: 'completed', backupId, node: node.nodeId, ...stored, durationMs };
   } finally {
     deps.progress?.end(backupId);
+    dump?.kill(); // none is left running, whatever happened (a no-op once it exited)
   }
 }
 
-/**
- * `pg_dump --format=custom` of the app database, run by the node's runtime, streamed into the
- * backup store (gathered in 64 kB pieces). Rejects when the tool fails (its stdout errors) or the write fails; aborting
- * kills the tool.
- */
-async function dumpToStore(
-  deps: BackupDeps,
-  clusterId: string,
-  backupId: string,
-  runtimeId: string,
-  signal?: AbortSignal,
-): Promise<StoredBackup> {
-  const dump = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], { database: APP_DATABASE });
+/** A `pg_dump --format=custom` of the app database running on one node, its output not read yet. */
+interface Dump {
+  nodeId: string;
+  startedAt: number;
+  stdout: Readable;
+  /** Once the tool exited: undefined on success, else its failure (never rejects). */
+  exited: Promise<unknown>;
+  kill(): void;
+}
+
+/** Start pg_dump on a node (run by the node's runtime); aborting `signal` kills it. */
+function startDump(deps: BackupDeps, clusterId: string, nodeId: string, signal?: AbortSignal): Dump {
+  const startedAt = Date.now();
+  const runtimeId = runtimeNodeId(clusterId, nodeId);
+  const tool = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], { database: APP_DATABASE });
   // The exit is awaited after the stream; until then its failure must not be an unhandled rejection.
-  const exited = dump.done.then(
+  const exited = tool.done.then(
     () => undefined,
     (error: unknown) => error ?? new Error('pg_dump failed'),
   );
-  const kill = () => dump.kill();
+  const kill = () => tool.kill();
   signal?.addEventListener('abort', kill, { once: true });
-  try {
-    const stored = await deps.files.put(clusterId, backupId, gatherChunks(dump.stdout), {
-      onProgress: (bytes) => deps.progress?.update(backupId, bytes),
-      ...(signal ? { signal } : {}),
-    });
-    const failure = await exited;
-    if (failure !== undefined) throw failure;
-    return stored;
-  } catch (error) {
-    dump.kill();
-    throw error;
-  } finally {
-    signal?.removeEventListener('abort', kill);
-  }
+  void exited.then(() => signal?.removeEventListener('abort', kill));
+  return { nodeId, startedAt, stdout: tool.stdout, exited, kill };
+}
+
+/**
+ * Stream a started dump into the backup store (gathered in 64 kB pieces). Rejects when the tool
+ * fails (its stdout errors) or the write fails.
+ */
+async function storeDump(
+  deps: BackupDeps,
+  clusterId: string,
+  backupId: string,
+  dump: Dump,
+  signal?: AbortSignal,
+): Promise<StoredBackup> {
+  const stored = await deps.files.put(clusterId, backupId, gatherChunks(dump.stdout), {
+    onProgress: (bytes) => deps.progress?.update(backupId, bytes),
+    ...(signal ? { signal } : {}),
+  });
+  const failure = await dump.exited;
+  if (failure !== undefined) throw failure;
+  return stored;
 }
