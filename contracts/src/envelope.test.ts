@@ -50,6 +50,9 @@ describe('event envelope', () => {
       },
     });
     expect(parseEnvelope({ ...wire, type: 'toString' }).ok).toBe(false);
+    // A type from JSON that is no string, even one no string conversion works on, is unknown, not a TypeError.
+    const notAString = JSON.parse('{"toString":""}') as string;
+    expect(validateEvent(notAString, {})).toMatchObject({ ok: false, rejection: { code: 'UNKNOWN_EVENT_TYPE' } });
   });
 
   it("refuses a schema version it has no upcaster for, and knows each type's category", () => {

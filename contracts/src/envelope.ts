@@ -27,12 +27,13 @@ export const EnvelopeWire = EnvelopeMeta.extend({ type: z.string(), data: z.unkn
 
 /** Validate an event's data against the schema of its type (after upcasting old versions). */
 export function validateEvent(type: string, data: unknown, schemaVersion?: number): Result<DomainEvent> {
-  if (!isEventType(type)) {
+  // A type that is not a string (from JSON: an object, even one whose toString is no function) is unknown too.
+  if (typeof type !== 'string' || !isEventType(type)) {
     return {
       ok: false,
       rejection: {
         code: 'UNKNOWN_EVENT_TYPE',
-        message: `unknown event type "${type}"`,
+        message: `unknown event type ${typeof type === 'string' ? `"${type}"` : `(a ${typeof type})`}`,
         details: { field: 'type', rule: 'known_event_type' },
       },
     };

@@ -17,38 +17,31 @@ command -v openssl >/dev/null || pkgs_needed+=(openssl)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || pkgs_needed+=(iproute2)
 command -v pgbench >/dev/null || [ -x /usr/lib/postgresql/15/bin/pgbench ] || pkgs_needed+=(postgresql-contrib)
 
-if [ ${#pkgs_needed[@]} -gt 0 ]; then
-  echo "bootstrap: installing ${pkgs_needed[*]}"
-  # PostgreSQL 13 comes from bullseye, via the same mirror as the system's own Debian source.
-  if [[ " ${pkgs_needed[*]} " == *" postgresql-13 "* ]] && [ ! -f /etc/apt/sources.list.d/pgfleet-bullseye.sources ]; then
-    uri=""
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-      uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-    fi
-    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-      uri=$(awk '/^deb / && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
-    fi
-    [ -n "$uri" ] || { echo "bootstrap: cannot find the Debian mirror in apt sources" >&2; exit 1; }
-    as_root tee /etc/apt/sources.list.d/pgfleet-bullseye.sources >/dev/null <<SRC
-Types: deb
-URIs: $uri
-Suites: bullseye
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    # Never let bullseye packages replace bookworm ones except where asked for.
-    as_root tee /etc/apt/preferences.d/pgfleet-bullseye >/dev/null <<PREF
-Package: *
-Pin: release n=bullseye
-Pin-Priority: 100
-PREF
-  fi
+# PostgreSQL 13 comes from bullseye (main and its security suite), from the mirrors the system
+# already uses for bookworm; a pin lets only PostgreSQL 13 and the libraries it needs come from there.
+# shellcheck source=infra/deploy/bullseyeSources.sh
+source infra/deploy/bullseyeSources.sh
+bullseye_changed=0
+if [ -x /usr/lib/postgresql/13/bin/postgres ] || [[ " ${pkgs_needed[*]} " == *" postgresql-13 "* ]]; then
+  ensure_bullseye_sources && bullseye_changed=1
+fi
+
+if [ ${#pkgs_needed[@]} -gt 0 ] || [ "$bullseye_changed" -eq 1 ]; then
+  [ ${#pkgs_needed[@]} -gt 0 ] && echo "bootstrap: installing ${pkgs_needed[*]}"
   # pgfleet runs its own servers: no default 'main' cluster from the Debian packages.
   as_root mkdir -p /etc/postgresql-common/createcluster.d
   echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/pgfleet.conf >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    -o Dpkg::Options::=--force-confold "${pkgs_needed[@]}" >/dev/null
+  if [ ${#pkgs_needed[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      -o Dpkg::Options::=--force-confold "${pkgs_needed[@]}" >/dev/null
+  fi
+  # A new bullseye source: bring an installed PostgreSQL 13 up to its security updates.
+  if [ "$bullseye_changed" -eq 1 ] && dpkg -s postgresql-13 >/dev/null 2>&1; then
+    echo "bootstrap: PostgreSQL 13 security updates from bullseye-security"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
+      -o Dpkg::Options::=--force-confold $PGFLEET_BULLSEYE_PACKAGES >/dev/null
+  fi
   # Debian starts a nats-server service on install; pgfleet runs its own.
   as_root sh -c 'command -v service >/dev/null && service nats-server stop >/dev/null 2>&1 || true'
   as_root sh -c 'command -v service >/dev/null && service haproxy stop >/dev/null 2>&1 || true'

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { up, type Platform } from '@pgfleet/api';
 import { freePort, ownedTempDir } from '@pgfleet/postgres';
+import { localEventstoreUrl, scanWatched, unwatchPlatform, watchPlatform } from './logScan.js';
 
 const require = createRequire(import.meta.url);
 export const CLI = join(dirname(require.resolve('@pgfleet/api')), 'cli.js');
@@ -18,6 +19,7 @@ export interface TestPlatform {
   home: string;
   env: NodeJS.ProcessEnv;
   platform: Platform;
+  /** What `up` printed, then every service's output (`[name] chunk`) and the CLI's stderr. */
   logs: string[];
   /** Run the real `pgfleet` CLI as a user would. */
   cli(...args: string[]): Promise<CliResult>;
@@ -49,20 +51,39 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   const { home, env } = await platformEnv(extraEnv);
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
+  // Services print into `logs`, not the terminal: the log scan reads them.
+  const options = { output: (service: string, chunk: string) => logs.push(`[${service}] ${chunk}`) };
+  let platform: Platform | undefined;
+  watchPlatform(home, {
+    output: () => [{ source: 'the output of up and the services', text: logs.join('\n') }],
+    eventstoreUrl: () => platform?.eventstoreUrl,
+  });
+  platform = await up(env, log, options);
   const t: TestPlatform = {
     home,
     env,
     logs,
-    platform: await up(env, log),
-    cli: (...args) => runCli(env, args),
+    platform,
+    cli: async (...args) => {
+      const r = await runCli(env, args);
+      // Its stdout is for the user (`cluster url` prints a password); its errors are scanned.
+      if (r.stderr) logs.push(`[cli ${args[0] ?? ''}] ${r.stderr}`);
+      return r;
+    },
     restart: async () => {
       await t.platform.stop();
-      t.platform = await up(env, log);
+      platform = undefined;
+      t.platform = platform = await up(env, log, options);
     },
     cleanup: async () => {
-      await t.platform.stop().catch(() => undefined);
-      stopClusterServers(home);
-      rmSync(home, { recursive: true, force: true });
+      try {
+        await scanWatched(home);
+      } finally {
+        unwatchPlatform(home);
+        await t.platform.stop().catch(() => undefined);
+        stopClusterServers(home);
+        rmSync(home, { recursive: true, force: true });
+      }
     },
   };
   return t;
@@ -84,6 +105,13 @@ export function spawnUp(env: NodeJS.ProcessEnv): UpProcess {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const home = env.PGFLEET_HOME;
+  // Its output (its services print through it) is scanned for secrets until its home is removed.
+  if (home)
+    watchPlatform(home, {
+      output: () => [{ source: 'the output of pgfleet up', text: out }],
+      eventstoreUrl: () => localEventstoreUrl(home),
+    });
   const exited = new Promise<number | string | null>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal)),
   );
@@ -141,6 +169,7 @@ export function processGroupMembers(pgid: number): number[] {
 
 /** Stop what a test left of a home: cluster servers and gateways; then remove it. */
 export function removeHome(home: string): void {
+  unwatchPlatform(home);
   stopClusterServers(home);
   rmSync(home, { recursive: true, force: true });
 }

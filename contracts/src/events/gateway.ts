@@ -33,6 +33,13 @@ export const gatewayEvents = {
   TlsForced: z.object({ nodes: z.array(Id) }),
   /** Every node got a new certificate (same CA, same names), valid until `notAfter` (ISO time). */
   CertificatesRotated: z.object({ nodes: z.array(Id), notAfter: z.string() }),
+  /**
+   * The automatic renewal of this node's certificate, due before `notAfter` (ISO time), failed:
+   * `reason` says why (the failed step and its error, or the refusal). Renewal is tried again at
+   * every check; an operator acts before `notAfter` (`pgfleet cluster certs NAME --rotate`), after
+   * which a follower reconnecting with verify-full is refused.
+   */
+  CertificateExpiring: z.object({ clusterId: Id, nodeId: Id, notAfter: z.string(), reason: z.string().min(1) }),
   /** The gateways also listen on a non-loopback address (only ever with TLS forced). */
   ClusterExposed: z.object({ address: z.string().min(1), port: z.number().int().positive() }),
   /** The gateways listen on loopback only again. */

@@ -14,6 +14,8 @@ export interface GatewaysState {
   tlsForced: boolean;
   /** The non-loopback address the gateways also listen on, while the cluster is exposed. */
   exposed?: { address: string; port: number };
+  /** Nodes whose certificate renewal failed (CertificateExpiring), until their next rotation. */
+  expiring: { nodeId: string; notAfter: string; reason: string }[];
   /** Number of events folded: the expected version for the next append. */
   version_: number;
 }
@@ -23,6 +25,7 @@ export const initialGatewaysState = (): GatewaysState => ({
   fenced: [],
   removed: false,
   tlsForced: false,
+  expiring: [],
   version_: 0,
 });
 
@@ -34,6 +37,7 @@ export type GatewayEvent = EventOfType<
   | 'GatewaysRemoved'
   | 'TlsForced'
   | 'CertificatesRotated'
+  | 'CertificateExpiring'
   | 'ClusterExposed'
   | 'ClusterUnexposed'
 >;
@@ -48,6 +52,7 @@ const GATEWAY_EVENT_TYPES: ReadonlySet<string> = new Set<GatewayEvent['type']>([
   'GatewaysRemoved',
   'TlsForced',
   'CertificatesRotated',
+  'CertificateExpiring',
   'ClusterExposed',
   'ClusterUnexposed',
 ]);
@@ -95,8 +100,14 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
       return { ...next, exposed: undefined };
     case 'GatewaysRemoved':
       return { ...next, gateways: [], leader: undefined, fenced: [], removed: true, exposed: undefined };
-    case 'CertificatesRotated':
-      return next;
+    case 'CertificatesRotated': {
+      const renewed = new Set(event.data.nodes);
+      return { ...next, expiring: next.expiring.filter((w) => !renewed.has(w.nodeId)) };
+    }
+    case 'CertificateExpiring': {
+      const { nodeId, notAfter, reason } = event.data;
+      return { ...next, expiring: [...next.expiring.filter((w) => w.nodeId !== nodeId), { nodeId, notAfter, reason }] };
+    }
     default: {
       const never: never = event;
       return never;

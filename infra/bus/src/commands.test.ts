@@ -48,4 +48,9 @@ describe('parseCommandBody', () => {
       reply: { code: 'VALIDATION_FAILED', details: { field: 'meta.commandId' } },
     });
   });
+
+  it('refuses `meta: null` instead of reading it as no meta (the hostile input suite sent it)', () => {
+    const parsed = parseCommandBody(body({ data: { clusterId: 'c1', at: '03:30' }, meta: null }), 'X', schema);
+    expect(parsed).toMatchObject({ ok: false, reply: { code: 'VALIDATION_FAILED', details: { field: 'meta' } } });
+  });
 });

@@ -157,7 +157,8 @@ export function parseCommandBody(body: Uint8Array, command: string, schema: Sche
   }
   const data = schema.safeParse((json as { data: unknown }).data);
   if (!data.success) return { ok: false, reply: rejection(zodRejection(data.error, `${command} command`)) };
-  const meta = CommandMeta.safeParse((json as { meta?: unknown }).meta ?? {});
+  // Absent meta is none; `meta: null` (or any non-object) is refused like any other bad meta.
+  const meta = CommandMeta.safeParse('meta' in json ? json.meta : {});
   if (!meta.success) {
     const r = zodRejection(meta.error, `${command} command meta`);
     const field = `meta.${String(r.details?.field)}`.replace(/\.\(root\)$/, '');

@@ -10,6 +10,11 @@ export interface NatsServerOptions {
   /** A nats.conf to use instead of command-line settings (TLS, accounts, permissions). */
   configFile?: string;
   binary?: string;
+  /**
+   * The server's whole environment (the platform passes @pgfleet/postgres's childEnv()); by
+   * default only PATH: never a copy of the caller's, whose secrets /proc/PID/environ would show.
+   */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -35,7 +40,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     const args = opts.configFile
       ? ['-c', opts.configFile]
       : ['-a', host, '-p', String(opts.port), '-js', '-sd', opts.storeDir];
-    const proc = spawn(opts.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const proc = spawn(opts.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     child = proc;
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -1,5 +1,6 @@
 export * from './port.js';
 export { prepareEvents, SYSTEM_ACTOR, type PreparedEvent } from './prepareEvents.js';
+export { upcastOnRead } from './upcastOnRead.js';
 export {
   runSubscription,
   DEFAULT_TIMING,

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { GatewayError } from './errors.js';
 import { gatewayDir, gatewayFiles, type GatewayFiles } from './gatewayFiles.js';
 import { renderHaproxyConfig, type HaproxyConfigSpec } from './haproxyConfig.js';
-import { pidAlive, withFileLock } from '@pgfleet/postgres';
+import { childEnv, pidAlive, withFileLock } from '@pgfleet/postgres';
 import { haproxyProcessesOf, isHaproxyOf } from './procfs.js';
 import { HaproxyRuntimeApi } from './runtimeApi.js';
 
@@ -77,9 +77,8 @@ interface Run {
 function run(bin: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     // detached + daemon mode (-D): haproxy forks, setsid()s and outlives the control plane.
-    // Only PATH from our environment: the control plane's secrets must not sit in HAProxy's.
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+    // An environment built on purpose: the control plane's secrets must not sit in HAProxy's.
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -32,16 +32,31 @@ export function nodeTlsFiles(home: string, clusterId: string, nodeId: string): R
 }
 
 /** The CA, then every node's certificate (in parallel): what a cluster needs before its servers start. */
-export async function ensureClusterTls(home: string, clusterId: string, nodeIds: readonly string[]): Promise<void> {
+export async function ensureClusterTls(
+  home: string,
+  clusterId: string,
+  nodeIds: readonly string[],
+  options: NodeCertOptions = {},
+): Promise<void> {
   await createClusterCa(clusterTlsDir(home, clusterId), clusterId);
-  await Promise.all(nodeIds.map((nodeId) => ensureNodeTls(home, clusterId, nodeId)));
+  await Promise.all(nodeIds.map((nodeId) => ensureNodeTls(home, clusterId, nodeId, options)));
+}
+
+/** How a node certificate is issued: valid `days` days (default 365; the cluster CA lives 3650). */
+export interface NodeCertOptions {
+  days?: number;
 }
 
 /**
  * The cluster CA (created once, never replaced) and this node's certificate (issued once; a
  * rotation replaces it explicitly). Idempotent, so a reconciliation resumed after a crash reuses both.
  */
-export async function ensureNodeTls(home: string, clusterId: string, nodeId: string): Promise<Required<NodeTls>> {
+export async function ensureNodeTls(
+  home: string,
+  clusterId: string,
+  nodeId: string,
+  options: NodeCertOptions = {},
+): Promise<Required<NodeTls>> {
   const caDir = clusterTlsDir(home, clusterId);
   await createClusterCa(caDir, clusterId);
   const files = nodeTlsFiles(home, clusterId, nodeId);
@@ -49,7 +64,7 @@ export async function ensureNodeTls(home: string, clusterId: string, nodeId: str
   // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
   mkdirSync(dirname(outDir), { recursive: true, mode: 0o755 });
   if (existsSync(files.keyFile) && existsSync(files.certFile) && existsSync(files.caFile)) return files;
-  return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId) });
+  return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId), days: options.days });
 }
 
 /**

@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { childEnv } from './childEnv.js';
 import { postgresOsUser, type OsUser } from './osUser.js';
 
 /** Where placed data roots go: one directory per home, named by a hash of the home's path. */
@@ -104,6 +105,7 @@ export function firstUnsearchable(path: string, user: OsUser = postgresOsUser())
     uid: user.uid,
     gid: user.gid,
     cwd: '/',
+    env: childEnv(),
     encoding: 'utf8',
   });
   if (probe.error) throw probe.error;

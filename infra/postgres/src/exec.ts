@@ -1,4 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { childEnv } from './childEnv.js';
 import { postgresOsUser } from './osUser.js';
 
 export interface ExecResult {
@@ -7,22 +8,9 @@ export interface ExecResult {
   stderr: string;
 }
 
-/**
- * The whole environment of a tool: PATH, a HOME without dotfiles, no system-wide libpq service
- * file, and the locale. Nothing else of the control plane's environment (its secrets, its PG*
- * variables) reaches the child.
- */
+/** The whole environment of a tool: see childEnv. */
 export function toolEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const child: Record<string, string> = {
-    PATH: env.PATH ?? '/usr/bin:/bin',
-    HOME: '/tmp',
-    PGSYSCONFDIR: '/nonexistent',
-  };
-  for (const name of ['LANG', 'LC_ALL']) {
-    const value = env[name];
-    if (value !== undefined) child[name] = value;
-  }
-  return child;
+  return childEnv({}, env);
 }
 
 /** Run a PostgreSQL tool as the postgres OS user; resolves with its output, never throws on exit code. */
@@ -41,7 +29,7 @@ export function runAsPostgres(
       gid: user.gid,
       // Only what a tool needs: the control plane's own secrets (event store URL, NATS credentials)
       // must not reach a server's environment, where /proc/PID/environ would show them.
-      env: { ...toolEnvironment(), ...options.env },
+      env: childEnv(options.env),
       // Its own process group: a Ctrl-C in the terminal reaches the control plane, which stops in
       // order, not a tool halfway through its work (a killed pg_controldata would fail a step).
       detached: true,

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync } from 'node:fs';
+import { childEnv } from './childEnv.js';
 
 export interface OsUser {
   name: string;
@@ -21,7 +22,8 @@ export function postgresOsUser(env: NodeJS.ProcessEnv = process.env): OsUser {
     return cached;
   }
   const name = env.PGFLEET_PG_USER ?? 'postgres';
-  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  const id = (flag: string) =>
+    Number(execFileSync('id', [flag, name], { encoding: 'utf8', env: childEnv({}, env) }).trim());
   cached = { name, uid: id('-u'), gid: id('-g') };
   return cached;
 }

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
-import { toolEnvironment } from './exec.js';
+import { childEnv } from './childEnv.js';
 import { pidAlive } from './fileLock.js';
 import { INITDB_OPTIONS } from './initNode.js';
 import { ensureOwnedDir, postgresOsUser } from './osUser.js';
@@ -126,7 +126,7 @@ let stopsAtExit = false;
 
 /** Where `name` is on the tools' PATH, if it is. */
 function onPath(name: string): string | undefined {
-  const dirs = (toolEnvironment().PATH ?? '').split(delimiter).filter((dir) => dir !== '');
+  const dirs = (childEnv().PATH ?? '').split(delimiter).filter((dir) => dir !== '');
   return dirs.map((dir) => join(dir, name)).find((file) => existsSync(file));
 }
 
@@ -153,7 +153,7 @@ function initdbAtLowPriority(major: number, dataDir: string): Promise<void> {
     const child = spawn(cmd!, args, {
       uid: user.uid,
       gid: user.gid,
-      env: toolEnvironment(),
+      env: childEnv(),
       cwd: '/',
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],

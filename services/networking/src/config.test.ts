@@ -28,4 +28,22 @@ describe('networking configuration', () => {
       );
     }
   });
+
+  it(
+    'node certificates: valid 365 days, renewed 30 days before they end, checked hourly; ' +
+      'renewal must come before the end',
+    () => {
+      expect(loadConfig(NetworkingConfig, {})).toMatchObject({
+        PGFLEET_NODE_CERT_DAYS: 365,
+        PGFLEET_CERT_RENEW_BEFORE_DAYS: 30,
+        PGFLEET_CERT_CHECK_INTERVAL_S: 3600,
+      });
+      expect(
+        loadConfig(NetworkingConfig, { PGFLEET_CERT_RENEW_BEFORE_DAYS: '0.5' }).PGFLEET_CERT_RENEW_BEFORE_DAYS,
+      ).toBe(0.5);
+      expect(() => loadConfig(NetworkingConfig, { PGFLEET_NODE_CERT_DAYS: '30' })).toThrow(
+        /PGFLEET_CERT_RENEW_BEFORE_DAYS is invalid: must be shorter than PGFLEET_NODE_CERT_DAYS/,
+      );
+    },
+  );
 });

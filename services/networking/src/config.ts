@@ -27,5 +27,15 @@ export const NetworkingConfig = BaseConfig.extend({
    * check asking it (`{clusterId} {nodeId} rw|ro`, answered `up` or `down`). Unset: no agent check.
    */
   PGFLEET_HA_AGENT: HostPort.optional(),
+  /** Validity of the node certificates networking issues (rotation, renewal, expose), in days. */
+  PGFLEET_NODE_CERT_DAYS: z.coerce.number().int().positive().default(365),
+  /** A node certificate is renewed (like `certs --rotate`, no restart) this long before it expires. */
+  PGFLEET_CERT_RENEW_BEFORE_DAYS: z.coerce.number().positive().default(30),
+  /** How often node certificates are checked for renewal (and once at start), in seconds. */
+  PGFLEET_CERT_CHECK_INTERVAL_S: z.coerce.number().int().positive().default(3600),
+}).refine((c) => c.PGFLEET_NODE_CERT_DAYS > c.PGFLEET_CERT_RENEW_BEFORE_DAYS, {
+  // Else every new certificate would be due at once, and every check would renew it again.
+  message: 'must be shorter than PGFLEET_NODE_CERT_DAYS',
+  path: ['PGFLEET_CERT_RENEW_BEFORE_DAYS'],
 });
 export type NetworkingConfig = z.infer<typeof NetworkingConfig>;

@@ -1,6 +1,6 @@
 import { operationEvents, streamCategory } from '@pgfleet/contracts';
 import { createHaproxyGateways } from '@pgfleet/gateway';
-import { KeyedQueue, runService, type ServiceContext } from '@pgfleet/kit';
+import { KeyedQueue, runService, type Logger, type ServiceContext } from '@pgfleet/kit';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { exposeCluster, unexposeCluster } from './commands/expose.js';
 import { forceTls } from './commands/forceTls.js';
@@ -10,6 +10,7 @@ import type { OperationDeps } from './operations/deps.js';
 import { networkingOperations } from './operations/executors.js';
 import { GatewayClusters, gatewayClustersProjection } from './projections/gatewayClusters.js';
 import { reconcileGateways } from './workers/reconcileGateways.js';
+import { startCertificateRenewal, type CertificateRenewal } from './workers/renewCertificates.js';
 
 interface NetworkingDeps extends OperationDeps {
   config: NetworkingConfig;
@@ -17,6 +18,9 @@ interface NetworkingDeps extends OperationDeps {
   scheduler: KeyedQueue;
   live: GatewayClusters;
   exposeAddress: string;
+  log: Logger;
+  /** Node certificates renewed before they expire: started once the service runs. */
+  renewal?: CertificateRenewal;
 }
 
 /** Operation events change no gateway (only the cluster's operations): they start no reconciliation. */
@@ -38,8 +42,10 @@ function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
     home,
     scheduler,
     runtime: createProcessRuntime({ home }),
+    nodeCertDays: config.PGFLEET_NODE_CERT_DAYS,
     live: new GatewayClusters(),
     exposeAddress: config.PGFLEET_EXPOSE_ADDRESS,
+    log,
     reconcile: (clusterId) => scheduler.request(clusterId),
   };
 }
@@ -82,6 +88,18 @@ await runService({
   // started). A failure is logged by the scheduler and retried on the cluster's next event.
   started: (deps) => {
     for (const clusterId of deps.live.list()) deps.scheduler.request(clusterId).catch(() => undefined);
+    // Node certificates: checked now and periodically, renewed (certs-rotate) before they expire.
+    deps.renewal = startCertificateRenewal({
+      store: deps.store,
+      home: deps.home,
+      log: deps.log,
+      renewBeforeMs: deps.config.PGFLEET_CERT_RENEW_BEFORE_DAYS * 86_400_000,
+      intervalMs: deps.config.PGFLEET_CERT_CHECK_INTERVAL_S * 1000,
+      clusters: () => deps.live.list(),
+    });
   },
-  stop: (deps) => deps.scheduler.idle(),
+  stop: async (deps) => {
+    await deps.renewal?.stop();
+    await deps.scheduler.idle();
+  },
 });

@@ -22,7 +22,8 @@ await runService({
   setup: ({ config, log, home, store }) => {
     // A spare data directory per version: a leader's initdb is a rename, the next spare made in the background.
     const runtime = createProcessRuntime({ home, spares: true });
-    const deps = { store, log, home, runtime, secrets: openSecretStore(home) };
+    const nodeCertDays = config.PGFLEET_NODE_CERT_DAYS;
+    const deps = { store, log, home, runtime, secrets: openSecretStore(home), nodeCertDays };
     // Reconciliations of one cluster never overlap; requests during one are coalesced into one more.
     const reconciles = new KeyedQueue(
       (clusterId) => reconcileCluster(deps, clusterId),

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { postgresOsUser, toolEnvironment } from '@pgfleet/postgres';
+import { childEnv, postgresOsUser } from '@pgfleet/postgres';
 import type { NodeEndpoint, ToolProcess } from '../port.js';
 
 /** PostgreSQL client tools a node runs for its callers: each takes `-h -p -U --no-password`. */
@@ -63,7 +63,7 @@ export function spawnTool(
   const child = spawn(target.bin, [...args, ...database, ...connection], {
     uid: os.uid,
     gid: os.gid,
-    env: toolEnvironment(),
+    env: childEnv(),
     detached: true, // its own process group: a terminal's Ctrl-C reaches the control plane, not the tool
     cwd: '/', // the control plane's working directory may be out of the postgres OS user's reach
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],

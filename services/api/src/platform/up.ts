@@ -4,7 +4,7 @@ import pg from 'pg';
 import { jetstream } from '@nats-io/jetstream';
 import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
-import { dataRoot, freePort, startLocalServer, type LocalServer } from '@pgfleet/postgres';
+import { childEnv, dataRoot, freePort, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
 import {
   apiTokenOf,
@@ -16,7 +16,14 @@ import {
 } from './home.js';
 import { lockHome } from './homeLock.js';
 import { secureNats } from './natsSecurity.js';
-import { SERVICES, serviceEntries, supervise, waitUntilAnswering, type Supervised } from './services.js';
+import {
+  SERVICES,
+  serviceEntries,
+  supervise,
+  waitUntilAnswering,
+  type ServiceOutput,
+  type Supervised,
+} from './services.js';
 
 export interface Platform {
   home: string;
@@ -37,6 +44,8 @@ export interface Platform {
 export interface UpOptions {
   /** Abort a start in progress (Ctrl-C during startup): what is started is stopped, and `up` throws. */
   signal?: AbortSignal;
+  /** Every service's stdout and stderr, instead of the terminal (the e2e harness scans it for secrets). */
+  output?: ServiceOutput;
 }
 
 /** A start interrupted by its signal. */
@@ -140,6 +149,7 @@ export async function up(
         port: ports.natsPort,
         storeDir: join(home, 'nats'),
         configFile: secured?.configFile,
+        env: childEnv({}, env),
       });
       closers.push({ what: 'NATS', ms: CLOSE_MS.nats, close: () => nats.stop() });
       natsUrl = secured ? `tls://127.0.0.1:${ports.natsPort}` : nats.url;
@@ -189,7 +199,7 @@ export async function up(
       PGFLEET_HA_AGENT: env.PGFLEET_HA_AGENT ?? `127.0.0.1:${ports.haAgentPort}`,
     };
     for (const [name, entry] of entries) {
-      running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log));
+      running.push(supervise(name, entry, { ...serviceEnv, ...(await natsAuth(name)) }, log, opts.output));
     }
     // An operation in flight is not waited for: it is left running and resumed at the next start.
     closers.push({

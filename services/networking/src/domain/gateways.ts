@@ -95,6 +95,8 @@ export type GatewaysCommand =
   | { type: 'ForceTls'; nodes: string[] }
   /** These nodes were given new certificates, valid until `notAfter`. */
   | { type: 'RotateCertificates'; nodes: string[]; notAfter: string }
+  /** The automatic renewal of this node's certificate (valid until `notAfter`) failed, for `reason`. */
+  | { type: 'WarnCertificateExpiring'; clusterId: string; nodeId: string; notAfter: string; reason: string }
   /** Open the cluster on `address` (the node certificates already name it). */
   | { type: 'Expose'; address: string; clusterName?: string }
   /** Back to loopback only. */
@@ -196,6 +198,13 @@ export function decideGatewaysCommand(cmd: GatewaysCommand, state: GatewaysState
     case 'RotateCertificates':
       if (state.removed) return removedAlready();
       return accept({ type: 'CertificatesRotated', data: { nodes: cmd.nodes, notAfter: cmd.notAfter } });
+    case 'WarnCertificateExpiring': {
+      if (state.removed) return removedAlready();
+      const { clusterId, nodeId, notAfter, reason } = cmd;
+      const known = state.expiring.find((w) => w.nodeId === nodeId);
+      if (known?.notAfter === notAfter && known.reason === reason) return accept(); // once per failure
+      return accept({ type: 'CertificateExpiring', data: { clusterId, nodeId, notAfter, reason } });
+    }
     case 'Expose':
       return decideExposeCommand(cmd, state);
     case 'Unexpose':

@@ -30,7 +30,7 @@ export async function runCertsRotate(deps: OperationDeps, run: OperationRun): Pr
   const expiries: string[] = [];
   for (const nodeId of nodes) {
     const issued = await nodeStep(run, issue(nodeId), async () => ({
-      notAfter: await issueNodeCertificate(deps.home, run.clusterId, nodeId, extraIps),
+      notAfter: await issueNodeCertificate(deps.home, run.clusterId, nodeId, extraIps, deps.nodeCertDays),
     }));
     expiries.push(String(issued?.notAfter ?? ''));
     await nodeStep(run, reload(nodeId), async () => {

@@ -7,6 +7,8 @@ export interface OperationDeps {
   runtime: NodeRuntime;
   /** `PGFLEET_HOME`: where the cluster CA and the node certificates live. */
   home: string;
+  /** Validity of the node certificates issued (rotation, renewal, expose), in days; default 365. */
+  nodeCertDays?: number;
   /** Bring the cluster's gateways in line with its history (serialized with the service's other reconciliations). */
   reconcile(clusterId: string): Promise<void>;
 }

@@ -7,18 +7,21 @@ export interface ReissueDeps {
   runtime: NodeRuntime;
   /** `PGFLEET_HOME`: where the cluster CA and the node certificates live. */
   home: string;
+  /** Validity of the certificates issued, in days; default 365. */
+  nodeCertDays?: number;
 }
 
 /**
  * A new certificate for one node from the cluster's CA (its usual names plus `extraIps`),
- * replaced atomically in place; the node reads it at its next reload. Returns its expiry.
- * Running it again just issues a fresh one.
+ * replaced atomically in place, valid `days` days (default 365); the node reads it at its next
+ * reload. Returns its expiry. Running it again just issues a fresh one.
  */
 export async function issueNodeCertificate(
   home: string,
   clusterId: string,
   nodeId: string,
   extraIps: readonly string[] = [],
+  days?: number,
 ): Promise<string> {
   const names = nodeCertNames(clusterId);
   const cert = await issueNodeCert({
@@ -27,6 +30,7 @@ export async function issueNodeCertificate(
     commonName: nodeId,
     dnsNames: names.dnsNames,
     ipAddresses: [...names.ipAddresses, ...extraIps],
+    ...(days !== undefined ? { days } : {}),
   });
   return certInfo(cert.certFile).notAfter.toISOString();
 }
@@ -43,7 +47,7 @@ export async function reissueNodeCerts(
 ): Promise<string> {
   const expiries: string[] = [];
   for (const { nodeId } of nodes) {
-    expiries.push(await issueNodeCertificate(deps.home, clusterId, nodeId, extraIps));
+    expiries.push(await issueNodeCertificate(deps.home, clusterId, nodeId, extraIps, deps.nodeCertDays));
     await deps.runtime.reload(runtimeNodeId(clusterId, nodeId));
   }
   return earliest(expiries);
