@@ -28,6 +28,11 @@ export const Plan = z.object({
   pitrDays: z.number().int().min(0),
   synchronousReplication: z.boolean(),
   monthlyPriceCents: z.number().int().min(0),
+  /**
+   * Price of one GiB (2^30 bytes) of data over `diskGb` for one hour, in millicents (1/1000 of a
+   * euro cent, so sub-cent rates stay integers): billed while the disk quota is exceeded.
+   */
+  diskOverQuotaMillicentsPerGbHour: z.number().int().min(0),
 });
 export type Plan = z.infer<typeof Plan>;
 
@@ -65,6 +70,7 @@ const starter = (memoryMb: number, diskGb: number, maxConnections: number, month
   pitrDays: 7,
   synchronousReplication: false,
   monthlyPriceCents,
+  diskOverQuotaMillicentsPerGbHour: 70,
 });
 const business = (memoryMb: number, diskGb: number, maxConnections: number, monthlyPriceCents: number): Plan => ({
   id: `business-${memoryMb}`,
@@ -78,9 +84,13 @@ const business = (memoryMb: number, diskGb: number, maxConnections: number, mont
   pitrDays: 14,
   synchronousReplication: true,
   monthlyPriceCents,
+  diskOverQuotaMillicentsPerGbHour: 50,
 });
 
-/** The plan catalog: data, not code. Prices in euro cents per month. */
+/**
+ * The plan catalog: data, not code. Prices in euro cents per month; disk over quota in millicents
+ * per GiB-hour (starter 0.07 c, business 0.05 c: about 0.51 / 0.37 EUR per GiB-month).
+ */
 export const PLANS: readonly Plan[] = [
   {
     id: 'sandbox',
@@ -94,6 +104,7 @@ export const PLANS: readonly Plan[] = [
     pitrDays: 0,
     synchronousReplication: false,
     monthlyPriceCents: 0,
+    diskOverQuotaMillicentsPerGbHour: 0,
   },
   starter(512, 10, 60, 1500),
   starter(1024, 20, 100, 3000),

@@ -1,0 +1,11 @@
+export { accountDecider, type AccountCommand, type AccountEvent, type AccountState } from './domain/account.js';
+export { canonicalJson, invoiceBytes, invoiceHash } from './domain/invoiceHash.js';
+export { METERED_TYPES, meteredEventOf, type MeteredEvent, type RecordedEvent } from './domain/metering.js';
+export { monthBounds, monthOf } from './domain/months.js';
+export { invoiceFor, type Invoice } from './domain/pricing.js';
+export { foldTimelines, type ClusterTimeline } from './domain/usage.js';
+export { BillingConfig } from './config.js';
+export { BillingLedger } from './projections/ledger.js';
+export { correctInvoice, issueInvoice } from './commands.js';
+export { MonthCloser } from './workers/monthCloser.js';
+export { billingService, billingClock } from './service.js';
