@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   backup: async () => (await import('./backup/index.js')).runBackupBench(),
   failover: async () => (await import('./failover/index.js')).runFailoverBench(),
   chaos: async () => (await import('./chaos/index.js')).runChaosBench(),
+  pitr: async () => (await import('./pitr/index.js')).runPitrBench(),
 };
 
 async function main(): Promise<void> {

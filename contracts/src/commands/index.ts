@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { BillingMonth } from '../events/account.js';
 import { HourMinute } from '../events/backup.js';
-import { Durability } from '../events/cluster.js';
+import { Durability, PitrTargetTime, RestoreSource } from '../events/cluster.js';
 import { AccountId, ClusterName, Id } from '../names.js';
 import { PlanId, PostgresVersion } from '../plans.js';
 
@@ -13,6 +14,11 @@ export const COMMANDS = {
       version: PostgresVersion.default(15),
       accountId: AccountId.default('default'),
       durability: Durability.default('available'),
+      /**
+       * Create it from another cluster's PITR archive, replayed to `targetTime` (ISO 8601 with an
+       * offset): its leader is restored instead of initialized; the source cluster is untouched.
+       */
+      restoreFrom: RestoreSource.optional(),
     }),
     DeleteCluster: z.object({ clusterId: Id }),
     RetryCluster: z.object({ clusterId: Id }),
@@ -49,6 +55,31 @@ export const COMMANDS = {
       targetClusterId: Id.optional(),
       /** Restore into a NEW cluster of the same plan, created by the restore operation. */
       into: z.object({ name: ClusterName }).optional(),
+    }),
+  },
+  pitr: {
+    /** Take a PITR full backup (pgBackRest) of a Starter or Business cluster now; the reply carries its `backupId`. */
+    RequestPitrBackup: z.object({ clusterId: Id }),
+    /**
+     * Restore the cluster's data as it was at `to` (ISO 8601 with an offset): into a new cluster of
+     * the same plan named `into.name` (the source keeps running), or `inPlace` (its writes fenced,
+     * its followers re-cloned, its window restarts). The reply carries the operation to follow.
+     */
+    RestoreToTime: z.object({
+      clusterId: Id,
+      to: PitrTargetTime,
+      into: z.object({ name: ClusterName }).optional(),
+      inPlace: z.boolean().default(false),
+    }),
+  },
+  billing: {
+    /** Issue the invoice of a closed month now (the service also does it by itself when a month closes). */
+    IssueInvoice: z.object({ accountId: AccountId.default('default'), month: BillingMonth }),
+    /** Compute an issued month again; when it differs, record `InvoiceCorrected` (never an edit). */
+    CorrectInvoice: z.object({
+      accountId: AccountId.default('default'),
+      month: BillingMonth,
+      reason: z.string().min(1),
     }),
   },
 } as const;

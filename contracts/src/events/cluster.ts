@@ -17,6 +17,19 @@ export type Durability = z.infer<typeof Durability>;
 export const NodeHealth = z.enum(['healthy', 'unreachable', 'lagging', 'rejoining']);
 export type NodeHealth = z.infer<typeof NodeHealth>;
 
+/**
+ * A point in time of a PITR archive: ISO 8601 with an explicit offset (`2026-11-30T10:15:00+01:00`
+ * or `Z`); a local time would mean a different instant on every host, so it is refused.
+ */
+export const PitrTargetTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 time with an offset, e.g. 2026-11-30T10:15:00+01:00 or 2026-11-30T09:15:00Z',
+});
+
+/** Where a cluster created from an archive comes from: the PITR archive of `clusterId`, replayed to `targetTime`. */
+export const RestoreSource = z.object({ clusterId: Id, targetTime: PitrTargetTime });
+export type RestoreSource = z.infer<typeof RestoreSource>;
+
 /** Events of the `cluster-{clusterId}` stream (provisioning owns them; ha adds leadership ones). */
 export const clusterEvents = {
   ClusterRequested: z.object({
@@ -30,6 +43,8 @@ export const clusterEvents = {
     secretRef: z.string(),
     /** Absent in clusters created before it existed: `available`. */
     durability: Durability.optional(),
+    /** A fork: the leader is restored from this cluster's PITR archive instead of initdb (absent: an empty cluster). */
+    restoreFrom: RestoreSource.optional(),
   }),
   /**
    * The node's storage is ready (initdb or clone done). Schema version 2: events name nodes and

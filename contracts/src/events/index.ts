@@ -1,9 +1,12 @@
 import type { z } from 'zod';
+import { accountEvents } from './account.js';
 import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
 import { nameEvents } from './names.js';
 import { gatewayEvents } from './gateway.js';
 import { operationEvents } from './operation.js';
+import { pitrEvents } from './pitr.js';
+import { pitrRestoreEvents } from './pitrRestore.js';
 
 /** Current schema version of the types that changed since their first version (others are at 1). */
 const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
@@ -18,6 +21,9 @@ export const EVENTS = {
   ...withCategory('backups', backupEvents),
   ...withCategory('names', nameEvents),
   ...withCategory('gateway', gatewayEvents),
+  ...withCategory('pitr', pitrEvents),
+  ...withCategory('pitr', pitrRestoreEvents),
+  ...withCategory('account', accountEvents),
 } as const;
 
 function withCategory<C extends string, M extends Record<string, z.ZodType>>(category: C, schemas: M) {
@@ -83,8 +89,20 @@ export function upcast(type: EventType, schemaVersion: number, data: unknown): u
   return current;
 }
 
-export { clusterEvents, backupEvents, nameEvents, gatewayEvents, operationEvents };
+export {
+  clusterEvents,
+  backupEvents,
+  nameEvents,
+  gatewayEvents,
+  operationEvents,
+  pitrEvents,
+  pitrRestoreEvents,
+  accountEvents,
+};
 export * from './cluster.js';
 export * from './backup.js';
 export * from './gateway.js';
 export * from './operation.js';
+export * from './account.js';
+export * from './pitr.js';
+export * from './pitrRestore.js';

@@ -17,6 +17,7 @@ export const OperationKind = z.enum([
   'retry',
   'failover',
   'rejoin',
+  'pitr-restore',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
 
@@ -32,6 +33,7 @@ export const OPERATION_OWNERS = {
   retry: 'provisioning',
   failover: 'ha',
   rejoin: 'ha',
+  'pitr-restore': 'pitr',
 } as const satisfies Record<OperationKind, string>;
 
 const Detail = z.record(z.string(), z.unknown());

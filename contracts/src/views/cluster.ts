@@ -1,6 +1,6 @@
 import type { EventEnvelope, EventOfType } from '../index.js';
-import type { Durability, NodeHealth, NodeRole } from '../events/cluster.js';
-import type { PostgresVersion } from '../plans.js';
+import type { Durability, NodeHealth, NodeRole, RestoreSource } from '../events/cluster.js';
+import { findPlan, type PostgresVersion } from '../plans.js';
 import {
   decideOperation,
   evolveOperations,
@@ -81,6 +81,8 @@ export interface ClusterView {
   plan?: string;
   version?: PostgresVersion;
   secretRef?: string;
+  /** A fork: its leader is restored from this PITR archive, replayed to a time (ClusterRequested). */
+  restoreFrom?: RestoreSource;
   nodes: ClusterNode[];
   leader?: string;
   replicationEstablished: boolean;
@@ -165,6 +167,7 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
         version: d.version,
         secretRef: d.secretRef,
         durability: d.durability ?? 'available',
+        ...(d.restoreFrom ? { restoreFrom: d.restoreFrom } : {}),
         createdAt: at,
         nodes: d.nodes.map((n) => ({
           nodeId: n.nodeId,
@@ -293,6 +296,22 @@ export const runtimeNodeId = (clusterId: string, nodeId: string): string => `${c
 
 /** The standby's application_name and slot name: a node id as a SQL identifier. */
 export const slotName = (nodeId: string): string => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
+
+/**
+ * The pgBackRest stanza a cluster's nodes archive their WAL to (and fetch it back from): its own
+ * cluster id, on plans with PITR (`pitrDays > 0`); undefined on plans without (Sandbox) or an
+ * unknown plan. Every service that sets up a node asks here, so all agree on it.
+ */
+export function archiveStanzaOf(view: Pick<ClusterView, 'clusterId' | 'plan'>): string | undefined {
+  const plan = view.plan === undefined ? undefined : findPlan(view.plan);
+  return view.clusterId !== undefined && plan !== undefined && plan.pitrDays > 0 ? view.clusterId : undefined;
+}
+
+/** The archive part of a node's setup, to spread into it: `{ archive: { stanza } }` on PITR plans, else nothing. */
+export function archiveSetupOf(view: Pick<ClusterView, 'clusterId' | 'plan'>): { archive?: { stanza: string } } {
+  const stanza = archiveStanzaOf(view);
+  return stanza === undefined ? {} : { archive: { stanza } };
+}
 
 /** Where a cluster's secrets are kept in the secret store: references, never the secrets themselves. */
 export const secretRefs = {

@@ -7,3 +7,4 @@ export * from './commandHandler.js';
 export * from './keyedQueue.js';
 export * from './runService.js';
 export * from './operations.js';
+export * from './newCluster.js';

@@ -1,6 +1,7 @@
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsPostgres } from './exec.js';
+import { readNodeSettings } from './nodeConfig.js';
 import { writeOwnedFile } from './ownedFile.js';
 import { FOLLOWER_PASSFILE } from './standby.js';
 import { toolchain } from './toolchain.js';
@@ -30,7 +31,11 @@ export async function rewindNode(input: RewindInput): Promise<{ output: string }
     const own = readdirSync(dataDir).filter(isOwnFile);
     for (const f of own) copyFileSync(join(dataDir, f), join(keep, f));
     const bin = toolchain(input.major).bin('pg_rewind');
-    const r = await runAsPostgres(bin, ['--target-pgdata', dataDir, '--source-server', input.source, '--progress']);
+    // A node archiving to pgBackRest has a restore_command: pg_rewind then fetches from the archive
+    // the WAL the old leader no longer holds in pg_wal (--restore-target-wal, PostgreSQL 13+).
+    const archived = readNodeSettings(dataDir).restore_command ? ['--restore-target-wal'] : [];
+    const args = ['--target-pgdata', dataDir, '--source-server', input.source, '--progress', ...archived];
+    const r = await runAsPostgres(bin, args);
     // Put the node's own files back whatever happened (a failed rewind may have copied some).
     for (const f of own) writeOwnedFile(join(dataDir, f), readFileSync(join(keep, f), 'utf8'), 0o600);
     if (r.code !== 0) {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Plan } from '@pgfleet/contracts';
-import type { ExecResult, NodeTls } from '@pgfleet/postgres';
+import type { ArchiveBackup, ArchiveInfo, ExecResult, NodeTls } from '@pgfleet/postgres';
 
 /** What a node is: one PostgreSQL server of one cluster, on its own port and data directory. */
 export interface NodeSpec {
@@ -89,6 +89,52 @@ export interface NodeSetup {
   clusterName?: string;
   /** Only TLS connections over TCP (hostssl) in pg_hba.conf; needs `tls`. */
   forceTls?: boolean;
+  /**
+   * Continuous archiving into the cluster's pgBackRest stanza: archive_mode on, archive_command
+   * (asynchronous archive-push), restore_command (archive-get), archive_timeout 60 s.
+   */
+  archive?: { stanza: string };
+}
+
+/**
+ * A stanza's backups and WAL as pgBackRest reports them (`ArchiveBackup`: label, type, startedAt,
+ * stoppedAt = the earliest instant a restore from it reaches, sizes, WAL range, timeline), parsed in
+ * @pgfleet/postgres.
+ */
+export type { ArchiveBackup, ArchiveInfo } from '@pgfleet/postgres';
+
+/** A cluster's continuous archive (pgBackRest), one stanza per cluster. Idempotent where it can be. */
+export interface WalArchive {
+  /** No-op when it exists for this system. */
+  createStanza(stanza: string, leaderNodeId: string): Promise<void>;
+  /** After pg_upgrade (new system id / version). */
+  upgradeStanza(stanza: string, leaderNodeId: string): Promise<void>;
+  /** Rejects with pgBackRest's reason. */
+  check(stanza: string, leaderNodeId: string): Promise<void>;
+  /**
+   * A backup of the leader (pg1), full unless `type` says otherwise; with `standbyNodeId` its files
+   * are copied from that standby (--backup-standby). Resolves with the new backup.
+   */
+  backup(
+    stanza: string,
+    options: { leaderNodeId: string; standbyNodeId?: string; type?: 'full' | 'diff' | 'incr' },
+  ): Promise<ArchiveBackup>;
+  info(stanza: string): Promise<ArchiveInfo>;
+  /** repo1-retention-full-type=time. */
+  expire(stanza: string, options: { keepDays: number }): Promise<void>;
+  /**
+   * Replace the stopped node's data (of any cluster: a fork) with the stanza's state at `targetTime`
+   * (ISO with offset), then write the node's own configuration (`setup`), start it and resolve once
+   * it accepts writes. Rejects, without touching the node, for a target before the oldest backup's
+   * end or in the future; with PostgreSQL's reason when recovery stops short of the target (beyond
+   * the archive); after `timeoutSeconds` (default 1800) of recovery.
+   */
+  restore(
+    nodeId: string,
+    options: { stanza: string; targetTime: string; setup: NodeSetup; timeoutSeconds?: number },
+  ): Promise<void>;
+  /** stanza-delete and its files; idempotent. */
+  remove(stanza: string): Promise<void>;
 }
 
 /** A PostgreSQL tool running against a node, its stdout as a stream. */
@@ -200,4 +246,6 @@ export interface NodeRuntime {
    * spares). Rejects with initdb's reason when one cannot be made.
    */
   warm?(major: number): Promise<void>;
+  /** The clusters' continuous archives (pgBackRest). */
+  readonly archive: WalArchive;
 }

@@ -1,16 +1,32 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerBackupCommands } from './cli/backupCommands.js';
 import { CliError } from './cli/client.js';
-import { registerClusterCommands } from './cli/clusterCommands.js';
-import { registerHaCommands } from './cli/haCommands.js';
-import { registerHistoryCommands } from './cli/historyCommands.js';
-import { registerNetworkCommands } from './cli/networkCommands.js';
-import { registerOperationCommands } from './cli/operationCommands.js';
 
-const out = (opts: { json?: boolean }) => (human: string, json: unknown) => {
+type Out = (opts: { json?: boolean }) => (human: string, json: unknown) => void;
+type Register = (program: Command, out: Out) => void;
+
+const out: Out = (opts) => (human, json) => {
   process.stdout.write(`${opts.json ? JSON.stringify(json, null, 2) : human}\n`);
 };
+
+/**
+ * The command modules, in the order their commands are listed, with the top-level commands each
+ * adds to (network and HA commands are `cluster` subcommands). Only the modules of the invoked
+ * command are loaded: the others' imports (the contracts' zod schemas among them) would cost
+ * every start.
+ */
+const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ['cluster'], load: async () => (await import('./cli/clusterCommands.js')).registerClusterCommands },
+  { names: ['audit', 'events'], load: async () => (await import('./cli/historyCommands.js')).registerHistoryCommands },
+  { names: ['backup'], load: async () => (await import('./cli/backupCommands.js')).registerBackupCommands },
+  { names: ['cluster'], load: async () => (await import('./cli/networkCommands.js')).registerNetworkCommands },
+  { names: ['cluster'], load: async () => (await import('./cli/haCommands.js')).registerHaCommands },
+  { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
+  { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },
+  { names: ['pitr'], load: async () => (await import('./cli/pitrCommands.js')).registerPitrCommands },
+  // After the module that makes `pitr` (status, backup): adds `pitr restore` to it.
+  { names: ['pitr'], load: async () => (await import('./cli/pitrRestoreCommand.js')).registerPitrRestoreCommand },
+];
 
 const program = new Command('pgfleet')
   .description('pgfleet: managed PostgreSQL clusters, event-sourced')
@@ -61,12 +77,12 @@ program
     await new Promise(() => undefined);
   });
 
-registerClusterCommands(program, out);
-registerHistoryCommands(program, out);
-registerBackupCommands(program, out);
-registerNetworkCommands(program, out);
-registerHaCommands(program, out);
-registerOperationCommands(program, out);
+/** The modules that define `name`; every module for help, `help NAME` and an unknown command. */
+function modulesOf(name: string | undefined): typeof COMMANDS {
+  if (name === 'up') return [];
+  const own = COMMANDS.filter((c) => name !== undefined && c.names.includes(name));
+  return own.length > 0 ? own : COMMANDS;
+}
 
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');
@@ -84,4 +100,19 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-program.parseAsync(process.argv).catch(fail);
+/**
+ * A command is done when its action resolves (`up` and `events tail` never do): once what it wrote
+ * is flushed the CLI exits, without waiting for connections to close (NATS, HTTP keep-alive).
+ */
+function exitWhenWritten(): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}
+
+async function main(): Promise<void> {
+  const invoked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  for (const register of await Promise.all(modulesOf(invoked).map((c) => c.load()))) register(program, out);
+  await program.parseAsync(process.argv);
+  exitWhenWritten();
+}
+
+main().catch(fail);

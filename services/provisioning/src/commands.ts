@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  archiveStanzaOf,
   findOperation,
   foldClusterView,
   findPlan,
@@ -41,6 +42,10 @@ export async function createCluster(
   if (!plan) {
     return { ok: false, code: 'VALIDATION_FAILED', message: `unknown plan ${cmd.plan}`, details: { field: 'plan' } };
   }
+  if (cmd.restoreFrom) {
+    const refused = await refusedSource(deps.store, cmd);
+    if (refused) return refused;
+  }
   const clusterId = `${cmd.name}-${randomBytes(4).toString('hex')}`;
   const name = { accountId: cmd.accountId, name: cmd.name, clusterId };
   const reserved = await onNames(deps.store, { type: 'ReserveName', ...name }, meta);
@@ -61,6 +66,7 @@ export async function createCluster(
       dataNodes: plan.dataNodes,
       secretRef,
       durability: cmd.durability,
+      ...(cmd.restoreFrom ? { restoreFrom: cmd.restoreFrom } : {}),
     },
     meta,
   );
@@ -69,6 +75,35 @@ export async function createCluster(
     return reply;
   }
   return { ...reply, result: { clusterId, name: cmd.name } };
+}
+
+/**
+ * A fork's source must be a cluster whose plan archives WAL, of the same major version (its
+ * archive holds that version's data). A deleted source is fine: its archive outlives it for the
+ * plan's window. Whether the time is inside the window is pgBackRest's to say (the restore fails
+ * with its reason).
+ */
+async function refusedSource(
+  store: EventStore,
+  cmd: CommandData<'provisioning', 'CreateCluster'>,
+): Promise<CommandReply | undefined> {
+  const sourceId = cmd.restoreFrom?.clusterId ?? '';
+  const source = foldClusterView((await store.readStream(streamIds.cluster(sourceId))).events);
+  const field = 'restoreFrom.clusterId';
+  if (source.status === 'none') {
+    return { ok: false, code: 'CLUSTER_NOT_FOUND', message: `no such cluster ${sourceId}`, details: { field } };
+  }
+  if (archiveStanzaOf(source) === undefined) {
+    const message = `cluster ${source.name} (plan ${source.plan}) has no point-in-time recovery archive`;
+    return { ok: false, code: 'PITR_NOT_AVAILABLE', message, details: { field, plan: source.plan } };
+  }
+  if (source.version !== cmd.version) {
+    const message =
+      `the archive of cluster ${source.name} holds PostgreSQL ${source.version} data: ` +
+      `create the new cluster with version ${source.version}`;
+    return { ok: false, code: 'VERSION_MISMATCH', message, details: { field: 'version', version: source.version } };
+  }
+  return undefined;
 }
 
 /**

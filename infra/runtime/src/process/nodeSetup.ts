@@ -1,5 +1,6 @@
-import type { InitNodeInput } from '@pgfleet/postgres';
+import { archiveSettings, type InitNodeInput, type PgBackRestPaths } from '@pgfleet/postgres';
 import type { NodeEndpoint, NodeInfo, NodeSetup } from '../port.js';
+import { preparePitr } from './pgBackRest.js';
 
 /** The superuser over the node's unix socket (trusted there). */
 export const endpointOf = (info: NodeInfo, database = 'postgres'): NodeEndpoint => ({
@@ -9,8 +10,11 @@ export const endpointOf = (info: NodeInfo, database = 'postgres'): NodeEndpoint 
   database,
 });
 
-/** What `@pgfleet/postgres` writes for a node set up as `setup`. */
-export function configOf(info: NodeInfo, setup: NodeSetup): InitNodeInput {
+/**
+ * What `@pgfleet/postgres` writes for a node set up as `setup`; a node archiving gets pgBackRest's
+ * archive_command and restore_command for `pitr` (its directories made ready first).
+ */
+export function configOf(info: NodeInfo, setup: NodeSetup, pitr?: PgBackRestPaths): InitNodeInput {
   // hostssl lines with ssl off would refuse every TCP client: a caller's mistake, not a node's state.
   if (setup.forceTls && !setup.tls) throw new Error(`node ${info.nodeId}: forcing TLS needs the node's TLS material`);
   return {
@@ -21,5 +25,11 @@ export function configOf(info: NodeInfo, setup: NodeSetup): InitNodeInput {
     ...(setup.tls ? { tls: setup.tls } : {}),
     ...(setup.clusterName ? { clusterName: setup.clusterName } : {}),
     ...(setup.forceTls ? { hba: { forceTls: true } } : {}),
+    ...(setup.archive && pitr ? { extra: archiveOf(pitr, setup.archive.stanza, info.dataDir) } : {}),
   };
+}
+
+function archiveOf(pitr: PgBackRestPaths, stanza: string, dataDir: string): Record<string, string> {
+  preparePitr(pitr);
+  return archiveSettings(pitr, stanza, dataDir);
 }

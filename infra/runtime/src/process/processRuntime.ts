@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
+  childEnv,
   cloneFollower,
   dataRoot,
   ensureOwnedDir,
@@ -11,6 +12,7 @@ import {
   withClient,
   rewindNode,
   nodeLogFile,
+  pgBackRestPaths,
   promoteStandby,
   readControlData,
   readNodeSettings,
@@ -33,6 +35,7 @@ import {
   type StopMode,
   type UpstreamLeader,
 } from '../port.js';
+import { processArchive } from './archive.js';
 import { Layout } from './layout.js';
 import { configOf, endpointOf } from './nodeSetup.js';
 import { nodeStorage } from './nodeStorage.js';
@@ -53,6 +56,8 @@ export interface ProcessRuntimeOptions {
    * then makes the next one. Off by default, so a runtime in a test or a tool runs no background initdb.
    */
   spares?: boolean;
+  /** The pgBackRest repository of the clusters' archives; default PGFLEET_PITR_REPO, else `{data root}/pitr/repo`. */
+  archiveRepo?: string;
 }
 
 const tail = (file: string, lines = 5): string => {
@@ -78,6 +83,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
   const layout = new Layout(root);
   const timeout = String(options.timeoutSeconds ?? 60);
   const storage = nodeStorage(root, options.spares ?? false);
+  // Every service's runtime must name the same repository: nodes archive where the pitr service reads.
+  const repo = options.archiveRepo ?? process.env.PGFLEET_PITR_REPO;
+  const pitr = pgBackRestPaths(root, repo ? resolve(repo) : undefined);
 
   const need = (nodeId: string): NodeInfo => {
     const info = layout.find(nodeId);
@@ -239,7 +247,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
         cwd: info.dataDir,
         input: opts.input,
         env: {
-          PATH: `${tc.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+          PATH: `${tc.binDir}:${childEnv().PATH}`,
           PGDATA: info.dataDir,
           PGHOST: info.socketDir,
           PGPORT: String(info.port),
@@ -270,7 +278,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
     async initialize(nodeId, setup): Promise<void> {
       const info = need(nodeId);
-      const config = configOf(info, setup);
+      const config = configOf(info, setup, pitr);
       try {
         await fillStorage(info, () => storage.init(info, config));
       } finally {
@@ -280,7 +288,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
 
     async cloneFrom(nodeId, { leader, slotName, ...setup }): Promise<void> {
       const info = need(nodeId);
-      const config = configOf(info, setup);
+      const config = configOf(info, setup, pitr);
       // Replication verifies the leader's certificate against the cluster CA the node was given.
       const upstream = verifiedLeader(leader, setup.tls?.caFile);
       await fillStorage(info, () => cloneFollower({ ...config, leader: upstream, slotName }));
@@ -295,7 +303,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       const info = need(nodeId);
       // A follower's cluster_name (its slot name) stays unless the setup names another.
       const clusterName = setup.clusterName ?? readNodeSettings(info.dataDir).cluster_name;
-      const config = configOf(info, { ...setup, ...(clusterName ? { clusterName } : {}) });
+      const config = configOf(info, { ...setup, ...(clusterName ? { clusterName } : {}) }, pitr);
       await locked(info, async () => {
         needInitialized(info);
         writeNodeConfig(config);
@@ -381,5 +389,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     },
 
     warm: (major) => storage.warm(major),
+
+    archive: processArchive({ paths: pitr, need, locked, startUnlocked, config: (i, s) => configOf(i, s, pitr) }),
   };
 }

@@ -122,6 +122,9 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       const request = { method: 'DELETE', path: `/v1/clusters/${name}` };
       const res = await clusterAction(apiClient(), name, o, request, 'deleted');
       const requested = res.operationId ? startedLine(res, name) : `deletion of ${name} requested`;
-      out(o)(o.wait ? `cluster ${name} deleted` : requested, res);
+      if (!o.wait) return out(o)(requested, res);
+      const archive = await (await import('./pitrArchiveNote.js')).archiveNote(apiClient(), name);
+      const retained = archive.retainedUntil ? { pitrArchiveRetainedUntil: archive.retainedUntil } : {};
+      out(o)(`cluster ${name} deleted${archive.note}`, { ...res, ...retained });
     });
 }

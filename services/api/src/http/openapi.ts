@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { backupPaths } from './backupOpenapi.js';
+import { billingPaths } from './billingOpenapi.js';
 import { ClusterShown } from './clusterShown.js';
 import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
+import { pitrPaths } from './pitrOpenapi.js';
+import { pitrRestorePaths } from './pitrRestoreOpenapi.js';
 import { idempotencyKeyHeader, operationAccepted, operationPaths } from './operationOpenapi.js';
 import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
 
@@ -74,6 +77,9 @@ export function openApiDocument(): Record<string, unknown> {
       ...networkPaths(),
       ...haPaths(),
       ...operationPaths(),
+      ...billingPaths(),
+      ...pitrPaths(),
+      ...pitrRestorePaths(),
       '/v1/clusters/{name}/audit': {
         get: {
           summary:

@@ -7,16 +7,21 @@ import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
 import { registerBackupRoutes } from './backupRoutes.js';
+import { registerBillingRoutes } from './billingRoutes.js';
 import { type LiveNode, showCluster } from './clusterShown.js';
 import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
+import { registerJsonBody } from './jsonBody.js';
+import { registerRequestErrors, requestErrorOptions } from './requestErrors.js';
 import { findCluster, requestMeta } from './clusterLookup.js';
 import { registerHaRoutes } from './haRoutes.js';
 import { registerHistoryRoutes } from './historyRoutes.js';
 import { IdempotencyRecords, registerIdempotency } from './idempotency.js';
 import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js';
 import { ClusterProjection } from './projection.js';
+import { registerPitrRestoreRoutes } from './pitrRestoreRoutes.js';
+import { registerPitrRoutes } from './pitrRoutes.js';
 import { AccountQuery, CreateClusterBody } from './schemas.js';
 
 export interface ApiServerOptions {
@@ -49,17 +54,9 @@ export async function startApiServer(opts: ApiServerOptions) {
   const projection = new ClusterProjection(opts.store);
   await projection.start();
   const secrets = openSecretStore(opts.home);
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
-
-  app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, _req, reply) => {
-    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.message.includes('JSON')) {
-      return reject(reply, { code: 'MALFORMED_JSON', message: `request body is not valid JSON: ${error.message}` });
-    }
-    if (error.statusCode && error.statusCode < 500) {
-      return reject(reply, { code: 'VALIDATION_FAILED', message: error.message });
-    }
-    return reject(reply, { code: 'INTERNAL', message: error.message });
-  });
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, ...requestErrorOptions });
+  registerRequestErrors(app);
+  registerJsonBody(app);
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.url === '/healthz' || req.url === '/openapi.json') return;
@@ -161,6 +158,9 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerHaRoutes(app, { projection, nc: opts.nc });
+  registerPitrRoutes(app, { projection, nc: opts.nc, store: opts.store });
+  registerPitrRestoreRoutes(app, { projection, nc: opts.nc });
+  registerBillingRoutes(app, { nc: opts.nc });
 
   try {
     await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });

@@ -6,7 +6,7 @@ import { sendCommand } from '@pgfleet/bus';
 import { COMMANDS, type ServiceName } from '@pgfleet/contracts';
 
 /** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
-export const SERVICES = ['provisioning', 'backup', 'networking', 'ha'] as const;
+export const SERVICES = ['provisioning', 'backup', 'networking', 'ha', 'billing', 'pitr'] as const;
 
 /**
  * Where a service's built entry point is: `services/{name}/dist/main.js` of this repository, found
@@ -36,6 +36,9 @@ export interface Supervised {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Where a service's output goes instead of the terminal: its name and a chunk of stdout or stderr. */
+export type ServiceOutput = (service: string, chunk: string) => void;
+
 /** How long a stopping service gets to finish its work in hand before SIGKILL (its operations resume later). */
 const STOP_GRACE_MS = 8000;
 const RESTART_DELAY_MS = 1000;
@@ -45,12 +48,21 @@ const RESTART_DELAY_MS = 1000;
  * system, but never once the platform is stopping: a service that exits on the Ctrl-C of the whole
  * process group is not restarted.
  */
-export function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, log: (msg: string) => void): Supervised {
+export function supervise(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  log: (msg: string) => void,
+  output?: ServiceOutput,
+): Supervised {
   let child: ChildProcess | undefined;
   let stopping = false;
   let exited: Promise<void> = Promise.resolve();
   const launch = () => {
-    const proc = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const stdio = output ? 'pipe' : 'inherit';
+    const proc = spawn(process.execPath, [entry], { env, stdio: ['ignore', stdio, stdio] });
+    proc.stdout?.on('data', (d: Buffer) => output?.(name, d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => output?.(name, d.toString()));
     child = proc;
     exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {

@@ -1,4 +1,4 @@
-import { quoteIdent, withClient } from '@pgfleet/postgres';
+import { fenceRole, unfenceRole } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import { APP_ROLE } from '../workers/cluster.js';
 
@@ -20,22 +20,10 @@ export async function fenceApp(
   role = APP_ROLE,
   timeoutMs = 30_000,
 ): Promise<{ sessionsEnded: number }> {
-  return withClient(await runtime.endpoint(runtimeId, 'postgres'), async (q) => {
-    await q.query(`ALTER ROLE ${quoteIdent(role)} NOLOGIN`);
-    const sessions = 'SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()';
-    const ended = await q.query(`SELECT pg_terminate_backend(pid) FROM (${sessions}) s`, [role]);
-    const deadline = Date.now() + timeoutMs;
-    while ((await q.query(sessions, [role])).rowCount) {
-      if (Date.now() > deadline) throw new Error(`sessions of role ${role} did not end`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { sessionsEnded: ended.rowCount ?? 0 };
-  });
+  return fenceRole(await runtime.endpoint(runtimeId, 'postgres'), role, timeoutMs);
 }
 
 /** Let the application log in again. */
 export async function unfenceApp(runtime: NodeRuntime, runtimeId: string, role = APP_ROLE): Promise<void> {
-  await withClient(await runtime.endpoint(runtimeId, 'postgres'), async (q) => {
-    await q.query(`ALTER ROLE ${quoteIdent(role)} LOGIN`);
-  });
+  await unfenceRole(await runtime.endpoint(runtimeId, 'postgres'), role);
 }

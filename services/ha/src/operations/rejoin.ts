@@ -1,6 +1,7 @@
 import { findPlan, Id, runtimeNodeId, slotName } from '@pgfleet/contracts';
 import { OperationFailure, type OperationExecutor } from '@pgfleet/kit';
-import { nodeStatus, nodeTlsFiles, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
+import { nodeStatus, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
+import { nodeSetupOf, recloneFollower } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { loadView, recordHa } from '../record.js';
 import type { HaDeps } from './failover.js';
@@ -46,25 +47,11 @@ export function rejoinExecutor(deps: HaDeps): OperationExecutor {
           return { method: 'rewind' };
         } catch (error) {
           run.log.warn({ nodeId, err: reason(error) }, 'rewind failed; cloning the node again');
-          const plan = view.plan ? findPlan(view.plan) : undefined;
-          if (!plan) throw new OperationFailure('rewind', `unknown plan ${view.plan}`);
-          const tls = deps.home ? nodeTlsFiles(deps.home, run.clusterId, nodeId) : undefined;
+          if (!view.plan || !findPlan(view.plan)) throw new OperationFailure('rewind', `unknown plan ${view.plan}`);
           const { node } = await deps.runtime.status(rid);
           if (!node) throw new OperationFailure('rewind', `node ${nodeId} is unknown to the runtime`);
-          await deps.runtime.remove(rid);
-          await deps.runtime.create({ clusterId: run.clusterId, nodeId: rid, major: node.major, port: node.port });
-          await withClient(await deps.runtime.endpoint(leaderRid), (q) =>
-            q.query('SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1', [
-              slotName(nodeId),
-            ]),
-          );
-          await deps.runtime.cloneFrom(rid, {
-            plan,
-            ...(tls ? { tls } : {}),
-            clusterName: slotName(nodeId),
-            leader: await upstream(),
-            slotName: slotName(nodeId),
-          });
+          const target = { clusterId: run.clusterId, nodeId, leader, major: node.major, port: node.port };
+          await recloneFollower(deps.runtime, target, nodeSetupOf(view, nodeId, deps.home), await upstream());
           return { method: 'clone' };
         }
       }),

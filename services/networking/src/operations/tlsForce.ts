@@ -1,4 +1,4 @@
-import { findPlan, runtimeNodeId } from '@pgfleet/contracts';
+import { archiveSetupOf, findPlan, runtimeNodeId } from '@pgfleet/contracts';
 import { OperationFailure, type OperationRun } from '@pgfleet/kit';
 import { nodeTlsFiles } from '@pgfleet/postgres';
 import { z } from 'zod';
@@ -28,7 +28,9 @@ export async function runTlsForce(deps: OperationDeps, run: OperationRun): Promi
     await nodeStep(run, configure(nodeId), async () => {
       if (!plan) throw new OperationFailure(configure(nodeId), `the cluster's plan ${target.cluster.plan} is unknown`);
       const tls = nodeTlsFiles(deps.home, run.clusterId, nodeId);
-      await deps.runtime.configure(runtimeNodeId(run.clusterId, nodeId), { plan, tls, forceTls: true });
+      // The whole configuration is rewritten: the node keeps archiving its WAL (PITR plans).
+      const setup = { plan, tls, forceTls: true, ...archiveSetupOf(target.cluster) };
+      await deps.runtime.configure(runtimeNodeId(run.clusterId, nodeId), setup);
       return undefined;
     });
   }

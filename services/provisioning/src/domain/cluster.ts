@@ -9,6 +9,7 @@ import {
   type Durability,
   type NodeRole,
   type PostgresVersion,
+  type RestoreSource,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { endOperation, startOperation } from './operations.js';
@@ -36,6 +37,8 @@ export interface CreateClusterCommand {
   dataNodes: number;
   secretRef: string;
   durability?: Durability;
+  /** A fork: the leader is restored from this cluster's PITR archive instead of initdb. */
+  restoreFrom?: RestoreSource;
 }
 
 /** Delete the cluster, as operation `operationId` (kind 'delete'). */
@@ -88,8 +91,18 @@ function decideCreate(cmd: CreateClusterCommand, state: ClusterView): ClusterDec
     const role: NodeRole = i === 0 ? 'leader' : 'follower';
     return { nodeId: `node${i + 1}`, role };
   });
-  const { clusterId, name, accountId, plan, version, secretRef, durability } = cmd;
-  const data = { clusterId, name, accountId, plan, version, nodes, secretRef, ...(durability ? { durability } : {}) };
+  const { clusterId, name, accountId, plan, version, secretRef, durability, restoreFrom } = cmd;
+  const data = {
+    clusterId,
+    name,
+    accountId,
+    plan,
+    version,
+    nodes,
+    secretRef,
+    ...(durability ? { durability } : {}),
+    ...(restoreFrom ? { restoreFrom } : {}),
+  };
   return accept({ type: 'ClusterRequested', data });
 }
 

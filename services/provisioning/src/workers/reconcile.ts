@@ -1,4 +1,5 @@
 import {
+  archiveStanzaOf,
   findPlan,
   followersOf,
   leaderOf,
@@ -6,6 +7,7 @@ import {
   slotName,
   type ClusterNode,
   type Plan,
+  type RestoreSource,
 } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import type { Logger } from '@pgfleet/kit';
@@ -16,13 +18,12 @@ import {
   freePort,
   nodeStatus,
   removeClusterTls,
-  nodeTlsFiles,
   setSynchronousStandbys,
   withClient,
   type Queryable,
   type SecretStore,
 } from '@pgfleet/postgres';
-import type { NodeRuntime, NodeSetup } from '@pgfleet/runtime';
+import { nodeSetupOf, type NodeRuntime, type NodeSetup } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
 import { ClusterProgress, fromStore, PROVISIONING_ACTOR, StaleOutcome, StoreUnavailable } from './record.js';
 
@@ -33,6 +34,8 @@ export interface ReconcileDeps {
   log: Logger;
   /** The platform home: when set, nodes get TLS from the start (cluster CA + node certificates under it). */
   home?: string;
+  /** Validity of the node certificates issued with the cluster, in days (default 365). */
+  nodeCertDays?: number;
 }
 
 const APP_DATABASE = 'app';
@@ -87,21 +90,31 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
 
   // TLS material for every node is issued while the leader's initdb runs (the paths are known).
   const home = deps.home;
-  const tlsOf = (node: ClusterNode) => (home ? nodeTlsFiles(home, clusterId, node.nodeId) : undefined);
-  const setupOf = (node: ClusterNode): NodeSetup => ({ plan, tls: tlsOf(node), clusterName: slotName(node.nodeId) });
+  // The node setup every service builds alike (plan, TLS under the home, cluster_name, archiving).
+  const setupOf = (node: ClusterNode): NodeSetup => nodeSetupOf(s, node.nodeId, home);
   const nodeIds = s.nodes.map((n) => n.nodeId);
-  const tlsReady = home ? ensureClusterTls(home, clusterId, nodeIds) : Promise.resolve();
+  const certs = { days: deps.nodeCertDays };
+  const tlsReady = home ? ensureClusterTls(home, clusterId, nodeIds, certs) : Promise.resolve();
   tlsReady.catch(() => undefined); // awaited below; a failure is reported there
 
-  // 1. the leader: initdb, start (with its TLS material), roles (made while the start is recorded).
+  // 1. the leader: initdb (or a restore from an archive), start (with its TLS material), roles
+  //    (made while the start is recorded; on restored data they take this cluster's passwords).
+  const from = s.restoreFrom;
+  const makeLeader = from
+    ? () => restoreLeader(deps, rid(leader), from, setupOf(leader), tlsReady)
+    : () => deps.runtime.initialize(rid(leader), setupOf(leader));
   try {
-    await ensureRunning(deps, cluster, leader, major, () => deps.runtime.initialize(rid(leader), setupOf(leader)), {
+    await ensureRunning(deps, cluster, leader, major, makeLeader, {
       ready: tlsReady,
       running: async () => {
         const target = await deps.runtime.endpoint(rid(leader));
+        // The stanza the nodes archive into exists from the start (idempotent; the pitr service owns
+        // its backups): an archive_command failing for a missing stanza would hold every shutdown.
+        const stanza = archiveStanzaOf(s);
         await Promise.all([
           createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword }),
           createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword }),
+          stanza === undefined ? undefined : deps.runtime.archive.createStanza(stanza, rid(leader)),
         ]);
       },
     });
@@ -149,6 +162,26 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
     user: APP_USER,
   });
   deps.log.info({ clusterId }, 'cluster ready');
+}
+
+/**
+ * A fork's leader: its data restored from the source cluster's archive to the target time, with
+ * this node's own configuration (TLS, archiving to its own stanza); the runtime starts it. Redone
+ * whole when interrupted (the node is made anew until NodeProvisioned is recorded). The source
+ * leader's synchronous standby names came with the data: dropped, or every commit (the role
+ * passwords' first) would wait for standbys that do not exist yet; step 3 sets this cluster's.
+ */
+async function restoreLeader(
+  deps: ReconcileDeps,
+  leaderRid: string,
+  from: RestoreSource,
+  setup: NodeSetup,
+  tlsReady: Promise<unknown>,
+): Promise<void> {
+  await tlsReady; // the restored server starts with its certificates
+  const target = { stanza: from.clusterId, targetTime: from.targetTime, setup };
+  await deps.runtime.archive.restore(leaderRid, target);
+  await setSynchronousStandbys(await deps.runtime.endpoint(leaderRid), []);
 }
 
 async function establishReplication(

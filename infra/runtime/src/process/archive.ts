@@ -1,0 +1,114 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BACKUP_EXCLUDES,
+  ensureOwnedDir,
+  parsePgBackRestInfo,
+  pgNodeArgs,
+  safeStanza,
+  type ArchiveInfo,
+  type InitNodeInput,
+  type PgBackRestPaths,
+} from '@pgfleet/postgres';
+import type { NodeInfo, NodeSetup, WalArchive } from '../port.js';
+import { pgBackRest } from './pgBackRest.js';
+import { restoreToTime } from './restoreToTime.js';
+
+/** What the archive needs of the process runtime. */
+export interface ArchiveDeps {
+  paths: PgBackRestPaths;
+  need(nodeId: string): NodeInfo;
+  locked<T>(info: NodeInfo, fn: () => Promise<T>): Promise<T>;
+  /** Start a stopped node, under its lock. */
+  startUnlocked(info: NodeInfo): Promise<{ pid: number }>;
+  /** The node's configuration for `setup` (configOf with the archive's paths). */
+  config(info: NodeInfo, setup: NodeSetup): InitNodeInput;
+}
+
+/** pgBackRest commands whose log files (`{stanza}-{command}.log`) a removed stanza leaves. */
+const COMMANDS = [
+  'archive-push',
+  'archive-push-async',
+  'archive-get',
+  'archive-get-async',
+  'backup',
+  'check',
+  'expire',
+  'restore',
+  'stanza-create',
+  'stanza-upgrade',
+  'stanza-delete',
+  'start',
+  'stop',
+].join('|');
+
+/** The process driver's WalArchive: pgBackRest run locally as the postgres OS user, its files under the data root. */
+export function processArchive(deps: ArchiveDeps): WalArchive {
+  const { paths } = deps;
+  const leaderArgs = (nodeId: string) => pgNodeArgs(1, deps.need(nodeId));
+
+  const info = async (stanza: string): Promise<ArchiveInfo> =>
+    parsePgBackRestInfo(await pgBackRest(paths, stanza, 'info', ['--output=json']), stanza);
+
+  return {
+    async createStanza(stanza, leaderNodeId) {
+      await pgBackRest(paths, stanza, 'stanza-create', leaderArgs(leaderNodeId));
+    },
+
+    async upgradeStanza(stanza, leaderNodeId) {
+      await pgBackRest(paths, stanza, 'stanza-upgrade', leaderArgs(leaderNodeId));
+    },
+
+    async check(stanza, leaderNodeId) {
+      await pgBackRest(paths, stanza, 'check', leaderArgs(leaderNodeId));
+    },
+
+    async backup(stanza, { leaderNodeId, standbyNodeId, type = 'full' }) {
+      const standby = standbyNodeId ? [...pgNodeArgs(2, deps.need(standbyNodeId)), '--backup-standby'] : [];
+      const excludes = BACKUP_EXCLUDES.map((e) => `--exclude=${e}`);
+      await pgBackRest(paths, stanza, 'backup', [
+        ...leaderArgs(leaderNodeId),
+        ...standby,
+        `--type=${type}`,
+        ...excludes,
+      ]);
+      const last = (await info(stanza)).backups.at(-1);
+      if (!last) throw new Error(`pgbackrest backup of stanza ${stanza} left no backup in the repository`);
+      return last;
+    },
+
+    info,
+
+    async expire(stanza, { keepDays }) {
+      if (!Number.isInteger(keepDays) || keepDays < 1)
+        throw new Error(`keepDays must be a whole number ≥ 1, not ${keepDays}`);
+      await pgBackRest(paths, stanza, 'expire', [
+        '--repo1-retention-full-type=time',
+        `--repo1-retention-full=${keepDays}`,
+      ]);
+    },
+
+    restore: (nodeId, options) => restoreToTime(deps, nodeId, options, info),
+
+    async remove(stanza) {
+      safeStanza(stanza);
+      // stanza-delete wants the stanza stopped and a pg1-path whose server is not running.
+      const none = join(paths.base, 'no-server');
+      ensureOwnedDir(none);
+      await pgBackRest(paths, stanza, 'stop');
+      try {
+        await pgBackRest(paths, stanza, 'stanza-delete', ['--force', `--pg1-path=${none}`]);
+      } finally {
+        await pgBackRest(paths, stanza, 'start');
+      }
+      for (const dir of [join(paths.repo, 'archive', stanza), join(paths.repo, 'backup', stanza)]) {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      rmSync(join(paths.spool, 'archive', stanza), { recursive: true, force: true });
+      const own = new RegExp(`^${stanza}(-(${COMMANDS})\\.log|-(archive|backup)\\.lock|\\.stop)$`);
+      for (const dir of [paths.log, paths.lock]) {
+        for (const f of readdirSync(dir)) if (own.test(f)) rmSync(join(dir, f), { force: true });
+      }
+    },
+  };
+}
