@@ -269,10 +269,12 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
 
 /**
  * Operation commands decided on the cluster view: a cluster that does not exist (or is deleted)
- * takes no new operation; otherwise `decideOperation`.
+ * takes no new operation — but a deleted cluster's archive may still be restored into a new
+ * cluster (`pitr-restore`, which never touches the source) —; otherwise `decideOperation`.
  */
 export function decideClusterOperation(command: OperationCommand, view: ClusterView): OperationDecision {
-  if (command.type === 'RequestOperation' && (view.status === 'none' || view.status === 'deleted')) {
+  const archiveOnly = command.type === 'RequestOperation' && command.kind === 'pitr-restore';
+  if (command.type === 'RequestOperation' && (view.status === 'none' || (view.status === 'deleted' && !archiveOnly))) {
     const message = view.status === 'none' ? 'no such cluster' : `cluster ${view.name} is deleted`;
     const code = view.status === 'none' ? 'CLUSTER_NOT_FOUND' : 'CLUSTER_DELETED';
     return { ok: false, rejection: { code, message, details: { field: 'clusterId' } } };

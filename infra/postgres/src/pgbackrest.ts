@@ -195,6 +195,8 @@ export interface ArchiveInfo {
   backups: ArchiveBackup[];
   walMin?: string;
   walMax?: string;
+  /** When `walMax` reached the repository (its file's modification time): the latest a restore reaches. */
+  walMaxArchivedAt?: string;
   /** The system identifier of the stanza's current database (pgBackRest's `db` history, last entry). */
   systemId?: string;
 }

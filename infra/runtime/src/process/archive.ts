@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BACKUP_EXCLUDES,
@@ -47,8 +47,11 @@ export function processArchive(deps: ArchiveDeps): WalArchive {
   const { paths } = deps;
   const leaderArgs = (nodeId: string) => pgNodeArgs(1, deps.need(nodeId));
 
-  const info = async (stanza: string): Promise<ArchiveInfo> =>
-    parsePgBackRestInfo(await pgBackRest(paths, stanza, 'info', ['--output=json']), stanza);
+  const info = async (stanza: string): Promise<ArchiveInfo> => {
+    const parsed = parsePgBackRestInfo(await pgBackRest(paths, stanza, 'info', ['--output=json']), stanza);
+    const at = parsed.walMax ? archivedAt(join(paths.repo, 'archive', safeStanza(stanza)), parsed.walMax) : undefined;
+    return at ? { ...parsed, walMaxArchivedAt: at } : parsed;
+  };
 
   return {
     async createStanza(stanza, leaderNodeId) {
@@ -111,4 +114,21 @@ export function processArchive(deps: ArchiveDeps): WalArchive {
       }
     },
   };
+}
+
+/**
+ * When WAL segment `wal` reached the repository: the modification time of its file
+ * (`{archive dir}/{db-version-id}/{first 16 hex of the segment}/{segment}-{sha1}.{ext}`).
+ */
+function archivedAt(archiveDir: string, wal: string): string | undefined {
+  try {
+    for (const db of readdirSync(archiveDir)) {
+      const dir = join(archiveDir, db, wal.slice(0, 16));
+      const file = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(`${wal}-`)) : undefined;
+      if (file) return statSync(join(dir, file)).mtime.toISOString();
+    }
+  } catch {
+    /* no archive directory (yet): no time */
+  }
+  return undefined;
 }

@@ -26,7 +26,9 @@ describe('continuous archive with pgBackRest, PostgreSQL 13', () => {
     await runtime.initialize('a', { plan, archive: { stanza: 'p13' } });
     await runtime.start('a');
     await runtime.archive.createStanza('p13', 'a');
-    await runtime.archive.backup('p13', { leaderNodeId: 'a' });
+    const backup = await runtime.archive.backup('p13', { leaderNodeId: 'a' });
+    // The window starts at the backup's stop time (whole seconds, rounded up): write after it.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(backup.stoppedAt) + 100 - Date.now())));
     await sql('a', 'CREATE TABLE t (b int)');
     await sql('a', 'INSERT INTO t VALUES (1)');
     const [{ at }] = await sql('a', 'SELECT clock_timestamp()::text AS at');

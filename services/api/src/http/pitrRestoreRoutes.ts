@@ -29,7 +29,8 @@ export function registerPitrRestoreRoutes(
   app.post('/v1/clusters/:name/pitr/restore', async (req, reply) => {
     const body = parseWith(PitrRestoreBody, req.body ?? {}, 'restore');
     if (!body.ok) return reject(reply, body.rejection);
-    const cluster = await findCluster(ctx.projection, req, reply);
+    // A deleted cluster too: its archive is kept for the plan's window (the pitr service says when it is gone).
+    const cluster = await findCluster(ctx.projection, req, reply, true);
     if (!cluster) return;
     const { to, into, inPlace } = body.value;
     const data = { clusterId: cluster.clusterId, to, inPlace, ...(into ? { into: { name: into } } : {}) };

@@ -49,9 +49,9 @@ export async function requestRestoreToTime(
   const view = foldClusterView((await deps.store.readStream(streamIds.cluster(cmd.clusterId))).events);
   if (view.status === 'none') return rejection('CLUSTER_NOT_FOUND', `no cluster ${cmd.clusterId}`, 'clusterId');
   const name = view.name ?? cmd.clusterId;
-  if (view.status === 'deleted' || view.status === 'deleting') {
-    return rejection('CLUSTER_DELETED', `cluster ${name} is deleted`, 'clusterId');
-  }
+  // A deleted cluster's archive is kept for the plan's window: it can still be restored into a new cluster.
+  const deleted = view.status === 'deleted';
+  if (view.status === 'deleting') return rejection('CLUSTER_DELETED', `cluster ${name} is being deleted`, 'clusterId');
   const plan = view.plan ? findPlan(view.plan) : undefined;
   if (!plan || plan.pitrDays === 0) {
     const message =
@@ -62,7 +62,14 @@ export async function requestRestoreToTime(
   if (cmd.inPlace && cmd.into) {
     return rejection('VALIDATION_FAILED', 'restore either into a new cluster or in place, not both', 'into');
   }
-  if (view.status !== 'ready') {
+  if (deleted) {
+    const removal = await archiveRemoval(deps.store, cmd.clusterId, name);
+    if (removal) return removal;
+    if (cmd.inPlace) {
+      const message = `cluster ${name} is deleted: restore its archive into a new cluster (--into NEWNAME), not in place`;
+      return rejection('CLUSTER_DELETED', message, 'inPlace');
+    }
+  } else if (view.status !== 'ready') {
     return rejection('CLUSTER_NOT_READY', `cluster ${name} is ${view.status}, not ready for a restore`, 'clusterId');
   }
   const target = Date.parse(cmd.to);
@@ -104,4 +111,13 @@ export async function requestRestoreToTime(
   if (!reply.ok) return reply;
   const into = params.inPlace ? {} : { into: params.into.name };
   return { ...reply, result: { ...reply.result, targetTime: cmd.to, inPlace: params.inPlace, ...into, window } };
+}
+
+/** The refusal for a deleted cluster whose archive is already gone (its plan's window has passed). */
+async function archiveRemoval(store: EventStore, clusterId: string, name: string): Promise<CommandReply | undefined> {
+  const pitr = foldPitr((await store.readStream(streamIds.pitr(clusterId))).events);
+  if (!pitr.removed) return undefined;
+  const when = pitr.removedAt ? ` on ${pitr.removedAt}` : '';
+  const message = `cluster ${name} is deleted and its PITR archive was removed${when}, at the end of its plan's window`;
+  return rejection('PITR_ARCHIVE_REMOVED', message, 'clusterId');
 }

@@ -39,6 +39,20 @@ async function lastArchivedAt(runtime: NodeRuntime, clusterId: string, view: Clu
 }
 
 /**
+ * Without a leader to ask (a deleted cluster, a leader down): the later of what the monitor last
+ * recorded and when the newest WAL segment reached the repository.
+ */
+async function repositoryArchivedAt(runtime: NodeRuntime, clusterId: string, state: ReturnType<typeof foldPitr>) {
+  const recorded = state.archiving.lastArchivedAt;
+  const inRepo = await runtime.archive.info(clusterId).then(
+    (i) => i.walMaxArchivedAt,
+    () => undefined,
+  );
+  if (!recorded || !inRepo) return recorded ?? inRepo;
+  return recorded > inRepo ? recorded : inRepo;
+}
+
+/**
  * The window a restore of the cluster may target now: its `pitr-{clusterId}` stream (full backups,
  * the last restart) and the leader's last archived WAL (else the last one the monitor recorded).
  */
@@ -50,7 +64,9 @@ export async function loadRestoreWindow(
   const { events } = await deps.store.readStream(streamIds.pitr(clusterId));
   const state = foldPitr(events);
   const restart = lastWindowRestart(events);
-  const archived = (await lastArchivedAt(deps.runtime, clusterId, view)) ?? state.archiving.lastArchivedAt;
+  const archived =
+    (await lastArchivedAt(deps.runtime, clusterId, view)) ??
+    (await repositoryArchivedAt(deps.runtime, clusterId, state));
   const window = restorableWindow(state, restart?.at, archived);
   return { ...(window ? { window } : {}), ...(restart ? { restart } : {}) };
 }
