@@ -49,7 +49,7 @@ async function repositoryArchivedAt(runtime: NodeRuntime, clusterId: string, sta
     () => undefined,
   );
   if (!recorded || !inRepo) return recorded ?? inRepo;
-  return recorded > inRepo ? recorded : inRepo;
+  return new Date(Math.max(Date.parse(recorded), Date.parse(inRepo))).toISOString();
 }
 
 /**
