@@ -66,7 +66,7 @@ export async function requestRestoreToTime(
     const removal = await archiveRemoval(deps.store, cmd.clusterId, name);
     if (removal) return removal;
     if (cmd.inPlace) {
-      const message = `cluster ${name} is deleted: restore its archive into a new cluster (--into NEWNAME), not in place`;
+      const message = `cluster ${name} is deleted: restore its archive into a new cluster (--into NEWNAME)`;
       return rejection('CLUSTER_DELETED', message, 'inPlace');
     }
   } else if (view.status !== 'ready') {
