@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { findOperation, foldClusterView, foldPitr, streamIds, type Operation } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { nodeSocketDir } from '@pgfleet/postgres';
-import { nodeDataDirs, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
+import { nodeDataDirs, psql, sleep, startPlatform, waitFor, type TestPlatform } from './harness.js';
 
 let t: TestPlatform;
 let store: EventStore;
@@ -37,7 +37,13 @@ function superuserUrls(clusterId: string, database = 'app'): string[] {
   });
 }
 
-const isLeader = (url: string) => psql(url, 'SELECT NOT pg_is_in_recovery()') === 't';
+const isLeader = (url: string) => {
+  try {
+    return psql(url, 'SELECT NOT pg_is_in_recovery()') === 't';
+  } catch {
+    return false; // a node killed or restarting
+  }
+};
 const leaderUrl = (clusterId: string) => superuserUrls(clusterId).find(isLeader)!;
 
 /** The server's clock now, as ISO 8601 UTC with microseconds. */
@@ -226,5 +232,73 @@ describe('pitr restore --in-place on Business', () => {
     const again = await t.cli('pitr', 'restore', 'books', '--to', afterBatch2, '--into', 'books-old');
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/when an in-place restore of cluster books restarted its history/);
+  }, 900_000);
+});
+
+/** The postmaster pid and superuser URL of each node of the cluster whose server runs and leads. */
+function runningLeader(clusterId: string): { pid: number; url: string } | undefined {
+  for (const dataDir of nodeDataDirs(t.home, clusterId)) {
+    try {
+      const [pid, , , port] = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+      const url = `postgresql://postgres@/app?host=${encodeURIComponent(nodeSocketDir(dataDir))}&port=${port?.trim()}`;
+      if (isLeader(url)) return { pid: Number(pid), url };
+    } catch {
+      // stopped, or killed and not answering
+    }
+  }
+  return undefined;
+}
+
+describe('pitr restore across a failover', () => {
+  it('a Business leader killed between two batches (the new leader on timeline 2 archives on): restored to a ' +
+    'time before the failover the fork has batch 1 only, to a time after it batches 1-2', async () => {
+    await ok('cluster', 'create', 'ships', '--plan', 'business-1024');
+    const { clusterId } = await json<{ clusterId: string }>('cluster', 'show', 'ships');
+    const { url } = await json<{ url: string }>('cluster', 'url', 'ships');
+    await waitForFullBackup(clusterId);
+    psql(url, 'CREATE TABLE ledger (id int PRIMARY KEY, batch int NOT NULL)');
+    psql(url, 'INSERT INTO ledger SELECT g, 1 FROM generate_series(1, 100) g');
+    await sleep(1100);
+    const beforeFailover = serverNow(url);
+    await sleep(1100);
+    await waitForWalArchived(clusterId);
+
+    const old = runningLeader(clusterId)!;
+    process.kill(old.pid, 'SIGKILL');
+    const promoted = await waitFor(
+      'a follower promoted by the HA service',
+      () => {
+        const now = runningLeader(clusterId);
+        return now && now.pid !== old.pid ? now : undefined;
+      },
+      120_000,
+    );
+    const timeline = parseInt(psql(promoted.url, 'SELECT pg_walfile_name(pg_current_wal_lsn())').slice(0, 8), 16);
+    expect(timeline).toBeGreaterThanOrEqual(2);
+    await waitFor(
+      'writes through the URL again',
+      () => {
+        try {
+          psql(url, 'INSERT INTO ledger SELECT g, 2 FROM generate_series(101, 200) g');
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      120_000,
+    );
+    await sleep(1100);
+    const afterFailover = serverNow(url);
+    await sleep(1100);
+    psql(url, 'INSERT INTO ledger SELECT g, 3 FROM generate_series(201, 300) g');
+    await waitForWalArchived(clusterId);
+
+    await ok('pitr', 'restore', 'ships', '--to', beforeFailover, '--into', 'ships-before');
+    const before = await json<{ url: string }>('cluster', 'url', 'ships-before');
+    expect(batchesOf(before.url)).toBe('1');
+    await ok('pitr', 'restore', 'ships', '--to', afterFailover, '--into', 'ships-after');
+    const after = await json<{ url: string }>('cluster', 'url', 'ships-after');
+    expect(batchesOf(after.url)).toBe('1,2');
+    expect(batchesOf(url)).toBe('1,2,3'); // the original is untouched
   }, 900_000);
 });
