@@ -264,8 +264,34 @@ async function waitForStreaming(leader: Queryable, count: number, timeoutMs = 60
   }
 }
 
+/**
+ * Before a PITR cluster's leader goes: its current WAL segment is switched and archived (bounded, best
+ * effort), so the archive kept after the delete holds the last writes, not only those of the last
+ * full segment or archive_timeout.
+ */
+async function archiveLastWal(deps: ReconcileDeps, cluster: ClusterProgress): Promise<void> {
+  const leader = leaderOf(cluster.view);
+  if (!leader || !archiveStanzaOf(cluster.view)) return;
+  try {
+    const endpoint = await deps.runtime.endpoint(runtimeNodeId(cluster.clusterId, leader.nodeId));
+    await withClient({ ...endpoint, connectTimeoutMs: 2000, queryTimeoutMs: 5000 }, async (q) => {
+      const sql = 'SELECT pg_walfile_name(pg_switch_wal()) AS wal';
+      const wal = (await q.query<{ wal: string }>(sql)).rows[0]!.wal;
+      const archived = "SELECT coalesce(last_archived_wal, '') >= $1 AS done FROM pg_stat_archiver";
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+        if ((await q.query<{ done: boolean }>(archived, [wal])).rows[0]?.done) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      deps.log.warn({ clusterId: cluster.clusterId, wal }, 'the last WAL segment was not archived before the delete');
+    });
+  } catch (error) {
+    deps.log.warn({ clusterId: cluster.clusterId, err: String(error) }, 'the last WAL could not be archived');
+  }
+}
+
 async function teardown(deps: ReconcileDeps, cluster: ClusterProgress): Promise<void> {
   const { clusterId } = cluster;
+  await archiveLastWal(deps, cluster);
   for (const node of cluster.view.nodes) {
     await deps.runtime.remove(runtimeNodeId(clusterId, node.nodeId));
     await cluster.record({ type: 'RecordNodeStopped', nodeId: node.nodeId });
