@@ -9,6 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   failover: async () => (await import('./failover/index.js')).runFailoverBench(),
   chaos: async () => (await import('./chaos/index.js')).runChaosBench(),
   pitr: async () => (await import('./pitr/index.js')).runPitrBench(),
+  'pitr-cli': async () => (await import('./pitr/cli.js')).runPitrCliBench(),
 };
 
 async function main(): Promise<void> {

@@ -14,7 +14,7 @@ const TARGET_RATIO = 1.1;
 const TARGET_OVERHEAD_MS = 250;
 
 /** Run a tool to its end (without blocking the event loop); resolves with its wall time in ms. */
-function timedRun(bin: string, args: string[]): Promise<number> {
+export function timedRun(bin: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -28,14 +28,14 @@ function timedRun(bin: string, args: string[]): Promise<number> {
   });
 }
 
-interface Target {
+export interface Target {
   name: string;
   /** The leader node itself (TCP, app role, no TLS): where the raw pg_dump connects. */
   leaderUrl: string;
 }
 
 /** A starter cluster made through the platform, and the URL of its leader node. */
-async function starterCluster(t: BenchPlatform, name: string): Promise<Target> {
+export async function starterCluster(t: BenchPlatform, name: string): Promise<Target> {
   await t.cli('cluster', 'create', name, '--plan', 'starter-512', '--json');
   const url = JSON.parse((await t.cli('cluster', 'url', name, '--json')).stdout) as { url: string };
   const shown = JSON.parse((await t.cli('cluster', 'show', name, '--json')).stdout) as {
