@@ -90,6 +90,9 @@ describe('continuous archive with pgBackRest, PostgreSQL 15', { timeout: 300_000
   });
 
   it('restores into a node of another cluster at a time between two batches', async () => {
+    // The window starts at the backups' stop time (whole seconds, rounded up): write after it.
+    const stoppedAt = Math.max(...(await runtime.archive.info('s1')).backups.map((b) => Date.parse(b.stoppedAt)));
+    await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + 100 - Date.now())));
     await sql('a', 'CREATE TABLE t (b int, i int)');
     for (const n of [1, 2, 3]) times[n] = await batch('a', n);
     await archived('a');

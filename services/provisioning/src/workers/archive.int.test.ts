@@ -119,7 +119,9 @@ describe('archiving of PITR plans, real PostgreSQL and pgBackRest', () => {
       const a = source.clusterId;
       const aPassword = (await secrets.get(`cluster/${a}/app`))!;
       await runtime.archive.createStanza(a, leaderOf(a));
-      await runtime.archive.backup(a, { leaderNodeId: leaderOf(a) });
+      const backup = await runtime.archive.backup(a, { leaderNodeId: leaderOf(a) });
+      // The window starts at the backup's stop time (whole seconds, rounded up): write after it.
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(backup.stoppedAt) + 100 - Date.now())));
       const between = await withClient(await asApp(a, aPassword), async (q) => {
         await q.query('CREATE TABLE batches (batch int)');
         await q.query('INSERT INTO batches SELECT 1 FROM generate_series(1, 100)');
