@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { foldClusterView, runtimeNodeId, streamIds, type CommandReply } from '@pgfleet/contracts';
 import { createPostgresEventStore, type PostgresEventStore } from '@pgfleet/eventstore';
@@ -66,6 +66,12 @@ beforeAll(async () => {
   secrets = openSecretStore(home);
 });
 afterAll(async () => {
+  // Every node the test made: stopped and removed before its home goes.
+  const dir = home ? join(home, 'clusters') : '';
+  const clusters = dir && existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [];
+  for (const c of clusters.filter((d) => d.isDirectory())) {
+    for (const n of await runtime.list(c.name)) await runtime.remove(n.nodeId).catch(() => undefined);
+  }
   await store?.close();
   await server?.stop('immediate');
   rmSync(home, { recursive: true, force: true });
