@@ -98,7 +98,19 @@ describe('pitr restore crash safety', () => {
     );
     expect(pitrService()).not.toBe(victim);
     expect(ended).toMatchObject({ status: 'succeeded', kind: 'pitr-restore' });
-    expect(psql(url, 'SELECT count(*) FROM ledger')).toBe('100');
+    // The gateway routes to the restarted leader once its checks see it up (a moment after the end).
+    const rows = await waitFor(
+      'the URL to answer again',
+      () => {
+        try {
+          return psql(url, 'SELECT count(*) FROM ledger');
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+    );
+    expect(rows).toBe('100');
     psql(url, 'INSERT INTO ledger VALUES (1000, 3)');
   }, 900_000);
 });

@@ -293,7 +293,19 @@ describe('pitr restore across a failover', () => {
     psql(url, 'INSERT INTO ledger SELECT g, 3 FROM generate_series(201, 300) g');
     await waitForWalArchived(clusterId);
 
-    await ok('pitr', 'restore', 'ships', '--to', beforeFailover, '--into', 'ships-before');
+    // The HA service rejoins the old leader as a follower: an operation on the cluster, which a
+    // restore waits for (one operation at a time per cluster).
+    await waitFor(
+      'the restore to be accepted once the rejoin ended',
+      async () => {
+        const r = await t.cli('pitr', 'restore', 'ships', '--to', beforeFailover, '--into', 'ships-before');
+        if (r.code === 0) return true;
+        if (!/is in progress on this cluster/.test(r.stderr)) throw new Error(`pitr restore failed: ${r.stderr}`);
+        await sleep(1000);
+        return undefined;
+      },
+      300_000,
+    );
     const before = await json<{ url: string }>('cluster', 'url', 'ships-before');
     expect(batchesOf(before.url)).toBe('1');
     await ok('pitr', 'restore', 'ships', '--to', afterFailover, '--into', 'ships-after');
