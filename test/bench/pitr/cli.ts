@@ -4,28 +4,12 @@
  * --type=time` + `pg_ctl start` + replay until promoted, from the same repository and target.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  dataRoot,
-  ensureOwnedDir,
-  freePort,
-  ownedTempDir,
-  pgBackRestArgs,
-  pgBackRestBin,
-  pgBackRestPaths,
-  pgBackRestTime,
-  restoreCommand,
-  runAsPostgres,
-  runAsPostgresOk,
-  toolchain,
-  withClient,
-  writeOwnedFile,
-} from '@pgfleet/postgres';
+import { toolchain } from '@pgfleet/postgres';
 import { psql } from '../../e2e/harness.js';
 import { starterCluster, timedRun } from '../backup/index.js';
 import { startBenchPlatform, type TimedCli } from '../provisioning/platform.js';
 import { loadNow, log, renderTable, type Figure } from '../provisioning/report.js';
+import { rawRestore } from './raw.js';
 
 const SCALE = Number(process.env.BENCH_PITR_SCALE ?? 20);
 const RUNS = Number(process.env.BENCH_PITR_RUNS ?? 3);
@@ -33,53 +17,6 @@ const LOAD_SECONDS = Number(process.env.BENCH_PITR_LOAD_SECONDS ?? 120);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const serverNow = (url: string) =>
   psql(url, `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
-
-/** Until the server on socket directory `host` is out of recovery. */
-async function untilPromoted(host: string, port: number): Promise<void> {
-  for (;;) {
-    const rec = await withClient({ host, port, user: 'postgres', database: 'postgres', connectTimeoutMs: 2000 }, (q) =>
-      q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'),
-    ).then(
-      (r) => r.rows[0]!.r,
-      () => true,
-    );
-    if (!rec) return;
-    await sleep(50);
-  }
-}
-
-/** Raw: pgbackrest restore into an empty directory, start on its own port, until promoted; its wall time. */
-async function rawRestore(home: string, stanza: string, target: string): Promise<number> {
-  const paths = pgBackRestPaths(dataRoot(home));
-  const dir = await ownedTempDir('pgfleet-bench-raw-');
-  const data = join(dir, 'data');
-  ensureOwnedDir(data);
-  const port = await freePort();
-  const pgCtl = toolchain(15).bin('pg_ctl');
-  try {
-    const started = performance.now();
-    await runAsPostgresOk(pgBackRestBin(), [
-      ...pgBackRestArgs(paths, stanza),
-      `--pg1-path=${data}`,
-      '--type=time',
-      `--target=${pgBackRestTime(target).target}`,
-      '--target-action=promote',
-      '--target-timeline=latest',
-      `--recovery-option=restore_command=${restoreCommand(paths, stanza, data)}`,
-      'restore',
-    ]);
-    // pgfleet's backups carry no postgresql.conf / pg_hba.conf (each node writes its own): the minimum.
-    writeOwnedFile(join(data, 'postgresql.conf'), '', 0o600);
-    writeOwnedFile(join(data, 'pg_hba.conf'), 'local all all trust\n', 0o600);
-    const opts = `-p ${port} -k ${dir} -c archive_mode=off -c ssl=off`;
-    await runAsPostgresOk(pgCtl, ['-D', data, '-o', opts, '-l', join(dir, 'pg_ctl.log'), '-w', '-t', '3600', 'start']);
-    await untilPromoted(dir, port);
-    return performance.now() - started;
-  } finally {
-    await runAsPostgres(pgCtl, ['-D', data, '-m', 'immediate', 'stop']);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * A starter cluster filled by pgbench -i, a full backup (`pgfleet pitr backup`), LOAD_SECONDS of

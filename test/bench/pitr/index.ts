@@ -6,23 +6,10 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPlan } from '@pgfleet/contracts';
-import {
-  dataRoot,
-  ensureOwnedDir,
-  freePort,
-  ownedTempDir,
-  pgBackRestArgs,
-  pgBackRestBin,
-  pgBackRestPaths,
-  pgBackRestTime,
-  restoreCommand,
-  runAsPostgres,
-  runAsPostgresOk,
-  toolchain,
-  withClient,
-} from '@pgfleet/postgres';
+import { dataRoot, freePort, ownedTempDir, pgBackRestPaths, withClient } from '@pgfleet/postgres';
 import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
 import { alignedTable, loadNow, log, median, renderTable, type Figure } from '../provisioning/report.js';
+import { rawRestore } from './raw.js';
 
 const SCALE = Number(process.env.BENCH_PITR_SCALE ?? 20);
 const RUNS = Number(process.env.BENCH_PITR_RUNS ?? 3);
@@ -35,17 +22,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A WAL file name as a segment number (16 MB segments). */
 const segno = (wal: string) => Number.parseInt(wal.slice(8, 16), 16) * 256 + Number.parseInt(wal.slice(16, 24), 16);
-
-/** Until the server at `conn` is out of recovery. */
-async function untilPromoted(conn: { host: string; port: number }): Promise<void> {
-  for (;;) {
-    const rec = await withClient({ ...conn, connectTimeoutMs: 2000 }, async (q) => {
-      return (await q.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
-    }).catch(() => true);
-    if (!rec) return;
-    await sleep(50);
-  }
-}
 
 /** pgbench for LOAD_SECONDS on the source, sampling its archiver each second; returns the target time. */
 async function loadWithLag(runtime: NodeRuntime): Promise<{ target: string; behind: number[]; ageS: number[] }> {
@@ -123,45 +99,7 @@ export async function runPitrBench(): Promise<void> {
       pgfleet.push(performance.now() - t);
       await runtime.remove(nodeId);
     };
-    const rawRun = async () => {
-      const dir = await ownedTempDir('pgfleet-bench-raw-');
-      const data = join(dir, 'data');
-      ensureOwnedDir(data);
-      const port = await freePort();
-      const pgCtl = toolchain(15).bin('pg_ctl');
-      try {
-        t = performance.now();
-        await runAsPostgresOk(pgBackRestBin(), [
-          ...pgBackRestArgs(paths, STANZA),
-          `--pg1-path=${data}`,
-          '--type=time',
-          `--target=${pgBackRestTime(target).target}`,
-          '--target-action=promote',
-          '--target-timeline=latest',
-          `--recovery-option=restore_command=${restoreCommand(paths, STANZA, data)}`,
-          'restore',
-        ]);
-        // Its own port and socket; no archiving into the source's stanza.
-        const opts = `-p ${port} -k ${dir} -c archive_mode=off`;
-        await runAsPostgresOk(pgCtl, [
-          '-D',
-          data,
-          '-o',
-          opts,
-          '-l',
-          join(dir, 'pg_ctl.log'),
-          '-w',
-          '-t',
-          '3600',
-          'start',
-        ]);
-        await untilPromoted({ host: dir, port });
-        raw.push(performance.now() - t);
-      } finally {
-        await runAsPostgres(pgCtl, ['-D', data, '-m', 'immediate', 'stop']);
-        rmSync(dir, { recursive: true, force: true });
-      }
-    };
+    const rawRun = async () => raw.push(await rawRestore(home, STANZA, target));
     for (let i = 0; i < RUNS; i++) {
       // Nothing prefetched by the run before.
       rmSync(join(paths.spool, 'archive', STANZA, 'in'), { recursive: true, force: true });
