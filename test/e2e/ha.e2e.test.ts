@@ -69,6 +69,7 @@ interface Ack {
 /** 8 clients writing through the URL, each logging every commit the server acknowledged. */
 function writeLoad(clients = 8) {
   const acks: Ack[] = [];
+  const errors: string[] = [];
   let stopped = false;
   const run = async (client: number) => {
     let seq = 0;
@@ -85,7 +86,9 @@ function writeLoad(clients = 8) {
           );
           acks.push({ client, seq, port: r.rows[0]!.port, at: Date.now() });
         }
-      } catch {
+      } catch (error) {
+        errors.push(`${new Date().toISOString()} client ${client}: ${(error as Error).message}`);
+        if (errors.length > 20) errors.shift();
         await sleep(100);
       } finally {
         // A frozen server never answers the goodbye: do not wait for it.
@@ -96,11 +99,38 @@ function writeLoad(clients = 8) {
   const loops = Array.from({ length: clients }, (_, i) => run(i));
   return {
     acks,
+    /** Wait for `n` acknowledged writes; on a timeout, say why the writers failed and what the leader saw. */
+    async until(what: string, probe: () => boolean, timeoutMs = 60_000) {
+      await waitFor(what, () => probe() || undefined, timeoutMs).catch(async (error: Error) => {
+        throw new Error(`${error.message}\nlast writer errors:\n${errors.join('\n')}\n${await diagnose()}`);
+      });
+    },
     async stop() {
       stopped = true;
       await Promise.all(loops);
     },
   };
+}
+
+/** The recorded nodes, and what the recorded leader says of its replication (for a failure message). */
+async function diagnose(): Promise<string> {
+  const v = await view();
+  const lines = [`view: leader ${v.leader}, term ${v.term}, ops running ${JSON.stringify(v.ops.running)}`];
+  lines.push(`nodes: ${JSON.stringify(v.nodes)}`);
+  const port = v.nodes.find((n) => n.nodeId === v.leader)?.port;
+  const direct = url.replace(/@[^/]+\//, `@127.0.0.1:${port}/`);
+  for (const sql of [
+    "SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'), current_setting('port')",
+    'SELECT application_name, state, sync_state, replay_lsn FROM pg_stat_replication',
+    "SELECT pid, state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+  ]) {
+    try {
+      lines.push(`${sql}\n${psql(direct, sql)}`);
+    } catch (error) {
+      lines.push(`${sql}: ${(error as Error).message}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** One statement through the URL, abandoned by the client after `ms`. */
@@ -130,7 +160,7 @@ async function loseLeaderUnderLoad(how: 'kill' | 'freeze') {
   const oldLeader = before.leader!;
   const oldPort = before.nodes.find((n) => n.nodeId === oldLeader)!.port!;
   const load = writeLoad();
-  await waitFor('writes before the loss', () => load.acks.length > 50 || undefined, 60_000);
+  await load.until('writes before the loss', () => load.acks.length > 50);
   const pid = postmasterPid(oldLeader);
   const lostAt = Date.now();
   if (how === 'kill') process.kill(pid, 'SIGKILL');
@@ -286,12 +316,13 @@ describe('automatic failover with two HA replicas', () => {
     const before = await settled();
     const follower = before.nodes.find((n) => n.nodeId !== before.leader)!.nodeId;
     const load = writeLoad(4);
-    await waitFor('writes', () => load.acks.length > 20 || undefined, 60_000);
+    await load.until('writes', () => load.acks.length > 20);
     process.kill(postmasterPid(follower), 'SIGKILL');
     const killedAt = Date.now();
-    await waitFor(
+    await load.until(
       'writes after the kill',
-      () => load.acks.filter((a) => a.at > killedAt + 1000).length > 20 || undefined,
+      () => load.acks.filter((a) => a.at > killedAt + 1000).length > 20,
+      120_000,
     );
     await load.stop();
     await waitFor(
