@@ -1,6 +1,7 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsPostgresOk } from './exec.js';
+import { CLONED_MARKER } from './pgbackrest.js';
 import { emptyDir, isNodeInitialized, writeNodeConfig, type InitializedNode, type InitNodeInput } from './initNode.js';
 import { ensureOwnedDir, ownedTempDir } from './osUser.js';
 import { writePassfile } from './passfile.js';
@@ -70,5 +71,7 @@ export async function cloneFollower(input: CloneFollowerInput): Promise<Initiali
   for (const f of readdirSync(dataDir)) if (f.startsWith('.s.PGSQL.')) rmSync(join(dataDir, f), { force: true });
   emptyDir(join(dataDir, 'log'));
   writeStandbySettings(dataDir, input, { standby: true });
+  // Its first start replays the WAL streamed into pg_wal, not the same segments from the archive.
+  writeFileSync(join(dataDir, CLONED_MARKER), 'cloned with pg_basebackup; removed once started\n');
   return writeNodeConfig(config);
 }

@@ -50,6 +50,7 @@ describe('pgBackRest files and command lines', () => {
     );
     // Each node its own spool and lock: another node's asynchronous archive process never holds them.
     expect(archiveSettings(paths, 's1', '/d/other').archive_command).not.toContain('019abe7c49808db3');
+    expect(s.restore_command).toMatch(/^'test ! -f \/d\/data\/pgfleet.cloned && \/usr\/bin\/pgbackrest /);
     expect(s.restore_command).toMatch(/--lock-path=\S+ archive-get %f "%p"'$/);
     expect(restoreCommand(pgBackRestPaths("/it's"), 's', '/d')).toContain(`'--config=/it'\\''s/pitr/pgbackrest.conf'`);
   });

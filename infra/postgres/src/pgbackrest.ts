@@ -97,7 +97,22 @@ export function pgNodeArgs(n: number, node: PgBackRestNode): string[] {
  * writes itself (a restored directory has none until the restore writes the node's own, so nothing
  * starts it with the source's port, paths or archive_command in between).
  */
-export const BACKUP_EXCLUDES: readonly string[] = ['log/', 'pgfleet.pgpass', 'postgresql.conf', 'pg_hba.conf'];
+export const BACKUP_EXCLUDES: readonly string[] = [
+  'log/',
+  'pgfleet.pgpass',
+  'postgresql.conf',
+  'pg_hba.conf',
+  'pgfleet.cloned',
+];
+
+/**
+ * A file in the data directory of a follower just cloned with pg_basebackup, until its first start
+ * ends (`cloneFollower` writes it, the runtime's start removes it). Meanwhile its restore_command
+ * answers "not archived": the WAL the clone streamed into pg_wal is replayed from there and the rest
+ * streams from the leader. A standby prefers the archive otherwise, and fetching those same segments
+ * through pgBackRest took about a second each (a Business creation 2.7 s longer).
+ */
+export const CLONED_MARKER = 'pgfleet.cloned';
 
 const shellWord = (s: string) => (/^[A-Za-z0-9_./=:%@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -138,7 +153,9 @@ export function archiveSettings(paths: PgBackRestPaths, stanza: string, dataDir:
   return {
     archive_mode: 'on',
     archive_command: pgString(push),
-    restore_command: pgString(restoreCommand(paths, stanza, dataDir)),
+    restore_command: pgString(
+      `test ! -f ${shellWord(join(dataDir, CLONED_MARKER))} && ${restoreCommand(paths, stanza, dataDir)}`,
+    ),
     archive_timeout: '60',
   };
 }

@@ -7,6 +7,7 @@ import {
   ensureOwnedDir,
   ensureSocketDir,
   isNodeInitialized,
+  CLONED_MARKER,
   nodeCaFile,
   detachStandby,
   withClient,
@@ -178,7 +179,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     const log = layout.pgCtlLog(info);
     const r = await pgCtl(info, ['-l', log, '-w', '-t', timeout, 'start']);
     const pid = livePostmaster(info.dataDir);
-    if (pid !== undefined) return { pid };
+    if (pid !== undefined) {
+      // A clone's first start is over: from now on its restore_command reads the archive.
+      rmSync(join(info.dataDir, CLONED_MARKER), { force: true });
+      return { pid };
+    }
     // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
     const early = tail(log, 3);
     const reason =
