@@ -2,7 +2,7 @@ import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
 import { asyncApiDocument, type AsyncApiDocument } from './asyncapi.js';
 import { COMMANDS } from './commands/index.js';
-import { EVENTS, EVENT_TYPES } from './events/index.js';
+import { categoriesOf, EVENTS, EVENT_TYPES } from './events/index.js';
 
 /** Spectral's severities: 0 = error, 1 = warning, 2 = info, 3 = hint. */
 const ERROR = 0;
@@ -50,6 +50,17 @@ describe('AsyncAPI document', () => {
     }
   });
 
+  it('the disk QuotaExceeded has a channel on disk- streams besides the backup quotas on backups-', async () => {
+    const { document } = await new Parser().parse(doc);
+    expect(document!.channels().get('events.backups.QuotaExceeded')?.address()).toBe(
+      'pgfleet.events.backups.{streamId}.QuotaExceeded',
+    );
+    expect(document!.channels().get('events.disk.QuotaExceeded')?.address()).toBe(
+      'pgfleet.events.disk.{streamId}.QuotaExceeded',
+    );
+    expect(document!.operations().get('publishQuotaExceededOnDisk')?.action()).toBe('send');
+  });
+
   it('has one request/reply operation per command, replying with CommandReply', async () => {
     const { document } = await new Parser().parse(doc);
     const pairs = Object.entries(COMMANDS).flatMap(([service, cmds]) =>
@@ -69,6 +80,8 @@ describe('AsyncAPI document', () => {
           .map((m) => m.name()),
       ).toEqual(['CommandReply']);
     }
-    expect(document!.operations().length).toBe(EVENT_TYPES.length + pairs.length);
+    // A type recorded in two stream categories (QuotaExceeded: backups-, disk-) has a channel and an operation in each.
+    const eventChannels = EVENT_TYPES.flatMap((type) => categoriesOf(type)).length;
+    expect(document!.operations().length).toBe(eventChannels + pairs.length);
   });
 });

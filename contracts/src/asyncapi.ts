@@ -1,4 +1,4 @@
-import { EVENTS, EVENT_TYPES } from './events/index.js';
+import { categoriesOf, EVENTS, EVENT_TYPES } from './events/index.js';
 import {
   COMMAND_REPLY_SCHEMA_NAME,
   commandEntries,
@@ -44,13 +44,12 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
   const schemas: Record<string, unknown> = {};
 
   for (const type of EVENT_TYPES) {
-    const { category } = EVENTS[type];
     const name = eventSchemaName(type);
     schemas[name] = embedded(eventJsonSchema(type, { target: 'draft-7' }));
     messages[name] = {
       name: type,
       title: type,
-      summary: `${type} event of a ${category} stream.`,
+      summary: `${type} event of a ${categoriesOf(type).join(' or ')} stream.`,
       contentType: 'application/json',
       headers: {
         type: 'object',
@@ -60,21 +59,12 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
       },
       payload: ref(`#/components/schemas/${name}`),
     };
-    const channelId = `events.${category}.${type}`;
-    channels[channelId] = {
-      address: `${EVENTS_SUBJECT_ROOT}.${category}.{streamId}.${type}`,
-      title: `${type} events`,
-      description: `Every ${type} event, published in global order into the JetStream stream ${EVENTS_STREAM}.`,
-      parameters: { streamId: { description: `The stream the event belongs to, "${category}-{id}".` } },
-      messages: { [type]: ref(`#/components/messages/${name}`) },
-    };
-    operations[`publish${type}`] = {
-      action: 'send',
-      title: `Publish ${type}`,
-      summary: `The relay publishes each stored ${type} event once (Nats-Msg-Id = event id).`,
-      channel: ref(`#/channels/${channelId}`),
-      messages: [ref(`#/channels/${channelId}/messages/${type}`)],
-    };
+    // One channel (and publish operation) per stream category the type is recorded in: the
+    // first is `publish{Type}`, a further one `publish{Type}On{Category}` (QuotaExceeded on disk-).
+    for (const category of categoriesOf(type)) {
+      const suffix = category === EVENTS[type].category ? '' : `On${category[0]?.toUpperCase()}${category.slice(1)}`;
+      addEventChannel(type, category, name, suffix, channels, operations);
+    }
   }
 
   schemas[COMMAND_REPLY_SCHEMA_NAME] = embedded(
@@ -150,4 +140,30 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): AsyncApiDocumen
 function hostOf(url: string): string {
   const parsed = new URL(url);
   return parsed.host;
+}
+
+/** The channel `pgfleet.events.{category}.{streamId}.{Type}` of one event type and its publish operation. */
+function addEventChannel(
+  type: string,
+  category: string,
+  name: string,
+  suffix: string,
+  channels: Record<string, unknown>,
+  operations: Record<string, unknown>,
+): void {
+  const channelId = `events.${category}.${type}`;
+  channels[channelId] = {
+    address: `${EVENTS_SUBJECT_ROOT}.${category}.{streamId}.${type}`,
+    title: `${type} events`,
+    description: `Every ${type} event, published in global order into the JetStream stream ${EVENTS_STREAM}.`,
+    parameters: { streamId: { description: `The stream the event belongs to, "${category}-{id}".` } },
+    messages: { [type]: ref(`#/components/messages/${name}`) },
+  };
+  operations[`publish${type}${suffix}`] = {
+    action: 'send',
+    title: `Publish ${type}${suffix ? ` on ${category} streams` : ''}`,
+    summary: `The relay publishes each stored ${type} event once (Nats-Msg-Id = event id).`,
+    channel: ref(`#/channels/${channelId}`),
+    messages: [ref(`#/channels/${channelId}/messages/${type}`)],
+  };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { COMMANDS, CommandMeta, CommandReply, type ServiceName } from './commands/index.js';
 import { EnvelopeMeta } from './envelope.js';
-import { EVENTS, EVENT_TYPES, type EventType } from './events/index.js';
+import { categoriesOf, EVENTS, EVENT_TYPES, type EventType } from './events/index.js';
 
 /** A JSON Schema document, as plain JSON. */
 export type JsonSchema = Record<string, unknown>;
@@ -68,8 +68,9 @@ export function eventJsonSchema(type: EventType, options: JsonSchemaOptions = {}
   return {
     ...schema,
     description:
-      `The ${type} event (stream category "${EVENTS[type].category}", ` +
-      `schema version ${EVENTS[type].schemaVersion}).`,
+      `The ${type} event (stream category ${categoriesOf(type)
+        .map((c) => `"${c}"`)
+        .join(' or ')}, ` + `schema version ${EVENTS[type].schemaVersion}).`,
   };
 }
 

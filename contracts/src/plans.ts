@@ -7,6 +7,10 @@ export const Retention = z.object({
   months: z.number().int().min(0),
 });
 
+/** What the platform does to writes over the disk quota (plan data). */
+export const DiskOverQuota = z.enum(['warn']);
+export type DiskOverQuota = z.infer<typeof DiskOverQuota>;
+
 export const Plan = z.object({
   id: z.string(),
   tier: z.enum(['sandbox', 'starter', 'business']),
@@ -33,6 +37,11 @@ export const Plan = z.object({
    * euro cent, so sub-cent rates stay integers): billed while the disk quota is exceeded.
    */
   diskOverQuotaMillicentsPerGbHour: z.number().int().min(0),
+  /**
+   * What happens to writes while the data exceed `diskGb`: `warn` records `QuotaExceeded {kind: 'disk'}`
+   * (billed per GiB-hour above) and writes go on. A refusal (e.g. read-only) is not offered yet.
+   */
+  diskOverQuota: DiskOverQuota,
 });
 export type Plan = z.infer<typeof Plan>;
 
@@ -71,6 +80,7 @@ const starter = (memoryMb: number, diskGb: number, maxConnections: number, month
   synchronousReplication: false,
   monthlyPriceCents,
   diskOverQuotaMillicentsPerGbHour: 70,
+  diskOverQuota: 'warn',
 });
 const business = (memoryMb: number, diskGb: number, maxConnections: number, monthlyPriceCents: number): Plan => ({
   id: `business-${memoryMb}`,
@@ -85,6 +95,7 @@ const business = (memoryMb: number, diskGb: number, maxConnections: number, mont
   synchronousReplication: true,
   monthlyPriceCents,
   diskOverQuotaMillicentsPerGbHour: 50,
+  diskOverQuota: 'warn',
 });
 
 /**
@@ -105,6 +116,7 @@ export const PLANS: readonly Plan[] = [
     synchronousReplication: false,
     monthlyPriceCents: 0,
     diskOverQuotaMillicentsPerGbHour: 0,
+    diskOverQuota: 'warn',
   },
   starter(512, 10, 60, 1500),
   starter(1024, 20, 100, 3000),

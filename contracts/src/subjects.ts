@@ -42,4 +42,5 @@ export const streamIds = {
   gateway: (clusterId: string) => `gateway-${clusterId}`,
   account: (accountId: string) => `account-${accountId}`,
   names: (accountId: string) => `names-${accountId}`,
+  disk: (clusterId: string) => `disk-${clusterId}`,
 };

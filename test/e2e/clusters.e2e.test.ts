@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { nodeDataDirs, postmastersUnder, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
@@ -32,6 +34,12 @@ const eventCount = async () => {
     await client.end();
   }
 };
+/** Every file under `dir`, recursively (absolute paths). */
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+
 const allStoredEventsText = async () => {
   const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
   await client.connect();
@@ -170,16 +178,34 @@ describe('clusters, end to end through the pgfleet CLI', () => {
   });
 
   it(
-    'delete leaves no process and no data directory; audit keeps the history; no password is in any ' + 'stored event',
+    'delete leaves no process, no data directory, no private key and no secret of the cluster, and keeps its ' +
+      'backup until the plan retention; audit keeps the history; no password is in any stored event',
     async () => {
       const url = (await t.cli('cluster', 'url', 'shop')).stdout.trim();
       const password = decodeURIComponent(new URL(url).password);
       const { clusterId } = await json<Shown>('cluster', 'show', 'shop');
+      const backup = await json<{ id: string }>('backup', 'create', 'shop');
+      const ownFiles = () => filesUnder(t.home).filter((f) => f.includes(clusterId));
+      // Before: its CA and node keys, and its app and replication passwords in the secret store.
+      expect(ownFiles().filter((f) => f.endsWith('.key')).length).toBeGreaterThanOrEqual(2);
+      expect(ownFiles().filter((f) => f.includes('/secrets/'))).toHaveLength(2);
       const beforeDelete = new Date().toISOString();
-      const deleted = await t.cli('cluster', 'delete', 'shop');
+      const deleted = await t.cli('cluster', 'delete', 'shop', '--json');
       expect(deleted.code, deleted.stderr).toBe(0);
       expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(0);
       expect(nodeDataDirs(t.home, clusterId)).toHaveLength(0);
+      // At once: no private key and no secret of the cluster is left; its backup file is kept.
+      const left = ownFiles();
+      expect(left.filter((f) => f.endsWith('.key') || f.includes('/secrets/') || f.includes('/tls/'))).toEqual([]);
+      expect(left.filter((f) => f.includes(backup.id))).toHaveLength(1);
+      // Starter keeps dailies 7 days and weeklies 4 weeks: the backup is kept 28 days after the delete.
+      const { backupsRetainedUntil } = JSON.parse(deleted.stdout) as { backupsRetainedUntil: string };
+      const keptDays = (Date.parse(backupsRetainedUntil) - Date.parse(beforeDelete)) / 86_400_000;
+      expect(keptDays).toBeGreaterThan(27.9);
+      expect(keptDays).toBeLessThan(28.1);
+      expect(await json<{ id: string }[]>('backup', 'list', 'shop')).toMatchObject([{ id: backup.id }]);
+      const listed = await t.cli('backup', 'list', 'shop');
+      expect(listed.stdout).toContain(`the cluster is deleted: its backups are kept until ${backupsRetainedUntil}`);
       // One history per cluster: the cluster's own events, and those of its gateways (and backups), in global order.
       const history = await json<{ type: string; streamId: string; globalPosition: string }[]>('audit', 'shop');
       // The lifecycle; the HA service's health records come and go with its probes.
@@ -192,8 +218,11 @@ describe('clusters, end to end through the pgfleet CLI', () => {
         'ClusterReady',
         'ClusterDeletionRequested',
         'NodeStopped',
+        'ClusterSecretsRemoved',
         'ClusterDeleted',
       ]);
+      const retained = history.find((e) => e.type === 'BackupsRetained') as { data?: unknown } | undefined;
+      expect(retained?.data).toEqual({ clusterId, until: backupsRetainedUntil, backupIds: [backup.id] });
       const gateway = history.filter((e) => e.streamId === `gateway-${clusterId}`).map((e) => e.type);
       expect(gateway).toContain('GatewayStarted');
       expect(gateway).toContain('GatewaysRemoved');

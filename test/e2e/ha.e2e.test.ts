@@ -122,7 +122,8 @@ async function diagnose(): Promise<string> {
   for (const sql of [
     "SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'), current_setting('port')",
     'SELECT application_name, state, sync_state, replay_lsn FROM pg_stat_replication',
-    "SELECT pid, state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+    'SELECT pid, state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity ' +
+      "WHERE backend_type = 'client backend'",
   ]) {
     try {
       lines.push(`${sql}\n${psql(direct, sql)}`);

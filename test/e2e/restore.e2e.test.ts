@@ -132,7 +132,8 @@ describe('restore crash safety', () => {
         },
         120_000,
       );
-      expect(() => psql(url, 'SELECT 1')).toThrow(/role "app" is not permitted to log in/);
+      // Fenced: pg_restore runs as the owner `app` with a one-off password; the application's own is refused.
+      expect(() => psql(url, 'SELECT 1')).toThrow(/password authentication failed for user "app"/);
       expect(pgRestoresOf(victim).length).toBeGreaterThan(0);
       process.kill(victim, 'SIGKILL');
       expect(await restoreEventsOf(clusterId, operationId)).toEqual(['BackupRestoreStarted']);

@@ -24,6 +24,11 @@ export const COMMANDS = {
     RetryCluster: z.object({ clusterId: Id }),
     /** Hand leadership to a follower (`to`, default the first follower): a clean, planned leader change. */
     SwitchoverCluster: z.object({ clusterId: Id, to: Id.optional() }),
+    /**
+     * Move the cluster to another plan online, as an operation (plan-change): followers added or
+     * removed, the plan's configuration applied with a rolling restart, its gateways and quotas.
+     */
+    ChangePlan: z.object({ clusterId: Id, plan: PlanId }),
   },
   ha: {
     /**

@@ -70,6 +70,11 @@ export const clusterEvents = {
   /** The user asked to try a failed provisioning again: work resumes where it stopped. */
   ClusterProvisioningRetried: z.object({}),
   ClusterDeletionRequested: z.object({}),
+  /**
+   * A cluster being deleted lost its secrets, once its nodes were gone: the passwords under
+   * `secretRefs` left the secret store, and its CA and node private keys (`privateKeys`) the disk.
+   */
+  ClusterSecretsRemoved: z.object({ secretRefs: z.array(z.string()), privateKeys: z.boolean() }),
   ClusterDeleted: z.object({}),
   /** Leadership moved: emitted by ha on failover and on switchover; networking follows it. */
   LeaderChanged: z.object({
@@ -114,4 +119,16 @@ export const clusterEvents = {
   /** A follower acknowledges commits again: synchronous replication is back on the leader. */
   SyncReplicationRestored: z.object({ leader: Id, synchronousStandbyNames: z.string() }),
   DurabilityChanged: z.object({ durability: Durability }),
+  /**
+   * A plan change adds a data node (a follower cloned from the running leader): its storage is made
+   * next (NodeProvisioned, NodeStarted), as for the nodes of ClusterRequested.
+   */
+  NodeAdded: z.object({ nodeId: Id, role: NodeRole }),
+  /** A plan change removed a follower: stopped, its data and its slot on the leader gone. */
+  NodeRemoved: z.object({ nodeId: Id }),
+  /**
+   * The cluster runs on plan `to` from this instant (its topology and configuration migrated):
+   * billing prices it from here, backup and pitr apply its quotas, networking its gateways.
+   */
+  ClusterPlanChanged: z.object({ from: PlanId, to: PlanId }),
 } as const;

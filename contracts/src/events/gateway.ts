@@ -27,6 +27,8 @@ export const gatewayEvents = {
   }),
   /** The fenced node rejoined as a follower: the gateways serve it again (read-only endpoint). */
   GatewayNodeUnfenced: z.object({ nodeId: Id, gatewayIds: z.array(Id).min(1) }),
+  /** The cluster's plan has fewer gateways now (Business -> Starter): this one is stopped and its files removed. */
+  GatewayRemoved: z.object({ gatewayId: Id }),
   /** The cluster was deleted: its gateways are stopped and their files removed. */
   GatewaysRemoved: z.object({ gatewayIds: z.array(Id) }),
   /** Every node of the cluster accepts only TLS over TCP (hostssl); plaintext connections are refused. */

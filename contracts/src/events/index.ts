@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { accountEvents } from './account.js';
 import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
+import { diskEvents } from './disk.js';
 import { nameEvents } from './names.js';
 import { gatewayEvents } from './gateway.js';
 import { operationEvents } from './operation.js';
@@ -24,7 +25,19 @@ export const EVENTS = {
   ...withCategory('pitr', pitrEvents),
   ...withCategory('pitr', pitrRestoreEvents),
   ...withCategory('account', accountEvents),
+  ...withCategory('disk', diskEvents),
 } as const;
+
+/**
+ * Types recorded on streams of more than their own category: the disk `QuotaExceeded`
+ * (`kind: 'disk'`) is on `disk-{clusterId}` while the backup quotas' are on `backups-{clusterId}`.
+ */
+const ALSO_IN: Partial<Record<string, readonly string[]>> = { QuotaExceeded: ['disk'] };
+
+/** Every stream category an event type is recorded in: its own first. */
+export function categoriesOf(type: EventType): readonly string[] {
+  return [EVENTS[type].category, ...(ALSO_IN[type] ?? [])];
+}
 
 function withCategory<C extends string, M extends Record<string, z.ZodType>>(category: C, schemas: M) {
   const out = {} as { [K in keyof M]: { category: C; schemaVersion: number; schema: M[K] } };
@@ -98,8 +111,10 @@ export {
   pitrEvents,
   pitrRestoreEvents,
   accountEvents,
+  diskEvents,
 };
 export * from './cluster.js';
+export * from './disk.js';
 export * from './backup.js';
 export * from './gateway.js';
 export * from './operation.js';

@@ -18,6 +18,7 @@ export const OperationKind = z.enum([
   'failover',
   'rejoin',
   'pitr-restore',
+  'plan-change',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
 
@@ -34,6 +35,7 @@ export const OPERATION_OWNERS = {
   failover: 'ha',
   rejoin: 'ha',
   'pitr-restore': 'pitr',
+  'plan-change': 'provisioning',
 } as const satisfies Record<OperationKind, string>;
 
 const Detail = z.record(z.string(), z.unknown());

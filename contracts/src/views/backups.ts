@@ -1,25 +1,29 @@
 import { backupEvents } from '../events/backup.js';
 import type { EventEnvelope, EventOfType } from '../index.js';
-import type { BackupKind } from '../events/backup.js';
+import type { BackupKind, BackupQuotaExceeded } from '../events/backup.js';
 
 /** The backups view: every backup of one cluster and its daily schedule, folded from its
  * `backups-{clusterId}` stream. Pure; the backup service's decider and the API both fold with it. */
 
-export type BackupEvent = EventOfType<
-  | 'BackupRequested'
-  | 'QuotaExceeded'
-  | 'BackupRejected'
-  | 'BackupEvicted'
-  | 'BackupStarted'
-  | 'BackupCompleted'
-  | 'BackupFailed'
-  | 'BackupDeleted'
-  | 'BackupExpired'
-  | 'BackupScheduleSet'
-  | 'BackupRestoreStarted'
-  | 'BackupRestoreCompleted'
-  | 'BackupRestoreFailed'
->;
+export type BackupEvent =
+  | EventOfType<
+      | 'BackupRequested'
+      | 'BackupRejected'
+      | 'BackupEvicted'
+      | 'BackupStarted'
+      | 'BackupCompleted'
+      | 'BackupFailed'
+      | 'BackupDeleted'
+      | 'BackupExpired'
+      | 'BackupScheduleSet'
+      | 'BackupScheduleRemoved'
+      | 'BackupsRetained'
+      | 'BackupRestoreStarted'
+      | 'BackupRestoreCompleted'
+      | 'BackupRestoreFailed'
+    >
+  /** Only the backup quotas' shape: the disk quota's (`kind: 'disk'`) is on `disk-{clusterId}` streams. */
+  | { type: 'QuotaExceeded'; data: BackupQuotaExceeded };
 
 /**
  * requested -> running -> completed | failed; a completed backup leaves with evicted (rolling
@@ -65,6 +69,8 @@ export interface BackupsState {
   clusterId?: string;
   backups: Backup[];
   schedule?: BackupSchedule;
+  /** The cluster is deleted: its backups are kept until then (BackupsRetained), then expire. */
+  retainedUntil?: string;
   restores: BackupRestore[];
   /** Number of events folded: the expected version of the next append. */
   version: number;
@@ -127,6 +133,12 @@ export function evolveBackups(state: BackupsState, event: Folded): BackupsState 
         clusterId: event.data.clusterId,
         schedule: { at: event.data.at, tz: event.data.tz, ...(at ? { setAt: at } : {}) },
       };
+    case 'BackupScheduleRemoved': {
+      const { schedule: _removed, ...rest } = next;
+      return { ...rest, clusterId: event.data.clusterId };
+    }
+    case 'BackupsRetained':
+      return { ...next, clusterId: event.data.clusterId, retainedUntil: event.data.until };
     case 'BackupRestoreStarted': {
       const d = event.data;
       const restore: BackupRestore = {
@@ -172,9 +184,14 @@ export const isKept = (b: Backup): boolean =>
 
 const BACKUP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(backupEvents));
 
-/** Is this event one of the `backups-{clusterId}` stream's types? */
+/** Is this event one of the `backups-{clusterId}` stream's types (a disk `QuotaExceeded` is not)? */
 export const isBackupEvent = <E extends { type: string }>(event: E): event is E & BackupEvent =>
-  BACKUP_EVENT_TYPES.has(event.type);
+  BACKUP_EVENT_TYPES.has(event.type) && !isDiskQuotaExceeded(event);
+
+function isDiskQuotaExceeded(event: { type: string; data?: unknown }): boolean {
+  const data = event.data as { kind?: unknown } | undefined;
+  return event.type === 'QuotaExceeded' && data?.kind === 'disk';
+}
 
 /** Fold a `backups-{clusterId}` stream (events of other types, none expected there, are skipped). */
 export function foldBackups(events: readonly { type: string }[]): BackupsState {

@@ -29,6 +29,7 @@ export type ClusterEvent =
       | 'ClusterProvisioningFailed'
       | 'ClusterProvisioningRetried'
       | 'ClusterDeletionRequested'
+      | 'ClusterSecretsRemoved'
       | 'ClusterDeleted'
       | 'LeaderChanged'
       | 'FailoverStarted'
@@ -38,6 +39,9 @@ export type ClusterEvent =
       | 'SyncReplicationDegraded'
       | 'SyncReplicationRestored'
       | 'DurabilityChanged'
+      | 'NodeAdded'
+      | 'NodeRemoved'
+      | 'ClusterPlanChanged'
     >
   | OperationEvent;
 
@@ -96,6 +100,8 @@ export interface ClusterView {
   timeline?: number;
   createdAt?: string;
   readyAt?: string;
+  /** Being deleted: its passwords and private keys are gone (ClusterSecretsRemoved). */
+  secretsRemoved?: boolean;
   /** Operations on the cluster (the running one, at most one) and parked event handlings. */
   ops: OperationsState;
   /** Number of events folded: the expected version of the next append. */
@@ -133,6 +139,7 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'ClusterProvisioningFailed',
   'ClusterProvisioningRetried',
   'ClusterDeletionRequested',
+  'ClusterSecretsRemoved',
   'ClusterDeleted',
   'LeaderChanged',
   'FailoverStarted',
@@ -142,6 +149,9 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'SyncReplicationDegraded',
   'SyncReplicationRestored',
   'DurabilityChanged',
+  'NodeAdded',
+  'NodeRemoved',
+  'ClusterPlanChanged',
   'OperationRequested',
   'OperationStepCompleted',
   'OperationSucceeded',
@@ -208,6 +218,8 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
       };
     case 'ClusterDeletionRequested':
       return { ...next, status: 'deleting' };
+    case 'ClusterSecretsRemoved':
+      return { ...next, secretsRemoved: true };
     case 'ClusterDeleted':
       return { ...next, status: 'deleted', nodes: next.nodes.map((n) => ({ ...n, started: false })) };
     case 'LeaderChanged': {
@@ -254,6 +266,20 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
       return { ...next, syncDegradedAt: undefined };
     case 'DurabilityChanged':
       return { ...next, durability: event.data.durability };
+    case 'NodeAdded': {
+      const { nodeId, role } = event.data;
+      if (next.nodes.some((n) => n.nodeId === nodeId)) return next;
+      const node: ClusterNode = { nodeId, role, provisioned: false, started: false, fenced: false };
+      return { ...next, nodes: [...next.nodes, node] };
+    }
+    case 'NodeRemoved': {
+      const nodes = next.nodes.filter((n) => n.nodeId !== event.data.nodeId);
+      // With no follower left there is no replication to speak of (a later one establishes it again).
+      const replicationEstablished = next.replicationEstablished && nodes.some((n) => n.nodeId !== next.leader);
+      return { ...next, nodes, replicationEstablished };
+    }
+    case 'ClusterPlanChanged':
+      return { ...next, plan: event.data.to };
     case 'OperationRequested':
     case 'OperationStepCompleted':
     case 'OperationSucceeded':

@@ -32,6 +32,7 @@ export const initialGatewaysState = (): GatewaysState => ({
 export type GatewayEvent = EventOfType<
   | 'GatewayStarted'
   | 'GatewayLeaderSet'
+  | 'GatewayRemoved'
   | 'GatewayNodeFenced'
   | 'GatewayNodeUnfenced'
   | 'GatewaysRemoved'
@@ -47,6 +48,7 @@ export type FoldableGatewayEvent = GatewayEvent | (EventEnvelope & GatewayEvent)
 const GATEWAY_EVENT_TYPES: ReadonlySet<string> = new Set<GatewayEvent['type']>([
   'GatewayStarted',
   'GatewayLeaderSet',
+  'GatewayRemoved',
   'GatewayNodeFenced',
   'GatewayNodeUnfenced',
   'GatewaysRemoved',
@@ -80,6 +82,8 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
     }
     case 'GatewayLeaderSet':
       return { ...next, leader: event.data.leader };
+    case 'GatewayRemoved':
+      return { ...next, gateways: next.gateways.filter((g) => g.gatewayId !== event.data.gatewayId) };
     case 'GatewayNodeFenced': {
       const { nodeId } = event.data;
       return {

@@ -4,3 +4,4 @@ export * from './backups.js';
 export * from './operations.js';
 export * from './pitr.js';
 export * from './pitrRestore.js';
+export * from './disk.js';

@@ -1,4 +1,5 @@
-import { quoteIdent, withClient, type SqlTarget } from './sql.js';
+import { scramVerifier } from './scram.js';
+import { quoteIdent, quoteLiteral, withClient, type SqlTarget } from './sql.js';
 
 /**
  * Fence a role's writes while its data is replaced under it (a restore in place): it may not log
@@ -24,9 +25,24 @@ export async function fenceRole(
   });
 }
 
-/** Let the role log in again. */
-export async function unfenceRole(target: SqlTarget, role: string): Promise<void> {
+/** Let the role log in again; with `password`, with that password (its verifier: the server never sees it). */
+export async function unfenceRole(target: SqlTarget, role: string, password?: string): Promise<void> {
+  await setRoleLogin(target, role, { login: true, ...(password === undefined ? {} : { password }) });
+}
+
+/**
+ * `ALTER ROLE … [NO]LOGIN [PASSWORD verifier]`. A fenced role's work that must run as the role itself
+ * (a restore as the database's owner) lets it log in with a one-off password only that work knows,
+ * then fences it again with its own password back: the application, which knows only its own, stays out.
+ */
+export async function setRoleLogin(
+  target: SqlTarget,
+  role: string,
+  options: { login: boolean; password?: string },
+): Promise<void> {
+  const login = options.login ? 'LOGIN' : 'NOLOGIN';
+  const password = options.password === undefined ? '' : ` PASSWORD ${quoteLiteral(scramVerifier(options.password))}`;
   await withClient(target, async (q) => {
-    await q.query(`ALTER ROLE ${quoteIdent(role)} LOGIN`);
+    await q.query(`ALTER ROLE ${quoteIdent(role)} ${login}${password}`);
   });
 }

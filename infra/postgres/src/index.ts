@@ -25,3 +25,4 @@ export * from './controlData.js';
 export * from './rewind.js';
 export * from './spareData.js';
 export * from './pgbackrest.js';
+export * from './dataSize.js';

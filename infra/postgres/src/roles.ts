@@ -39,3 +39,19 @@ export async function createReplicationRole(
 ): Promise<void> {
   await upsertRole(target, input.role, 'LOGIN REPLICATION NOSUPERUSER', input.password);
 }
+
+/**
+ * A physical replication slot per name on the server (slots are not replicated: each leader needs
+ * its own), reserving WAL from now on so a follower that connects later finds it. Idempotent.
+ */
+export async function ensureReplicationSlots(target: SqlTarget, names: readonly string[]): Promise<void> {
+  await withClient(target, async (q) => {
+    for (const name of names) {
+      await q.query(
+        `SELECT pg_create_physical_replication_slot($1, true)
+          WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+        [name],
+      );
+    }
+  });
+}

@@ -150,6 +150,16 @@ export interface ToolProcess {
   kill(): void;
 }
 
+/**
+ * A role a tool logs in as instead of the superuser (e.g. a database's owner), by password over
+ * the node's socket. The password reaches the tool only through a temporary passfile (0600, owned
+ * by the postgres OS user, removed once the tool exited): never its command line or environment.
+ */
+export interface ToolLogin {
+  user: string;
+  password: string;
+}
+
 /** Files of a node's configuration a caller may replace as a whole. */
 export type NodeConfigFile = 'pg_hba.conf';
 
@@ -189,6 +199,17 @@ export interface NodeRuntime {
    * only reconfigured; an interrupted one is wiped and redone.
    */
   cloneFrom(nodeId: string, setup: NodeSetup & { leader: UpstreamLeader; slotName: string }): Promise<void>;
+  /**
+   * Make a follower of a new cluster from a copy of its leader's data directory, taken while that
+   * leader is stopped and has not run since it was initialized (a cold copy: same system identifier,
+   * consistent at once); it is then a standby of `leader` on `slotName`, which the caller creates
+   * on the leader before starting the follower. Refused while the source runs. Idempotent like
+   * cloneFrom. Much faster than a clone: no checkpoint or base backup of a running leader.
+   */
+  copyStopped(
+    nodeId: string,
+    setup: NodeSetup & { sourceNodeId: string; leader: UpstreamLeader; slotName: string },
+  ): Promise<void>;
   /** Is the node's storage complete (initdb or clone finished and configured)? False for an unknown node. */
   isInitialized(nodeId: string): Promise<boolean>;
   /** Rewrite the node's configuration (e.g. pg_hba.conf with forced TLS) and reload it when running. */
@@ -229,15 +250,15 @@ export interface NodeRuntime {
   peerAddress(nodeId: string): Promise<PeerAddress>;
   /**
    * Run a PostgreSQL client tool (pg_dump, pg_restore, psql, ...) of the node's major version
-   * against the node, as its superuser, with `--dbname database` when given: `stdin` is fed to it,
-   * its stdout is streamed back. The tool sees none of the control plane's environment. Never
-   * throws: an unknown node or tool fails `done` and `stdout`.
+   * against the node, as its superuser (or as `login`), with `--dbname database` when given:
+   * `stdin` is fed to it, its stdout is streamed back. The tool sees none of the control plane's
+   * environment. Never throws: an unknown node or tool fails `done` and `stdout`.
    */
   runTool(
     nodeId: string,
     tool: string,
     args: readonly string[],
-    options?: { stdin?: Readable; database?: string },
+    options?: { stdin?: Readable; database?: string; login?: ToolLogin },
   ): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
   /**

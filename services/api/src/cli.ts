@@ -21,6 +21,7 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ['backup'], load: async () => (await import('./cli/backupCommands.js')).registerBackupCommands },
   { names: ['cluster'], load: async () => (await import('./cli/networkCommands.js')).registerNetworkCommands },
   { names: ['cluster'], load: async () => (await import('./cli/haCommands.js')).registerHaCommands },
+  { names: ['cluster'], load: async () => (await import('./cli/planCommand.js')).registerPlanCommand },
   { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
   { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },
   { names: ['pitr'], load: async () => (await import('./cli/pitrCommands.js')).registerPitrCommands },

@@ -12,5 +12,7 @@ export const BackupConfig = BaseConfig.extend({
   PGFLEET_BACKUP_DURABLE: z.string().min(1).default('backup'),
   /** How long a restore `--into NEW` waits for the new cluster to be ready. */
   PGFLEET_RESTORE_TARGET_TIMEOUT_MS: z.coerce.number().int('must be a whole number').min(1000).default(600_000),
+  /** How often the backups kept after a cluster's delete are checked for the end of their retention. */
+  PGFLEET_BACKUP_RETENTION_CHECK_SECONDS: z.coerce.number().int('must be a whole number').min(1).default(3600),
 });
 export type BackupConfig = z.infer<typeof BackupConfig>;

@@ -1,11 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamIds, type EventEnvelope } from '@pgfleet/contracts';
 import { requestBackup } from './commands.js';
 import { findBackup } from './domain/backups.js';
 import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
 import type { BackupStore } from '@pgfleet/backupstore';
-import type { NodeRuntime, ToolProcess } from '@pgfleet/runtime';
+import type { NodeInfo, NodeRuntime, ToolProcess } from '@pgfleet/runtime';
 import { processBackups } from './workers/processBackups.js';
 import { loadBackups } from './workers/record.js';
 import { restoreAndWait } from './testing/restore.fixture.js';
@@ -38,8 +39,19 @@ async function requestAndProcess(clusterId = CLUSTER) {
   return { backupId, outcomes: await processBackups(w.deps, clusterId) };
 }
 
+/** The users the node's log shows `application` logging in as (log_connections). */
+function connectionsLogged(node: NodeInfo, application: string): string[] {
+  const log = readFileSync(join(node.dataDir, 'log', 'postgresql.log'), 'utf8');
+  const authorized = /connection authorized: user=(\S+) database=\S+ application_name=(\S+)/g;
+  return [...new Set([...log.matchAll(authorized)].filter((m) => m[2] === application).map((m) => m[1]!))];
+}
+
 beforeAll(async () => {
   w = await startBackupWorld({ follower: true });
+  for (const node of [w.leader, w.follower!]) {
+    await sql(w.superuser(node), 'ALTER SYSTEM SET log_connections = on');
+    await sql(w.superuser(node), 'SELECT pg_reload_conf()');
+  }
   await w.writeCluster(CLUSTER, 'business-1024', [w.leader, w.follower!]);
   const app = w.superuser(w.leader, 'app');
   await sql(
@@ -73,6 +85,8 @@ describe('backups of a Business cluster', () => {
     async () => {
       const { backupId, outcomes } = await requestAndProcess();
       expect(outcomes).toMatchObject([{ status: 'completed', backupId, node: 'node2' }]);
+      // pg_dump logged in as the database's owner, not as the superuser.
+      expect(connectionsLogged(w.follower!, 'pg_dump')).toEqual(['app']);
       const events = await backupEvents();
       expect(events.map((e) => e.type)).toEqual(['BackupRequested', 'BackupStarted', 'BackupCompleted']);
       expect(events[1]!.data).toEqual({ backupId, node: 'node2' });
@@ -82,6 +96,8 @@ describe('backups of a Business cluster', () => {
       expect(await w.deps.files.list(CLUSTER)).toEqual([backupId]);
 
       const target = await w.freshNode('fx-restore1');
+      await sql(w.superuser(target), 'ALTER SYSTEM SET log_connections = on');
+      await sql(w.superuser(target), 'SELECT pg_reload_conf()');
       await w.writeCluster('restored1', 'business-1024', [target], 'restored-db');
       const restore = { clusterId: CLUSTER, backupId, targetClusterId: 'restored1' };
       const result = await restoreAndWait(w.deps, restore);
@@ -93,6 +109,7 @@ describe('backups of a Business cluster', () => {
       // --no-owner with the app role: the application owns what was restored.
       const owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'items'";
       expect(await sql(w.superuser(target, 'app'), owner)).toEqual([{ tableowner: 'app' }]);
+      expect(connectionsLogged(target, 'pg_restore')).toEqual(['app']);
       // Restoring again over the data (--clean --if-exists) is fine.
       expect(await restoreAndWait(w.deps, restore)).toMatchObject({ ended: 'succeeded' });
       expect(await checksums(w.superuser(target, 'app'))).toEqual(source);

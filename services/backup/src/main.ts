@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { createFileBackupStore } from '@pgfleet/backupstore';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { runService } from '@pgfleet/kit';
+import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { requestBackup, setBackupSchedule } from './commands.js';
@@ -12,13 +13,14 @@ import { BackupClusters } from './projections/backupClusters.js';
 import { BackupWork } from './workers/backupWork.js';
 import type { BackupDeps } from './workers/deps.js';
 import { DumpProgress } from './workers/progress.js';
+import { retainBackups } from './workers/deletedCluster.js';
 import { DailyScheduler } from './workers/schedule.js';
 
 /** `pgfleet.queries.backup.BackupProgress {backupId}`: bytes so far of a running dump, or null. */
 const ProgressRequest = z.object({ backupId: z.string().min(1) });
 /** Events (decided by any replica) after which a cluster's backups need work. */
 const WORK_EVENTS: ReadonlySet<string> = new Set(['BackupRequested', 'BackupEvicted', 'BackupExpired']);
-const clusterOf = (event: EventEnvelope) => event.streamId.slice('backups-'.length);
+const clusterOf = (event: EventEnvelope) => event.streamId.slice(event.streamId.indexOf('-') + 1);
 
 /**
  * The backup service: accepts backup commands, takes dumps, evicts and expires, fires dailies, runs
@@ -30,12 +32,16 @@ await runService({
   setup: ({ config, log, home, store, nc }) => {
     const progress = new DumpProgress();
     const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
-    const deps: BackupDeps = { store, files, runtime: createProcessRuntime({ home }), log, progress };
+    const runtime = createProcessRuntime({ home });
+    const deps: BackupDeps = { store, files, runtime, secrets: openSecretStore(home), log, progress };
     const work = new BackupWork(deps);
     const scheduler = new DailyScheduler(deps, undefined, (clusterId) => work.request(clusterId));
     const clusters = new BackupClusters();
     const restores = { ...deps, nc, targetReadyTimeoutMs: config.PGFLEET_RESTORE_TARGET_TIMEOUT_MS };
-    return { ...deps, progress, durable: config.PGFLEET_BACKUP_DURABLE, clusters, work, scheduler, restores };
+    const durable = config.PGFLEET_BACKUP_DURABLE;
+    const retentionCheckMs = config.PGFLEET_BACKUP_RETENTION_CHECK_SECONDS * 1000;
+    const retention = { timer: undefined as NodeJS.Timeout | undefined };
+    return { ...deps, progress, durable, clusters, work, scheduler, restores, retentionCheckMs, retention };
   },
   commands: (d) => ({
     RequestBackup: async (data, meta) => {
@@ -68,14 +74,31 @@ await runService({
         if (WORK_EVENTS.has(event.type)) await d.work.request(clusterOf(event));
       },
     },
+    {
+      // A deleted cluster's schedule goes at once; its backups are kept for the plan's retention.
+      durable: `${d.durable}-deleted`,
+      filterSubjects: ['pgfleet.events.cluster.*.ClusterDeleted'],
+      handle: async (event) => {
+        const clusterId = clusterOf(event);
+        await d.scheduler.unwatch(clusterId);
+        await retainBackups(d, clusterId, event.occurredAt);
+      },
+    },
   ],
   // After a crash: interrupted dumps are marked failed and requested ones run before any new work;
   // then every schedule is armed and a daily slot missed while down runs once.
   started: async (d) => {
     await d.work.resume(d.clusters.backedUp());
     await d.scheduler.start(d.clusters.scheduled());
+    // Backups kept after a delete: a work run expires them once their retention passed.
+    const check = () => {
+      for (const clusterId of d.clusters.retained()) void d.work.request(clusterId).catch(() => undefined);
+    };
+    check();
+    d.retention.timer = setInterval(check, d.retentionCheckMs);
   },
   stop: async (d) => {
+    clearInterval(d.retention.timer);
     await d.scheduler.stop();
     await d.work.stop();
   },

@@ -4,6 +4,8 @@ import { requestBackup, setBackupSchedule } from './commands.js';
 import { sql, startBackupWorld, type BackupWorld } from './testing/cluster.fixture.js';
 import { processBackups } from './workers/processBackups.js';
 import { loadBackups } from './workers/record.js';
+import { BackupWork } from './workers/backupWork.js';
+import { retainBackups } from './workers/deletedCluster.js';
 import { DailyScheduler } from './workers/schedule.js';
 
 let w: BackupWorld;
@@ -151,6 +153,59 @@ describe('daily backups', () => {
         expect([rearmed.getUTCHours(), rearmed.getUTCMinutes()]).toEqual([19, 30]); // 04:30 in Tokyo (UTC+9, no DST)
       } finally {
         await scheduler.stop();
+      }
+    },
+  );
+});
+
+describe('a deleted cluster', () => {
+  const C = 'st9';
+  it(
+    'loses its schedule at once (BackupScheduleRemoved); its backups are kept until the plan retention after ' +
+      'the delete (BackupsRetained), then each expires and its file goes (injected clock)',
+    async () => {
+      await w.writeCluster(C, 'starter-512', [w.leader]);
+      expect(await setBackupSchedule(w.deps, { clusterId: C, at: '03:00', tz: 'UTC' }, meta)).toMatchObject({
+        ok: true,
+      });
+      const kept = [ok(await requestBackup(w.deps, { clusterId: C }, meta))];
+      await processBackups(w.deps, C);
+      kept.push(ok(await requestBackup(w.deps, { clusterId: C }, meta)));
+      await processBackups(w.deps, C);
+      const deleted = [
+        { type: 'ClusterDeletionRequested', data: {} },
+        { type: 'ClusterDeleted', data: {} },
+      ] as const;
+      await w.store.appendToStream(streamIds.cluster(C), [...deleted]);
+      const deletedAt = '2030-03-01T10:00:00.000Z';
+
+      // Starter keeps dailies 7 days and weekly ones 4 weeks: everything is kept 28 days after the delete.
+      const until = '2030-03-29T10:00:00.000Z';
+      expect(await retainBackups(w.deps, C, deletedAt)).toBe(until);
+      expect(await retainBackups(w.deps, C, deletedAt)).toBe(until); // once only
+      const retained = (await events(C)).filter((e) => ['BackupScheduleRemoved', 'BackupsRetained'].includes(e.type));
+      expect(retained.map((e) => [e.type, e.data])).toEqual([
+        ['BackupScheduleRemoved', { clusterId: C }],
+        ['BackupsRetained', { clusterId: C, until, backupIds: kept }],
+      ]);
+      expect((await loadBackups(w.store, C)).schedule).toBeUndefined();
+
+      let now = new Date(Date.parse(until) - 60_000);
+      const work = new BackupWork(w.deps, () => now);
+      await work.resume([]);
+      try {
+        await work.request(C);
+        expect((await w.deps.files.list(C)).sort()).toEqual([...kept].sort());
+        expect((await events(C)).filter((e) => e.type === 'BackupExpired')).toEqual([]);
+
+        now = new Date(Date.parse(until) + 1000);
+        await work.request(C);
+        const gone = async (type: string) => (await events(C)).flatMap((e) => (e.type === type ? [e.data] : []));
+        expect(await gone('BackupExpired')).toEqual(kept.map((backupId) => ({ backupId })));
+        expect(await gone('BackupDeleted')).toEqual(kept.map((backupId) => ({ backupId })));
+        expect(await w.deps.files.list(C)).toEqual([]);
+      } finally {
+        await work.stop();
       }
     },
   );

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import type { BackupStore } from '@pgfleet/backupstore';
 import { connectBus, serveCommands, startNatsServer, type CommandServer, type NatsServerHandle } from '@pgfleet/bus';
 import { foldClusterView, streamIds, type CommandReply, type EventEnvelope } from '@pgfleet/contracts';
@@ -74,7 +75,7 @@ async function restoreEvents(operationId: string, clusterId = SHOP): Promise<Eve
   const { events } = await w.store.readStream(streamIds.backups(clusterId));
   return events.filter((e) => 'operationId' in e.data && e.data.operationId === operationId);
 }
-type ToolOptions = { stdin?: Readable; database?: string };
+type ToolOptions = Parameters<NodeRuntime['runTool']>[3] & {};
 /** The runtime, with pg_restore started by `start` (`run` runs the real one), or as usual when it returns nothing. */
 function hookPgRestore(
   start: (options: ToolOptions, run: (options: ToolOptions) => ToolProcess) => ToolProcess | undefined,
@@ -103,10 +104,18 @@ function firstBytes(limit: number): Transform {
   });
 }
 
+/** The users the node's log shows `application` logging in as (log_connections). */
+function connectionsLogged(node: NodeInfo, application: string): string[] {
+  const log = readFileSync(join(node.dataDir, 'log', 'postgresql.log'), 'utf8');
+  const authorized = /connection authorized: user=(\S+) database=\S+ application_name=(\S+)/g;
+  return [...new Set([...log.matchAll(authorized)].filter((m) => m[2] === application).map((m) => m[1]!))];
+}
+
 beforeAll(async () => {
-  w = await startBackupWorld({ follower: false });
+  w = await startBackupWorld({ follower: false, appPassword: APP_PASSWORD });
   await w.writeCluster(SHOP, 'starter-512', [w.leader], 'shop');
-  await sql(w.superuser(w.leader), `ALTER ROLE app PASSWORD '${APP_PASSWORD}'`);
+  await sql(w.superuser(w.leader), 'ALTER SYSTEM SET log_connections = on');
+  await sql(w.superuser(w.leader), 'SELECT pg_reload_conf()');
   await sql(
     w.superuser(w.leader, 'app'),
     `SET ROLE app;
@@ -204,9 +213,11 @@ describe('restore in place', () => {
       });
       expect(run.operation.result?.durationMs).toBeGreaterThan(0);
       expect(await openSession).toMatch(/terminating connection due to administrator command/);
-      const [fenced, refused] = (await duringRestore)!;
-      expect(fenced).toBe(false);
-      expect(refused).toMatch(/role "app" is not permitted to log in/);
+      // pg_restore logs in as the owner with a one-off password: the application's own is refused meanwhile.
+      const [admitted, refused] = (await duringRestore)!;
+      expect(admitted).toBe(true);
+      expect(refused).toMatch(/password authentication failed for user "app"/);
+      expect(connectionsLogged(w.leader, 'pg_restore')).toEqual(['app']);
 
       expect(await digests()).toEqual(atBackup);
       expect(await canLogin()).toBe(true);
@@ -305,7 +316,8 @@ describe('restore in place', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const operationId = (await runningOperationId())!;
-      expect(await canLogin()).toBe(false);
+      // Still fenced: the role logs in only with the one-off password of the interrupted restore.
+      expect(await appLogin()).toMatch(/password authentication failed for user "app"/);
       expect((await restoreEvents(operationId)).map((e) => e.type)).toEqual(['BackupRestoreStarted']);
 
       // The restarted service resumes the operation.

@@ -20,6 +20,10 @@ export const HaConfig = BaseConfig.extend({
   PGFLEET_HA_LAG_BYTES: ms(16 * 1024 * 1024),
   /** After an automatic failover that could not start or failed, the next attempt waits this long. */
   PGFLEET_HA_FAILOVER_BACKOFF_MS: ms(30_000),
+  /** How often each ready cluster's data size is measured (the disk quota). */
+  PGFLEET_HA_DISK_INTERVAL_MS: ms(60_000),
+  /** Every cluster's disk limit in bytes instead of its plan's `diskGb` GiB: for tests and trials only. */
+  PGFLEET_HA_DISK_LIMIT_BYTES: z.coerce.number().int('must be a whole number').positive('must be > 0').optional(),
   /** `host:port` where the gateways' HAProxy agent checks ask whether a node takes writes (or reads). */
   PGFLEET_HA_AGENT: z
     .string()

@@ -6,6 +6,7 @@ import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
 import { serveAgent } from './agent.js';
 import { failoverCluster, setClusterDurability } from './commands.js';
 import { HaConfig } from './config.js';
+import { DiskMeter } from './diskMeter.js';
 import { failoverExecutor } from './operations/failover.js';
 import { rejoinExecutor } from './operations/rejoin.js';
 import { Watcher } from './watcher.js';
@@ -16,6 +17,7 @@ export interface HaServiceDeps {
   secrets: SecretStore;
   home: string;
   watcher: Watcher;
+  diskMeter: DiskMeter;
   runOperationNow(clusterId: string): void;
   durable: string;
   log: Logger;
@@ -44,12 +46,20 @@ await runService({
         failoverBackoffMs: config.PGFLEET_HA_FAILOVER_BACKOFF_MS,
       },
     );
+    const diskMeter = new DiskMeter(
+      { store, runtime, log, views: watcher.views },
+      {
+        intervalMs: config.PGFLEET_HA_DISK_INTERVAL_MS,
+        ...(config.PGFLEET_HA_DISK_LIMIT_BYTES ? { limitBytes: config.PGFLEET_HA_DISK_LIMIT_BYTES } : {}),
+      },
+    );
     return {
       store,
       runtime,
       secrets: openSecretStore(home),
       home,
       watcher,
+      diskMeter,
       runOperationNow,
       durable: config.PGFLEET_HA_DURABLE,
       log,
@@ -77,6 +87,7 @@ await runService({
   ],
   started: (deps) => {
     deps.watcher.start();
+    deps.diskMeter.start();
     if (deps.agentAddress) {
       const agent = serveAgent(deps.agentAddress, deps.watcher, deps.log);
       deps.closeAgent = agent.close;
@@ -84,6 +95,7 @@ await runService({
   },
   stop: async (deps) => {
     deps.watcher.stop();
+    deps.diskMeter.stop();
     await deps.closeAgent?.();
   },
 });

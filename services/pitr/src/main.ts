@@ -67,7 +67,8 @@ await runService({
       filterSubjects: ['pgfleet.events.cluster.>'],
       handle: async (event) => {
         const clusterId = clusterOf(event);
-        if (event.type === 'ClusterReady') d.kick(clusterId);
+        // Ready, or on a plan with PITR now (Sandbox -> Starter): archiving is enabled (a no-op when it is).
+        if (event.type === 'ClusterReady' || event.type === 'ClusterPlanChanged') d.kick(clusterId);
         if (event.type === 'ClusterDeleted') {
           await d.scheduler.unwatch(clusterId);
           await retainArchive(d, clusterId, event.occurredAt);

@@ -5,6 +5,7 @@ import {
   foldClusterView,
   findPlan,
   runningOperation,
+  runtimeNodeId,
   secretRefs,
   streamIds,
   type CommandData,
@@ -14,13 +15,16 @@ import {
 } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand, operationIdFor, type CommandContext } from '@pgfleet/kit';
-import { generatePassword, type SecretStore } from '@pgfleet/postgres';
+import { generatePassword, withClient, type SecretStore } from '@pgfleet/postgres';
+import type { NodeRuntime } from '@pgfleet/runtime';
 import { clusterDecider, type ClusterCommand } from './domain/cluster.js';
 import { namesDecider, type NamesCommand } from './domain/names.js';
 
 export interface CommandDeps {
   store: EventStore;
   secrets: SecretStore;
+  /** To measure a cluster's data before a plan change (its disk check). */
+  runtime?: NodeRuntime;
 }
 
 export const { app: appSecretRef, replication: replicationSecretRef } = secretRefs;
@@ -152,6 +156,39 @@ export function switchoverCluster(
     operationId,
     ...(cmd.to === undefined ? {} : { to: cmd.to }),
   }));
+}
+
+/**
+ * ChangePlan: the data measured on the leader (a plan whose disk is smaller is refused with both
+ * sizes), then only decided here (OperationRequested {from, to, change, nodes} and the NodeAdded of
+ * new followers in one append); the operation runs in `workers/planChange.ts`. Replies at once.
+ */
+export async function changePlan(
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'ChangePlan'>,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  const view = foldClusterView((await deps.store.readStream(streamIds.cluster(cmd.clusterId))).events);
+  const dataBytes = view.status === 'ready' ? await dataSize(deps, cmd.clusterId, view.leader) : undefined;
+  return startOperation(deps.store, cmd.clusterId, 'plan-change', meta, (operationId) => ({
+    type: 'ChangePlan',
+    operationId,
+    plan: cmd.plan,
+    ...(dataBytes === undefined ? {} : { dataBytes }),
+  }));
+}
+
+/** The size of every database of the cluster's leader, in bytes; undefined when it cannot be asked. */
+async function dataSize(deps: CommandDeps, clusterId: string, leader?: string): Promise<number | undefined> {
+  if (!deps.runtime || !leader) return undefined;
+  try {
+    const endpoint = await deps.runtime.endpoint(runtimeNodeId(clusterId, leader));
+    const sql = 'SELECT sum(pg_database_size(oid))::text AS bytes FROM pg_database';
+    const target = { ...endpoint, connectTimeoutMs: 3000, queryTimeoutMs: 10_000 };
+    return Number((await withClient(target, (q) => q.query<{ bytes: string }>(sql))).rows[0]?.bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

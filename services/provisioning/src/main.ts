@@ -3,11 +3,12 @@ import { KeyedQueue, runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
-import { createCluster, deleteCluster, retryCluster, switchoverCluster } from './commands.js';
+import { changePlan, createCluster, deleteCluster, retryCluster, switchoverCluster } from './commands.js';
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
 import { reconcileCluster } from './workers/reconcile.js';
 import { reconcileOperation } from './workers/reconcileOperation.js';
+import { planChangeExecutor } from './workers/planChange.js';
 import { switchoverExecutor } from './workers/switchover.js';
 import { UnfinishedClusters } from './workers/unfinished.js';
 
@@ -37,6 +38,7 @@ await runService({
     DeleteCluster: (data, meta) => deleteCluster(deps, data, meta),
     RetryCluster: (data, meta) => retryCluster(deps, data, meta),
     SwitchoverCluster: (data, meta) => switchoverCluster(deps, data, meta),
+    ChangePlan: (data, meta) => changePlan(deps, data, meta),
   }),
   // Replies `{ nodes }` (or `{ error }`, from runService) as the API expects.
   queries: (deps) => ({
@@ -45,10 +47,11 @@ await runService({
       return { nodes: await clusterStatus(deps, clusterId) };
     },
   }),
-  // Operations this service runs (and resumes after a crash): switchover step by step; delete and
-  // retry through the reconciliation, whose outcome ends them.
+  // Operations this service runs (and resumes after a crash): switchover and plan change step by
+  // step; delete and retry through the reconciliation, whose outcome ends them.
   operations: (deps) => ({
     switchover: switchoverExecutor(deps),
+    'plan-change': planChangeExecutor(deps),
     delete: reconcileOperation(deps),
     retry: reconcileOperation(deps),
   }),

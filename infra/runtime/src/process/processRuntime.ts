@@ -8,6 +8,7 @@ import {
   ensureSocketDir,
   isNodeInitialized,
   CLONED_MARKER,
+  copyStoppedNode,
   nodeCaFile,
   detachStandby,
   withClient,
@@ -299,6 +300,19 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       await fillStorage(info, () => cloneFollower({ ...config, leader: upstream, slotName }));
     },
 
+    async copyStopped(nodeId, { sourceNodeId, leader, slotName, ...setup }): Promise<void> {
+      const info = need(nodeId);
+      const source = need(sourceNodeId);
+      if (livePostmaster(source.dataDir) !== undefined) {
+        const message = `node ${sourceNodeId} runs: a follower is copied only from a stopped, new leader`;
+        throw new NodeRuntimeError('STOP_FAILED', message, { nodeId, sourceNodeId });
+      }
+      const config = configOf(info, setup, pitr);
+      const upstream = verifiedLeader(leader, setup.tls?.caFile);
+      const input = { ...config, leader: upstream, slotName, sourceDataDir: source.dataDir };
+      await fillStorage(info, () => copyStoppedNode(input));
+    },
+
     async isInitialized(nodeId): Promise<boolean> {
       const info = layout.find(nodeId);
       return info !== undefined && isNodeInitialized(info.dataDir);
@@ -375,7 +389,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
         const info = need(nodeId);
         if (!CLIENT_TOOLS.has(tool)) throw new Error(`${tool} is not a PostgreSQL client tool a node runs`);
         const bin = join(toolchain(info.major).binDir, tool);
-        return spawnTool({ bin, endpoint: endpointOf(info) }, args, options);
+        return spawnTool({ bin, endpoint: endpointOf(info), privateDir: info.socketDir }, args, options);
       } catch (error) {
         return failedTool(error as Error);
       }

@@ -1,8 +1,8 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, uuidv7 } from '@pgfleet/contracts';
-import { freePort, ownedTempDir, withClient } from '@pgfleet/postgres';
+import { createAppRoleAndDb, freePort, ownedTempDir, withClient } from '@pgfleet/postgres';
 import { createProcessRuntime } from './processRuntime.js';
 import type { NodeRuntime, ToolProcess } from '../port.js';
 
@@ -82,6 +82,26 @@ describe('PostgreSQL tools run against nodes of the process runtime', () => {
     const args = [...commands, 'SELECT current_user'].flatMap((c) => ['-c', c]);
     const psql = runtime.runTool(source, 'psql', ['-XAt', ...args]);
     expect((await output(psql)).toString().trim().split('\n')).toEqual(['FALSE /tmp', 'postgres']);
+  });
+
+  it('logs in as a role by password (not the superuser), through a passfile removed once the tool exited', async () => {
+    const password = 'owner-secret-1';
+    await createAppRoleAndDb(await runtime.endpoint(source), { role: 'owner1', database: 'owned', password });
+    const args = [
+      '-XAt',
+      '-c',
+      'SELECT session_user, current_user, usesuper FROM pg_user WHERE usename = session_user',
+    ];
+    const login = { user: 'owner1', password };
+    const psql = runtime.runTool(source, 'psql', args, { database: 'owned', login });
+    expect((await output(psql)).toString().trim()).toBe('owner1|owner1|f');
+    const { socketDir } = (await runtime.status(source)).node!;
+    expect(readdirSync(socketDir).filter((f) => f.startsWith('.pgfleet-tool-'))).toEqual([]);
+
+    // The password is checked: a wrong one is refused (the superuser's trust on the socket does not apply).
+    const wrong = runtime.runTool(source, 'psql', args, { database: 'owned', login: { ...login, password: 'nope' } });
+    await expect(wrong.done).rejects.toThrow(/password authentication failed for user "owner1"/);
+    expect(readdirSync(socketDir).filter((f) => f.startsWith('.pgfleet-tool-'))).toEqual([]);
   });
 
   it('kills a tool whose reader stops reading', async () => {

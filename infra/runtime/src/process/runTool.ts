@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { childEnv, postgresOsUser } from '@pgfleet/postgres';
-import type { NodeEndpoint, ToolProcess } from '../port.js';
+import { childEnv, postgresOsUser, writePassfile } from '@pgfleet/postgres';
+import type { NodeEndpoint, ToolLogin, ToolProcess } from '../port.js';
 
 /** PostgreSQL client tools a node runs for its callers: each takes `-h -p -U --no-password`. */
 export const CLIENT_TOOLS: ReadonlySet<string> = new Set([
@@ -42,6 +44,27 @@ export interface ToolTarget {
   bin: string;
   /** The server it connects to, as the superuser over the node's socket. */
   endpoint: NodeEndpoint;
+  /** A directory private to the postgres OS user (the node's socket directory): where a login's passfile is written. */
+  privateDir: string;
+}
+
+export interface ToolOptions {
+  stdin?: Readable;
+  database?: string;
+  login?: ToolLogin;
+}
+
+/**
+ * How the tool logs in: the superuser (trusted on the socket), or `login` with its password in a
+ * passfile of its own (0600, the postgres OS user's) that `remove` deletes once the tool exited.
+ */
+function loginOf(target: ToolTarget, login: ToolLogin | undefined) {
+  const { port, user } = target.endpoint;
+  if (!login) return { user, env: {}, remove: () => undefined };
+  const passfile = join(target.privateDir, `.pgfleet-tool-${randomBytes(8).toString('hex')}.pgpass`);
+  // Any host: libpq matches a socket directory other than its default only by its literal path.
+  writePassfile(passfile, [{ host: '*', port, user: login.user, password: login.password }]);
+  return { user: login.user, env: { PGPASSFILE: passfile }, remove: () => rmSync(passfile, { force: true }) };
 }
 
 /**
@@ -50,20 +73,17 @@ export interface ToolTarget {
  * ends only on exit code 0 and errors otherwise, so a reader never takes a truncated output for a
  * whole one. Closing stdout early kills the tool.
  */
-export function spawnTool(
-  target: ToolTarget,
-  args: readonly string[],
-  options: { stdin?: Readable; database?: string } = {},
-): ToolProcess {
+export function spawnTool(target: ToolTarget, args: readonly string[], options: ToolOptions = {}): ToolProcess {
   const tool = basename(target.bin);
-  const { host, port, user } = target.endpoint;
+  const { host, port } = target.endpoint;
   const os = postgresOsUser();
+  const login = loginOf(target, options.login);
   const database = options.database ? ['--dbname', options.database] : [];
-  const connection = ['-h', host, '-p', String(port), '-U', user, '--no-password'];
+  const connection = ['-h', host, '-p', String(port), '-U', login.user, '--no-password'];
   const child = spawn(target.bin, [...args, ...database, ...connection], {
     uid: os.uid,
     gid: os.gid,
-    env: childEnv(),
+    env: childEnv(login.env),
     detached: true, // its own process group: a terminal's Ctrl-C reaches the control plane, not the tool
     cwd: '/', // the control plane's working directory may be out of the postgres OS user's reach
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -78,6 +98,7 @@ export function spawnTool(
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
+  exited.then(login.remove, login.remove);
   // A tool that exits without reading all its input fails the feed (EPIPE): the input was not used whole.
   const fed = options.stdin
     ? pipeline(options.stdin, child.stdin!).then(

@@ -214,7 +214,11 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .option('--all', 'also the evicted, expired, deleted and failed ones, with their status')
     .option('--json')
     .action(async (name: string, o: { all?: boolean; json?: boolean }) => {
-      type Listed = { backups: BackupRow[]; schedule: { at: string; tz: string } | null };
+      type Listed = {
+        backups: BackupRow[];
+        schedule: { at: string; tz: string } | null;
+        retainedUntil?: string | null;
+      };
       const query = o.all ? '?all=true' : '';
       const r = await apiClient().call<Listed>('GET', `/v1/clusters/${enc(name)}/backups${query}`);
       const rows = r.backups.map((b) => [
@@ -227,7 +231,11 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
         b.node,
         b.failedReason ?? '',
       ]);
-      const schedule = r.schedule ? `daily backup at ${r.schedule.at} ${r.schedule.tz}` : 'no daily backup schedule';
+      const schedule = r.retainedUntil
+        ? `the cluster is deleted: its backups are kept until ${r.retainedUntil}`
+        : r.schedule
+          ? `daily backup at ${r.schedule.at} ${r.schedule.tz}`
+          : 'no daily backup schedule';
       const headers = ['ID', 'KIND', 'STATUS', 'SIZE', 'STARTED', 'DURATION', 'NODE', ...(o.all ? ['REASON'] : [])];
       const cells = o.all ? rows : rows.map((row) => row.slice(0, -1));
       out(o)(`${table(headers, cells)}\n${schedule}`, r.backups);

@@ -123,8 +123,16 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       const res = await clusterAction(apiClient(), name, o, request, 'deleted');
       const requested = res.operationId ? startedLine(res, name) : `deletion of ${name} requested`;
       if (!o.wait) return out(o)(requested, res);
-      const archive = await (await import('./pitrArchiveNote.js')).archiveNote(apiClient(), name);
-      const retained = archive.retainedUntil ? { pitrArchiveRetainedUntil: archive.retainedUntil } : {};
-      out(o)(`cluster ${name} deleted${archive.note}`, { ...res, ...retained });
+      // Its passwords and private keys went with it; its backups and PITR archive are kept for a while.
+      const [archive, backups] = await Promise.all([
+        (await import('./pitrArchiveNote.js')).archiveNote(apiClient(), name),
+        (await import('./deletedBackupsNote.js')).backupsNote(apiClient(), name),
+      ]);
+      const retained = {
+        ...(backups.retainedUntil ? { backupsRetainedUntil: backups.retainedUntil } : {}),
+        ...(archive.retainedUntil ? { pitrArchiveRetainedUntil: archive.retainedUntil } : {}),
+      };
+      const removed = '; its passwords and private keys are removed';
+      out(o)(`cluster ${name} deleted${removed}${backups.note}${archive.note}`, { ...res, ...retained });
     });
 }

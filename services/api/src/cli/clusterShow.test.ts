@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EventEnvelope } from '@pgfleet/contracts';
+import { foldDisk, type EventEnvelope } from '@pgfleet/contracts';
 import { type LiveNode, showCluster } from '../http/clusterShown.js';
 import { applyToClusters, type ClusterEntry } from '../http/projection.js';
 import { renderCluster } from './clusterShow.js';
@@ -246,5 +246,43 @@ describe('cluster show, from the folded cluster stream', () => {
     ]);
     expect(text).not.toContain('unavailable');
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('cluster show: disk used / limit, from the disk-{clusterId} stream', () => {
+  const MiB = 1024 * 1024;
+  const GiB = 1024 * MiB;
+  const disk = (events: [string, unknown][]) =>
+    foldDisk(events.map(([type, data]) => ({ ...ev(type, data), streamId: 'disk-c1' })));
+
+  it("before the first measurement: the plan's limit, used unknown", () => {
+    const c = show(fold([]));
+    expect(c.disk).toEqual({
+      used: null,
+      limit: 20 * GiB,
+      over: false,
+      overSince: null,
+      measuredAt: null,
+      onOverQuota: 'warn',
+    });
+    expect(renderCluster(c)).toContain('\ndisk: not measured yet / 20 GiB\n');
+  });
+
+  it('the last recorded measurement against its limit; over the quota, since when and what writes do', () => {
+    const measured = disk([['DiskUsageMeasured', { clusterId: 'c1', used: 31 * MiB, limit: 20 * GiB }]]);
+    const under = showCluster(fold([]).summary, fold([]).view, { error: 'x' }, measured);
+    expect(under.disk).toMatchObject({ used: 31 * MiB, limit: 20 * GiB, over: false });
+    expect(renderCluster(under)).toContain('\ndisk: 31 MiB / 20 GiB (0%)\n');
+
+    const over = disk([
+      ['DiskUsageMeasured', { clusterId: 'c1', used: 31 * MiB, limit: 64 * MiB }],
+      ['QuotaExceeded', { kind: 'disk', clusterId: 'c1', used: 80 * MiB, limit: 64 * MiB }],
+    ]);
+    const c = showCluster(fold([]).summary, fold([]).view, { error: 'x' }, over);
+    expect(c.disk).toMatchObject({ used: 80 * MiB, limit: 64 * MiB, over: true });
+    expect(c.disk?.overSince).toMatch(/^2026-11-25T10:00:/);
+    expect(renderCluster(c)).toMatch(
+      /\ndisk: 80 MiB \/ 64 MiB \(125%\), over quota since \S+: writes go on \(plan: warn\)\n/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { ClusterShown, FailoverShown, NodeShown } from '../http/clusterShown.js';
+import type { ClusterShown, DiskShown, FailoverShown, NodeShown } from '../http/clusterShown.js';
 import { bytes, duration, table } from './format.js';
 
 /** `pgfleet cluster show NAME` as text (80 to 120 columns): the cluster, its HA state, its nodes. */
@@ -16,6 +16,14 @@ function failoverLine(f: FailoverShown | null): string {
   if (!f.to) return `failover running: term ${f.term} from ${f.from}${when} (${f.reason})`;
   const finishing = f.status === 'running' ? '; the operation is finishing' : '';
   return `last failover: term ${f.term}, ${f.from} → ${f.to}${when} (${f.reason})${took(f)}${finishing}`;
+}
+
+/** `disk: 31 MiB / 10 GiB (0%)`, and over the limit what happens to writes. */
+function diskLine(d: DiskShown): string {
+  if (d.used === null) return `disk: not measured yet / ${bytes(d.limit)}`;
+  const percent = d.limit > 0 ? ` (${Math.floor((d.used / d.limit) * 100)}%)` : '';
+  const over = d.over ? `, over quota since ${d.overSince ?? 'unknown'}: writes go on (plan: ${d.onOverQuota})` : '';
+  return `disk: ${bytes(d.used)} / ${bytes(d.limit)}${percent}${over}`;
 }
 
 function lagOf(n: NodeShown, leader: string | undefined): string {
@@ -46,6 +54,7 @@ export function renderCluster(c: ClusterShown): string {
     `durability ${c.durability}, failover term ${c.term}${timeline}`,
     failoverLine(c.lastFailover),
   ];
+  if (c.disk) lines.push(diskLine(c.disk));
   if (c.syncDegradedAt) {
     lines.push(`synchronous replication degraded since ${c.syncDegradedAt}: writes are not acknowledged by a follower`);
   }

@@ -28,7 +28,13 @@ const BackupShown = BackupRow.extend({
   clusterId: z.string(),
   progress: z.object({ bytes: z.number(), startedAt: z.number() }).nullable(),
 });
-const BackupList = z.object({ clusterId: z.string(), name: z.string(), backups: z.array(BackupRow) });
+const BackupList = z.object({
+  clusterId: z.string(),
+  name: z.string(),
+  /** A deleted cluster: its backups are kept until then (BackupsRetained), then expire. */
+  retainedUntil: z.string().nullable(),
+  backups: z.array(BackupRow),
+});
 const file = {
   description: 'the file',
   headers: { 'x-backup-sha256': { schema: { type: 'string' } } },

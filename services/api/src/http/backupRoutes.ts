@@ -70,13 +70,15 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   app.get('/v1/clusters/:name/backups', async (req, reply) => {
     const q = parseWith(BackupListQuery, req.query, 'query');
     if (!q.ok) return reject(reply, q.rejection);
-    const cluster = await findCluster(ctx.projection, req, reply);
+    // A deleted cluster's backups too: they are kept for the plan's retention after the delete.
+    const cluster = await findCluster(ctx.projection, req, reply, true);
     if (!cluster) return;
     const state = await loadBackups(ctx.store, cluster.clusterId);
     const { clusterId, name } = cluster;
     // Available (completed, and those on their way) unless ?all=true adds the gone and failed ones.
     const shown = q.value.all === 'true' ? state.backups : state.backups.filter(isKept);
-    return { clusterId, name, schedule: state.schedule ?? null, backups: shown.map(backupRow) };
+    const retainedUntil = state.retainedUntil ?? null;
+    return { clusterId, name, schedule: state.schedule ?? null, retainedUntil, backups: shown.map(backupRow) };
   });
 
   app.get('/v1/clusters/:name/backups/:id', async (req, reply) => {

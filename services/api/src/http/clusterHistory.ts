@@ -1,6 +1,7 @@
 import {
   foldBackups,
   foldClusterView,
+  foldDisk,
   foldGateways,
   isKept,
   streamIds,
@@ -11,13 +12,14 @@ import {
 } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 
-/** Every stream about one cluster: its own, its backups, its gateways, and later PITR and upgrades. */
+/** Every stream about one cluster: its own, its backups, its gateways, PITR, upgrades and disk quota. */
 const clusterStreams = (clusterId: string): string[] => [
   streamIds.cluster(clusterId),
   streamIds.backups(clusterId),
   streamIds.gateway(clusterId),
   streamIds.pitr(clusterId),
   streamIds.upgrade(clusterId),
+  streamIds.disk(clusterId),
 ];
 
 /**
@@ -44,6 +46,8 @@ export interface ClusterAt extends Omit<ClusterView, 'version_'> {
   gateways: Pick<GatewaysState, 'gateways' | 'leader' | 'removed'> & { exposed: GatewaysState['exposed'] | null };
   tls: { forced: boolean; certificatesRotatedAt: string | null; certificatesNotAfter: string | null };
   backups: { available: Backup[]; schedule: { at: string; tz: string } | null };
+  /** The data size last recorded and the disk quota (bytes); null before the first measurement. */
+  disk: { used: number; limit: number; over: boolean } | null;
 }
 
 export function foldClusterHistory(events: readonly EventEnvelope[]): ClusterAt {
@@ -53,6 +57,7 @@ export function foldClusterHistory(events: readonly EventEnvelope[]): ClusterAt 
   const gw = foldGateways(gatewayEvents);
   const rotated = gatewayEvents.findLast((e) => e.type === 'CertificatesRotated');
   const backups = foldBackups(of('backups'));
+  const disk = foldDisk(of('disk'));
   return {
     ...cluster,
     streamVersion: version_,
@@ -66,5 +71,9 @@ export function foldClusterHistory(events: readonly EventEnvelope[]): ClusterAt 
       available: backups.backups.filter(isKept),
       schedule: backups.schedule ? { at: backups.schedule.at, tz: backups.schedule.tz } : null,
     },
+    disk:
+      disk.used !== undefined && disk.limit !== undefined
+        ? { used: disk.used, limit: disk.limit, over: disk.over }
+        : null,
   };
 }

@@ -6,6 +6,7 @@ import {
   NodeHealth,
   type ClusterNode,
   type ClusterView,
+  type DiskState,
   type NodeHealth as Health,
 } from '@pgfleet/contracts';
 import type { ClusterSummary } from './projection.js';
@@ -66,6 +67,25 @@ const FailoverShown = z.object({
 });
 export type FailoverShown = z.infer<typeof FailoverShown>;
 
+const DiskShown = z
+  .object({
+    used: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "bytes the cluster's databases take, as last recorded (within 1% of the limit, at least 8 MiB, of the " +
+          'latest measurement); null before the first measurement',
+      ),
+    limit: z.number().int().describe("the plan's disk size in bytes"),
+    over: z.boolean().describe('over the limit: QuotaExceeded {kind: disk} recorded, not yet back under'),
+    overSince: z.string().nullable(),
+    measuredAt: z.string().nullable().describe('when the figure was recorded'),
+    onOverQuota: z.enum(['warn']).describe("what happens to writes over the limit (the plan's): warn lets them go on"),
+  })
+  .describe("the cluster's data size against its plan's disk (measured by the ha service)");
+export type DiskShown = z.infer<typeof DiskShown>;
+
 export const ClusterShown = z.object({
   clusterId: z.string(),
   name: z.string(),
@@ -94,6 +114,7 @@ export const ClusterShown = z.object({
       'set when durability is available and a failover runs or a follower is unhealthy: a follower that may ' +
         'miss acknowledged commits is promoted only with `command`',
     ),
+  disk: DiskShown.nullable().describe('null when the plan is unknown'),
   nodes: z.array(NodeShown),
   nodeStatusError: z.string().optional().describe('why the live node status is missing (nodes are as recorded)'),
   handlingFailures: z
@@ -181,14 +202,31 @@ function dataLossFailoverOf(view: ClusterView, name: string, failover: FailoverS
   };
 }
 
+const GiB = 1024 * 1024 * 1024;
+
+/** Used / limit from the `disk-{clusterId}` stream; the plan's limit before the first measurement. */
+function diskShown(plan: string, disk: DiskState): DiskShown | null {
+  const p = findPlan(plan);
+  if (!p) return null;
+  return {
+    used: disk.used ?? null,
+    limit: disk.limit ?? p.diskGb * GiB,
+    over: disk.over,
+    overSince: disk.overSince ?? null,
+    measuredAt: disk.measuredAt ?? null,
+    onOverQuota: p.diskOverQuota,
+  };
+}
+
 /**
  * The cluster as `show` gives it, from its row, its folded view and the live node status
- * (or why it is missing). Pure: the route gathers the inputs.
+ * (or why it is missing), and its folded `disk-{clusterId}` stream. Pure: the route gathers the inputs.
  */
 export function showCluster(
   row: ClusterSummary,
   view: ClusterView,
   live: readonly LiveNode[] | { error: string },
+  disk: DiskState = { over: false, version: 0 },
 ): ClusterShown {
   const liveNodes = 'error' in live ? undefined : new Map(live.map((n) => [n.nodeId, n]));
   const lastFailover = lastFailoverOf(view);
@@ -203,6 +241,7 @@ export function showCluster(
     lastFailover,
     syncDegradedAt: view.syncDegradedAt ?? null,
     dataLossFailover: dataLossFailoverOf(view, row.name, lastFailover),
+    disk: diskShown(row.plan, disk),
     nodes,
     ...('error' in live ? { nodeStatusError: live.error } : {}),
     // Events a service gave up on after its last retry are parked and shown here (HandlingFailed).

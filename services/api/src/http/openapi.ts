@@ -5,6 +5,7 @@ import { billingPaths } from './billingOpenapi.js';
 import { ClusterShown } from './clusterShown.js';
 import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
+import { planPaths } from './planRoutes.js';
 import { pitrPaths } from './pitrOpenapi.js';
 import { pitrRestorePaths } from './pitrRestoreOpenapi.js';
 import { idempotencyKeyHeader, operationAccepted, operationPaths } from './operationOpenapi.js';
@@ -76,6 +77,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...backupPaths(),
       ...networkPaths(),
       ...haPaths(),
+      ...planPaths(),
       ...operationPaths(),
       ...billingPaths(),
       ...pitrPaths(),

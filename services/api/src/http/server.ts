@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
-import { findPlan, foldClusterView, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
+import { findPlan, foldClusterView, foldDisk, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
@@ -22,6 +22,7 @@ import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js
 import { ClusterProjection } from './projection.js';
 import { registerPitrRestoreRoutes } from './pitrRestoreRoutes.js';
 import { registerPitrRoutes } from './pitrRoutes.js';
+import { registerPlanRoutes } from './planRoutes.js';
 import { AccountQuery, CreateClusterBody } from './schemas.js';
 
 export interface ApiServerOptions {
@@ -93,7 +94,11 @@ export async function startApiServer(opts: ApiServerOptions) {
     if (!row) return;
     const view = projection.viewOf(row.clusterId);
     if (!view) return reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${row.name}` });
-    return showCluster(row, view, await liveNodes(opts.nc, row.clusterId));
+    const [live, disk] = await Promise.all([
+      liveNodes(opts.nc, row.clusterId),
+      opts.store.readStream(streamIds.disk(row.clusterId)),
+    ]);
+    return showCluster(row, view, live, foldDisk(disk.events));
   });
 
   app.get('/v1/clusters/:name/url', async (req, reply) => {
@@ -158,6 +163,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerBackupRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerHaRoutes(app, { projection, nc: opts.nc });
+  registerPlanRoutes(app, { projection, nc: opts.nc });
   registerPitrRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerPitrRestoreRoutes(app, { projection, nc: opts.nc });
   registerBillingRoutes(app, { nc: opts.nc });

@@ -164,6 +164,45 @@ describe('SetBackupSchedule', () => {
   });
 });
 
+describe('a deleted cluster', () => {
+  const schedule: BackupEvent = { type: 'BackupScheduleSet', data: { clusterId: 'c1', at: '03:00', tz: 'UTC' } };
+  const done = [requested('b1', '2030-01-01T10:00:00Z'), started('b1'), completed('b1')];
+  const retain = {
+    type: 'RetainBackups',
+    clusterId: 'c1',
+    plan: starter,
+    deletedAt: '2030-03-01T10:00:00.000Z',
+  } as const;
+  const retained: BackupEvent = {
+    type: 'BackupsRetained',
+    data: { clusterId: 'c1', until: '2030-03-29T10:00:00.000Z', backupIds: ['b1'] },
+  };
+  it('loses its schedule and keeps its completed backups for the plan retention after the delete, once', () => {
+    spec
+      .given([schedule, ...done])
+      .when(retain)
+      .then([{ type: 'BackupScheduleRemoved', data: { clusterId: 'c1' } }, retained]);
+    spec
+      .given([schedule, ...done, { type: 'BackupScheduleRemoved', data: { clusterId: 'c1' } }, retained])
+      .when(retain)
+      .then([]);
+    spec
+      .given([schedule])
+      .when(retain)
+      .then([{ type: 'BackupScheduleRemoved', data: { clusterId: 'c1' } }]);
+  });
+  it('expires the kept backups only once the retention passed', () => {
+    spec
+      .given([...done, retained])
+      .when({ type: 'ExpireRetainedBackups', now: '2030-03-29T09:59:59.000Z' })
+      .then([]);
+    spec
+      .given([...done, retained])
+      .when({ type: 'ExpireRetainedBackups', now: '2030-03-29T10:00:00.000Z' })
+      .then([{ type: 'BackupExpired', data: { backupId: 'b1' } }]);
+  });
+});
+
 describe('worker outcomes', () => {
   it('starts a requested backup once: a second start is refused', () => {
     spec

@@ -11,6 +11,7 @@ import {
   type Plan,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
+import { retainedAfterDelete } from './retention.js';
 
 export { evolveBackups, findBackup, foldBackups, initialBackupsState, isBackupEvent, isKept };
 export type {
@@ -66,7 +67,19 @@ export type RestoreCommand =
   | { type: 'CompleteRestore'; operationId: string; durationMs: number }
   | { type: 'FailRestore'; operationId: string; reason: string };
 
-export type RecordCommand = BackupOutcomeCommand | RestoreCommand | { type: 'ExpireBackups'; backupIds: string[] };
+/**
+ * The cluster was deleted at `deletedAt`: its schedule goes, its completed backups are kept until
+ * the plan's retention after the delete (`ExpireRetainedBackups` at `now` expires them once it passed).
+ */
+export type DeletedClusterCommand =
+  | { type: 'RetainBackups'; clusterId: string; plan: Plan; deletedAt: string }
+  | { type: 'ExpireRetainedBackups'; now: string };
+
+export type RecordCommand =
+  | BackupOutcomeCommand
+  | RestoreCommand
+  | DeletedClusterCommand
+  | { type: 'ExpireBackups'; backupIds: string[] };
 
 export type BackupsCommand = RequestBackupCommand | SetBackupScheduleCommand | RecordCommand;
 
@@ -133,6 +146,31 @@ function decideExpire(backupIds: readonly string[], state: BackupsState): Decisi
     (id) => findBackup(state, id)?.status === 'completed' && !isBeingRestored(state, id),
   );
   return accept(...expired.map((backupId): BackupEvent => ({ type: 'BackupExpired', data: { backupId } })));
+}
+
+function decideDeleted(cmd: DeletedClusterCommand, state: BackupsState): Decision<BackupEvent> {
+  switch (cmd.type) {
+    case 'RetainBackups': {
+      const { clusterId } = cmd;
+      const removed: BackupEvent[] = state.schedule ? [{ type: 'BackupScheduleRemoved', data: { clusterId } }] : [];
+      const backupIds = state.backups.filter((b) => b.status === 'completed').map((b) => b.backupId);
+      if (state.retainedUntil !== undefined || backupIds.length === 0) return accept(...removed);
+      const until = retainedAfterDelete(cmd.plan.backups.daily, cmd.deletedAt);
+      return accept(...removed, { type: 'BackupsRetained', data: { clusterId, until, backupIds } });
+    }
+    case 'ExpireRetainedBackups': {
+      const until = state.retainedUntil;
+      if (until === undefined || Date.parse(until) > Date.parse(cmd.now)) return accept();
+      return decideExpire(
+        state.backups.filter((b) => b.status === 'completed').map((b) => b.backupId),
+        state,
+      );
+    }
+    default: {
+      const never: never = cmd;
+      return never;
+    }
+  }
 }
 
 function decideOutcome(cmd: BackupOutcomeCommand, state: BackupsState): Decision<BackupEvent> {
@@ -220,6 +258,9 @@ export function decideBackups(cmd: BackupsCommand, state: BackupsState): Decisio
     }
     case 'ExpireBackups':
       return decideExpire(cmd.backupIds, state);
+    case 'RetainBackups':
+    case 'ExpireRetainedBackups':
+      return decideDeleted(cmd, state);
     case 'StartBackup':
     case 'CompleteBackup':
     case 'FailBackup':

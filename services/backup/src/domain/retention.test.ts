@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dailiesToExpire, type DailyBackupRef } from './retention.js';
+import { dailiesToExpire, retainedAfterDelete, type DailyBackupRef } from './retention.js';
 
 /** One daily per day at 03:00 UTC from `from` for `n` days. */
 function dailies(from: string, n: number): DailyBackupRef[] {
@@ -55,5 +55,14 @@ describe('daily retention', () => {
       'd-2025-03-02',
       'd-2025-03-03',
     ]);
+  });
+});
+
+describe('retention after a delete', () => {
+  it('is the longest a plan keeps a daily backup: days, weeks or calendar months, counted from the delete', () => {
+    const at = '2030-01-31T10:00:00.000Z';
+    expect(retainedAfterDelete({ days: 7, weeks: 4, months: 0 }, at)).toBe('2030-02-28T10:00:00.000Z');
+    expect(retainedAfterDelete({ days: 7, weeks: 8, months: 12 }, at)).toBe('2031-01-31T10:00:00.000Z');
+    expect(retainedAfterDelete({ days: 30, weeks: 0, months: 0 }, at)).toBe('2030-03-02T10:00:00.000Z');
   });
 });

@@ -52,3 +52,16 @@ export function dailiesToExpire(
     .map((b) => b.backupId)
     .reverse();
 }
+
+/**
+ * Until when a deleted cluster's backups are kept: as long as its plan keeps a daily backup at
+ * most, counted from the delete — `days` days, `weeks` weeks or `months` calendar months (UTC),
+ * whichever ends last (Starter 7 days + 4 weeks: 28 days; Business + 12 months: a year).
+ */
+export function retainedAfterDelete(retention: Plan['backups']['daily'], deletedAt: string): string {
+  const t = Date.parse(deletedAt);
+  const byDays = t + Math.max(retention.days, 7 * retention.weeks) * DAY;
+  const d = new Date(t);
+  d.setUTCMonth(d.getUTCMonth() + retention.months);
+  return new Date(Math.max(byDays, d.getTime())).toISOString();
+}

@@ -1,16 +1,18 @@
-import { Id, leaderOf, runtimeNodeId } from '@pgfleet/contracts';
+import { Id, leaderOf, runtimeNodeId, secretRefs } from '@pgfleet/contracts';
 import { OperationFailure, type OperationExecutor, type OperationRun } from '@pgfleet/kit';
 import { z } from 'zod';
 import { findBackup } from '../domain/backups.js';
-import { loadCluster } from '../workers/cluster.js';
+import { loadCluster, ownerLogin } from '../workers/cluster.js';
 import type { BackupDeps } from '../workers/deps.js';
 import { loadBackups, recordOutcome } from '../workers/record.js';
 import { endLeftoverRestores, pgRestore, verifyBackupFile } from '../workers/restore.js';
-import { fenceApp, unfenceApp } from './fence.js';
+import { admitRestore, fenceApp, refence, unfenceApp } from './fence.js';
 import { createTargetCluster, waitUntilReady, type NewClusterDeps } from './newCluster.js';
 import { RestoreParams } from './restoreParams.js';
 
-export interface RestoreOperationDeps extends Pick<BackupDeps, 'store' | 'files' | 'runtime' | 'log'>, NewClusterDeps {
+export interface RestoreOperationDeps
+  extends Pick<BackupDeps, 'store' | 'files' | 'runtime' | 'secrets' | 'log'>,
+    NewClusterDeps {
   /** How long `unfence` keeps trying to reach the leader before leaving it to the next attempt (default 60 s). */
   unfenceRetryMs?: number;
 }
@@ -120,7 +122,9 @@ async function unfence(deps: RestoreOperationDeps, run: OperationRun, clusterId:
     try {
       const leader = leaderOf(await loadCluster(deps.store, clusterId));
       if (!leader) throw new Error(`cluster ${clusterId} has no leader`);
-      await unfenceApp(deps.runtime, runtimeNodeId(clusterId, leader.nodeId));
+      // Its own password back too: a restore interrupted while the role took a one-off one left that.
+      const password = await deps.secrets.get(secretRefs.app(clusterId));
+      await unfenceApp(deps.runtime, runtimeNodeId(clusterId, leader.nodeId), password);
       return { node: leader.nodeId };
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`the application could not be unfenced yet: ${messageOf(error)}`);
@@ -131,10 +135,11 @@ async function unfence(deps: RestoreOperationDeps, run: OperationRun, clusterId:
 }
 
 /**
- * Step `restore`: BackupRestoreStarted, pg_restore in one transaction into the target's leader,
- * then BackupRestoreCompleted (or BackupRestoreFailed and the operation fails). Resumed after a
- * crash, it reads what the backups stream says of this operation's restore: completed or failed,
- * it is not run again; started, it was interrupted — the session its pg_restore may have left is
+ * Step `restore`: BackupRestoreStarted, pg_restore in one transaction into the target's leader
+ * (logged in as the database's owner, which the fence lets in for it alone), then
+ * BackupRestoreCompleted (or BackupRestoreFailed and the operation fails). Resumed after a crash,
+ * it reads what the backups stream says of this operation's restore: completed or failed, it is
+ * not run again; started, it was interrupted — the session its pg_restore may have left is
  * ended (its transaction rolls back, unless it had committed) and the restore runs again.
  */
 async function restoreStep(
@@ -158,9 +163,16 @@ async function restoreStep(
     if (!reply.ok && command.type === 'StartRestore') throw new OperationFailure('restore', reply.message);
     if (!reply.ok) throw new Error(`${command.type} could not be recorded: ${reply.message}`);
   };
+  const owner = await ownerLogin(deps.secrets, targetClusterId).catch((error: unknown) => {
+    throw new OperationFailure('restore', `nothing was restored: ${messageOf(error)}`);
+  });
   await record({ type: 'StartRestore', operationId, backupId, targetClusterId, node });
   const t0 = Date.now();
-  const why = await pgRestore(deps, sourceClusterId, backupId, { runtimeId });
+  // pg_restore runs as the owner, let in with a one-off password; then the role is fenced again with its
+  // own (after a crash in between, `unfence` puts it back).
+  const login = await admitRestore(deps.runtime, runtimeId);
+  const why = await pgRestore(deps, sourceClusterId, backupId, { runtimeId, login });
+  await refence(deps.runtime, runtimeId, owner.password);
   if (why !== undefined) {
     const reason = `backup ${backupId} was not restored, the old data is kept: ${why}`;
     await record({ type: 'FailRestore', operationId, reason });

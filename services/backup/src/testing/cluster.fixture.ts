@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   findPlan,
   runtimeNodeId,
+  secretRefs,
   slotName,
   streamIds,
   type DomainEvent,
@@ -18,6 +19,7 @@ import {
   createReplicationRole,
   freePort,
   generatePassword,
+  openSecretStore,
   ownedTempDir,
   startLocalServer,
   withClient,
@@ -39,7 +41,8 @@ export interface NodeTarget {
  * by the process runtime (a leader with the `app` database and, optionally, a streaming follower
  * cloned from it), and cluster streams written by hand (so no provisioning process is needed).
  * Several test clusters live on the same real nodes: the runtime the workers get knows each
- * cluster's node ids (`runtimeNodeId(clusterId, 'node1')`) as aliases of the real nodes.
+ * cluster's node ids (`runtimeNodeId(clusterId, 'node1')`) as aliases of the real nodes; each
+ * cluster's `app` password (the same for all, as they share the nodes) is in the secret store.
  */
 export interface BackupWorld {
   dir: string;
@@ -59,7 +62,7 @@ export interface BackupWorld {
 
 const MAJOR: PostgresVersion = 15;
 
-export async function startBackupWorld(options: { follower: boolean }): Promise<BackupWorld> {
+export async function startBackupWorld(options: { follower: boolean; appPassword?: string }): Promise<BackupWorld> {
   const dir = await ownedTempDir('pgfleet-backup-');
   const created: NodeInfo[] = [];
   let pg: LocalServer | undefined;
@@ -76,7 +79,7 @@ export async function startBackupWorld(options: { follower: boolean }): Promise<
     store = createPostgresEventStore({ connectionString: pg.url() });
     await store.migrate();
     const plan: Plan = findPlan('business-1024')!;
-    const appPassword = generatePassword();
+    const appPassword = options.appPassword ?? generatePassword();
     const replPassword = generatePassword();
     const superuser = (n: NodeInfo, database = 'postgres'): NodeTarget => ({ runtime, nodeId: n.nodeId, database });
     const endpoint = async (n: NodeInfo) => runtime.endpoint(n.nodeId, 'postgres');
@@ -103,6 +106,7 @@ export async function startBackupWorld(options: { follower: boolean }): Promise<
     }
 
     const aliases = new Map<string, string>();
+    const secrets = openSecretStore(join(dir, 'home'));
     const s = store;
     const writeCluster = async (clusterId: string, planId: string, nodes: NodeInfo[], name = 'prod-db') => {
       const roleOf = (i: number): NodeRole => (i === 0 ? 'leader' : 'follower');
@@ -114,7 +118,7 @@ export async function startBackupWorld(options: { follower: boolean }): Promise<
         accountId: 'default',
         plan: planId,
         version: MAJOR,
-        secretRef: `cluster/${clusterId}/app`,
+        secretRef: secretRefs.app(clusterId),
         nodes: members.map(({ nodeId, role }) => ({ nodeId, role })),
       };
       const ready = { leader: 'node1', host: '127.0.0.1', port: nodes[0]!.port, database: 'app', user: 'app' };
@@ -125,10 +129,12 @@ export async function startBackupWorld(options: { follower: boolean }): Promise<
         { type: 'ClusterReady', data: ready },
       ];
       await s.appendToStream(streamIds.cluster(clusterId), events, { expectedVersion: 'no_stream' });
+      await secrets.put(secretRefs.app(clusterId), appPassword);
     };
     const files = createFileBackupStore(join(dir, 'home', 'backups'));
     const log = createLogger('backup-test', 'silent');
-    const deps = { store, files, runtime: aliased(runtime, aliases), log, progress: new DumpProgress() };
+    const runtimeOf = aliased(runtime, aliases);
+    const deps = { store, files, runtime: runtimeOf, secrets, log, progress: new DumpProgress() };
     const nodes = { leader, ...(follower ? { follower } : {}) };
     return { dir, store, runtime, ...nodes, deps, writeCluster, freshNode, superuser, close };
   } catch (error) {

@@ -1,4 +1,5 @@
 import { KeyedQueue } from '@pgfleet/kit';
+import { expireRetainedBackups } from './deletedCluster.js';
 import type { BackupDeps } from './deps.js';
 import { processBackups } from './processBackups.js';
 import { resumeBackups } from './resume.js';
@@ -7,7 +8,8 @@ import { resumeBackups } from './resume.js';
  * The service's backup work, one run per cluster at a time (a request during a run makes one more
  * run follow it). Nothing runs before `resume` is called at start; then the first run of every
  * cluster that had backups settles what a crash left (interrupted dumps marked failed) before any
- * new dump of it, and a cluster whose resume failed tries it again on its next run.
+ * new dump of it, and a cluster whose resume failed tries it again on its next run. A run also
+ * expires a deleted cluster's backups once the retention after its delete passed (at `clock()`).
  */
 export class BackupWork {
   private readonly queue: KeyedQueue;
@@ -16,7 +18,10 @@ export class BackupWork {
   private open: () => void = () => undefined;
   private stopping = false;
 
-  constructor(private readonly deps: BackupDeps) {
+  constructor(
+    private readonly deps: BackupDeps,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
     this.started = new Promise((resolve) => {
       this.open = resolve;
     });
@@ -51,6 +56,8 @@ export class BackupWork {
     if (this.stopping) return;
     if (!this.unresumed.has(clusterId)) {
       await processBackups(this.deps, clusterId);
+      // A deleted cluster's backups, once the retention after its delete passed.
+      await expireRetainedBackups(this.deps, clusterId, this.clock());
       return;
     }
     await resumeBackups(this.deps, clusterId);

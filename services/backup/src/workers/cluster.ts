@@ -4,18 +4,31 @@ import {
   foldClusterView,
   leaderOf,
   runtimeNodeId,
+  secretRefs,
   streamIds,
   type ClusterNode,
   type ClusterView,
 } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import { withClient } from '@pgfleet/postgres';
-import type { NodeRuntime } from '@pgfleet/runtime';
+import { withClient, type SecretStore } from '@pgfleet/postgres';
+import type { NodeRuntime, ToolLogin } from '@pgfleet/runtime';
 import type { ClusterFacts } from '../domain/backups.js';
 
 /** The application database every cluster has. */
 export const APP_DATABASE = 'app';
 export const APP_ROLE = 'app';
+
+/**
+ * How pg_dump and pg_restore log in: as the app database's owner, with its password from the
+ * secret store (never the superuser: what runs in the data path has the owner's rights only).
+ * Throws when the password is not there.
+ */
+export async function ownerLogin(secrets: SecretStore, clusterId: string, view?: ClusterView): Promise<ToolLogin> {
+  const password = await secrets.get(view?.secretRef ?? secretRefs.app(clusterId));
+  if (!password)
+    throw new Error(`the password of the ${APP_ROLE} role of cluster ${clusterId} is not in the secret store`);
+  return { user: APP_ROLE, password };
+}
 
 /** The cluster as its `cluster-{clusterId}` stream tells it (the shared view from contracts). */
 export async function loadCluster(store: EventStore, clusterId: string): Promise<ClusterView> {

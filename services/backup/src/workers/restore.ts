@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingCounter, type BackupStore } from '@pgfleet/backupstore';
 import { withClient } from '@pgfleet/postgres';
-import type { NodeRuntime } from '@pgfleet/runtime';
-import { APP_DATABASE, APP_ROLE } from './cluster.js';
+import type { NodeRuntime, ToolLogin } from '@pgfleet/runtime';
+import { APP_DATABASE } from './cluster.js';
 
 /** Hash a stored backup and compare with the sha256 recorded when it was taken. */
 export async function verifyBackupFile(
@@ -21,8 +21,8 @@ export interface RestoreTarget {
   /** The runtime's id of the node restored into (its pg_restore, of its major version, reads the dump). */
   runtimeId: string;
   database?: string;
-  /** Objects are created as this role (SET ROLE), so the application owns them. */
-  role?: string;
+  /** pg_restore logs in as this role, the database's owner (never the superuser): it owns what is made. */
+  login: ToolLogin;
 }
 
 /** What pg_restore sets as its `application_name`: how a session left by an interrupted restore is found. */
@@ -30,10 +30,10 @@ const PG_RESTORE_APPLICATION = 'pg_restore';
 
 /**
  * Feed a backup's file to the node's `pg_restore --single-transaction --clean --if-exists
- * --no-owner --role=app` (run by the runtime as the superuser, so a fence on the app role does not
- * stop it). In one transaction: the old objects are dropped and the new ones made and filled, and
- * all of it commits or none of it does — a failure, a kill of the tool or of this process leaves
- * the old data as it was. Resolves with why it failed, or undefined.
+ * --no-owner`, logged in as the database's owner (`target.login`; a fenced owner must be let in
+ * for it first: see the restore operation). In one transaction: the old objects are dropped and
+ * the new ones made and filled, and all of it commits or none of it does — a failure, a kill of
+ * the tool or of this process leaves the old data as it was. Resolves with why it failed, or undefined.
  */
 export async function pgRestore(
   deps: { files: BackupStore; runtime: NodeRuntime },
@@ -41,10 +41,10 @@ export async function pgRestore(
   backupId: string,
   target: RestoreTarget,
 ): Promise<string | undefined> {
-  const args = ['--single-transaction', '--clean', '--if-exists', '--no-owner', `--role=${target.role ?? APP_ROLE}`];
+  const args = ['--single-transaction', '--clean', '--if-exists', '--no-owner'];
   const database = target.database ?? APP_DATABASE;
   const stdin = deps.files.open(clusterId, backupId);
-  const tool = deps.runtime.runTool(target.runtimeId, 'pg_restore', args, { stdin, database });
+  const tool = deps.runtime.runTool(target.runtimeId, 'pg_restore', args, { stdin, database, login: target.login });
   // pg_restore writes into the database: its stdout carries nothing, and a failure (of the tool, or
   // of reading the file into it) comes through `done`.
   tool.stdout.on('error', () => undefined).resume();

@@ -2,7 +2,16 @@ import type { Readable } from 'node:stream';
 import { findPlan, runtimeNodeId } from '@pgfleet/contracts';
 import type { StoredBackup } from '@pgfleet/backupstore';
 import { findBackup, type BackupsState } from '../domain/backups.js';
-import { APP_DATABASE, chooseDumpNode, likelyDumpNode, loadCluster, probeNode, type NodeProbe } from './cluster.js';
+import type { ToolLogin } from '@pgfleet/runtime';
+import {
+  APP_DATABASE,
+  chooseDumpNode,
+  likelyDumpNode,
+  loadCluster,
+  ownerLogin,
+  probeNode,
+  type NodeProbe,
+} from './cluster.js';
 import type { BackupDeps } from './deps.js';
 import { gatherChunks } from './gather.js';
 import { loadBackups, recordOutcome } from './record.js';
@@ -27,8 +36,8 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  * Take one requested backup: choose the node (a healthy follower on plans that want it, else
  * the leader with the reason), record BackupStarted (with the expected version: only one
  * worker ever gets past this step), stream `pg_dump --format=custom` of the app database
- * (run by the node's runtime) into the backup store while hashing, then record
- * BackupCompleted or BackupFailed. pg_dump is started meanwhile, but nothing of it is stored
+ * (run by the node's runtime, logged in as the database's owner) into the backup store while
+ * hashing, then record BackupCompleted or BackupFailed. pg_dump is started meanwhile, but nothing of it is stored
  * before BackupStarted is recorded on its node.
  */
 export async function runDump(
@@ -54,11 +63,17 @@ export async function runDump(
 
   const plan = cluster.plan ? findPlan(cluster.plan) : undefined;
   if (cluster.status !== 'ready' || !plan) return fail(`cluster is ${cluster.status}`);
+  let login: ToolLogin;
+  try {
+    login = await ownerLogin(deps.secrets, clusterId, cluster);
+  } catch (error) {
+    return fail(messageOf(error));
+  }
   // pg_dump starts on the node it will most likely run on while the nodes are probed and its start
   // is recorded (its connection and snapshot take about as long); its output is stored only once
   // BackupStarted names that node, and it is killed otherwise.
   const likely = likelyDumpNode(cluster, plan.backups.onFollower);
-  let dump = likely && startDump(deps, clusterId, likely.nodeId, options.signal);
+  let dump = likely && startDump(deps, clusterId, likely.nodeId, login, options.signal);
   try {
     const probe = options.probe ?? probeNode(deps.runtime);
     const choice = await chooseDumpNode(clusterId, cluster, plan.backups.onFollower, probe);
@@ -66,7 +81,7 @@ export async function runDump(
     const { node, onLeaderReason } = choice;
     if (dump?.nodeId !== node.nodeId) {
       dump?.kill();
-      dump = startDump(deps, clusterId, node.nodeId, options.signal);
+      dump = startDump(deps, clusterId, node.nodeId, login, options.signal);
     }
 
     const started = await recordOutcome(deps.store, clusterId, {
@@ -112,11 +127,12 @@ interface Dump {
   kill(): void;
 }
 
-/** Start pg_dump on a node (run by the node's runtime); aborting `signal` kills it. */
-function startDump(deps: BackupDeps, clusterId: string, nodeId: string, signal?: AbortSignal): Dump {
+/** Start pg_dump on a node (run by the node's runtime) as the database's owner; aborting `signal` kills it. */
+function startDump(deps: BackupDeps, clusterId: string, nodeId: string, login: ToolLogin, signal?: AbortSignal): Dump {
   const startedAt = Date.now();
   const runtimeId = runtimeNodeId(clusterId, nodeId);
-  const tool = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], { database: APP_DATABASE });
+  const options = { database: APP_DATABASE, login };
+  const tool = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], options);
   // The exit is awaited after the stream; until then its failure must not be an unhandled rejection.
   const exited = tool.done.then(
     () => undefined,

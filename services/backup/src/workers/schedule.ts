@@ -94,6 +94,12 @@ export class DailyScheduler {
     this.tasks.set(clusterId, { task, pattern, tz: schedule.tz });
   }
 
+  /** Disarm the cluster's cron task (its cluster was deleted). */
+  async unwatch(clusterId: string): Promise<void> {
+    await this.tasks.get(clusterId)?.task.destroy();
+    this.tasks.delete(clusterId);
+  }
+
   /** When the cluster's cron task fires next (undefined without a schedule). */
   nextRun(clusterId: string): Date | undefined {
     return this.tasks.get(clusterId)?.task.getNextRun() ?? undefined;

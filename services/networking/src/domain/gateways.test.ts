@@ -59,7 +59,20 @@ describe('gateways, given/when/then', () => {
         { nodeId: 'node1', port: 5001 },
         { nodeId: 'node2', port: 5002 },
       ],
+      surplus: [],
     });
+  });
+
+  it('a plan with fewer gateways now (Business -> Starter): the gateways beyond it are surplus', () => {
+    const cluster = foldClusterView([requested, provisioned('node1', 5001), ready]);
+    const started = (gatewayId: string): GatewayEvent => ({
+      type: 'GatewayStarted',
+      data: { gatewayId, host: '127.0.0.1', port: 6000 },
+    });
+    const state = foldGateways([started('gw1'), started('gw2')]);
+    expect(decideGateways(cluster, 1, state)).toMatchObject({ kind: 'ensure', gatewayIds: ['gw1'], surplus: ['gw2'] });
+    const removed = gatewaysDecider.decide({ type: 'RemoveGateway', gatewayId: 'gw2' }, state);
+    expect(removed).toEqual({ ok: true, events: [{ type: 'GatewayRemoved', data: { gatewayId: 'gw2' } }] });
   });
 
   it('LeaderChanged: the gateways follow the new leader', () => {

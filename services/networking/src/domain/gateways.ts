@@ -34,6 +34,8 @@ export type GatewayAction =
       /** Out of every endpoint, their sessions cut, until they rejoined (NodeRejoined). */
       fenced: FencedNode[];
       nodes: { nodeId: string; port: number }[];
+      /** Gateways recorded beyond the plan's (it has fewer now): stopped and removed. */
+      surplus: string[];
     }
   | { kind: 'remove'; gatewayIds: string[] }
   | { kind: 'none' };
@@ -61,9 +63,11 @@ export function decideGateways(
     .filter((n) => n.fenced)
     .map((n) => (last?.from === n.nodeId ? { nodeId: n.nodeId, term: last.term } : { nodeId: n.nodeId }));
   const isFenced = (nodeId: string) => fenced.some((f) => f.nodeId === nodeId);
+  const wanted = gatewayIds(gatewayCount);
   return {
     kind: 'ensure',
-    gatewayIds: gatewayIds(gatewayCount),
+    gatewayIds: wanted,
+    surplus: state.gateways.map((g) => g.gatewayId).filter((id) => !wanted.includes(id)),
     ...(isFenced(cluster.leader) ? {} : { leader: cluster.leader }),
     readOnly: nodes.filter((n) => n.nodeId !== cluster.leader && !isFenced(n.nodeId)).map((n) => n.nodeId),
     fenced,
@@ -91,6 +95,8 @@ export type GatewaysCommand =
   | { type: 'UnfenceNode'; nodeId: string; gatewayIds: string[] }
   /** The cluster is deleted and its gateways are gone. */
   | { type: 'RemoveGateways'; gatewayIds: string[] }
+  /** The plan has fewer gateways now: this one is stopped and gone. */
+  | { type: 'RemoveGateway'; gatewayId: string }
   /** These nodes were reconfigured to accept TLS only. */
   | { type: 'ForceTls'; nodes: string[] }
   /** These nodes were given new certificates, valid until `notAfter`. */
@@ -191,6 +197,9 @@ export function decideGatewaysCommand(cmd: GatewaysCommand, state: GatewaysState
     case 'RemoveGateways':
       if (state.removed) return accept();
       return accept({ type: 'GatewaysRemoved', data: { gatewayIds: cmd.gatewayIds } });
+    case 'RemoveGateway':
+      if (!state.gateways.some((g) => g.gatewayId === cmd.gatewayId)) return accept();
+      return accept({ type: 'GatewayRemoved', data: { gatewayId: cmd.gatewayId } });
     case 'ForceTls':
       if (state.tlsForced) return accept();
       if (state.removed) return removedAlready();

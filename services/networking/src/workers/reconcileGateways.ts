@@ -1,6 +1,12 @@
 import { findPlan, foldClusterView, streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import type { GatewayAgent, GatewayBind, GatewayRoutes, HaproxyGateways } from '@pgfleet/gateway';
+import {
+  GatewayError,
+  type GatewayAgent,
+  type GatewayBind,
+  type GatewayRoutes,
+  type HaproxyGateways,
+} from '@pgfleet/gateway';
 import type { CommandContext, Logger } from '@pgfleet/kit';
 import { freePort } from '@pgfleet/postgres';
 import {
@@ -117,7 +123,7 @@ async function ensureGateways(
 
   for (const gatewayId of gatewayIds) {
     if ((await deps.gateways.status(clusterId, gatewayId)).state === 'running') {
-      await deps.gateways.runtimeApi(clusterId, gatewayId).route(routes);
+      await routeKnown(deps.gateways.runtimeApi(clusterId, gatewayId), routes);
     }
     if (newlyFenced.length > 0) await deps.gateways.stopDraining(clusterId, gatewayId);
   }
@@ -154,6 +160,13 @@ async function ensureGateways(
     if (!(await record({ type: 'StartGateway', gatewayId, ...address, readOnlyPort }))) return false;
   }
 
+  // A plan with fewer gateways now (Business -> Starter): the ones beyond it go, once the others serve.
+  for (const gatewayId of action.surplus) {
+    await deps.gateways.remove(clusterId, gatewayId);
+    if (!(await record({ type: 'RemoveGateway', gatewayId }))) return false;
+    deps.log.info({ clusterId, gatewayId }, 'gateway removed: the plan has fewer gateways');
+  }
+
   if (!(await recordFences())) return false;
   for (const nodeId of state.fenced.filter((n) => !action.fenced.some((f) => f.nodeId === n))) {
     if (!(await record({ type: 'UnfenceNode', nodeId, gatewayIds }))) return false;
@@ -163,6 +176,27 @@ async function ensureGateways(
   if (!(await record({ type: 'SetGatewayLeader', leader, gatewayIds }))) return false;
   if (state.leader !== leader) deps.log.info({ clusterId, leader }, 'gateways forward to the leader');
   return true;
+}
+
+/**
+ * Route a running gateway before its reload: nodes its config does not have yet (followers a plan
+ * change adds) are left to the reload, which brings them in; a leader it does not have, likewise.
+ */
+async function routeKnown(api: ReturnType<HaproxyGateways['runtimeApi']>, routes: GatewayRoutes): Promise<void> {
+  let readOnly = routes.readOnly;
+  for (;;) {
+    try {
+      await api.route({ ...routes, readOnly });
+      return;
+    } catch (error) {
+      const unknown = error instanceof GatewayError && error.code === 'UNKNOWN_SERVER' ? error.details.name : undefined;
+      if (typeof unknown !== 'string' || unknown === routes.leader || !readOnly.includes(unknown)) {
+        if (unknown !== undefined) return;
+        throw error;
+      }
+      readOnly = readOnly.filter((n) => n !== unknown);
+    }
+  }
 }
 
 /** A free port other than `taken` (both are chosen before HAProxy binds either). */

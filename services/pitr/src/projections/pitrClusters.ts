@@ -9,7 +9,13 @@ interface Known {
   removed: boolean;
 }
 
-const TYPES = ['ClusterRequested', 'ClusterDeleted', 'ContinuousBackupEnabled', 'PitrArchiveRemoved'] as const;
+const TYPES = [
+  'ClusterRequested',
+  'ClusterPlanChanged',
+  'ClusterDeleted',
+  'ContinuousBackupEnabled',
+  'PitrArchiveRemoved',
+] as const;
 
 /**
  * Which clusters the pitr service looks after: those of plans with PITR, whether their WAL is
@@ -25,6 +31,9 @@ export class PitrClusters {
     if (event.type === 'ClusterRequested') {
       const pitr = (findPlan(event.data.plan)?.pitrDays ?? 0) > 0;
       this.clusters.set(id, { pitr, deleted: false, enabled: false, removed: false });
+    } else if (known && event.type === 'ClusterPlanChanged') {
+      // Sandbox -> Starter: archiving is enabled at the next run; a plan without PITR keeps its archive's window.
+      this.clusters.set(id, { ...known, pitr: known.pitr || (findPlan(event.data.to)?.pitrDays ?? 0) > 0 });
     } else if (known && event.type === 'ClusterDeleted') {
       this.clusters.set(id, { ...known, deleted: true });
     } else if (known && event.type === 'ContinuousBackupEnabled') {

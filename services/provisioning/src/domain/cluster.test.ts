@@ -330,6 +330,17 @@ describe('cluster aggregate: worker outcomes', () => {
     spec.given(readyBusiness()).when(stop).thenRejects('NOT_DELETING');
   });
 
+  it('ClusterSecretsRemoved records, once, that a deleting cluster lost its passwords and private keys', () => {
+    const removed = { type: 'RecordSecretsRemoved', secretRefs: ['cluster/c/app'], privateKeys: true } as const;
+    const event = {
+      type: 'ClusterSecretsRemoved',
+      data: { secretRefs: ['cluster/c/app'], privateKeys: true },
+    } as const;
+    spec.given([requested(), deletion]).when(removed).then([event]);
+    spec.given([requested(), deletion, event]).when(removed).then([]);
+    spec.given(readyBusiness()).when(removed).thenRejects('NOT_DELETING');
+  });
+
   it('ClusterDeleted ends a deletion, once; never a cluster nobody asked to delete', () => {
     const done = { type: 'RecordClusterDeleted' } as const;
     spec.given([requested(), deletion]).when(done).then([deleted]);

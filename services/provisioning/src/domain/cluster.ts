@@ -13,6 +13,7 @@ import {
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { endOperation, startOperation } from './operations.js';
+import { decideChangePlan, type ChangePlanCommand } from './planChange.js';
 import { decideSwitchover, type SwitchoverClusterCommand } from './switchover.js';
 
 /**
@@ -65,13 +66,20 @@ export type RecordCommand =
   | { type: 'RecordClusterReady'; host: string; port: number; database: string; user: string }
   | { type: 'RecordProvisioningFailed'; reason: string }
   | { type: 'RecordClusterDeleted' }
-  | { type: 'RecordLeaderChanged'; from: string; to: string; timeline: number };
+  /** Teardown removed the cluster's passwords (`secretRefs`) and, with `privateKeys`, its CA and node keys. */
+  | { type: 'RecordSecretsRemoved'; secretRefs: string[]; privateKeys: boolean }
+  | { type: 'RecordLeaderChanged'; from: string; to: string; timeline: number }
+  /** A plan change removed this follower (stopped, data and slot gone). */
+  | { type: 'RecordNodeRemoved'; nodeId: string }
+  /** A plan change migrated the cluster: it runs on plan `to` from now. */
+  | { type: 'RecordPlanChanged'; to: string };
 
 export type ClusterCommand =
   | CreateClusterCommand
   | DeleteClusterCommand
   | RetryClusterCommand
   | SwitchoverClusterCommand
+  | ChangePlanCommand
   | RecordCommand;
 
 type ClusterDecision = Decision<ClusterEvent>;
@@ -149,6 +157,44 @@ function whileProvisioning(state: ClusterView, decision: () => ClusterDecision):
   return decision();
 }
 
+const changingPlan = (state: ClusterView) =>
+  state.status === 'ready' && runningOperation(state.ops)?.kind === 'plan-change';
+
+/** Nodes are made while the cluster is provisioned, and while a plan change adds followers to a ready one. */
+function whileMakingNodes(state: ClusterView, decision: () => ClusterDecision): ClusterDecision {
+  return changingPlan(state) ? decision() : whileProvisioning(state, decision);
+}
+
+/** Outcomes of a plan change count only while one runs. */
+function whileChangingPlan(state: ClusterView, decision: () => ClusterDecision): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (!changingPlan(state)) {
+    return reject('NO_PLAN_CHANGE', `cluster ${state.name} has no plan change in progress`, { status: state.status });
+  }
+  return decision();
+}
+
+function decideNodeRemoved(cmd: Outcome<'RecordNodeRemoved'>, state: ClusterView): ClusterDecision {
+  return whileChangingPlan(state, () => {
+    if (!state.nodes.some((n) => n.nodeId === cmd.nodeId)) return accept();
+    if (state.leader === cmd.nodeId) {
+      return reject('NODE_IS_LEADER', `${cmd.nodeId} leads cluster ${state.name}: it cannot be removed`);
+    }
+    return accept({ type: 'NodeRemoved', data: { nodeId: cmd.nodeId } });
+  });
+}
+
+function decidePlanChanged(cmd: Outcome<'RecordPlanChanged'>, state: ClusterView): ClusterDecision {
+  if (state.plan === cmd.to) return accept();
+  return whileChangingPlan(state, () => {
+    const wanted = runningOperation(state.ops)?.params.to;
+    if (wanted !== cmd.to || state.plan === undefined) {
+      return reject('CONFLICT', `the plan change in progress on ${state.name} is not to ${cmd.to}`);
+    }
+    return accept({ type: 'ClusterPlanChanged', data: { from: state.plan, to: cmd.to } });
+  });
+}
+
 function withNode(
   state: ClusterView,
   nodeId: string,
@@ -160,7 +206,7 @@ function withNode(
 }
 
 function decideProvisioned(cmd: Outcome<'RecordNodeProvisioned'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () =>
+  return whileMakingNodes(state, () =>
     withNode(state, cmd.nodeId, (node) => {
       if (node.provisioned && node.port === cmd.port) return accept();
       if (node.provisioned) {
@@ -173,7 +219,7 @@ function decideProvisioned(cmd: Outcome<'RecordNodeProvisioned'>, state: Cluster
 }
 
 function decideStarted(cmd: Outcome<'RecordNodeStarted'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () =>
+  return whileMakingNodes(state, () =>
     withNode(state, cmd.nodeId, (node) => {
       if (!node.provisioned) {
         const message = `${node.nodeId} of cluster ${state.name} is not provisioned yet`;
@@ -207,7 +253,7 @@ function decideNodeFailed(cmd: Outcome<'RecordNodeFailed'>, state: ClusterView):
 }
 
 function decideReplication(cmd: Outcome<'RecordReplicationEstablished'>, state: ClusterView): ClusterDecision {
-  return whileProvisioning(state, () => {
+  return whileMakingNodes(state, () => {
     if (state.replicationEstablished) return accept();
     const followers = followersOf(state).map((n) => n.nodeId);
     if (!state.leader || followers.length === 0) {
@@ -246,6 +292,14 @@ function decideDeleted(state: ClusterView): ClusterDecision {
   return accept<ClusterEvent>({ type: 'ClusterDeleted', data: {} }, ...endOperation(state, 'delete', { ok: true }));
 }
 
+function decideSecretsRemoved(cmd: Outcome<'RecordSecretsRemoved'>, state: ClusterView): ClusterDecision {
+  if (state.status === 'none') return notFound();
+  if (state.status !== 'deleting') return notIn(state, 'deleting');
+  if (state.secretsRemoved) return accept();
+  const { secretRefs, privateKeys } = cmd;
+  return accept({ type: 'ClusterSecretsRemoved', data: { secretRefs, privateKeys } });
+}
+
 function decideLeaderChanged(cmd: Outcome<'RecordLeaderChanged'>, state: ClusterView): ClusterDecision {
   if (state.status === 'none') return notFound();
   if (state.status === 'ready' && state.leader === cmd.to) return accept();
@@ -271,6 +325,8 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
       return decideRetry(command, state);
     case 'SwitchoverCluster':
       return decideSwitchover(command, state);
+    case 'ChangePlan':
+      return decideChangePlan(command, state);
     case 'RecordNodeProvisioned':
       return decideProvisioned(command, state);
     case 'RecordNodeStarted':
@@ -294,8 +350,14 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
     }
     case 'RecordClusterDeleted':
       return decideDeleted(state);
+    case 'RecordSecretsRemoved':
+      return decideSecretsRemoved(command, state);
     case 'RecordLeaderChanged':
       return decideLeaderChanged(command, state);
+    case 'RecordNodeRemoved':
+      return decideNodeRemoved(command, state);
+    case 'RecordPlanChanged':
+      return decidePlanChanged(command, state);
     default: {
       const never: never = command;
       return never;

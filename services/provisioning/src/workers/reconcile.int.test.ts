@@ -158,8 +158,8 @@ describe('provisioning worker with real PostgreSQL servers', () => {
       expect(during).toEqual(['ClusterRequested', 'NodeProvisioned']);
       await reconcileCluster({ store: flaky, runtime, secrets, log }, clusterId);
       const after = foldClusterView((await store.readStream(streamIds.cluster(clusterId))).events);
-      expect(after.status).toBe('ready');
       expect(after.failureReason).toBeUndefined();
+      expect(after.status).toBe('ready');
       await deleteCluster({ store, secrets }, { clusterId }, {});
       await reconcileCluster({ store, runtime, secrets, log }, clusterId);
     },

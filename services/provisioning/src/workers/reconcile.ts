@@ -15,6 +15,7 @@ import {
   createAppRoleAndDb,
   createReplicationRole,
   ensureClusterTls,
+  ensureReplicationSlots,
   freePort,
   nodeStatus,
   removeClusterTls,
@@ -23,7 +24,7 @@ import {
   type Queryable,
   type SecretStore,
 } from '@pgfleet/postgres';
-import { nodeSetupOf, type NodeRuntime, type NodeSetup } from '@pgfleet/runtime';
+import { nodeSetupOf, type NodeRuntime, type NodeSetup, type UpstreamLeader } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
 import { ClusterProgress, fromStore, PROVISIONING_ACTOR, StaleOutcome, StoreUnavailable } from './record.js';
 
@@ -97,54 +98,88 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const tlsReady = home ? ensureClusterTls(home, clusterId, nodeIds, certs) : Promise.resolve();
   tlsReady.catch(() => undefined); // awaited below; a failure is reported there
 
+  const followers = followersOf(cluster.view);
+  const upstream = async (): Promise<UpstreamLeader> => ({
+    ...(await deps.runtime.peerAddress(rid(leader))),
+    user: REPLICATION_USER,
+    password: replicationPassword,
+    // Replication verifies the leader's certificate against the cluster CA (verify-full).
+    ...(home ? { sslmode: 'verify-full' } : {}),
+  });
+  // A new cluster's followers are copies of its leader's data made before that leader first starts:
+  // no checkpoint and base backup of a running server. Otherwise (a restored leader, or a leader
+  // made before a crash) they are cloned from the running leader with pg_basebackup.
+  const coldCopy =
+    !s.restoreFrom && !leader.provisioned && followers.length > 0 && followers.every((f) => !f.provisioned);
+  let copies: ClusterNode[] = [];
+
   // 1. the leader: initdb (or a restore from an archive), start (with its TLS material), roles
   //    (made while the start is recorded; on restored data they take this cluster's passwords).
   const from = s.restoreFrom;
   const makeLeader = from
     ? () => restoreLeader(deps, rid(leader), from, setupOf(leader), tlsReady)
-    : () => deps.runtime.initialize(rid(leader), setupOf(leader));
+    : async () => {
+        await deps.runtime.initialize(rid(leader), setupOf(leader));
+        if (coldCopy)
+          copies = await copyLeader(deps, cluster, followers, rid(leader), major, setupOf, await upstream());
+      };
+  // The stanza the nodes archive into exists before the cluster is ready (idempotent; the pitr
+  // service owns its backups): an archive_command failing for a missing stanza would hold every
+  // shutdown. Made while the followers start, awaited before step 3.
+  let stanzaMade: Promise<void> = Promise.resolve();
   try {
     await ensureRunning(deps, cluster, leader, major, makeLeader, {
       ready: tlsReady,
       running: async () => {
         const target = await deps.runtime.endpoint(rid(leader));
-        // The stanza the nodes archive into exists from the start (idempotent; the pitr service owns
-        // its backups): an archive_command failing for a missing stanza would hold every shutdown.
         const stanza = archiveStanzaOf(s);
+        if (stanza !== undefined) {
+          stanzaMade = deps.runtime.archive.createStanza(stanza, rid(leader));
+          stanzaMade.catch(() => undefined); // awaited below; a failure is reported there
+        }
         await Promise.all([
           createAppRoleAndDb(target, { role: APP_USER, database: APP_DATABASE, password: appPassword }),
           createReplicationRole(target, { role: REPLICATION_USER, password: replicationPassword }),
-          stanza === undefined ? undefined : deps.runtime.archive.createStanza(stanza, rid(leader)),
+          // The copied followers' slots, before they start (a clone's pg_basebackup makes its own).
+          ensureReplicationSlots(
+            target,
+            copies.map((f) => slotName(f.nodeId)),
+          ),
         ]);
       },
     });
   } catch (error) {
+    await stanzaMade.catch(() => undefined); // never left running for the next attempt to meet
     await fail(leader, error);
     return;
   }
 
-  // 2. followers: cloned from the leader with pg_basebackup and a replication slot each, in parallel.
-  const followers = followersOf(cluster.view);
+  // 2. followers, in parallel: the copies recorded and started; the others cloned from the leader
+  //    with pg_basebackup and a replication slot each.
   const results = await Promise.allSettled(
-    followers.map((f) =>
-      ensureRunning(deps, cluster, f, major, async () => {
-        // Replication verifies the leader's certificate against the cluster CA (verify-full).
-        const upstream = {
-          ...(await deps.runtime.peerAddress(rid(leader))),
-          user: REPLICATION_USER,
-          password: replicationPassword,
-          ...(home ? { sslmode: 'verify-full' } : {}),
-        };
-        await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: upstream, slotName: slotName(f.nodeId) });
-      }),
-    ),
+    followers.map(async (f) => {
+      const copy = copies.find((c) => c.nodeId === f.nodeId);
+      if (copy?.port !== undefined) {
+        await cluster.record({ type: 'RecordNodeProvisioned', nodeId: f.nodeId, port: copy.port });
+        return ensureRunning(deps, cluster, copy, major, async () => undefined);
+      }
+      return ensureRunning(deps, cluster, f, major, async () => {
+        await deps.runtime.cloneFrom(rid(f), { ...setupOf(f), leader: await upstream(), slotName: slotName(f.nodeId) });
+      });
+    }),
   );
+  const stanza = await Promise.allSettled([stanzaMade]);
   const lost = results.find((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailable);
   if (lost?.status === 'rejected') throw lost.reason;
   const failed = results.findIndex((r) => r.status === 'rejected');
   const failure = results[failed];
   if (failure?.status === 'rejected') {
     await fail(followers[failed]!, failure.reason);
+    return;
+  }
+
+  if (stanza[0]?.status === 'rejected') {
+    await fail(leader, stanza[0].reason);
     return;
   }
 
@@ -162,6 +197,41 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
     user: APP_USER,
   });
   deps.log.info({ clusterId }, 'cluster ready');
+}
+
+/**
+ * The followers of a new cluster made as copies of its leader's data directory, between the
+ * leader's initdb and its first start. Returns them with their ports, provisioned (their
+ * NodeProvisioned is recorded after the leader's: a crash before leaves them to be cloned instead).
+ */
+async function copyLeader(
+  deps: ReconcileDeps,
+  cluster: ClusterProgress,
+  followers: readonly ClusterNode[],
+  leaderRid: string,
+  major: number,
+  setupOf: (node: ClusterNode) => NodeSetup,
+  leader: UpstreamLeader,
+): Promise<ClusterNode[]> {
+  const made = await Promise.allSettled(
+    followers.map(async (f) => {
+      const rid = runtimeNodeId(cluster.clusterId, f.nodeId);
+      await deps.runtime.remove(rid).catch(() => undefined);
+      const port = await freePort();
+      await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port });
+      const slot = slotName(f.nodeId);
+      await deps.runtime.copyStopped(rid, { ...setupOf(f), sourceNodeId: leaderRid, leader, slotName: slot });
+      return { ...f, port, provisioned: true };
+    }),
+  );
+  const failure = made.find((r) => r.status === 'rejected');
+  if (failure === undefined) return made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  // Not a failure of the cluster: the followers are cloned from the running leader instead.
+  const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
+  deps.log.warn({ clusterId: cluster.clusterId, reason }, 'copying the new leader failed; cloning its followers');
+  for (const f of followers)
+    await deps.runtime.remove(runtimeNodeId(cluster.clusterId, f.nodeId)).catch(() => undefined);
+  return [];
 }
 
 /**
@@ -213,7 +283,7 @@ interface RunningSteps {
  * step already runs: the server starts while NodeProvisioned is recorded, `running` runs while
  * NodeStarted is recorded. An outcome the history refused wins over a failure of the step beside it.
  */
-async function ensureRunning(
+export async function ensureRunning(
   deps: ReconcileDeps,
   cluster: ClusterProgress,
   node: ClusterNode,
@@ -296,10 +366,12 @@ async function teardown(deps: ReconcileDeps, cluster: ClusterProgress): Promise<
     await deps.runtime.remove(runtimeNodeId(clusterId, node.nodeId));
     await cluster.record({ type: 'RecordNodeStopped', nodeId: node.nodeId });
   }
-  await deps.secrets.delete(appSecretRef(clusterId));
-  await deps.secrets.delete(replicationSecretRef(clusterId));
-  // The cluster's CA and node keys leave with it (node certificates may live in the data root).
+  // Its passwords, CA and node keys leave with it at once (node certificates may live in the data root);
+  // its backups and PITR archive are kept for the plan's retention by the backup and pitr services.
+  const secretRefs = [appSecretRef(clusterId), replicationSecretRef(clusterId)];
+  for (const ref of secretRefs) await deps.secrets.delete(ref);
   if (deps.home) removeClusterTls(deps.home, clusterId);
+  await cluster.record({ type: 'RecordSecretsRemoved', secretRefs, privateKeys: deps.home !== undefined });
   await cluster.record({ type: 'RecordClusterDeleted' });
   const { accountId, name } = cluster.view;
   if (accountId && name) {

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { apiClient } from './client.js';
+import { finalReply, NO_WAIT_HELP, runLongAction, startedLine } from './operationWait.js';
+
+type Out = (human: string, json: unknown) => void;
+
+/**
+ * `pgfleet cluster plan NAME --plan PLAN`: change the plan online, as an operation whose steps are
+ * printed as they complete (stderr), unless `--no-wait`.
+ */
+export function registerPlanCommand(program: Command, out: (opts: { json?: boolean }) => Out): void {
+  const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster');
+  cluster
+    .command('plan <name>')
+    .description('change the plan online: Starter <-> Business migrates the topology, a resize restarts node by node')
+    .requiredOption('--plan <plan>', 'the new plan, e.g. business-1024')
+    .option('--no-wait', NO_WAIT_HELP)
+    .option('--json')
+    .action(async (name: string, o: { plan: string; wait: boolean; json?: boolean }) => {
+      const path = `/v1/clusters/${name}/plan`;
+      const action = { method: 'POST', path, body: { plan: o.plan }, name, wait: o.wait, json: Boolean(o.json) };
+      const { accepted, end } = await runLongAction(apiClient(), action);
+      if (accepted.operationId && !end) {
+        out(o)(startedLine(accepted, name), accepted);
+        return;
+      }
+      const r = finalReply(accepted, end);
+      const result = r.result as { from?: string; to?: string; nodes?: string[] } | undefined;
+      const nodes = result?.nodes ? ` (${result.nodes.length} data node${result.nodes.length === 1 ? '' : 's'})` : '';
+      out(o)(`cluster ${name} is on plan ${result?.to ?? o.plan}, was ${result?.from ?? 'unknown'}${nodes}`, r);
+    });
+}
