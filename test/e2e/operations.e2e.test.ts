@@ -196,9 +196,11 @@ describe('operations: long actions answer 202 with an operation the CLI follows 
       const after = new Date().toISOString();
       const history = await json<{ streamId: string; type: string; globalPosition: string }[]>('audit', 'ops');
       const streams = new Set(history.map((e) => e.streamId.slice(0, e.streamId.indexOf('-'))));
-      // The pitr stream joins once archiving is enabled (its first full backup may still be running).
+      // The pitr stream joins once archiving is enabled (its first full backup may still be running), the
+      // disk stream once the ha service measured the data.
       expect([...streams].sort()).toEqual(expect.arrayContaining(['backups', 'cluster', 'gateway']));
-      expect([...streams].every((s) => ['backups', 'cluster', 'gateway', 'pitr'].includes(s))).toBe(true);
+      const known = ['backups', 'cluster', 'gateway', 'pitr', 'disk'];
+      expect([...streams].every((s) => known.includes(s))).toBe(true);
       const positions = history.map((e) => BigInt(e.globalPosition));
       expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
       const types = await json<{ type: string }[]>('audit', 'ops', '--type', 'TlsForced,BackupCompleted');
