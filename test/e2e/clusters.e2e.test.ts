@@ -132,14 +132,22 @@ describe('clusters, end to end through the pgfleet CLI', () => {
         const pid = t.platform.services().find((s) => s.name === 'provisioning')?.pid;
         return pid && pid !== before ? pid : undefined;
       });
+      let last: Shown | undefined;
       const shown = await waitFor(
         'the cluster to be ready',
         async () => {
-          const s = await json<Shown>('cluster', 'show', 'chaos');
-          return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
+          last = await json<Shown>('cluster', 'show', 'chaos');
+          return last.status === 'ready' && last.nodes.every((n) => n.state === 'running') ? last : undefined;
         },
         180_000,
-      );
+      ).catch(async (error: Error) => {
+        // Say where it stopped: the cluster as shown, its history, and what the services logged of it.
+        const history = (await t.cli('audit', 'chaos')).stdout;
+        const logged = t.logs.filter((l) => l.includes(clusterId) || l.startsWith('[provisioning]')).slice(-80);
+        throw new Error(
+          `${error.message}\nshown: ${JSON.stringify(last)}\nevents:\n${history}\nlogs:\n${logged.join('\n')}`,
+        );
+      });
       expect(shown.nodes).toHaveLength(3);
       expect(postmastersUnder(`${t.home}/clusters/${clusterId}`)).toHaveLength(3);
       expect(nodeDataDirs(t.home, clusterId)).toHaveLength(3);

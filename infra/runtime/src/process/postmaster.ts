@@ -80,3 +80,31 @@ export async function waitForNoProcesses(dataDir: string, graceMs = 10000): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * SIGKILL every process other than postgres itself (initdb, cp, pg_basebackup, pg_ctl, pgbackrest)
+ * still working on `dir`: named in its arguments or running in it. Those a killed control-plane
+ * service left behind would otherwise write into a node made anew at the same place.
+ */
+export function killToolsOn(dir: string): number[] {
+  const root = real(dir);
+  const names = (arg: string) => [root, dir].some((d) => arg.endsWith(d) || arg.includes(`${d}/`));
+  const killed: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (comm === 'postgres' || comm === 'postmaster') continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (!args.some(names) && cwd !== root && !cwd.startsWith(`${root}/`)) continue;
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* ended meanwhile, or not ours to read */
+    }
+  }
+  return killed;
+}

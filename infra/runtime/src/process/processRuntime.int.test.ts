@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -314,7 +315,13 @@ describe('process runtime with real PostgreSQL 15', () => {
     }
   });
 
-  it('removes nodes: no data directory and no postgres process remain', async () => {
+  it('removes nodes: no data directory, no postgres process and no tool a killed service left on it remain', async () => {
+    // As an initdb or a cp of a service killed with SIGKILL would: still writing into the node's directory.
+    const leftover = spawn('sh', ['-c', `while :; do touch ${join(leader.dataDir, 'leftover')}; sleep 0.05; done`], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    const ended = new Promise((r) => leftover.once('exit', r));
     for (const n of [follower, leader]) {
       await runtime.remove(n.nodeId);
       expect(existsSync(n.dataDir)).toBe(false);
@@ -324,6 +331,8 @@ describe('process runtime with real PostgreSQL 15', () => {
     }
     expect(await runtime.list(clusterId)).toEqual([]);
     expect(existsSync(join(home, 'clusters', clusterId))).toBe(false);
+    await ended;
+    expect(leftover.signalCode).toBe('SIGKILL');
     await runtime.remove(leader.nodeId);
   });
 });

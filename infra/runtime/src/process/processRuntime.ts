@@ -41,7 +41,7 @@ import { processArchive } from './archive.js';
 import { Layout } from './layout.js';
 import { configOf, endpointOf } from './nodeSetup.js';
 import { nodeStorage } from './nodeStorage.js';
-import { livePostmaster, waitForNoProcesses } from './postmaster.js';
+import { killToolsOn, livePostmaster, waitForNoProcesses } from './postmaster.js';
 import { CLIENT_TOOLS, failedTool, spawnTool } from './runTool.js';
 
 export interface ProcessRuntimeOptions {
@@ -267,12 +267,13 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     async remove(nodeId: string): Promise<void> {
       const info = layout.find(nodeId);
       if (!info) return;
+      const nodeDir = layout.nodeDir(info.clusterId, info.nodeId);
       await locked(info, async () => {
+        killToolsOn(nodeDir); // what a killed service left running there
         await stopUnlocked(info, 'immediate');
         await waitForNoProcesses(info.dataDir);
         rmSync(info.dataDir, { recursive: true, force: true });
       });
-      const nodeDir = layout.nodeDir(info.clusterId, info.nodeId);
       if (info.socketDir !== info.dataDir) rmSync(info.socketDir, { recursive: true, force: true });
       rmSync(nodeDir, { recursive: true, force: true });
       try {
