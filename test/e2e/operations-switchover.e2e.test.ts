@@ -242,9 +242,9 @@ describe('switchover as an operation: one at a time, never two primaries, resume
     'fence',
     'caught-up',
     'promote',
-    'old-leader-follows',
+    'record-leader',
     'repoint-followers',
-    'sync',
+    'old-leader-follows',
   ];
   it.each(AFTER)(
     'kill -9 of the provisioning service right after %s: after its restart the operation ends succeeded or failed, ' +

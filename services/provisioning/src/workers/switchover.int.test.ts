@@ -117,10 +117,10 @@ describe('the switchover operation against real servers', () => {
         'fence',
         'caught-up',
         'promote',
-        'old-leader-follows',
-        'repoint-followers',
-        'sync',
         'record-leader',
+        'repoint-followers',
+        'old-leader-follows',
+        'sync',
       ]);
       expect(op.result).toEqual({ from: 'node1', to, timeline: 2 });
       expect(op.steps[1]?.detail).toMatchObject({ checkpoint: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
@@ -141,10 +141,10 @@ describe('the switchover operation against real servers', () => {
     'fence',
     'caught-up',
     'promote',
-    'old-leader-follows',
-    'repoint-followers',
-    'sync',
     'record-leader',
+    'repoint-followers',
+    'old-leader-follows',
+    'sync',
   ])(
     'a run that dies once step %s is done but not yet recorded is resumed: the step is done again, the operation ' +
       'succeeds with exactly one primary',
@@ -267,9 +267,9 @@ describe('the switchover operation against real servers', () => {
           'fence',
           'caught-up',
           'promote',
+          'record-leader',
           'repoint-followers',
           'sync',
-          'record-leader',
         ]);
       } finally {
         faults = {};

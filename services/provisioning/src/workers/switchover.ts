@@ -1,6 +1,12 @@
 import { findPlan, Id, runtimeNodeId, slotName, type ClusterView } from '@pgfleet/contracts';
 import { OperationFailure, type OperationExecutor, type OperationRun } from '@pgfleet/kit';
-import { nodeStatus, quoteLiteral, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
+import {
+  ensureReplicationSlots,
+  nodeStatus,
+  quoteLiteral,
+  setSynchronousStandbys,
+  withClient,
+} from '@pgfleet/postgres';
 import { NodeRuntimeError, type UpstreamLeader } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { replicationSecretRef } from '../commands.js';
@@ -15,12 +21,15 @@ import { loadCluster, recordOutcome } from './record.js';
  * 2. `fence`: `from` stops cleanly (fast: a shutdown checkpoint, and its walsenders send all WAL
  *    first), so it accepts no write any more; its last checkpoint is the step's detail.
  * 3. `caught-up`: `to` has received everything `from` wrote.
- * 4. `promote`: `to` is promoted (a step resumed on a primary finds it done).
- * 5. `old-leader-follows`: slots on the new leader; `from` becomes its standby (the same history
- *    up to the shutdown checkpoint, so no rewind) and starts.
- * 6. `repoint-followers`: the other followers stream from the new leader.
- * 7. `sync`: every standby streams; synchronous replication on the new leader when the plan says so.
- * 8. `record-leader`: LeaderChanged through the cluster decider; the gateways follow it.
+ * 4. `promote`: `to` is promoted (a step resumed on a primary finds it done); then the slots of
+ *    its standbys are made on it and, when the plan says so, its commits wait for ANY 1 of them.
+ * 5. `record-leader`: LeaderChanged through the cluster decider; the gateways follow it at once,
+ *    so writes resume as soon as a standby streams from the new leader, not after all of them.
+ * 6. `repoint-followers`: the other followers (running) stream from the new leader.
+ * 7. `old-leader-follows`: `from` becomes its standby (the same history up to the shutdown
+ *    checkpoint, so no rewind) and starts.
+ * 8. `sync`: every standby streams; synchronous replication set again on the new leader (none
+ *    streaming: left asynchronous, or every commit would wait forever).
  *
  * Never two primaries: `to` is promoted only while `from` is stopped (each step before the
  * promotion stops it again, so a resumed run never trusts an old fence). A failure up to the
@@ -56,10 +65,10 @@ export function switchoverExecutor(deps: ReconcileDeps): OperationExecutor {
         failures.push(new OperationFailure(name, reason(error)));
       }
     };
-    await attempt('old-leader-follows', () => sw.oldLeaderFollows());
-    await attempt('repoint-followers', () => sw.repointFollowers());
-    await attempt('sync', () => sw.sync(failures.map((f) => f.step)));
     await sw.step('record-leader', () => sw.recordLeader(timeline));
+    await attempt('repoint-followers', () => sw.repointFollowers());
+    await attempt('old-leader-follows', () => sw.oldLeaderFollows());
+    await attempt('sync', () => sw.sync(failures.map((f) => f.step)));
     const failed = failures[0];
     if (failed) throw new OperationFailure(failed.step, `${failed.reason}; ${sw.to} is the leader`);
     return { from: sw.from, to: sw.to, timeline };
@@ -176,6 +185,8 @@ class Switchover {
   }
 
   async fence(): Promise<Detail> {
+    // A checkpoint while writes go on: the shutdown checkpoint that fences has little left to write.
+    await withClient(await this.endpoint(this.from), (q) => q.query('CHECKPOINT')).catch(() => undefined);
     return { checkpoint: await this.fenced() };
   }
 
@@ -213,7 +224,24 @@ class Switchover {
         }
       }
     }
+    await this.prepareNewLeader();
     return { timeline: (await nodeStatus(await this.endpoint(this.to))).timeline };
+  }
+
+  /**
+   * On the promoted node: a slot for every standby (slots are not replicated), and commits that wait
+   * for ANY 1 of them when the plan says so: writes arriving once the gateways follow the new leader
+   * wait for the first standby to stream rather than being acknowledged by one node. Idempotent.
+   */
+  private async prepareNewLeader(): Promise<void> {
+    const target = await this.endpoint(this.to);
+    await ensureReplicationSlots(target, this.standbys.map(slotName));
+    if (this.synchronous) await setSynchronousStandbys(target, this.standbys.map(slotName), 1);
+  }
+
+  private get synchronous(): boolean {
+    const plan = this.view.plan === undefined ? undefined : findPlan(this.view.plan);
+    return plan?.synchronousReplication === true && this.standbys.length > 0;
   }
 
   /** After a failure in the promote step: is the target a primary (by our promotion) all the same? */
@@ -266,16 +294,7 @@ class Switchover {
   }
 
   async oldLeaderFollows(): Promise<Detail> {
-    // Slots are not replicated: one on the new leader for every standby.
-    await withClient(await this.endpoint(this.to), async (q) => {
-      for (const s of this.standbys) {
-        await q.query(
-          `SELECT pg_create_physical_replication_slot($1)
-            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-          [slotName(s)],
-        );
-      }
-    });
+    await this.prepareNewLeader(); // a run of an older version recorded `promote` without it
     const rid = this.rid(this.from);
     // Started as a primary by someone else meanwhile: stopped before it is made a standby (never two primaries).
     if ((await this.roleOf(this.from)) === 'primary') await this.deps.runtime.stop(rid, 'fast');
@@ -285,6 +304,7 @@ class Switchover {
   }
 
   async repointFollowers(): Promise<Detail> {
+    await this.prepareNewLeader();
     const upstream = await this.upstream();
     for (const f of this.others) {
       await this.deps.runtime.repoint(this.rid(f), upstream, slotName(f));
@@ -301,18 +321,26 @@ class Switchover {
       ...(failed.includes('repoint-followers') ? [] : this.others),
     ];
     const wanted = expected.map(slotName);
-    await until(
-      'sync',
-      `every standby (${expected.join(', ')}) streaming from ${this.to}`,
-      async () => {
-        const streaming = (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming');
-        return wanted.every((w) => streaming.some((s) => s.applicationName === w)) ? true : undefined;
-      },
-      60_000,
-    );
-    const plan = this.view.plan === undefined ? undefined : findPlan(this.view.plan);
-    // With no standby streaming, synchronous commits would wait forever: left asynchronous (the operation fails).
-    if (!plan?.synchronousReplication || wanted.length === 0) return { streaming: expected };
+    const streamingNow = async () => (await nodeStatus(target)).standbys.filter((s) => s.state === 'streaming');
+    try {
+      await until(
+        'sync',
+        `every standby (${expected.join(', ')}) streaming from ${this.to}`,
+        async () => {
+          const streaming = await streamingNow();
+          return wanted.every((w) => streaming.some((s) => s.applicationName === w)) ? true : undefined;
+        },
+        60_000,
+      );
+    } catch (error) {
+      // With no standby streaming, synchronous commits would wait forever: left asynchronous (the operation fails).
+      if ((await streamingNow().catch(() => [])).length === 0) await setSynchronousStandbys(target, []);
+      throw error;
+    }
+    if (!this.synchronous || wanted.length === 0) {
+      await setSynchronousStandbys(target, []);
+      return { streaming: expected };
+    }
     const names = await setSynchronousStandbys(target, this.standbys.map(slotName), 1);
     return { streaming: expected, synchronousStandbyNames: names };
   }
