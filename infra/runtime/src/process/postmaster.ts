@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { nodeLogFile } from '@pgfleet/postgres';
 
 /** Lines of postmaster.pid: pid, data dir, start time, port, socket dir, listen addr, shmem key, status. */
 interface PostmasterPid {
@@ -107,4 +108,22 @@ export function killToolsOn(dir: string): number[] {
     }
   }
   return killed;
+}
+
+const tail = (file: string, lines: number): string => {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
+};
+
+/**
+ * Why a server did not start: errors before its logging collector starts land in pg_ctl's log,
+ * later ones in the server log; else what pg_ctl printed.
+ */
+export function whyNotStarted(pgCtlLog: string, dataDir: string, pgCtlOutput: string): string {
+  const early = tail(pgCtlLog, 3);
+  const late = early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(dataDir), 3);
+  return late || pgCtlOutput.trim();
 }

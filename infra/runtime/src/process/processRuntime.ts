@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   childEnv,
@@ -13,7 +13,6 @@ import {
   detachStandby,
   withClient,
   rewindNode,
-  nodeLogFile,
   pgBackRestPaths,
   promoteStandby,
   readControlData,
@@ -41,7 +40,7 @@ import { processArchive } from './archive.js';
 import { Layout } from './layout.js';
 import { configOf, endpointOf } from './nodeSetup.js';
 import { nodeStorage } from './nodeStorage.js';
-import { killToolsOn, livePostmaster, waitForNoProcesses } from './postmaster.js';
+import { killToolsOn, livePostmaster, waitForNoProcesses, whyNotStarted } from './postmaster.js';
 import { CLIENT_TOOLS, failedTool, spawnTool } from './runTool.js';
 
 export interface ProcessRuntimeOptions {
@@ -61,14 +60,6 @@ export interface ProcessRuntimeOptions {
   /** The pgBackRest repository of the clusters' archives; default PGFLEET_PITR_REPO, else `{data root}/pitr/repo`. */
   archiveRepo?: string;
 }
-
-const tail = (file: string, lines = 5): string => {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
-  } catch {
-    return '';
-  }
-};
 
 const sameSpec = (a: NodeInfo, b: NodeInfo) =>
   a.clusterId === b.clusterId && a.major === b.major && a.port === b.port && a.dataDir === b.dataDir;
@@ -163,11 +154,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     const running = livePostmaster(info.dataDir);
     if (running !== undefined) return { pid: running };
     if (!isNodeInitialized(info.dataDir)) {
-      throw new NodeRuntimeError(
-        'NOT_INITIALIZED',
-        `node ${nodeId} has no initialized data directory at ${info.dataDir}`,
-        { nodeId },
-      );
+      const message = `node ${nodeId} has no initialized data directory at ${info.dataDir}`;
+      throw new NodeRuntimeError('NOT_INITIALIZED', message, { nodeId });
     }
     // Under the node lock no other runtime starts this node, so postgres processes without a live
     // postmaster are backends orphaned by a killed one: they keep shared memory busy, let them go.
@@ -185,11 +173,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       rmSync(join(info.dataDir, CLONED_MARKER), { force: true });
       return { pid };
     }
-    // Errors before the logging collector starts land in pg_ctl's log; later ones in the server log.
-    const early = tail(log, 3);
-    const reason =
-      (early && !early.includes('redirecting log output') ? early : tail(nodeLogFile(info.dataDir), 3)) ||
-      (r.stderr || r.stdout).trim();
+    const reason = whyNotStarted(log, info.dataDir, r.stderr || r.stdout);
     throw new NodeRuntimeError('START_FAILED', `node ${nodeId} failed to start: ${reason}`, {
       nodeId,
       port: info.port,
