@@ -42,15 +42,21 @@ export async function createReplicationRole(
 
 /**
  * A physical replication slot per name on the server (slots are not replicated: each leader needs
- * its own), reserving WAL from now on so a follower that connects later finds it. Idempotent.
+ * its own). Idempotent. By default it reserves WAL from now on, so a follower that connects later
+ * finds it; `reserve: false` for a node that may never come back (a failed leader): its slot then
+ * holds no WAL until it connects.
  */
-export async function ensureReplicationSlots(target: SqlTarget, names: readonly string[]): Promise<void> {
+export async function ensureReplicationSlots(
+  target: SqlTarget,
+  names: readonly string[],
+  { reserve = true }: { reserve?: boolean } = {},
+): Promise<void> {
   await withClient(target, async (q) => {
     for (const name of names) {
       await q.query(
-        `SELECT pg_create_physical_replication_slot($1, true)
+        `SELECT pg_create_physical_replication_slot($1, $2)
           WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-        [name],
+        [name, reserve],
       );
     }
   });

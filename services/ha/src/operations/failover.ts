@@ -1,7 +1,7 @@
 import { findPlan, Id, runtimeNodeId, slotName, type ClusterView } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
 import { loadOperation, OperationFailure, type OperationExecutor, type OperationRun } from '@pgfleet/kit';
-import { nodeStatus, setSynchronousStandbys, withClient, type SecretStore } from '@pgfleet/postgres';
+import { ensureReplicationSlots, nodeStatus, setSynchronousStandbys, type SecretStore } from '@pgfleet/postgres';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { loadView, recordHa } from '../record.js';
@@ -192,15 +192,7 @@ class Failover {
     // Slots are not replicated: one on the new leader for every other node (the old leader's for its rejoin).
     const [upstream] = await Promise.all([
       upstreamOf(this.deps, this.run.clusterId, to),
-      withClient(endpoint, async (q) => {
-        for (const nodeId of others) {
-          await q.query(
-            `SELECT pg_create_physical_replication_slot($1)
-              WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-            [slotName(nodeId)],
-          );
-        }
-      }),
+      ensureReplicationSlots(endpoint, others.map(slotName), { reserve: false }),
     ]);
     const repointed: string[] = [];
     await Promise.all(

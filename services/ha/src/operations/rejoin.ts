@@ -1,6 +1,6 @@
 import { findPlan, Id, runtimeNodeId, slotName } from '@pgfleet/contracts';
 import { OperationFailure, type OperationExecutor } from '@pgfleet/kit';
-import { nodeStatus, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
+import { ensureReplicationSlots, nodeStatus, setSynchronousStandbys } from '@pgfleet/postgres';
 import { nodeSetupOf, recloneFollower } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { loadView, recordHa } from '../record.js';
@@ -57,13 +57,7 @@ export function rejoinExecutor(deps: HaDeps): OperationExecutor {
       }),
     );
     await run.step('follow', async () => {
-      await withClient(await deps.runtime.endpoint(leaderRid), (q) =>
-        q.query(
-          `SELECT pg_create_physical_replication_slot($1)
-            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-          [slotName(nodeId)],
-        ),
-      );
+      await ensureReplicationSlots(await deps.runtime.endpoint(leaderRid), [slotName(nodeId)]);
       await deps.runtime.follow(rid, await upstream(), slotName(nodeId));
       await deps.runtime.start(rid);
       return {};
