@@ -14,6 +14,7 @@ import { BackupWork } from './workers/backupWork.js';
 import type { BackupDeps } from './workers/deps.js';
 import { DumpProgress } from './workers/progress.js';
 import { retainBackups } from './workers/deletedCluster.js';
+import { applyPlanQuota } from './workers/planQuota.js';
 import { DailyScheduler } from './workers/schedule.js';
 
 /** `pgfleet.queries.backup.BackupProgress {backupId}`: bytes so far of a running dump, or null. */
@@ -82,6 +83,15 @@ await runService({
         const clusterId = clusterOf(event);
         await d.scheduler.unwatch(clusterId);
         await retainBackups(d, clusterId, event.occurredAt);
+      },
+    },
+    {
+      // A plan that keeps fewer manual backups than the cluster has: the oldest are evicted now.
+      durable: `${d.durable}-plan`,
+      filterSubjects: ['pgfleet.events.cluster.*.ClusterPlanChanged'],
+      handle: async (event) => {
+        const clusterId = clusterOf(event);
+        if ((await applyPlanQuota(d, clusterId, event)).length > 0) await d.work.request(clusterId);
       },
     },
   ],

@@ -11,6 +11,7 @@ import {
   type Plan,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
+import { decidePlanQuota, isBeingRestored, manualQuotaEvictions, type ApplyPlanQuotaCommand } from './manualQuota.js';
 import { retainedAfterDelete } from './retention.js';
 
 export { evolveBackups, findBackup, foldBackups, initialBackupsState, isBackupEvent, isKept };
@@ -79,6 +80,7 @@ export type RecordCommand =
   | BackupOutcomeCommand
   | RestoreCommand
   | DeletedClusterCommand
+  | ApplyPlanQuotaCommand
   | { type: 'ExpireBackups'; backupIds: string[] };
 
 export type BackupsCommand = RequestBackupCommand | SetBackupScheduleCommand | RecordCommand;
@@ -117,29 +119,16 @@ function decideRequest(cmd: RequestBackupCommand, state: BackupsState): Decision
       quotaRejected(cluster, `daily on-demand backup limit (${limit}) reached for cluster ${cluster.name}`),
     );
   }
-  const kept = manual.filter(isKept);
-  if (kept.length >= backups.manualTotal) {
-    const limit = backups.manualTotal;
-    const oldest = kept.find((b) => b.status === 'completed' && !isBeingRestored(state, b.backupId));
-    const exceeded: BackupEvent = {
-      type: 'QuotaExceeded',
-      data: { clusterId, quota: 'backups.manual.total', limit, used: kept.length },
-    };
-    if (!oldest) {
-      const reason =
-        `on-demand backup limit (${limit}) reached for cluster ${cluster.name}` +
-        ' and no completed backup can make room yet';
-      return accept<BackupEvent>(exceeded, quotaRejected(cluster, reason));
-    }
-    const evicted: BackupEvent = { type: 'BackupEvicted', data: { backupId: oldest.backupId, clusterId } };
-    return accept<BackupEvent>(exceeded, evicted, requested);
+  const quota = manualQuotaEvictions({ ...state, clusterId }, backups.manualTotal, 1);
+  if (!quota.exceeded) return accept(requested);
+  if (!quota.fits) {
+    const reason =
+      `on-demand backup limit (${backups.manualTotal}) reached for cluster ${cluster.name}` +
+      ' and no completed backup can make room yet';
+    return accept<BackupEvent>(quota.exceeded, quotaRejected(cluster, reason));
   }
-  return accept(requested);
+  return accept<BackupEvent>(quota.exceeded, ...quota.evicted, requested);
 }
-
-/** A backup a restore is reading right now: it is neither evicted nor expired until the restore ends. */
-const isBeingRestored = (state: BackupsState, backupId: string): boolean =>
-  state.restores.some((r) => r.backupId === backupId && r.status === 'running');
 
 function decideExpire(backupIds: readonly string[], state: BackupsState): Decision<BackupEvent> {
   const expired = backupIds.filter(
@@ -258,6 +247,8 @@ export function decideBackups(cmd: BackupsCommand, state: BackupsState): Decisio
     }
     case 'ExpireBackups':
       return decideExpire(cmd.backupIds, state);
+    case 'ApplyPlanQuota':
+      return accept(...decidePlanQuota(cmd, state));
     case 'RetainBackups':
     case 'ExpireRetainedBackups':
       return decideDeleted(cmd, state);

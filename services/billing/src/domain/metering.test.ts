@@ -18,13 +18,15 @@ describe('what billing reads of the history', () => {
   });
 
   it('bills a disk QuotaExceeded by the bytes over the limit, and ignores a backup QuotaExceeded', () => {
-    expect(of('QuotaExceeded', { kind: 'disk', used: 1500, limit: 1000 })).toMatchObject({
+    const disk = { kind: 'disk', clusterId: 'c1', used: 1500, limit: 1000 };
+    expect(of('QuotaExceeded', disk, 'disk-c1')).toMatchObject({
       kind: 'diskOverQuota',
+      clusterId: 'c1',
       overBytes: 500,
     });
     const backupQuota = { clusterId: 'c1', quota: 'backups.manual.total', limit: 10, used: 10 };
     expect(of('QuotaExceeded', backupQuota, 'backups-c1')).toBeUndefined();
-    expect(of('DiskUsageBackUnderQuota', {}, 'cluster-c2')).toEqual({
+    expect(of('DiskUsageBackUnderQuota', { clusterId: 'c2', used: 900, limit: 1000 }, 'disk-c2')).toEqual({
       kind: 'diskUnderQuota',
       clusterId: 'c2',
       at: second,

@@ -1,4 +1,4 @@
-import { AccountId, ClusterName, EVENTS, Id } from '@pgfleet/contracts';
+import { AccountId, ClusterName, DiskQuotaExceeded, EVENTS, Id } from '@pgfleet/contracts';
 import { z } from 'zod';
 import { toSeconds } from './months.js';
 
@@ -18,10 +18,7 @@ export type MeteredEvent =
   | { kind: 'diskOverQuota'; clusterId: string; overBytes: number; at: number }
   | { kind: 'diskUnderQuota'; clusterId: string; at: number };
 
-/**
- * An event as stored (an EventEnvelope fits). Its type is a plain string, so the types other
- * packages have not defined yet fit too.
- */
+/** An event as stored (an EventEnvelope fits); its type a plain string, so any type of the store fits. */
 export interface RecordedEvent {
   type: string;
   streamId: string;
@@ -30,9 +27,10 @@ export interface RecordedEvent {
 }
 
 /**
- * The event types billing reads. `ClusterPlanChanged`, the disk `QuotaExceeded` and
- * `DiskUsageBackUnderQuota` are read with the shapes below as soon as the plan-change operation and
- * the disk measurement record them (a backup `QuotaExceeded`, with `quota` and no `kind`, is not billed).
+ * The event types billing reads, each with its schema in the contracts: `ClusterPlanChanged {from,
+ * to}` (recorded by the plan-change operation), the disk `QuotaExceeded {kind: 'disk', clusterId,
+ * used, limit}` and `DiskUsageBackUnderQuota {clusterId, used, limit}` (on `disk-{clusterId}`,
+ * recorded by the disk measurement). A backup `QuotaExceeded` (with `quota`, no `kind`) is not billed.
  */
 export const METERED_TYPES = [
   'ClusterRequested',
@@ -43,16 +41,10 @@ export const METERED_TYPES = [
   'DiskUsageBackUnderQuota',
 ] as const;
 
-/** `ClusterPlanChanged` on `cluster-{id}`: the new plan is in force from this instant. */
-const PlanChanged = z.object({ to: z.string().min(1) });
-/** `QuotaExceeded {kind: 'disk'}`: the data take `used` bytes of a `limit` of bytes. */
-const DiskQuotaExceeded = z.object({
-  kind: z.literal('disk'),
-  clusterId: Id.optional(),
-  used: z.number().int().min(0),
-  limit: z.number().int().min(0),
-});
-const DiskBack = z.object({ clusterId: Id.optional() });
+/** `ClusterPlanChanged` on `cluster-{id}`: the plan `to` is in force from this instant. */
+const PlanChanged = EVENTS.ClusterPlanChanged.schema;
+/** The data went back under the disk quota: overage billing stops. */
+const DiskBack = EVENTS.DiskUsageBackUnderQuota.schema;
 const Requested = z.object({ clusterId: Id, accountId: AccountId, name: ClusterName, plan: z.string() });
 
 /** The cluster a stream is about: `cluster-abc` -> `abc`. */
@@ -79,11 +71,11 @@ export function meteredEventOf(event: RecordedEvent): MeteredEvent | undefined {
       const d = DiskQuotaExceeded.safeParse(event.data);
       if (!d.success) return undefined;
       const overBytes = Math.max(0, d.data.used - d.data.limit);
-      return { kind: 'diskOverQuota', clusterId: d.data.clusterId ?? clusterId, overBytes, at };
+      return { kind: 'diskOverQuota', clusterId: d.data.clusterId, overBytes, at };
     }
     case 'DiskUsageBackUnderQuota': {
       const d = DiskBack.safeParse(event.data);
-      return d.success ? { kind: 'diskUnderQuota', clusterId: d.data.clusterId ?? clusterId, at } : undefined;
+      return d.success ? { kind: 'diskUnderQuota', clusterId: d.data.clusterId, at } : undefined;
     }
     default:
       return undefined;

@@ -9,12 +9,13 @@ import { foldTimelines } from './usage.js';
  * business-1024 9 000 cents a month and 50 millicents per GiB-hour over its disk quota.
  */
 const GiB = 2 ** 30;
-const event = (occurredAt: string, type: string, data: object): RecordedEvent => ({
+const event = (occurredAt: string, type: string, data: object, streamId = 'cluster-c1'): RecordedEvent => ({
   type,
-  streamId: 'cluster-c1',
+  streamId,
   occurredAt,
   data,
 });
+const disk = { clusterId: 'c1', limit: 20 * GiB };
 const requested = { clusterId: 'c1', name: 'shop-db', accountId: 'default', plan: 'starter-512', version: 15 };
 const ready = { leader: 'node1', host: '127.0.0.1', port: 5432, database: 'app', user: 'app' };
 
@@ -25,8 +26,8 @@ const history: RecordedEvent[] = [
   // Plan change to Business on day 10 at 12:00:30.
   event('2026-11-10T12:00:30.000Z', 'ClusterPlanChanged', { from: 'starter-512', to: 'business-1024' }),
   // 26 GiB of data on a plan with 20 GiB: 6 GiB over the quota for 5 hours, on day 15 from 06:00 to 11:00.
-  event('2026-11-15T06:00:00.000Z', 'QuotaExceeded', { kind: 'disk', used: 26 * GiB, limit: 20 * GiB }),
-  event('2026-11-15T11:00:00.000Z', 'DiskUsageBackUnderQuota', { used: 19 * GiB, limit: 20 * GiB }),
+  event('2026-11-15T06:00:00.000Z', 'QuotaExceeded', { kind: 'disk', ...disk, used: 26 * GiB }, 'disk-c1'),
+  event('2026-11-15T11:00:00.000Z', 'DiskUsageBackUnderQuota', { ...disk, used: 19 * GiB }, 'disk-c1'),
   // Deleted on day 20 at 08:15.
   event('2026-11-20T08:14:02.000Z', 'ClusterDeletionRequested', {}),
   event('2026-11-20T08:15:00.000Z', 'ClusterDeleted', {}),
