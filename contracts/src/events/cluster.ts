@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AccountId, ClusterName, Id } from '../names.js';
+import { ParameterChange } from '../parameters.js';
 import { PlanId, PostgresVersion } from '../plans.js';
 
 export const NodeRole = z.enum(['leader', 'follower']);
@@ -131,4 +132,9 @@ export const clusterEvents = {
    * billing prices it from here, backup and pitr apply its quotas, networking its gateways.
    */
   ClusterPlanChanged: z.object({ from: PlanId, to: PlanId }),
+  /**
+   * The user set PostgreSQL parameters (allow-listed, checked against the plan): recorded with the
+   * `config` operation that applies them to every node. `null` is the plan's own setting.
+   */
+  ClusterParametersChanged: z.object({ changes: z.array(ParameterChange).min(1) }),
 } as const;

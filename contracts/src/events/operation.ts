@@ -19,6 +19,8 @@ export const OperationKind = z.enum([
   'rejoin',
   'pitr-restore',
   'plan-change',
+  'restart',
+  'config',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
 
@@ -36,6 +38,8 @@ export const OPERATION_OWNERS = {
   rejoin: 'ha',
   'pitr-restore': 'pitr',
   'plan-change': 'provisioning',
+  restart: 'provisioning',
+  config: 'provisioning',
 } as const satisfies Record<OperationKind, string>;
 
 const Detail = z.record(z.string(), z.unknown());

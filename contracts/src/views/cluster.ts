@@ -1,5 +1,6 @@
 import type { EventEnvelope, EventOfType } from '../index.js';
 import type { Durability, NodeHealth, NodeRole, RestoreSource } from '../events/cluster.js';
+import { applyParameterChanges } from '../parameters.js';
 import { findPlan, type PostgresVersion } from '../plans.js';
 import {
   decideOperation,
@@ -42,6 +43,7 @@ export type ClusterEvent =
       | 'NodeAdded'
       | 'NodeRemoved'
       | 'ClusterPlanChanged'
+      | 'ClusterParametersChanged'
     >
   | OperationEvent;
 
@@ -102,6 +104,8 @@ export interface ClusterView {
   readyAt?: string;
   /** Being deleted: its passwords and private keys are gone (ClusterSecretsRemoved). */
   secretsRemoved?: boolean;
+  /** The PostgreSQL parameters the user set (`config set`), rendered into every node's configuration. */
+  parameters: Record<string, string>;
   /** Operations on the cluster (the running one, at most one) and parked event handlings. */
   ops: OperationsState;
   /** Number of events folded: the expected version of the next append. */
@@ -114,6 +118,7 @@ export const initialClusterView = (): ClusterView => ({
   replicationEstablished: false,
   durability: 'available',
   term: 0,
+  parameters: {},
   ops: initialOperationsState(),
   version_: 0,
 });
@@ -152,6 +157,7 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'NodeAdded',
   'NodeRemoved',
   'ClusterPlanChanged',
+  'ClusterParametersChanged',
   'OperationRequested',
   'OperationStepCompleted',
   'OperationSucceeded',
@@ -280,6 +286,8 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
     }
     case 'ClusterPlanChanged':
       return { ...next, plan: event.data.to };
+    case 'ClusterParametersChanged':
+      return { ...next, parameters: applyParameterChanges(next.parameters, event.data.changes) };
     case 'OperationRequested':
     case 'OperationStepCompleted':
     case 'OperationSucceeded':

@@ -1,4 +1,12 @@
-import { archiveSetupOf, findPlan, runtimeNodeId, secretRefs, slotName, type ClusterView } from '@pgfleet/contracts';
+import {
+  archiveSetupOf,
+  findPlan,
+  parameterSettingsOf,
+  runtimeNodeId,
+  secretRefs,
+  slotName,
+  type ClusterView,
+} from '@pgfleet/contracts';
 import { nodeTlsFiles, withClient, type SecretStore } from '@pgfleet/postgres';
 import type { NodeRuntime, NodeSetup, UpstreamLeader } from './port.js';
 
@@ -11,12 +19,26 @@ import type { NodeRuntime, NodeSetup, UpstreamLeader } from './port.js';
 /** The replication role every cluster's followers stream as (provisioning creates it). */
 export const REPLICATION_USER = 'replicator';
 
-/** The setup of `nodeId` of the cluster (TLS when `home` is given). Throws on an unknown plan. */
-export function nodeSetupOf(view: Pick<ClusterView, 'clusterId' | 'plan'>, nodeId: string, home?: string): NodeSetup {
+/**
+ * The setup of `nodeId` of the cluster (TLS when `home` is given), with the PostgreSQL parameters
+ * set on it (`config set`), so every node made or remade keeps them. Throws on an unknown plan.
+ */
+export function nodeSetupOf(
+  view: Pick<ClusterView, 'clusterId' | 'plan'> & Partial<Pick<ClusterView, 'parameters'>>,
+  nodeId: string,
+  home?: string,
+): NodeSetup {
   const plan = view.plan === undefined ? undefined : findPlan(view.plan);
   if (!plan || view.clusterId === undefined) throw new Error(`cluster ${view.clusterId} has no known plan`);
   const tls = home ? { tls: nodeTlsFiles(home, view.clusterId, nodeId) } : {};
-  return { plan, ...tls, clusterName: slotName(nodeId), ...archiveSetupOf(view) };
+  const parameters = view.parameters ? parameterSettingsOf(view.parameters) : {};
+  return {
+    plan,
+    ...tls,
+    clusterName: slotName(nodeId),
+    ...archiveSetupOf(view),
+    ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+  };
 }
 
 /** `leader` as its followers reach it: its peer address, the replication role, verify-full when nodes have TLS. */

@@ -94,6 +94,11 @@ export interface NodeSetup {
    * (asynchronous archive-push), restore_command (archive-get), archive_timeout 60 s.
    */
   archive?: { stanza: string };
+  /**
+   * The PostgreSQL parameters the user set on the cluster (`parameterSettingsOf` of the cluster
+   * view: postgresql.conf name and rendered value), written after the plan's sizing so they win.
+   */
+  parameters?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -178,6 +178,34 @@ export async function changePlan(
   }));
 }
 
+/** RestartCluster: only decided here (OperationRequested {leader, followers}); runs in `workers/restart.ts`. */
+export function restartCluster(
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'RestartCluster'>,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  return startOperation(deps.store, cmd.clusterId, 'restart', meta, (operationId) => ({
+    type: 'RestartCluster',
+    operationId,
+  }));
+}
+
+/**
+ * SetClusterParameters: validated against the allow-list and the plan, then OperationRequested
+ * {changes} with ClusterParametersChanged in one append; applied by `workers/config.ts`.
+ */
+export function setClusterParameters(
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'SetClusterParameters'>,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  return startOperation(deps.store, cmd.clusterId, 'config', meta, (operationId) => ({
+    type: 'SetClusterParameters',
+    operationId,
+    parameters: cmd.parameters,
+  }));
+}
+
 /** The size of every database of the cluster's leader, in bytes; undefined when it cannot be asked. */
 async function dataSize(deps: CommandDeps, clusterId: string, leader?: string): Promise<number | undefined> {
   if (!deps.runtime || !leader) return undefined;

@@ -3,11 +3,21 @@ import { KeyedQueue, runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
-import { changePlan, createCluster, deleteCluster, retryCluster, switchoverCluster } from './commands.js';
+import {
+  changePlan,
+  createCluster,
+  deleteCluster,
+  restartCluster,
+  retryCluster,
+  setClusterParameters,
+  switchoverCluster,
+} from './commands.js';
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
+import { configExecutor } from './workers/config.js';
 import { reconcileCluster } from './workers/reconcile.js';
 import { reconcileOperation } from './workers/reconcileOperation.js';
+import { restartExecutor } from './workers/restart.js';
 import { planChangeExecutor } from './workers/planChange.js';
 import { switchoverExecutor } from './workers/switchover.js';
 import { UnfinishedClusters } from './workers/unfinished.js';
@@ -39,6 +49,8 @@ await runService({
     RetryCluster: (data, meta) => retryCluster(deps, data, meta),
     SwitchoverCluster: (data, meta) => switchoverCluster(deps, data, meta),
     ChangePlan: (data, meta) => changePlan(deps, data, meta),
+    RestartCluster: (data, meta) => restartCluster(deps, data, meta),
+    SetClusterParameters: (data, meta) => setClusterParameters(deps, data, meta),
   }),
   // Replies `{ nodes }` (or `{ error }`, from runService) as the API expects.
   queries: (deps) => ({
@@ -52,6 +64,8 @@ await runService({
   operations: (deps) => ({
     switchover: switchoverExecutor(deps),
     'plan-change': planChangeExecutor(deps),
+    restart: restartExecutor(deps),
+    config: configExecutor(deps),
     delete: reconcileOperation(deps),
     retry: reconcileOperation(deps),
   }),

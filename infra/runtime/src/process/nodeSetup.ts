@@ -25,7 +25,10 @@ export function configOf(info: NodeInfo, setup: NodeSetup, pitr?: PgBackRestPath
     ...(setup.tls ? { tls: setup.tls } : {}),
     ...(setup.clusterName ? { clusterName: setup.clusterName } : {}),
     ...(setup.forceTls ? { hba: { forceTls: true } } : {}),
-    ...(setup.archive && pitr ? { extra: archiveOf(pitr, setup.archive.stanza, info.dataDir) } : {}),
+    extra: {
+      ...(setup.archive && pitr ? archiveOf(pitr, setup.archive.stanza, info.dataDir) : {}),
+      ...setup.parameters,
+    },
   };
 }
 

@@ -315,7 +315,7 @@ describe('process runtime with real PostgreSQL 15', () => {
     }
   });
 
-  it('removes nodes: no data directory, no postgres process and no tool a killed service left on it remain', async () => {
+  it('removes nodes: no data directory, postgres process or tool a killed service left on it remains', async () => {
     // As an initdb or a cp of a service killed with SIGKILL would: still writing into the node's directory.
     const leftover = spawn('sh', ['-c', `while :; do touch ${join(leader.dataDir, 'leftover')}; sleep 0.05; done`], {
       detached: true,

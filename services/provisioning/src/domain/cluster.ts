@@ -13,7 +13,9 @@ import {
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { endOperation, startOperation } from './operations.js';
+import { decideSetParameters, type SetParametersCommand } from './parameters.js';
 import { decideChangePlan, type ChangePlanCommand } from './planChange.js';
+import { decideRestart, type RestartClusterCommand } from './restart.js';
 import { decideSwitchover, type SwitchoverClusterCommand } from './switchover.js';
 
 /**
@@ -80,6 +82,8 @@ export type ClusterCommand =
   | RetryClusterCommand
   | SwitchoverClusterCommand
   | ChangePlanCommand
+  | RestartClusterCommand
+  | SetParametersCommand
   | RecordCommand;
 
 type ClusterDecision = Decision<ClusterEvent>;
@@ -327,6 +331,10 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
       return decideSwitchover(command, state);
     case 'ChangePlan':
       return decideChangePlan(command, state);
+    case 'RestartCluster':
+      return decideRestart(command, state);
+    case 'SetClusterParameters':
+      return decideSetParameters(command, state);
     case 'RecordNodeProvisioned':
       return decideProvisioned(command, state);
     case 'RecordNodeStarted':

@@ -10,13 +10,13 @@ import {
   type Plan,
 } from '@pgfleet/contracts';
 import { OperationFailure, type OperationExecutor, type OperationRun } from '@pgfleet/kit';
-import { ensureClusterTls, nodeStatus, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
+import { ensureClusterTls, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
 import { nodeSetupOf, upstreamLeaderOf, type NodeSetup } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { ensureRunning, type ReconcileDeps } from './reconcile.js';
 import type { RecordCommand } from '../domain/cluster.js';
-import { ClusterProgress, loadCluster, recordOutcome, StoreUnavailable } from './record.js';
-import { switchoverExecutor } from './switchover.js';
+import { ClusterProgress, fromStore, loadCluster, recordOutcome, StoreUnavailable } from './record.js';
+import { restartNode, rollingRestart, waitStreaming } from './rollingRestart.js';
 
 /**
  * The plan-change operation: the cluster moves to another plan online, as idempotent steps recorded
@@ -84,6 +84,10 @@ class PlanChange {
     readonly params: z.infer<typeof Params>,
     readonly from: Plan,
     readonly to: Plan,
+    /** The PostgreSQL parameters set on the cluster (`config set`): every node keeps them. */
+    private readonly parameters: Record<string, string>,
+    /** The cluster's TLS is forced (`tls --force`): every node keeps its hostssl-only pg_hba.conf. */
+    private readonly forceTls: boolean,
   ) {}
 
   static async load(deps: ReconcileDeps, run: OperationRun): Promise<PlanChange> {
@@ -91,7 +95,12 @@ class PlanChange {
     const from = params.success ? findPlan(params.data.from) : undefined;
     const to = params.success ? findPlan(params.data.to) : undefined;
     if (!params.success || !from || !to) throw new OperationFailure('check', 'the operation does not name two plans');
-    return new PlanChange(deps, run, params.data, from, to);
+    const [{ view }, gateways] = await Promise.all([
+      loadCluster(deps.store, run.clusterId),
+      fromStore('read', () => deps.store.readStream(streamIds.gateway(run.clusterId))),
+    ]);
+    const { tlsForced } = foldGateways(gateways.events);
+    return new PlanChange(deps, run, params.data, from, to, view.parameters, tlsForced);
   }
 
   /** Run a step; a failure of a node or of PostgreSQL fails the operation at it, a lost store is thrown. */
@@ -112,9 +121,11 @@ class PlanChange {
   private rid = (nodeId: string) => runtimeNodeId(this.clusterId, nodeId);
   private endpoint = (nodeId: string) => this.deps.runtime.endpoint(this.rid(nodeId));
   private view = async (): Promise<ClusterView> => (await loadCluster(this.deps.store, this.clusterId)).view;
-  /** A node's setup on the new plan (its TLS, cluster_name, archiving when the new plan has PITR). */
-  private setupOf = (nodeId: string, plan: Plan = this.to): NodeSetup =>
-    nodeSetupOf({ clusterId: this.clusterId, plan: plan.id }, nodeId, this.deps.home);
+  /** A node's setup on the new plan (its TLS, cluster_name, archiving when the new plan has PITR, parameters). */
+  private setupOf = (nodeId: string, plan: Plan = this.to): NodeSetup => ({
+    ...nodeSetupOf({ clusterId: this.clusterId, plan: plan.id, parameters: this.parameters }, nodeId, this.deps.home),
+    ...(this.forceTls ? { forceTls: true } : {}),
+  });
   private archiveChanges = () =>
     archiveStanzaOf({ clusterId: this.clusterId, plan: this.from.id }) !==
     archiveStanzaOf({ clusterId: this.clusterId, plan: this.to.id });
@@ -137,26 +148,9 @@ class PlanChange {
     return { leader };
   }
 
-  /** Stop (fast) and start a node: it comes back with the configuration written for it. */
-  private async restart(nodeId: string): Promise<void> {
-    await this.deps.runtime.stop(this.rid(nodeId), 'fast');
-    await this.deps.runtime.start(this.rid(nodeId));
-  }
-
-  /** Until every one of `nodeIds` streams from the leader `leader` (60 s at most). */
-  private async streaming(leader: string, nodeIds: readonly string[]): Promise<void> {
-    const target = await this.endpoint(leader);
-    const wanted = nodeIds.map(slotName);
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const standbys = await nodeStatus(target)
-        .then((s) => s.standbys)
-        .catch(() => []);
-      const streaming = standbys.filter((s) => s.state === 'streaming').map((s) => s.applicationName);
-      if (wanted.every((w) => streaming.includes(w))) return;
-      if (Date.now() > deadline) throw new Error(`${nodeIds.join(', ')} not streaming from ${leader} after 60 s`);
-      await sleep(100);
-    }
-  }
+  private restart = (nodeId: string) => restartNode(this.deps, this.clusterId, nodeId);
+  private streaming = (leader: string, nodeIds: readonly string[]) =>
+    waitStreaming(this.deps, this.clusterId, leader, nodeIds);
 
   /**
    * The leader configured for the new plan (reloaded). Archiving switched on or off needs a restart
@@ -312,59 +306,25 @@ class PlanChange {
     const view = await this.view();
     const leader = view.leader!;
     const followers = view.nodes.map((n) => n.nodeId).filter((id) => id !== leader);
-    const restartNode = (nodeId: string, upstream?: string) =>
-      this.step(`restart-${nodeId}`, async () => {
+    const steps = {
+      deps: this.deps,
+      run: this.run,
+      step: (name: string, fn: () => Promise<Detail>) => this.step(name, fn),
+      entering: (name: string) => {
+        this.current = name;
+      },
+      beforeRestart: async (nodeId: string) => {
         if (this.archiveChanges() && nodeId === leader) {
           const stanza = archiveStanzaOf({ clusterId: this.clusterId, plan: this.to.id });
           if (stanza !== undefined) await this.deps.runtime.archive.createStanza(stanza, this.rid(nodeId));
         }
         await this.deps.runtime.configure(this.rid(nodeId), this.setupOf(nodeId));
-        const started = Date.now();
-        await this.restart(nodeId);
-        if (upstream) await this.streaming(upstream, [nodeId]);
-        return { restartMs: Date.now() - started };
-      });
-    if (followers.length === 0) {
-      this.current = `restart-${leader}`;
-      await restartNode(leader);
-    } else if (this.to.maxConnections < this.from.maxConnections) {
-      // Fewer connections: lowered on the primary first (a standby may not have fewer than its primary).
-      this.current = `restart-${leader}`;
-      await restartNode(leader);
-      for (const f of followers) {
-        this.current = `restart-${f}`;
-        await restartNode(f, leader);
-      }
-    } else {
-      for (const f of followers) {
-        this.current = `restart-${f}`;
-        await restartNode(f, leader);
-      }
-      const newLeader = followers[0]!;
-      await this.switchover(leader, newLeader);
-      this.current = `restart-${leader}`;
-      await restartNode(leader, newLeader);
-    }
+      },
+    };
+    // Fewer connections: lowered on the primary first (a standby may not have fewer than its primary).
+    await rollingRestart(steps, { leader, followers, leaderFirst: this.to.maxConnections < this.from.maxConnections });
     this.current = 'plan';
     await this.step('plan', () => this.planRecorded());
-  }
-
-  /** The switchover operation's steps, run inside this one (recorded as `switchover-{step}`). */
-  private async switchover(from: string, to: string): Promise<void> {
-    const prefix = (name: string) => `switchover-${name}`;
-    const sub: OperationRun = {
-      clusterId: this.clusterId,
-      operation: { ...this.run.operation, params: { from, to } },
-      log: this.run.log,
-      step: (name, fn) => this.run.step(prefix(name), fn),
-      done: (name) => this.run.done(prefix(name)),
-    };
-    try {
-      await switchoverExecutor(this.deps)(sub);
-    } catch (error) {
-      if (error instanceof OperationFailure) throw new OperationFailure(prefix(error.step), error.reason);
-      throw error;
-    }
   }
 }
 
