@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { categoryOf, parseEnvelope, validateEvent } from './envelope.js';
+import { actorLabel, categoryOf, parseEnvelope, validateEvent } from './envelope.js';
 import { UPCASTERS } from './events/index.js';
 import { uuidv7 } from './ids.js';
 
@@ -60,5 +60,25 @@ describe('event envelope', () => {
     expect(validateEvent('ClusterReady', wire.data, 1).ok).toBe(true);
     expect(categoryOf('BackupEvicted')).toBe('backups');
     expect(categoryOf('LeaderChanged')).toBe('cluster');
+  });
+});
+
+describe('actors', () => {
+  it('record who acted: an account, the admin, a service; old `user:api` events stay readable', () => {
+    expect(actorLabel({ kind: 'account', id: 'acme' })).toBe('account:acme');
+    expect(actorLabel({ kind: 'admin', id: 'admin' })).toBe('admin');
+    expect(actorLabel({ kind: 'service', id: 'backup' })).toBe('service:backup');
+    const before = parseEnvelope({ ...wire, actor: { kind: 'user', id: 'api' } });
+    expect(before.ok && actorLabel(before.value.actor)).toBe('user:api');
+    const now = parseEnvelope({ ...wire, actor: { kind: 'account', id: 'acme' } });
+    expect(now.ok).toBe(true);
+  });
+
+  it('account tokens are recorded as hashes on tokens-{accountId}, apart from billing', () => {
+    expect(categoryOf('AccountCreated')).toBe('tokens');
+    const hash = 'a'.repeat(64);
+    expect(validateEvent('AccountTokenRotated', { accountId: 'acme', tokenHash: hash }).ok).toBe(true);
+    const plain = validateEvent('AccountCreated', { accountId: 'acme', tokenHash: 'pgf_acme.secret' });
+    expect(plain).toMatchObject({ ok: false, rejection: { details: { field: 'tokenHash' } } });
   });
 });

@@ -2,8 +2,23 @@ import { z } from 'zod';
 import { EVENTS, isEventType, UpcastError, upcast, type DomainEvent, type EventType } from './events/index.js';
 import { zodRejection, type Result } from './validation.js';
 
-export const Actor = z.object({ kind: z.enum(['user', 'service', 'system']), id: z.string().min(1) });
+/**
+ * Who caused an event or sent a command: `account` (an account's token, id = the account),
+ * `admin` (the platform's admin token), `service` (a service on its own: id = its name), `system`
+ * (schedules, the platform). `user` is what the API recorded before accounts (`user:api`): old
+ * events keep it.
+ */
+export const Actor = z.object({
+  kind: z.enum(['account', 'admin', 'service', 'system', 'user']),
+  id: z.string().min(1),
+});
 export type Actor = z.infer<typeof Actor>;
+
+/** The admin token's actor: shown as `admin`. */
+export const ADMIN_ACTOR: Actor = { kind: 'admin', id: 'admin' };
+
+/** How an actor is shown: `account:acme`, `admin`, `service:backup`, `system:billing`, `user:api`. */
+export const actorLabel = (actor: Actor): string => (actor.kind === 'admin' ? 'admin' : `${actor.kind}:${actor.id}`);
 
 /** Metadata every event carries, besides its type and data. */
 export const EnvelopeMeta = z.object({

@@ -1,6 +1,7 @@
 export * from './ids.js';
 export * from './names.js';
 export * from './plans.js';
+export * from './parameters.js';
 export * from './validation.js';
 export * from './events/index.js';
 export * from './envelope.js';

@@ -41,6 +41,8 @@ export const streamIds = {
   upgrade: (clusterId: string) => `upgrade-${clusterId}`,
   gateway: (clusterId: string) => `gateway-${clusterId}`,
   account: (accountId: string) => `account-${accountId}`,
+  /** An account and its API token (the API's); `account-` is billing's. */
+  tokens: (accountId: string) => `tokens-${accountId}`,
   names: (accountId: string) => `names-${accountId}`,
   disk: (clusterId: string) => `disk-${clusterId}`,
 };

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connectBus, tailEvents } from '@pgfleet/bus';
+import { tailEvents } from '@pgfleet/bus';
 import { eventFilter, streamIds, type EventEnvelope } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
@@ -160,7 +160,7 @@ describe('backups, end to end through the pgfleet CLI', () => {
       const fileOf = (id: string) => join(t.home, 'backups', clusterId, `${id}.dump`);
       for (const id of ids) expect(existsSync(fileOf(id))).toBe(true);
 
-      const nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-quota-watch' });
+      const nc = await t.connectNats('e2e-quota-watch');
       const received: EventEnvelope[] = [];
       const tail = await tailEvents({
         js: jetstream(nc),

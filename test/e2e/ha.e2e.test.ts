@@ -190,9 +190,11 @@ async function loseLeaderUnderLoad(how: 'kill' | 'freeze') {
 }
 
 /** A second HA replica beside the one `up` runs: the failovers must still happen once. */
-function startSecondHa(): void {
+async function startSecondHa(): Promise<void> {
   const env = {
     ...t.env,
+    // Its own NATS credentials: the platform's NATS server is closed by default.
+    ...(await t.platform.natsEnv('ha')),
     PGFLEET_NATS_URL: t.platform.natsUrl,
     PGFLEET_EVENTSTORE_URL: t.platform.eventstoreUrl,
     PGFLEET_HA_AGENT: `127.0.0.1:${t.env.PGFLEET_HA_AGENT_PORT}`,
@@ -214,7 +216,7 @@ const settled = () =>
 beforeAll(async () => {
   t = await startPlatform();
   store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
-  startSecondHa();
+  await startSecondHa();
   const created = await t.cli('cluster', 'create', 'hafail', '--plan', 'business-1024', '--no-wait', '--json');
   if (created.code !== 0) throw new Error(created.stderr);
   clusterId = (JSON.parse(created.stdout) as { result: { clusterId: string } }).result.clusterId;
@@ -290,7 +292,7 @@ describe('automatic failover with two HA replicas', () => {
     await waitFor('the failover to start', async () => (await view()).term > before.term || undefined, 60_000);
     for (const s of t.platform.services()) if (s.name === 'ha' && s.pid) process.kill(s.pid, 'SIGKILL');
     secondHa?.kill('SIGKILL');
-    startSecondHa();
+    await startSecondHa();
     const after = await waitFor(
       'the failover to end',
       async () => {

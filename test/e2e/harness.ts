@@ -2,7 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
 import { up, type Platform } from '@pgfleet/api';
+import { busAuthFromEnv, connectBus } from '@pgfleet/bus';
 import { freePort, ownedTempDir } from '@pgfleet/postgres';
 import { localEventstoreUrl, scanWatched, unwatchPlatform, watchPlatform } from './logScan.js';
 
@@ -23,6 +26,11 @@ export interface TestPlatform {
   logs: string[];
   /** Run the real `pgfleet` CLI as a user would. */
   cli(...args: string[]): Promise<CliResult>;
+  /**
+   * Connect to the platform's NATS server (closed by default) as one of its users: `platform` (the
+   * API's rights: send commands, read events) unless told otherwise.
+   */
+  connectNats(name: string, user?: string): Promise<NatsConnection>;
   /** Stop the platform (not the clusters) and start it again on the same home. */
   restart(): Promise<void>;
   /** Stop everything, clusters included, and remove the home. */
@@ -70,6 +78,8 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
       if (r.stderr) logs.push(`[cli ${args[0] ?? ''}] ${r.stderr}`);
       return r;
     },
+    connectNats: async (name, user = 'platform') =>
+      connectBus({ servers: t.platform.natsUrl, name, ...busAuthFromEnv(await t.platform.natsEnv(user)) }),
     restart: async () => {
       await t.platform.stop();
       platform = undefined;
@@ -275,4 +285,63 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/** An acknowledged commit of a write load: which writer, its sequence number, when. */
+interface Ack {
+  client: number;
+  seq: number;
+  at: number;
+}
+
+let loads = 0;
+
+/**
+ * `clients` writers through `url` (into a table `acked (client int, seq int, PRIMARY KEY (client, seq))`
+ * the caller made), each logging every acknowledged commit and every failed one; a writer whose
+ * connection fails connects again.
+ */
+export function writeLoad(url: string, clients = 8) {
+  const first = 100 * loads++; // client numbers of their own: rows of an earlier load stay unique
+  const acks: Ack[] = [];
+  const errors: string[] = [];
+  let stopped = false;
+  const run = async (client: number) => {
+    let seq = 0;
+    while (!stopped) {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        while (!stopped) {
+          seq += 1;
+          await c.query('INSERT INTO acked (client, seq) VALUES ($1, $2)', [client, seq]);
+          acks.push({ client, seq, at: Date.now() });
+        }
+      } catch (error) {
+        errors.push(`${new Date().toISOString()} client ${client}: ${(error as Error).message}`);
+        await sleep(50);
+      } finally {
+        await Promise.race([c.end().catch(() => undefined), sleep(500)]);
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, (_, i) => run(first + i));
+  return {
+    acks,
+    errors,
+    /** The longest time one client went without an acknowledged write. */
+    longestGapMs(): number {
+      let longest = 0;
+      for (let client = first; client < first + clients; client++) {
+        const at = acks.filter((a) => a.client === client).map((a) => a.at);
+        for (let i = 1; i < at.length; i++) longest = Math.max(longest, at[i]! - at[i - 1]!);
+      }
+      return longest;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, sendCommand } from '@pgfleet/bus';
+import { sendCommand } from '@pgfleet/bus';
 import { foldClusterView, streamIds, type ClusterView, type CommandReply, type Operation } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
@@ -178,7 +178,7 @@ beforeAll(async () => {
     },
     60_000,
   );
-  nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-switchover' });
+  nc = await t.connectNats('e2e-switchover');
   events = new pg.Client({ connectionString: t.platform.eventstoreUrl });
   await events.connect();
 });

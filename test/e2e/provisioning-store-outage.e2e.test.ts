@@ -4,7 +4,6 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus } from '@pgfleet/bus';
 import { EVENTS_STREAM } from '@pgfleet/contracts';
 import { runAsPostgresOk, toolchain } from '@pgfleet/postgres';
 import { postmastersUnder, psql, sleep, startPlatform, waitFor, type TestPlatform } from './harness.js';
@@ -37,7 +36,7 @@ async function storeQuery<R extends pg.QueryResultRow>(sql: string, values: unkn
 
 beforeAll(async () => {
   t = await startPlatform();
-  nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-store-outage' });
+  nc = await t.connectNats('e2e-store-outage');
 });
 afterAll(async () => {
   await nc?.drain().catch(() => undefined);

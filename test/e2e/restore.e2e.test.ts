@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectBus, sendCommand } from '@pgfleet/bus';
+import { sendCommand } from '@pgfleet/bus';
 import { findOperation, foldBackups, foldClusterView, streamIds, type CommandMeta } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
 import { liveProcesses, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
@@ -47,7 +47,7 @@ const restoreEventsOf = async (clusterId: string, operationId: string) =>
 beforeAll(async () => {
   t = await startPlatform();
   store = createPostgresEventStore({ connectionString: t.platform.eventstoreUrl });
-  nc = await connectBus({ servers: t.platform.natsUrl, name: 'e2e-restore' });
+  nc = await t.connectNats('e2e-restore');
 });
 afterAll(async () => {
   await nc?.close();

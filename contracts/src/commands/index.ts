@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { BillingMonth } from '../events/account.js';
 import { HourMinute } from '../events/backup.js';
 import { Durability, PitrTargetTime, RestoreSource } from '../events/cluster.js';
+import { Actor } from '../envelope.js';
 import { AccountId, ClusterName, Id } from '../names.js';
+import { ParameterName, ParameterValue } from '../parameters.js';
 import { PlanId, PostgresVersion } from '../plans.js';
 
 /** Commands by the service that accepts them: `pgfleet.commands.{service}.{Command}`. */
@@ -29,6 +31,20 @@ export const COMMANDS = {
      * removed, the plan's configuration applied with a rolling restart, its gateways and quotas.
      */
     ChangePlan: z.object({ clusterId: Id, plan: PlanId }),
+    /**
+     * Restart every node, as an operation (restart): Business restarts the followers one by one,
+     * switches over to one of them and restarts the old leader; one node restarts in place.
+     */
+    RestartCluster: z.object({ clusterId: Id }),
+    /**
+     * Set PostgreSQL parameters (an allow-list, bounded by the plan), as an operation (config):
+     * applied to every node with a reload, or a rolling restart when PostgreSQL says one is pending.
+     */
+    SetClusterParameters: z.object({
+      clusterId: Id,
+      /** At least one (an empty set is refused by the decider: VALIDATION_FAILED). */
+      parameters: z.record(ParameterName, ParameterValue),
+    }),
   },
   ha: {
     /**
@@ -96,7 +112,13 @@ export type CommandData<S extends ServiceName, C extends CommandName<S>> = z.inf
 /** Metadata sent with every command (NATS headers or body `meta`). */
 export const CommandMeta = z.object({
   correlationId: z.string().min(1).optional(),
-  actor: z.object({ kind: z.enum(['user', 'service', 'system']), id: z.string().min(1) }).optional(),
+  actor: Actor.optional(),
+  /**
+   * The account the caller is scoped to, when it acts with an account's token (the API sets it
+   * from the token, never from the request): a service may refuse a command about another
+   * account's cluster. Absent for the admin and for the services' own commands.
+   */
+  account: AccountId.optional(),
   /** A client-chosen id: sending the same command twice does it once. */
   commandId: z.string().min(1).max(128).optional(),
 });

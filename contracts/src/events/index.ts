@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { accountEvents } from './account.js';
+import { accountTokenEvents } from './accountTokens.js';
 import { backupEvents } from './backup.js';
 import { clusterEvents } from './cluster.js';
 import { diskEvents } from './disk.js';
@@ -25,6 +26,7 @@ export const EVENTS = {
   ...withCategory('pitr', pitrEvents),
   ...withCategory('pitr', pitrRestoreEvents),
   ...withCategory('account', accountEvents),
+  ...withCategory('tokens', accountTokenEvents),
   ...withCategory('disk', diskEvents),
 } as const;
 
@@ -119,5 +121,6 @@ export * from './backup.js';
 export * from './gateway.js';
 export * from './operation.js';
 export * from './account.js';
+export * from './accountTokens.js';
 export * from './pitr.js';
 export * from './pitrRestore.js';

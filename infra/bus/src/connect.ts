@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsInboxPrefix } from './natsPermissions.js';
 
 export interface BusConnectOptions {
   /** One URL or several (`nats://127.0.0.1:4222`); a NATS cluster's seed list. */
@@ -7,6 +8,7 @@ export interface BusConnectOptions {
   name: string;
   /** TLS towards the server: CA to verify it, and optionally a client certificate. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** A platform user (see natsPermissions): its replies then arrive under its own inbox prefix, `_INBOX_{user}`. */
   user?: string;
   pass?: string;
   /** Wait between reconnect attempts (default 250 ms, with jitter). */
@@ -26,7 +28,8 @@ export function connectBus(opts: BusConnectOptions): Promise<NatsConnection> {
     servers: opts.servers,
     name: opts.name,
     ...(opts.tls ? { tls: { ...opts.tls } } : {}),
-    ...(opts.user !== undefined ? { user: opts.user, pass: opts.pass } : {}),
+    // A user may subscribe only to its own inbox, so nobody reads the replies meant for another.
+    ...(opts.user !== undefined ? { user: opts.user, pass: opts.pass, inboxPrefix: natsInboxPrefix(opts.user) } : {}),
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: wait,

@@ -9,3 +9,4 @@ export * from './tail.js';
 export * from './commands.js';
 export * from './relay.js';
 export * from './natsConfig.js';
+export * from './natsPermissions.js';

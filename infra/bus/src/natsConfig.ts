@@ -1,15 +1,13 @@
+import { natsPermissions, type NatsPermissions } from './natsPermissions.js';
+
 /**
- * The nats.conf of the embedded NATS server when the platform runs it with TLS and users:
- * every process connects over TLS with its own user, and may publish only what its role needs.
- * Events enter NATS only through the relay (the event store is the outbox), so only the
- * `platform` user (relay and API) may publish on `pgfleet.events.>`; a service that tries to
- * publish an event subject is refused by the server.
+ * The nats.conf of the embedded NATS server: every process connects over TLS with its own user
+ * and may publish and subscribe only to what its role needs (see natsPermissions).
  */
 export interface NatsUser {
   user: string;
   password: string;
-  /** Subjects this user may publish to. */
-  publish: readonly string[];
+  permissions: NatsPermissions;
 }
 
 export interface NatsConfigInput {
@@ -20,22 +18,22 @@ export interface NatsConfigInput {
   users?: readonly NatsUser[];
 }
 
-/** What every client needs: JetStream API and acks, flow control, request replies, commands and queries. */
-export const CLIENT_PUBLISH = [
-  '$JS.API.>',
-  '$JS.ACK.>',
-  '$JS.FC.>',
-  '_INBOX.>',
-  'pgfleet.commands.>',
-  'pgfleet.queries.>',
-] as const;
-
-/** Publish permissions of a pgfleet principal: `platform` (relay + API) may also publish events. */
-export function publishPermissions(user: string): string[] {
-  return user === 'platform' ? ['pgfleet.events.>', ...CLIENT_PUBLISH] : [...CLIENT_PUBLISH];
-}
+/** A user of the platform's NATS server with the permissions of its role. */
+export const platformNatsUser = (user: string, password: string): NatsUser => ({
+  user,
+  password,
+  permissions: natsPermissions(user),
+});
 
 const q = (s: string) => JSON.stringify(s);
+const list = (subjects: readonly string[]) => `[${subjects.map(q).join(', ')}]`;
+
+function renderPermissions(p: NatsPermissions): string {
+  const side = (s: NatsPermissions['publish']) =>
+    `{ allow: ${list(s.allow)}${s.deny && s.deny.length > 0 ? `, deny: ${list(s.deny)}` : ''} }`;
+  const responses = p.allowResponses ? ', allow_responses: true' : '';
+  return `{ publish: ${side(p.publish)}, subscribe: ${side(p.subscribe)}${responses} }`;
+}
 
 export function renderNatsConfig(input: NatsConfigInput): string {
   const lines = [
@@ -52,8 +50,7 @@ export function renderNatsConfig(input: NatsConfigInput): string {
     lines.push('authorization {', '  users = [');
     for (const u of input.users) {
       lines.push(
-        `    { user: ${q(u.user)}, password: ${q(u.password)}, ` +
-          `permissions: { publish: { allow: [${u.publish.map(q).join(', ')}] }, subscribe: { allow: [">"] } } }`,
+        `    { user: ${q(u.user)}, password: ${q(u.password)}, permissions: ${renderPermissions(u.permissions)} }`,
       );
     }
     lines.push('  ]', '}');

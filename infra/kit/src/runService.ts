@@ -4,6 +4,7 @@ import {
   busAuthFromEnv,
   connectBus,
   consumeEvents,
+  isPermittedDurable,
   serveCommands,
   type CommandHandlers,
   type EventConsumer,
@@ -117,7 +118,8 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   const store = createPostgresEventStore({ connectionString: storeUrl });
   const locks = createAdvisoryLocks(storeUrl);
   shutdown.register('store', () => store.close());
-  const nc = await connectBus({ servers: natsUrl, name: `pgfleet-${service.name}`, ...busAuthFromEnv() });
+  const busAuth = busAuthFromEnv(env);
+  const nc = await connectBus({ servers: natsUrl, name: `pgfleet-${service.name}`, ...busAuth });
   shutdown.register('nats', () => nc.drain());
   let runNow: (clusterId: string) => void = () => undefined;
   const ctx: ServiceContext<C> = {
@@ -176,7 +178,13 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
       error: errorMessage(error),
     });
   };
+  // On the platform's closed NATS server a durable outside the service's permission table is refused.
+  const checkPermitted = (durable: string) => {
+    if (busAuth.user === service.name && !isPermittedDurable(service.name, durable))
+      log.error({ durable }, 'durable consumer missing from SERVICE_BUS_USE (infra/bus): NATS will refuse it');
+  };
   for (const consumer of service.consumers?.(deps) ?? []) {
+    checkPermitted(consumer.durable);
     consumers.push(
       await consumeEvents({
         js: ctx.js,
@@ -207,6 +215,7 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
     // Not waited for at shutdown: an operation in flight is left as it is and resumed at the next
     // start (every step is idempotent), so stopping the platform stays fast whatever runs.
     const durable = service.operationsDurable?.(deps) ?? `${service.name}-operations`;
+    checkPermitted(durable);
     consumers.push(
       await consumeEvents({
         js: ctx.js,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { CliError } from './cli/client.js';
+import { CliError, useGlobalOptions } from './cli/client.js';
 
 type Out = (opts: { json?: boolean }) => (human: string, json: unknown) => void;
 type Register = (program: Command, out: Out) => void;
@@ -22,7 +22,12 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ['cluster'], load: async () => (await import('./cli/networkCommands.js')).registerNetworkCommands },
   { names: ['cluster'], load: async () => (await import('./cli/haCommands.js')).registerHaCommands },
   { names: ['cluster'], load: async () => (await import('./cli/planCommand.js')).registerPlanCommand },
+  {
+    names: ['cluster', 'config'],
+    load: async () => (await import('./cli/maintenanceCommands.js')).registerMaintenanceCommands,
+  },
   { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
+  { names: ['account'], load: async () => (await import('./cli/accountCommands.js')).registerAccountCommands },
   { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },
   { names: ['pitr'], load: async () => (await import('./cli/pitrCommands.js')).registerPitrCommands },
   // After the module that makes `pitr` (status, backup): adds `pitr restore` to it.
@@ -31,8 +36,11 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
 
 const program = new Command('pgfleet')
   .description('pgfleet: managed PostgreSQL clusters, event-sourced')
+  .option('--token <token>', 'API token (default: $PGFLEET_TOKEN, else the admin token in $PGFLEET_HOME/api-token)')
+  .option('--account <id>', 'with the admin token: the account to act on (default: default)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .hook('preAction', () => useGlobalOptions(program.opts<{ token?: string; account?: string }>()));
 
 /** However stuck a part is, `up` exits this long after Ctrl-C or SIGTERM. */
 const STOP_DEADLINE_MS = 28_000;
@@ -109,8 +117,21 @@ function exitWhenWritten(): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit()));
 }
 
+/** The global options that take a value: their value is not the command's name. */
+const GLOBAL_VALUE_OPTIONS = new Set(['--token', '--account']);
+
+/** The command invoked (`cluster` in `pgfleet --token T cluster list`), if any. */
+function invokedCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (GLOBAL_VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
-  const invoked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const invoked = invokedCommand(process.argv.slice(2));
   for (const register of await Promise.all(modulesOf(invoked).map((c) => c.load()))) register(program, out);
   await program.parseAsync(process.argv);
   exitWhenWritten();

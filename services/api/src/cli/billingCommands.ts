@@ -52,34 +52,36 @@ export function registerBillingCommands(program: Command, out: (opts: { json?: b
   billing
     .command('usage')
     .description('the running month so far (each line rounded half up to the cent)')
-    .option('--account <id>', 'the account', 'default')
     .option('--json')
-    .action(async (o: { account: string; json?: boolean }) => {
-      const r = await apiClient().call<{ until: string; invoice: Invoice }>(
+    .action(async (o: { json?: boolean }) => {
+      const api = apiClient();
+      const account = api.account() ?? 'default';
+      const r = await api.call<{ until: string; invoice: Invoice }>(
         'GET',
-        `/v1/accounts/${encodeURIComponent(o.account)}/usage`,
+        `/v1/accounts/${encodeURIComponent(account)}/usage`,
       );
-      out(o)(render(`usage of ${o.account} in ${r.invoice.month} up to ${r.until}`, r.invoice), r);
+      out(o)(render(`usage of ${account} in ${r.invoice.month} up to ${r.until}`, r.invoice), r);
     });
   billing
     .command('invoice')
     .description("a closed month's invoice (default: last month)")
-    .option('--account <id>', 'the account', 'default')
     .option('--month <YYYY-MM>', 'the month (UTC)')
     .option('--json')
-    .action(async (o: { account: string; month?: string; json?: boolean }) => {
+    .action(async (o: { month?: string; json?: boolean }) => {
       const month = o.month ?? lastMonth();
       if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) {
         throw new CliError(`--month must be a month YYYY-MM, e.g. 2026-11, got "${month}"`, 'VALIDATION_FAILED', {
           field: '--month',
         });
       }
-      const r = await apiClient().call<{ status: string; invoice: Invoice }>(
+      const api = apiClient();
+      const account = api.account() ?? 'default';
+      const r = await api.call<{ status: string; invoice: Invoice }>(
         'GET',
-        `/v1/accounts/${encodeURIComponent(o.account)}/invoices/${month}`,
+        `/v1/accounts/${encodeURIComponent(account)}/invoices/${month}`,
       );
       const statuses: Record<string, string> = { issued: 'issued', corrected: 'corrected' };
       const status = statuses[r.status] ?? 'not issued yet (computed from the events)';
-      out(o)(render(`invoice of ${o.account} for ${month}: ${status}`, r.invoice), r);
+      out(o)(render(`invoice of ${account} for ${month}: ${status}`, r.invoice), r);
     });
 }

@@ -17,6 +17,11 @@ export class CliError extends Error {
 
 export interface ApiClient {
   call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  /**
+   * The account the CLI acts on: `--account`, else an account token's own (from its `pgf_ID.`
+   * prefix), else undefined (the admin token: the API's default account).
+   */
+  account(): string | undefined;
   natsUrl(): string;
   /** TLS and credentials for NATS when the platform runs it secured (user `cli`). */
   natsAuth(): Promise<{ tls?: { caFile: string }; user?: string; pass?: string }>;
@@ -29,14 +34,39 @@ export interface ApiClient {
 const INVOCATION_KEY = randomUUID();
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Finds the API of the local platform ($PGFLEET_HOME/platform.json and api-token), or PGFLEET_API_URL/TOKEN. */
+/** The global options `--token` and `--account`, set once by the CLI before a command runs. */
+let globalOptions: { token?: string; account?: string } = {};
+export function useGlobalOptions(options: { token?: string; account?: string }): void {
+  globalOptions = options;
+}
+
+/** An account token says its account before the dot: `pgf_acme.…` (the API checks the rest). */
+const accountOfToken = (token: string | undefined) => /^pgf_([a-z0-9][a-z0-9_-]{0,62})\./.exec(token ?? '')?.[1];
+
+/** `path` with `?accountId=` added, for the routes that look a cluster up (`--account`). */
+function withAccount(path: string, account: string | undefined): string {
+  if (account === undefined || !path.startsWith('/v1/clusters')) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}accountId=${encodeURIComponent(account)}`;
+}
+
+/**
+ * Finds the API of the local platform ($PGFLEET_HOME/platform.json), or PGFLEET_API_URL. The token:
+ * `--token`, else PGFLEET_TOKEN (PGFLEET_API_TOKEN, its old name), else the admin token in
+ * $PGFLEET_HOME/api-token.
+ */
 export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
   const home = platformHome(env);
   const platform = readPlatformFile(home);
   const base = env.PGFLEET_API_URL ?? (platform ? `http://127.0.0.1:${platform.apiPort}` : undefined);
   const tokenFile = join(home, 'api-token');
-  const token = env.PGFLEET_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  const token =
+    globalOptions.token ??
+    env.PGFLEET_TOKEN ??
+    env.PGFLEET_API_TOKEN ??
+    (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  const account = globalOptions.account;
   return {
+    account: () => account ?? accountOfToken(token),
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
       if (!base || !token) {
         const message =
@@ -52,7 +82,7 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       let res: { status: number; text: string };
       try {
-        res = await exchange(new URL(base + path), method, headers, payload);
+        res = await exchange(new URL(base + withAccount(path, account)), method, headers, payload);
       } catch {
         throw new CliError(`cannot reach the pgfleet API at ${base}: is "pgfleet up" running?`, 'UNAVAILABLE');
       }

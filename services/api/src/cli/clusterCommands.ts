@@ -25,7 +25,6 @@ interface CreateOptions {
   plan: string;
   version: string;
   durability: string;
-  account: string;
   wait: boolean;
   json?: boolean;
 }
@@ -45,14 +44,20 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
         .choices(Durability.options)
         .default('available'),
     )
-    .option('--account <id>', 'account id', 'default')
     .option('--no-wait', 'return once the request is accepted')
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: CreateOptions) => {
-      const input = { name, plan: o.plan, version: Number(o.version), accountId: o.account, durability: o.durability };
+      const api = apiClient();
+      // The account: `--account` (admin), an account token's own, else the API's default.
+      const input = {
+        name,
+        plan: o.plan,
+        version: Number(o.version),
+        accountId: api.account(),
+        durability: o.durability,
+      };
       const body = parseWith(CreateClusterBody, input, 'cluster');
       if (!body.ok) throw new CliError(body.rejection.message, body.rejection.code, body.rejection.details);
-      const api = apiClient();
       const since = requestTime();
       const res = await api.call<{ result: { clusterId: string } }>('POST', '/v1/clusters', body.value);
       if (o.wait) {

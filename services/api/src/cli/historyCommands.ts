@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { eventFilter, type ClusterView, type EventEnvelope } from '@pgfleet/contracts';
+import { actorLabel, eventFilter, type ClusterView, type EventEnvelope } from '@pgfleet/contracts';
 import { apiClient, CliError } from './client.js';
 import { table } from './format.js';
 
@@ -45,11 +45,13 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
         const gateways = s.gateways.gateways.map((g) => `${g.gatewayId} ${g.host}:${g.port}`).join(', ') || 'none';
         const available = s.backups.available.map((b) => `${b.backupId} (${b.status})`).join(', ') || 'none';
         const tls = s.tls.forced ? 'forced' : 'not forced';
+        const set = Object.entries(s.parameters ?? {}).map(([k, v]) => `${k}=${v}`);
         out(o)(
           `state of ${name} at ${at}: ${s.status}, plan ${s.plan ?? '-'}, leader ${s.leader ?? '-'}\n` +
             `${table(['NODE', 'ROLE', 'PORT', 'STARTED'], nodes)}\n` +
             `gateways: ${gateways} -> ${s.gateways.leader ?? '-'}; TLS ${tls}\n` +
-            `backups available: ${available}`,
+            `backups available: ${available}\n` +
+            `parameters: ${set.join(', ') || 'the plan defaults'}`,
           r.state,
         );
       } else {
@@ -58,7 +60,7 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
           e.occurredAt,
           e.streamId.slice(0, e.streamId.indexOf('-')),
           e.type,
-          `${e.actor.kind}:${e.actor.id}`,
+          actorLabel(e.actor),
           JSON.stringify(e.data),
         ]);
         out(o)(table(['POS', 'OCCURRED', 'STREAM', 'TYPE', 'ACTOR', 'DATA'], rows), r.events);

@@ -2,6 +2,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { AccountId, BillingMonth, querySubject, type Rejection } from '@pgfleet/contracts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { callerOf } from './authentication.js';
+import { canSee } from './callerScope.js';
 import { reject } from './rejections.js';
 
 const AccountParams = z.object({ accountId: AccountId });
@@ -29,6 +31,13 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: { nc: NatsConne
     const { ok: _ok, ...rest } = answer;
     return rest;
   };
+  /** Another account's billing is not found, whether that account exists or not. */
+  const notFound = (reply: FastifyReply, accountId: string) =>
+    reject(reply, {
+      code: 'ACCOUNT_NOT_FOUND',
+      message: `no account named ${accountId}`,
+      details: { field: 'accountId' },
+    });
   const invalid = (reply: FastifyReply, error: z.ZodError) =>
     reject(reply, {
       code: 'VALIDATION_FAILED',
@@ -39,12 +48,14 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: { nc: NatsConne
   app.get('/v1/accounts/:accountId/usage', async (req, reply) => {
     const p = AccountParams.safeParse(req.params);
     if (!p.success) return invalid(reply, p.error);
+    if (!canSee(callerOf(req), p.data.accountId)) return notFound(reply, p.data.accountId);
     return ask(reply, 'Usage', { accountId: p.data.accountId });
   });
 
   app.get('/v1/accounts/:accountId/invoices/:month', async (req, reply) => {
     const p = InvoiceParams.safeParse(req.params);
     if (!p.success) return invalid(reply, p.error);
+    if (!canSee(callerOf(req), p.data.accountId)) return notFound(reply, p.data.accountId);
     const q = InvoiceQuery.safeParse(req.query ?? {});
     if (!q.success) return invalid(reply, q.error);
     return ask(reply, 'Invoice', { ...p.data, recompute: q.data.recompute === 'true' });

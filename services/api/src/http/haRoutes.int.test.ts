@@ -294,7 +294,7 @@ describe('HA routes and commands (ha service answered by a responder on pgfleet.
     const [sent] = receivedOf('FailoverCluster');
     expect(sent).toMatchObject({
       data: { clusterId: 'c-shop', to: 'node3', acceptDataLoss: true },
-      meta: { commandId: 'key-1', actor: { kind: 'user', id: 'api' } },
+      meta: { commandId: 'key-1', actor: { kind: 'admin', id: 'admin' } },
     });
     const again = await http('POST', '/v1/clusters/shop/failover', { to: 'node3', acceptDataLoss: true }, 'key-1');
     expect(again.headers.get('idempotent-replayed')).toBe('true');

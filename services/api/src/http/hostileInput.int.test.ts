@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, decodeEvent } from '@pgfleet/bus';
+import { busAuthFromEnv, connectBus, decodeEvent } from '@pgfleet/bus';
 import { COMMANDS, commandSubject, validateEvent } from '@pgfleet/contracts';
 import {
   createPostgresEventStore,
@@ -92,7 +92,9 @@ beforeAll(async () => {
     PGFLEET_LOG_LEVEL: 'error',
   };
   platform = await up(env, () => undefined);
-  nc = await connectBus({ servers: platform.natsUrl, name: 'hostile-input' });
+  // As the platform's own user (the one that may send every command): what the services accept is what is tested.
+  const auth = busAuthFromEnv(await platform.natsEnv('platform'));
+  nc = await connectBus({ servers: platform.natsUrl, name: 'hostile-input', ...auth });
   store = createPostgresEventStore({ connectionString: platform.eventstoreUrl });
   eventsBefore = await storedEvents(platform.eventstoreUrl);
 }, 240_000);

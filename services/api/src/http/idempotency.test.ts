@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdempotencyRecords, registerIdempotency } from './idempotency.js';
+import { registerAuthentication } from './authentication.js';
+import { IdempotencyRecords, keepAnswerOutOfRecords, registerIdempotency } from './idempotency.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -91,5 +92,43 @@ describe('Idempotency-Key', () => {
     const bad = await post(after.app, 'has space', {});
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'Idempotency-Key' } });
+  });
+
+  it("is the caller's: another token sending the same key is refused, not given the first answer", async () => {
+    const app = Fastify();
+    const acmeToken = `pgf_acme.${'a'.repeat(43)}`;
+    const directory = { accountOf: async (t: string) => (t === acmeToken ? 'acme' : undefined) };
+    registerAuthentication(app, { adminToken: 'admin', directory });
+    registerIdempotency(app, new IdempotencyRecords());
+    app.post('/v1/things', async () => ({ secret: 'the first caller only' }));
+    const send = (token: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/things',
+        payload: {},
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-shared' },
+      });
+    expect((await send('admin')).statusCode).toBe(200);
+    const other = await send(acmeToken);
+    expect([other.statusCode, other.json().code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
+    expect((await send('admin')).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('keeps no answer that carries a secret: neither in memory nor in the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idem-'));
+    dirs.push(dir);
+    const file = join(dir, 'idempotency.jsonl');
+    const app = Fastify();
+    registerIdempotency(app, new IdempotencyRecords(file));
+    let runs = 0;
+    app.post('/v1/tokens', async (req) => {
+      keepAnswerOutOfRecords(req);
+      return { token: `secret-${++runs}` };
+    });
+    const first = await post(app, 'k-token', {}, '/v1/tokens');
+    const again = await post(app, 'k-token', {}, '/v1/tokens');
+    expect([first.json().token, again.json().token]).toEqual(['secret-1', 'secret-2']);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(readFileSync(file, { encoding: 'utf8', flag: 'a+' })).not.toContain('secret-');
   });
 });

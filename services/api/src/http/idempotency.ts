@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { callerKeyOf } from './authentication.js';
 import { reject } from './rejections.js';
 
 /** What the API answered to the first request with a key: replayed to every repeat of it. */
@@ -52,18 +53,21 @@ export class IdempotencyRecords {
     return this.inFlight.get(key);
   }
 
-  /** A request with this key starts; `finish` records (or, for a server error, forgets) its answer. */
-  begin(key: string, fingerprint: string): (status: number, body: string) => void {
+  /**
+   * A request with this key starts; `finish` records (or, for a server error or with `keep` false,
+   * forgets) its answer. A repeat waiting for it gets the answer either way.
+   */
+  begin(key: string, fingerprint: string): (status: number, body: string, keep?: boolean) => void {
     let resolve: (a: Answered) => void = () => undefined;
     const done = new Promise<Answered>((r) => {
       resolve = r;
     });
     this.inFlight.set(key, { fingerprint, done });
-    return (status, body) => {
+    return (status, body, keep = true) => {
       const answer: Answered = { key, fingerprint, status, body, at: Date.now() };
       this.inFlight.delete(key);
       // A server error (lost NATS, a timeout) did not answer: the client may try again with the key.
-      if (status < 500) this.remember(answer);
+      if (status < 500 && keep) this.remember(answer);
       resolve(answer);
     };
   }
@@ -91,10 +95,13 @@ function parseLine(line: string): Answered | undefined {
   }
 }
 
-/** The request's identity for its key: method, URL (path and query) and body. */
-function fingerprintOf(method: string, url: string, body: unknown): string {
+/**
+ * The request's identity for its key: caller, method, URL (path and query) and body. With the
+ * caller in it, another token sending the same key is refused rather than given the first answer.
+ */
+function fingerprintOf(caller: string, method: string, url: string, body: unknown): string {
   return createHash('sha256')
-    .update(`${method} ${url}\n${JSON.stringify(body ?? null)}`)
+    .update(`${caller} ${method} ${url}\n${JSON.stringify(body ?? null)}`)
     .digest('hex');
 }
 
@@ -106,8 +113,17 @@ export function idempotencyKeyOf(req: FastifyRequest): string | undefined {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    finishIdempotent?: (status: number, body: string) => void;
+    finishIdempotent?: (status: number, body: string, keep?: boolean) => void;
   }
+}
+
+/**
+ * An answer that carries a secret (a new account token) is neither kept in memory nor written to
+ * `idempotency.jsonl`: the key is freed once it is sent, and a later repeat runs again.
+ */
+export function keepAnswerOutOfRecords(req: FastifyRequest): void {
+  const finish = req.finishIdempotent;
+  if (finish) req.finishIdempotent = (status, body) => finish(status, body, false);
 }
 
 /**
@@ -124,7 +140,7 @@ export function registerIdempotency(app: FastifyInstance, records: IdempotencyRe
       const message = 'Idempotency-Key must be 1 to 120 printable characters without spaces (e.g. a UUID)';
       return reject(reply, { code: 'VALIDATION_FAILED', message, details: { field: 'Idempotency-Key' } });
     }
-    const fingerprint = fingerprintOf(req.method, req.url, req.body);
+    const fingerprint = fingerprintOf(callerKeyOf(req), req.method, req.url, req.body);
     const running = records.running(key);
     const first = records.get(key) ?? (running?.fingerprint === fingerprint ? await running.done : undefined);
     const usedFor = first?.fingerprint ?? running?.fingerprint;

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
+import { accountPaths } from './accountRoutes.js';
 import { backupPaths } from './backupOpenapi.js';
 import { billingPaths } from './billingOpenapi.js';
 import { ClusterShown } from './clusterShown.js';
 import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
+import { maintenancePaths } from './maintenanceRoutes.js';
 import { planPaths } from './planRoutes.js';
 import { pitrPaths } from './pitrOpenapi.js';
 import { pitrRestorePaths } from './pitrRestoreOpenapi.js';
@@ -33,7 +35,9 @@ export function openApiDocument(): Record<string, unknown> {
       version: '0.1.0',
       description:
         'Managed PostgreSQL control plane. Every route but /healthz and /openapi.json needs ' +
-        '`Authorization: Bearer TOKEN` (the token is in $PGFLEET_HOME/api-token).',
+        '`Authorization: Bearer TOKEN`: the admin token (in $PGFLEET_HOME/api-token) acts on any account ' +
+        '(`accountId`, default `default`); an account token (`pgfleet account create`) acts on its own account ' +
+        "only, and another account's clusters are 404 to it, as clusters that do not exist.",
     },
     components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
     security: [{ token: [] }],
@@ -78,8 +82,10 @@ export function openApiDocument(): Record<string, unknown> {
       ...networkPaths(),
       ...haPaths(),
       ...planPaths(),
+      ...maintenancePaths(),
       ...operationPaths(),
       ...billingPaths(),
+      ...accountPaths(),
       ...pitrPaths(),
       ...pitrRestorePaths(),
       '/v1/clusters/{name}/audit': {

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { OperationKind, parseWith, type CommandReply, type Operation } from '@pgfleet/contracts';
+import { callerOf } from './authentication.js';
+import { canSee } from './callerScope.js';
 import { findCluster } from './clusterLookup.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { reject } from './rejections.js';
@@ -74,7 +76,8 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: { projection:
     if (!params.ok) return reject(reply, params.rejection);
     await ctx.projection.caughtUp();
     const found = ctx.projection.findOperation(params.value.id);
-    if (!found) {
+    // Another account's operation is not found, as one that does not exist.
+    if (!found || !canSee(callerOf(req), found.cluster.accountId)) {
       const message = `no operation ${params.value.id}`;
       return reject(reply, { code: 'OPERATION_NOT_FOUND', message, details: { field: 'id' } });
     }

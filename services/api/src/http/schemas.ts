@@ -6,7 +6,8 @@ export const CreateClusterBody = z.object({
   name: ClusterName,
   plan: PlanId,
   version: PostgresVersion.default(15),
-  accountId: AccountId.default('default'),
+  /** An account token's own account (naming another is 403); the admin's choice, `default` when absent. */
+  accountId: AccountId.optional(),
   /** What the leader does when no follower acknowledges commits: `strict` waits, `available` goes asynchronous. */
   durability: Durability.default('available'),
 });
@@ -24,7 +25,8 @@ export const FailoverBody = z
 /** `PUT /v1/clusters/{name}/durability`. */
 export const DurabilityBody = z.object({ durability: Durability }).strict();
 
-export const AccountQuery = z.object({ accountId: AccountId.default('default') });
+/** `?accountId=`: the admin's choice of account (`default` when absent); an account token may name only its own. */
+export const AccountQuery = z.object({ accountId: AccountId.optional() });
 
 export const AuditQuery = AccountQuery.extend({
   at: z.iso.datetime({ offset: true }).optional(),

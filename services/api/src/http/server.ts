@@ -1,11 +1,13 @@
 import Fastify from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import { findPlan, foldClusterView, foldDisk, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
+import { AccountDirectory } from '../accounts/accountDirectory.js';
+import { registerAccountRoutes } from './accountRoutes.js';
+import { registerAuthentication } from './authentication.js';
 import { registerBackupRoutes } from './backupRoutes.js';
 import { registerBillingRoutes } from './billingRoutes.js';
 import { type LiveNode, showCluster } from './clusterShown.js';
@@ -14,7 +16,7 @@ import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
 import { registerJsonBody } from './jsonBody.js';
 import { registerRequestErrors, requestErrorOptions } from './requestErrors.js';
-import { findCluster, requestMeta } from './clusterLookup.js';
+import { findCluster, requestAccount, requestMeta } from './clusterLookup.js';
 import { registerHaRoutes } from './haRoutes.js';
 import { registerHistoryRoutes } from './historyRoutes.js';
 import { IdempotencyRecords, registerIdempotency } from './idempotency.js';
@@ -22,12 +24,16 @@ import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js
 import { ClusterProjection } from './projection.js';
 import { registerPitrRestoreRoutes } from './pitrRestoreRoutes.js';
 import { registerPitrRoutes } from './pitrRoutes.js';
+import { registerMaintenanceRoutes } from './maintenanceRoutes.js';
 import { registerPlanRoutes } from './planRoutes.js';
-import { AccountQuery, CreateClusterBody } from './schemas.js';
+import { callerOf } from './authentication.js';
+import { scopeAccount } from './callerScope.js';
+import { CreateClusterBody } from './schemas.js';
 
 export interface ApiServerOptions {
   port: number;
   host?: string;
+  /** The admin token (`$PGFLEET_HOME/api-token`): acts on any account. Account tokens are checked on their streams. */
   token: string;
   store: EventStore;
   nc: NatsConnection;
@@ -54,20 +60,19 @@ async function liveNodes(nc: NatsConnection, clusterId: string): Promise<LiveNod
 export async function startApiServer(opts: ApiServerOptions) {
   const projection = new ClusterProjection(opts.store);
   await projection.start();
+  const directory = new AccountDirectory(opts.store);
+  try {
+    await directory.start();
+  } catch (error) {
+    await projection.stop();
+    throw error;
+  }
   const secrets = openSecretStore(opts.home);
   const app = Fastify({ logger: false, bodyLimit: 1 << 20, ...requestErrorOptions });
   registerRequestErrors(app);
   registerJsonBody(app);
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/healthz' || req.url === '/openapi.json') return;
-    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
-    const want = Buffer.from(opts.token);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
-      const message = 'missing or wrong API token (see $PGFLEET_HOME/api-token)';
-      return reject(reply, { code: 'UNAUTHORIZED', message });
-    }
-  });
+  registerAuthentication(app, { adminToken: opts.token, directory });
 
   registerIdempotency(app, new IdempotencyRecords(join(opts.home, 'api', 'idempotency.jsonl')));
 
@@ -75,16 +80,19 @@ export async function startApiServer(opts: ApiServerOptions) {
   app.get('/openapi.json', async () => openApiDocument());
 
   app.get('/v1/clusters', async (req, reply) => {
-    const q = parseWith(AccountQuery, req.query, 'query');
-    if (!q.ok) return reject(reply, q.rejection);
+    const accountId = requestAccount(req, reply);
+    if (accountId === undefined) return;
     await projection.caughtUp();
-    return { clusters: projection.list(q.value.accountId) };
+    return { clusters: projection.list(accountId) };
   });
 
   app.post('/v1/clusters', async (req, reply) => {
     const body = parseWith(CreateClusterBody, req.body ?? {}, 'cluster');
     if (!body.ok) return reject(reply, body.rejection);
-    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', body.value, requestMeta(req));
+    const account = scopeAccount(callerOf(req), body.value.accountId);
+    if (!account.ok) return reject(reply, account.rejection);
+    const data = { ...body.value, accountId: account.accountId };
+    const res = await sendCommand(opts.nc, 'provisioning', 'CreateCluster', data, requestMeta(req));
     if (!res.ok) return reject(reply, res);
     return reply.code(202).send(res);
   });
@@ -164,14 +172,17 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerNetworkRoutes(app, { projection, nc: opts.nc, store: opts.store, home: opts.home });
   registerHaRoutes(app, { projection, nc: opts.nc });
   registerPlanRoutes(app, { projection, nc: opts.nc });
+  registerMaintenanceRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerPitrRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerPitrRestoreRoutes(app, { projection, nc: opts.nc });
   registerBillingRoutes(app, { nc: opts.nc });
+  registerAccountRoutes(app, { store: opts.store });
 
   try {
     await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   } catch (error) {
     await projection.stop();
+    await directory.stop();
     throw error;
   }
   return {
@@ -183,6 +194,7 @@ export async function startApiServer(opts: ApiServerOptions) {
       await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS + 1000))]);
       clearTimeout(cut);
       await projection.stop();
+      await directory.stop();
     },
   };
 }

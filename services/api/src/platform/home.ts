@@ -9,7 +9,7 @@ export interface PlatformFile {
   apiPort: number;
   /** Where the HA service answers the gateways' agent checks (absent in homes made before it). */
   haAgentPort?: number;
-  /** The embedded NATS server speaks only TLS, with a user per process (PGFLEET_NATS_TLS=1). */
+  /** The embedded NATS server speaks only TLS, with a user per process (false with PGFLEET_NATS_INSECURE=1). */
   natsTls?: boolean;
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { publishPermissions, renderNatsConfig } from '@pgfleet/bus';
+import { platformNatsUser, renderNatsConfig } from '@pgfleet/bus';
 import { clusterCaFiles, createClusterCa, generatePassword, issueNodeCert, openSecretStore } from '@pgfleet/postgres';
 
 export interface SecuredNats {
@@ -14,9 +14,10 @@ const natsCaDir = (home: string) => join(home, 'tls', 'nats', 'ca');
 export const natsCaFile = (home: string) => clusterCaFiles(natsCaDir(home)).certFile;
 
 /**
- * With PGFLEET_NATS_TLS=1 the embedded NATS server speaks only TLS (a platform CA under
- * `$PGFLEET_HOME/tls/nats`) and knows one user per process, each with generated credentials kept
- * in the secret store and its own publish permissions (see renderNatsConfig).
+ * The embedded NATS server, closed (the default of `pgfleet up`): it speaks only TLS (a platform
+ * CA under `$PGFLEET_HOME/tls/nats`) and knows one user per process, each with generated
+ * credentials kept in the secret store and the publish and subscribe permissions of its role
+ * (natsPermissions in infra/bus).
  */
 export async function secureNats(home: string, port: number, users: readonly string[]): Promise<SecuredNats> {
   const dir = join(home, 'tls', 'nats');
@@ -42,9 +43,7 @@ export async function secureNats(home: string, port: number, users: readonly str
     await secrets.put(ref, fresh);
     return fresh;
   };
-  const entries = await Promise.all(
-    users.map(async (user) => ({ user, password: await password(user), publish: publishPermissions(user) })),
-  );
+  const entries = await Promise.all(users.map(async (user) => platformNatsUser(user, await password(user))));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const configFile = join(dir, 'nats.conf');
   const config = renderNatsConfig({

@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { jetstream } from '@nats-io/jetstream';
-import { busAuthFromEnv, connectBus, startNatsServer, startRelay, type NatsServerHandle } from '@pgfleet/bus';
+import {
+  busAuthFromEnv,
+  connectBus,
+  PLATFORM_NATS_USERS,
+  startNatsServer,
+  startRelay,
+  type NatsServerHandle,
+} from '@pgfleet/bus';
 import { createPostgresEventStore } from '@pgfleet/eventstore';
 import { childEnv, dataRoot, freePort, startLocalServer, type LocalServer } from '@pgfleet/postgres';
 import { startApiServer } from '../http/server.js';
@@ -30,6 +37,12 @@ export interface Platform {
   apiUrl: string;
   natsUrl: string;
   eventstoreUrl: string;
+  /**
+   * The environment a process needs to reach NATS as this user (`platform`, `cli` or a service):
+   * the platform CA and the user's credentials; empty with PGFLEET_NATS_INSECURE=1 or an external
+   * server (PGFLEET_NATS_URL), whose credentials come from the environment.
+   */
+  natsEnv(user: string): Promise<NodeJS.ProcessEnv>;
   /** The service processes (name and current pid): what a chaos test kills. */
   services(): { name: string; pid: number | undefined }[];
   /**
@@ -140,11 +153,13 @@ export async function up(
     };
     let natsUrl = env.PGFLEET_NATS_URL;
     // Credentials of each process on NATS: from the environment for an external server, else
-    // generated (PGFLEET_NATS_TLS=1: TLS and one user per process with its own permissions).
+    // generated: TLS and one user per process with its own permissions, unless the development
+    // flag PGFLEET_NATS_INSECURE=1 asks for a plaintext server that lets anyone in.
     let natsAuth = (_user: string): Promise<NodeJS.ProcessEnv> => Promise.resolve({});
+    const insecure = env.PGFLEET_NATS_INSECURE === '1';
     if (!natsUrl) {
-      const users = ['platform', 'cli', ...SERVICES];
-      const secured = env.PGFLEET_NATS_TLS === '1' ? await secureNats(home, ports.natsPort, users) : undefined;
+      const users = [...PLATFORM_NATS_USERS, ...SERVICES];
+      const secured = insecure ? undefined : await secureNats(home, ports.natsPort, users);
       const nats: NatsServerHandle = await startNatsServer({
         port: ports.natsPort,
         storeDir: join(home, 'nats'),
@@ -160,10 +175,13 @@ export async function up(
           PGFLEET_NATS_PASSWORD: await secured.password(user),
         });
       }
-      log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}${secured ? '; TLS, a user per process' : ''})`);
+      const how = secured
+        ? 'TLS, a user per process'
+        : 'PGFLEET_NATS_INSECURE=1: plaintext and no users, anyone on this machine can send any command';
+      log(`nats       ${natsUrl} (JetStream in ${join(home, 'nats')}; ${how})`);
     }
     started();
-    writePlatformFile(home, { ...ports, natsTls: env.PGFLEET_NATS_TLS === '1' && !env.PGFLEET_NATS_URL });
+    writePlatformFile(home, { ...ports, natsTls: !insecure && !env.PGFLEET_NATS_URL });
     let eventstoreUrl = env.PGFLEET_EVENTSTORE_URL;
     if (!eventstoreUrl) {
       const password = fileSecret(home, 'eventstore-password');
@@ -224,7 +242,7 @@ export async function up(
     log(`api        ${apiUrl} (token in ${join(home, 'api-token')})`);
     log(`services   ${running.map((s) => s.name).join(', ') || '(none)'}`);
     const services = () => running.map((s) => ({ name: s.name, pid: s.pid }));
-    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services };
+    return { home, apiUrl, natsUrl, eventstoreUrl, stop, services, natsEnv: natsAuth };
   } catch (error) {
     await stop();
     throw error;
