@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { platformHome, readPlatformFile } from '../platform/home.js';
-import { CliError } from './client.js';
+import { apiTarget, CliError } from './client.js';
 
 export interface Downloaded {
   file: string;
@@ -23,11 +22,8 @@ export async function downloadBackup(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Downloaded> {
-  const home = platformHome(env);
-  const platform = readPlatformFile(home);
-  const base = env.PGFLEET_API_URL ?? (platform ? `http://127.0.0.1:${platform.apiPort}` : undefined);
-  const tokenFile = join(home, 'api-token');
-  const token = env.PGFLEET_API_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  // The same token and account as every other call of the CLI.
+  const { home, base, token, url } = apiTarget(env);
   if (!base || !token) {
     const message =
       `pgfleet is not running here (no ${join(home, 'platform.json')}): ` +
@@ -36,7 +32,7 @@ export async function downloadBackup(
   }
   let res: Response;
   try {
-    res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+    res = await fetch(url(path), { headers: { authorization: `Bearer ${token}` } });
   } catch {
     throw new CliError(`cannot reach the pgfleet API at ${base}: is "pgfleet up" running?`, 'UNAVAILABLE');
   }

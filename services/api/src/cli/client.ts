@@ -50,11 +50,11 @@ function withAccount(path: string, account: string | undefined): string {
 }
 
 /**
- * Finds the API of the local platform ($PGFLEET_HOME/platform.json), or PGFLEET_API_URL. The token:
- * `--token`, else PGFLEET_TOKEN (PGFLEET_API_TOKEN, its old name), else the admin token in
- * $PGFLEET_HOME/api-token.
+ * Where the CLI's requests go and as whom: the API's base URL, the token (`--token`, else
+ * PGFLEET_TOKEN, PGFLEET_API_TOKEN, else the admin token file) and `--account`. `url(path)` is the
+ * request's URL, the account added to cluster routes. Shared by every call and the backup download.
  */
-export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
+export function apiTarget(env: NodeJS.ProcessEnv = process.env) {
   const home = platformHome(env);
   const platform = readPlatformFile(home);
   const base = env.PGFLEET_API_URL ?? (platform ? `http://127.0.0.1:${platform.apiPort}` : undefined);
@@ -65,6 +65,16 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
     env.PGFLEET_API_TOKEN ??
     (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
   const account = globalOptions.account;
+  return { home, platform, base, token, account, url: (path: string) => `${base}${withAccount(path, account)}` };
+}
+
+/**
+ * Finds the API of the local platform ($PGFLEET_HOME/platform.json), or PGFLEET_API_URL. The token:
+ * `--token`, else PGFLEET_TOKEN (PGFLEET_API_TOKEN, its old name), else the admin token in
+ * $PGFLEET_HOME/api-token.
+ */
+export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
+  const { home, platform, base, token, account } = apiTarget(env);
   return {
     account: () => account ?? accountOfToken(token),
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
