@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldClusterView, foldGateways, streamIds, type ClusterView } from '@pgfleet/contracts';
 import { createPostgresEventStore, type EventStore } from '@pgfleet/eventstore';
@@ -9,6 +8,7 @@ import {
   sleep,
   startPlatform,
   waitFor,
+  writeLoad,
   type CliResult,
   type TestPlatform,
 } from './harness.js';
@@ -35,60 +35,6 @@ const view = async (id = clusterId): Promise<ClusterView> =>
 const gateways = async (id = clusterId) => foldGateways((await store.readStream(streamIds.gateway(id))).events);
 /** The same URL the CLI prints, to one node instead of the gateway. */
 const nodeUrl = (port: number, base = url) => base.replace(/@[^/]+\//, `@127.0.0.1:${port}/`);
-
-interface Ack {
-  client: number;
-  seq: number;
-  at: number;
-}
-
-let loads = 0;
-
-/** `clients` writers through the URL, each logging every acknowledged commit and every failed one. */
-function writeLoad(clients = 8) {
-  const first = 100 * loads++; // client numbers of their own: rows of an earlier load stay unique
-  const acks: Ack[] = [];
-  const errors: string[] = [];
-  let stopped = false;
-  const run = async (client: number) => {
-    let seq = 0;
-    while (!stopped) {
-      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, query_timeout: 5000 });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        while (!stopped) {
-          seq += 1;
-          await c.query('INSERT INTO acked (client, seq) VALUES ($1, $2)', [client, seq]);
-          acks.push({ client, seq, at: Date.now() });
-        }
-      } catch (error) {
-        errors.push(`${new Date().toISOString()} client ${client}: ${(error as Error).message}`);
-        await sleep(50);
-      } finally {
-        await Promise.race([c.end().catch(() => undefined), sleep(500)]);
-      }
-    }
-  };
-  const loops = Array.from({ length: clients }, (_, i) => run(first + i));
-  return {
-    acks,
-    errors,
-    /** The longest time one client went without an acknowledged write. */
-    longestGapMs(): number {
-      let longest = 0;
-      for (let client = first; client < first + clients; client++) {
-        const at = acks.filter((a) => a.client === client).map((a) => a.at);
-        for (let i = 1; i < at.length; i++) longest = Math.max(longest, at[i]! - at[i - 1]!);
-      }
-      return longest;
-    },
-    async stop() {
-      stopped = true;
-      await Promise.all(loops);
-    },
-  };
-}
 
 /** `pgfleet cluster plan NAME --plan PLAN` as a user runs it; fails the test with what it printed. */
 async function changePlan(plan: string, name = NAME): Promise<CliResult> {
@@ -140,7 +86,7 @@ afterAll(async () => {
 
 describe('plan change', () => {
   it('Starter -> Business under 8 writers: no write fails; 3 nodes, last row on followers, 2 gateways', async () => {
-    const load = writeLoad();
+    const load = writeLoad(url);
     try {
       await waitFor('writes before the change', () => load.acks.length > 50 || undefined, 30_000);
       await changePlan('business-1024');
@@ -168,7 +114,7 @@ describe('plan change', () => {
 
   it('resize within Business under 8 writers: followers, a switchover, the old leader; interruption', async () => {
     const before = await view();
-    const load = writeLoad();
+    const load = writeLoad(url);
     try {
       await waitFor('writes before the resize', () => load.acks.length > 50 || undefined, 30_000).catch((e: Error) => {
         throw new Error(`${e.message}: ${load.errors.slice(-5).join('\n')}`);
