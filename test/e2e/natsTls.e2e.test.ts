@@ -60,7 +60,7 @@ describe('pgfleet up: NATS is closed by default (TLS, a user per process, least 
       expect(created.code, created.stderr).toBe(0);
       const backup = await as('backup');
       const cli = await as('cli');
-      // The platform records events of its own meanwhile (health, disk): what is checked is that none of ours is stored.
+      // The platform records events of its own meanwhile (health, disk): checked is that ours is not stored.
       const storedOnSubject = async (subject: string) =>
         (await jetstreamManager(backup)).streams
           .getMessage(EVENTS_STREAM, { last_by_subj: subject })
