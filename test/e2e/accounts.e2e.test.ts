@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startPlatform, type CliResult, type TestPlatform } from './harness.js';
+import { sendCommand } from '@pgfleet/bus';
+import { CLI, runCli, sleep, startPlatform, type CliResult, type TestPlatform } from './harness.js';
 
 interface ClusterRow {
   name: string;
@@ -54,6 +56,19 @@ const storedEventsText = async () => {
     await client.end();
   }
 };
+
+/** The clusters of the ClusterRequested events `events tail --since 2020` prints within `ms` with this token. */
+async function tailRequested(token: string | undefined, ms: number): Promise<string[]> {
+  const env = token === undefined ? t.env : { ...t.env, PGFLEET_TOKEN: token };
+  const args = ['events', 'tail', '--type', 'ClusterRequested', '--since', '2020-01-01T00:00:00Z', '--json'];
+  const tail = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await sleep(ms);
+  tail.kill('SIGTERM');
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  return lines.map((l) => (JSON.parse(l) as { data: { clusterId: string } }).data.clusterId);
+}
 
 beforeAll(async () => {
   t = await startPlatform();
@@ -133,6 +148,51 @@ describe('accounts and tokens, end to end through the pgfleet CLI', () => {
       });
       // A's cluster is untouched.
       expect((await json<{ status: string }>(a, 'cluster', 'show', 'shop')).status).toBe('ready');
+    },
+  );
+
+  it(
+    "over NATS, a command scoped to B (meta.account) about A's cluster is refused like a missing cluster; " +
+      "one naming A's account for B is forbidden; A's own scope passes; events tail shows each account its own",
+    async () => {
+      const { clusterId } = await json<{ clusterId: string }>(tokens.acme, 'cluster', 'show', 'shop');
+      const nc = await t.connectNats('e2e-scoped-commands');
+      try {
+        const asGlobex = { account: 'globex', actor: { kind: 'account' as const, id: 'globex' } };
+        const to = new Date().toISOString();
+        for (const [service, command, data] of [
+          ['provisioning', 'DeleteCluster', { clusterId }],
+          ['provisioning', 'ChangePlan', { clusterId, plan: 'starter-512' }],
+          ['backup', 'RequestBackup', { clusterId }],
+          ['backup', 'RestoreBackup', { clusterId, backupId: 'b1' }],
+          ['pitr', 'RestoreToTime', { clusterId, to, inPlace: true }],
+          ['ha', 'FailoverCluster', { clusterId }],
+          ['networking', 'ExposeCluster', { clusterId }],
+        ] as const) {
+          const reply = await sendCommand(nc, service, command, data, asGlobex);
+          expect(reply, `${service} ${command}`).toMatchObject({ ok: false, code: 'CLUSTER_NOT_FOUND' });
+        }
+        const create = { name: 'sneaky', plan: 'sandbox', accountId: 'acme' };
+        expect(await sendCommand(nc, 'provisioning', 'CreateCluster', create, asGlobex)).toMatchObject({
+          ok: false,
+          code: 'ACCOUNT_FORBIDDEN',
+          details: { field: 'accountId' },
+        });
+        // Scoped to acme, the same kind of command reaches the service's own rule.
+        const retry = await sendCommand(nc, 'provisioning', 'RetryCluster', { clusterId }, { account: 'acme' });
+        expect(retry).toMatchObject({ ok: false });
+        expect(retry.ok ? '' : retry.code).not.toBe('CLUSTER_NOT_FOUND');
+      } finally {
+        await nc.close();
+      }
+      expect((await json<{ status: string }>(tokens.acme, 'cluster', 'show', 'shop')).status).toBe('ready');
+      // events tail shows an account its own clusters' events only; the admin all of them.
+      const [mine, theirs, all] = await Promise.all(
+        [tokens.acme, tokens.globex, undefined].map((token) => tailRequested(token, 6000)),
+      );
+      expect(mine).toEqual([clusterId]);
+      expect(theirs).toEqual([]);
+      expect(all).toContain(clusterId);
     },
   );
 

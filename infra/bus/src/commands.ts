@@ -28,7 +28,19 @@ export interface ServeCommandsOptions {
   /** Queue group: replicas of a service share the requests (default `pgfleet-{service}`). */
   queue?: string;
   logger?: BusLogger;
+  /**
+   * Checked after validation, before the handler: a rejection ends the command there (e.g. a
+   * command scoped to an account, `meta.account`, about another account's cluster).
+   */
+  authorize?: CommandAuthorizer;
 }
+
+/** A rejection for a command its caller may not send, or undefined to let it through. */
+export type CommandAuthorizer = (
+  command: string,
+  data: Record<string, unknown>,
+  meta: CommandMeta,
+) => Promise<CommandReply | undefined>;
 
 export interface CommandServer {
   /** Stop taking requests; resolves when the requests in hand are answered. */
@@ -102,6 +114,8 @@ export function serveCommands<S extends ServiceName>(
     const parsed = parseCommandBody(body, command, schema);
     if (!parsed.ok) return parsed.reply;
     try {
+      const refused = await opts.authorize?.(command, parsed.data as Record<string, unknown>, parsed.meta);
+      if (refused) return refused;
       const reply = CommandReply.safeParse(await handler(parsed.data, parsed.meta));
       if (reply.success) return reply.data;
       return { ok: false, code: 'INTERNAL', message: `${command} handler returned an invalid reply` };

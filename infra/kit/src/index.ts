@@ -8,3 +8,4 @@ export * from './keyedQueue.js';
 export * from './runService.js';
 export * from './operations.js';
 export * from './newCluster.js';
+export * from './accountGuard.js';

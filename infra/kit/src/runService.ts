@@ -26,6 +26,7 @@ import { startHealthServer, type HealthServer } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeyedQueue } from './keyedQueue.js';
 import { executeOperation, type OperationExecutors, recordOperation } from './operations.js';
+import { accountGuard } from './accountGuard.js';
 import { gracefulShutdown, type Shutdown } from './shutdown.js';
 
 /** What every service gets from `runService` before it declares its handlers. */
@@ -236,7 +237,9 @@ export async function runService<S extends ServiceName, C extends BaseConfig, D>
   }
 
   const handlers = service.commands?.(deps);
-  const commandServer = handlers ? serveCommands(nc, service.name, handlers, { logger: log }) : undefined;
+  const commandServer = handlers
+    ? serveCommands(nc, service.name, handlers, { logger: log, authorize: accountGuard(store) })
+    : undefined;
   const querySubs = Object.entries(service.queries?.(deps) ?? {}).map(([name, answer]) =>
     nc.subscribe(querySubject(service.name, name), {
       queue: service.name,

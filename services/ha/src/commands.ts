@@ -48,7 +48,7 @@ export async function failoverCluster(
         streaming: watch?.lastStreaming ?? [],
       },
     },
-    { ...meta, actor: meta.actor ?? { kind: 'user', id: 'api' } },
+    meta, // without an actor, recordHa records the ha service's own
   );
   if (!reply.ok) return reply;
   deps.runOperationNow(cmd.clusterId);

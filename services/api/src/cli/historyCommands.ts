@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { actorLabel, eventFilter, type ClusterView, type EventEnvelope } from '@pgfleet/contracts';
-import { apiClient, CliError } from './client.js';
+import { actorLabel, eventFilter, streamCategory, type ClusterView, type EventEnvelope } from '@pgfleet/contracts';
+import { apiClient, CliError, type ApiClient } from './client.js';
 import { table } from './format.js';
 
 type Out = (human: string, json: unknown) => void;
@@ -86,12 +86,15 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       const { connectBus, tailEvents } = await import('@pgfleet/bus');
       const nc = await connectBus({ servers: api.natsUrl(), name: 'pgfleet-events-tail', ...(await api.natsAuth()) });
       const filter = eventFilter({ type: o.type });
+      const account = api.account();
+      const inScope = account === undefined ? undefined : await accountScope(api, account);
       const tail = await tailEvents({
         js: jetstream(nc),
         filter,
         since: since ? new Date(since) : undefined,
         onEvent: (e: EventEnvelope) => {
           if (clusterId && !e.streamId.endsWith(clusterId)) return;
+          if (inScope && !inScope(e)) return;
           // One line per event (JSON Lines with --json), so ops tools can pipe it.
           const human = `${e.occurredAt}  ${e.streamId}  ${e.type}  ${JSON.stringify(e.data)}`;
           process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : `${human}\n`);
@@ -106,4 +109,22 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
       process.once('SIGTERM', () => void stop());
       await new Promise(() => undefined); // until Ctrl-C: the CLI exits when an action resolves
     });
+}
+
+/**
+ * What `events tail` shows when it acts on one account (an account's token, or the admin's
+ * `--account`): the events of that account's clusters (those listed now, and those created while
+ * it runs) and of its own billing stream; never another account's, nor any token or name stream.
+ */
+async function accountScope(api: ApiClient, account: string): Promise<(e: EventEnvelope) => boolean> {
+  const { clusters } = await api.call<{ clusters: { clusterId: string }[] }>('GET', '/v1/clusters');
+  const mine = new Set(clusters.map((c) => c.clusterId));
+  return (e) => {
+    const data = e.data as { clusterId?: unknown; accountId?: unknown };
+    if (e.type === 'ClusterRequested' && data.accountId === account) mine.add(String(data.clusterId));
+    const category = streamCategory(e.streamId);
+    const id = e.streamId.slice(category.length + 1);
+    if (category === 'account') return id === account;
+    return category !== 'tokens' && category !== 'names' && mine.has(id);
+  };
 }
