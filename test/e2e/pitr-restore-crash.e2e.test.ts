@@ -97,6 +97,11 @@ describe('pitr restore crash safety', () => {
       300_000,
     );
     expect(pitrService()).not.toBe(victim);
+    if (ended.status !== 'succeeded') {
+      // What a failure in CI needs to be understood: the operation's steps and reason, the pitr logs.
+      const logged = t.logs.filter((l) => l.includes(clusterId) || l.startsWith('[pitr]')).slice(-80);
+      console.log(`operation: ${JSON.stringify(ended, null, 2)}\nlogs:\n${logged.join('\n')}`);
+    }
     expect(ended).toMatchObject({ status: 'succeeded', kind: 'pitr-restore' });
     // The gateway routes to the restarted leader once its checks see it up (a moment after the end).
     const rows = await waitFor(

@@ -34,7 +34,8 @@ export async function pgBackRest(
   preparePitr(paths);
   const r = await runAsPostgres(pgBackRestBin(), [...pgBackRestArgs(paths, stanza, command), ...args, command]);
   if (r.code !== 0) {
-    const reason = pgBackRestError(`${r.stderr}\n${r.stdout}`);
+    const exit = r.code === -1 ? 'killed by a signal' : `exit ${r.code}`;
+    const reason = `${exit}: ${pgBackRestError(`${r.stderr}\n${r.stdout}`)}`;
     throw new Error(`pgbackrest ${command} of stanza ${stanza} failed: ${reason}`);
   }
   return r.stdout;

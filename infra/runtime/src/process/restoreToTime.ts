@@ -17,7 +17,7 @@ import { NodeRuntimeError, type NodeInfo, type NodeSetup } from '../port.js';
 import type { ArchiveDeps } from './archive.js';
 import { pgBackRest } from './pgBackRest.js';
 import { endpointOf } from './nodeSetup.js';
-import { livePostmaster, waitForNoProcesses } from './postmaster.js';
+import { killToolsOn, livePostmaster, waitForNoProcesses } from './postmaster.js';
 
 interface RestoreOptions {
   stanza: string;
@@ -110,6 +110,8 @@ export async function restoreToTime(
         throw new NodeRuntimeError('STOP_FAILED', `node ${nodeId} runs: stop it before a restore`, { nodeId });
       }
       await waitForNoProcesses(node.dataDir);
+      // A restore of an earlier attempt whose service was killed may still write here.
+      killToolsOn(node.dataDir);
       const delta = await holdsSystem(node, archive.systemId);
       if (!delta) emptyDir(node.dataDir);
       ensureOwnedDir(node.dataDir);
