@@ -239,6 +239,7 @@ describe('switchover as an operation: one at a time, never two primaries, resume
   const AFTER = [
     'OperationRequested',
     'check',
+    'cascade',
     'fence',
     'caught-up',
     'promote',

@@ -80,6 +80,9 @@ export function nodeSettings(input: NodeConfigInput): Record<string, string> {
     wal_receiver_timeout: pgString('2s'),
     wal_receiver_status_interval: pgString('1s'),
     wal_sender_timeout: pgString('3s'),
+    // A standby whose upstream went away (switchover, failover, repointed) tries streaming again
+    // each second rather than every 5 s: writes waiting for a synchronous standby resume sooner.
+    wal_retrieve_retry_interval: pgString('1s'),
     logging_collector: 'on',
     log_directory: pgString('log'),
     log_filename: pgString('postgresql.log'),

@@ -180,6 +180,14 @@ export interface NodeRuntime {
   /** Start the server (detached: it outlives the control plane). Never a second server on one data dir. */
   start(nodeId: string): Promise<{ pid: number }>;
   stop(nodeId: string, mode?: StopMode): Promise<void>;
+  /**
+   * Fence a primary for a leader change: a fast shutdown is requested and this resolves once its
+   * shutdown checkpoint is written (it takes no connection or write from the request on, and its
+   * walsenders send that checkpoint to its standbys), without waiting for its archiver and its
+   * processes to exit as `stop` does. A stopped node is fenced as it is. Resolves with the latest
+   * checkpoint location; `stop` (or `start`'s wait) sees the rest of the shutdown through.
+   */
+  fence(nodeId: string): Promise<{ checkpoint: string }>;
   /** SIGKILL the postmaster: a crash, for failover and recovery drills. */
   kill9(nodeId: string): Promise<void>;
   status(nodeId: string): Promise<NodeStatusReport>;

@@ -267,6 +267,27 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
   });
 
+  it('fences a leader at its shutdown checkpoint, which its follower receives; stop and start see it through', async () => {
+    await eventually(
+      () => nodeStatus(superuser(leader)),
+      (st) => st.standbys.some((x) => x.state === 'streaming'),
+    );
+    const { checkpoint } = await runtime.fence(leader.nodeId);
+    expect(checkpoint).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect((await runtime.controlData(leader.nodeId))['Database cluster state']).toBe('shut down');
+    await expect(withClient(superuser(leader), (q) => q.query('SELECT 1'))).rejects.toThrow();
+    const received = `SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '${checkpoint}'::pg_lsn) > 0 AS ok`;
+    await eventually(
+      () => withClient(superuser(follower), async (q) => (await q.query(received)).rows[0]?.ok === true),
+      (ok) => ok,
+    );
+    expect(await runtime.fence(leader.nodeId)).toEqual({ checkpoint });
+    await runtime.stop(leader.nodeId);
+    expect((await runtime.status(leader.nodeId)).state).toBe('stopped');
+    await runtime.start(leader.nodeId);
+    expect(await query(leader, 'SELECT count(*)::int AS n FROM items')).toEqual([{ n: 3 }]);
+  });
+
   it('runs commands in the node context as the postgres OS user', async () => {
     const who = await runtime.exec(leader.nodeId, 'psql', ['-tAc', "SELECT current_user, current_setting('port')"]);
     expect(who.code).toBe(0);

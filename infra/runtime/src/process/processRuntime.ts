@@ -38,6 +38,7 @@ import {
 } from '../port.js';
 import { processArchive } from './archive.js';
 import { Layout } from './layout.js';
+import { fenceNode } from './fence.js';
 import { configOf, endpointOf } from './nodeSetup.js';
 import { nodeStorage } from './nodeStorage.js';
 import { killToolsOn, livePostmaster, waitForNoProcesses, whyNotStarted } from './postmaster.js';
@@ -352,6 +353,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     async promote(nodeId): Promise<void> {
       await promoteStandby(endpointOf(need(nodeId)));
     },
+
+    fence: (nodeId) => fenceNode(need(nodeId), Number(timeout) * 1000),
 
     async controlData(nodeId): Promise<Record<string, string>> {
       const info = need(nodeId);

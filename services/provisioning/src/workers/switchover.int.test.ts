@@ -114,6 +114,7 @@ describe('the switchover operation against real servers', () => {
       const op = (await loadOperation(store, clusterId, operationId))!;
       expect(op.steps.map((s) => s.step)).toEqual([
         'check',
+        'cascade',
         'fence',
         'caught-up',
         'promote',
@@ -123,7 +124,7 @@ describe('the switchover operation against real servers', () => {
         'sync',
       ]);
       expect(op.result).toEqual({ from: 'node1', to, timeline: 2 });
-      expect(op.steps[1]?.detail).toMatchObject({ checkpoint: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+      expect(op.steps[2]?.detail).toMatchObject({ checkpoint: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
       const after = await view();
       expect(after.leader).toBe(to);
       expect(after.ops.running).toBeUndefined();
@@ -138,6 +139,7 @@ describe('the switchover operation against real servers', () => {
 
   it.each([
     'check',
+    'cascade',
     'fence',
     'caught-up',
     'promote',
@@ -264,6 +266,7 @@ describe('the switchover operation against real servers', () => {
         // The other steps were done all the same: the other follower streams from the new leader.
         expect(op.steps.map((s) => s.step)).toEqual([
           'check',
+          'cascade',
           'fence',
           'caught-up',
           'promote',

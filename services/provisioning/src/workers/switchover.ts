@@ -18,14 +18,19 @@ import { loadCluster, recordOutcome } from './record.js';
  * complete (a restarted service resumes after the last one):
  *
  * 1. `check`: the cluster is led by `from`, which runs as a primary; `to` runs as a standby and streams.
- * 2. `fence`: `from` stops cleanly (fast: a shutdown checkpoint, and its walsenders send all WAL
- *    first), so it accepts no write any more; its last checkpoint is the step's detail.
+ * 1b. `cascade`: the other followers stream from `to` (cascading) while `from` still leads and `to`
+ *    acknowledges its commits: at the promotion they follow `to`'s new timeline at once, rather than
+ *    being pointed at it afterwards while the writes wait for a synchronous standby.
+ * 2. `fence`: `from` shuts down cleanly (fast: a shutdown checkpoint, and its walsenders send all WAL
+ *    first), so it accepts no write any more; its last checkpoint is the step's detail. The step
+ *    ends at that checkpoint, while its archiver and processes finish.
  * 3. `caught-up`: `to` has received everything `from` wrote.
  * 4. `promote`: `to` is promoted (a step resumed on a primary finds it done); then the slots of
  *    its standbys are made on it and, when the plan says so, its commits wait for ANY 1 of them.
  * 5. `record-leader`: LeaderChanged through the cluster decider; the gateways follow it at once,
  *    so writes resume as soon as a standby streams from the new leader, not after all of them.
- * 6. `repoint-followers`: the other followers (running) stream from the new leader.
+ * 6. `repoint-followers`: the other followers (running) stream from the new leader (done by
+ *    `cascade` unless a run of an older version recorded the steps before it).
  * 7. `old-leader-follows`: `from` becomes its standby (the same history up to the shutdown
  *    checkpoint, so no rewind) and starts.
  * 8. `sync`: every standby streams; synchronous replication set again on the new leader (none
@@ -44,6 +49,7 @@ export function switchoverExecutor(deps: ReconcileDeps): OperationExecutor {
     await sw.step('check', () => sw.check());
     let promoted: Detail;
     try {
+      await sw.step('cascade', () => sw.cascade());
       await sw.step('fence', () => sw.fence());
       await sw.step('caught-up', () => sw.caughtUp());
       promoted = await sw.step('promote', () => sw.promote());
@@ -175,13 +181,13 @@ class Switchover {
     return {};
   }
 
-  /** Stop the old leader (again: a no-op when stopped) and read its last checkpoint: nothing is written after it. */
+  /**
+   * Fence the old leader (again: at once when it is down) and read its last checkpoint: nothing is
+   * written after it. Resolved at its shutdown checkpoint, not once its archiver and processes are
+   * done: the old leader only ever starts again after a full `stop` (old-leader-follows, rollBack).
+   */
   private async fenced(): Promise<string> {
-    const rid = this.rid(this.from);
-    await this.deps.runtime.stop(rid, 'fast');
-    const checkpoint = (await this.deps.runtime.controlData(rid))['Latest checkpoint location'];
-    if (!checkpoint) throw new Error(`pg_controldata did not report the last checkpoint of ${this.from}`);
-    return checkpoint;
+    return (await this.deps.runtime.fence(this.rid(this.from))).checkpoint;
   }
 
   async fence(): Promise<Detail> {
@@ -275,18 +281,31 @@ class Switchover {
     if (target === 'unreachable' || (mustStop && target === 'standby')) {
       return error instanceof Error ? error : new Error(why);
     }
+    await this.deps.runtime.stop(this.rid(from), 'fast'); // the fence's shutdown seen through: start starts it
     await this.deps.runtime.start(this.rid(from));
     if (target === 'stopped-standby') await this.deps.runtime.start(this.rid(to)).catch(() => undefined);
+    await this.uncascade();
     this.run.log.warn({ step }, `${from} is the leader again`);
     return new OperationFailure(step, `${why}; ${from} stays the leader`);
   }
 
-  /** The new leader as its standbys reach it (verify-full when the nodes have TLS). */
-  private async upstream(): Promise<UpstreamLeader> {
+  /** After a rollback: the followers `cascade` moved stream from `from` again (through `to` they lag behind). */
+  private async uncascade(): Promise<void> {
+    if (this.others.length === 0) return;
+    try {
+      const upstream = await this.upstream(this.from);
+      for (const f of this.others) await this.deps.runtime.repoint(this.rid(f), upstream, slotName(f));
+    } catch (error) {
+      this.run.log.warn({ reason: reason(error) }, 'the followers still stream through the switchover target');
+    }
+  }
+
+  /** The new leader (or `nodeId`) as its standbys reach it (verify-full when the nodes have TLS). */
+  private async upstream(nodeId = this.to): Promise<UpstreamLeader> {
     const password = await this.deps.secrets.get(replicationSecretRef(this.run.clusterId));
     if (!password) throw new OperationFailure(this.current, "the cluster's replication password is missing");
     return {
-      ...(await this.deps.runtime.peerAddress(this.rid(this.to))),
+      ...(await this.deps.runtime.peerAddress(this.rid(nodeId))),
       user: REPLICATION_USER,
       password,
       ...(this.deps.home ? { sslmode: 'verify-full' } : {}),
@@ -296,11 +315,21 @@ class Switchover {
   async oldLeaderFollows(): Promise<Detail> {
     await this.prepareNewLeader(); // a run of an older version recorded `promote` without it
     const rid = this.rid(this.from);
-    // Started as a primary by someone else meanwhile: stopped before it is made a standby (never two primaries).
-    if ((await this.roleOf(this.from)) === 'primary') await this.deps.runtime.stop(rid, 'fast');
+    // Still shutting down since the fence, or started as a primary by someone else meanwhile: stopped
+    // (to the end) before it is made a standby (never two primaries).
+    if ((await this.roleOf(this.from)) !== 'standby') await this.deps.runtime.stop(rid, 'fast');
     await this.deps.runtime.follow(rid, await this.upstream(), slotName(this.from));
     await this.deps.runtime.start(rid);
     return {};
+  }
+
+  /** Step `cascade` (see the executor): a slot for each other follower on `to`, which they then stream from. */
+  async cascade(): Promise<Detail> {
+    if (this.others.length === 0) return { followers: [] };
+    await ensureReplicationSlots(await this.endpoint(this.to), this.others.map(slotName));
+    const upstream = await this.upstream();
+    for (const f of this.others) await this.deps.runtime.repoint(this.rid(f), upstream, slotName(f));
+    return { followers: this.others };
   }
 
   async repointFollowers(): Promise<Detail> {
