@@ -5,7 +5,7 @@
 // whether or not the packages are built. The `@pgfleet/<name>` alternatives are a fallback for a name the
 // tsconfig cannot map. npm packages match whether resolved (`node_modules/pg/…`) or not (`pg`).
 
-const SERVICES = '(provisioning|networking|backup|ha|billing|api)';
+const SERVICES = '(provisioning|networking|backup|ha|pitr|upgrade|billing|api)';
 const npm = (name) => [`(^|/)node_modules/${name}/`, `^${name}$`];
 const builtin = (...names) => `^(node:)?(${names.join('|')})$`;
 const infra = (...names) => [`^infra/(${names.join('|')})/`, `^@pgfleet/(${names.join('|')})(/|$)`];

@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   chaos: async () => (await import('./chaos/index.js')).runChaosBench(),
   pitr: async () => (await import('./pitr/index.js')).runPitrBench(),
   'pitr-cli': async () => (await import('./pitr/cli.js')).runPitrCliBench(),
+  upgrade: async () => (await import('./upgrade/index.js')).runUpgradeBench(),
 };
 
 async function main(): Promise<void> {

@@ -169,7 +169,7 @@ describe('accounts and tokens, end to end through the pgfleet CLI', () => {
           ['ha', 'FailoverCluster', { clusterId }],
           ['networking', 'ExposeCluster', { clusterId }],
         ] as const) {
-          const reply = await sendCommand(nc, service, command, data, asGlobex);
+          const reply = await sendCommand(nc, service, command as never, data, asGlobex);
           expect(reply, `${service} ${command}`).toMatchObject({ ok: false, code: 'CLUSTER_NOT_FOUND' });
         }
         const create = { name: 'sneaky', plan: 'sandbox', accountId: 'acme' };

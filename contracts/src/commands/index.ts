@@ -93,6 +93,13 @@ export const COMMANDS = {
       inPlace: z.boolean().default(false),
     }),
   },
+  upgrade: {
+    /**
+     * Upgrade the cluster to PostgreSQL `toVersion` with pg_upgrade --link, as an operation
+     * (major-upgrade); `checkOnly` runs pg_upgrade --check against the running cluster and stops there.
+     */
+    UpgradeCluster: z.object({ clusterId: Id, toVersion: PostgresVersion, checkOnly: z.boolean().default(false) }),
+  },
   billing: {
     /** Issue the invoice of a closed month now (the service also does it by itself when a month closes). */
     IssueInvoice: z.object({ accountId: AccountId.default('default'), month: BillingMonth }),

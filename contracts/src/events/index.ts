@@ -9,6 +9,7 @@ import { gatewayEvents } from './gateway.js';
 import { operationEvents } from './operation.js';
 import { pitrEvents } from './pitr.js';
 import { pitrRestoreEvents } from './pitrRestore.js';
+import { upgradeEvents } from './upgrade.js';
 
 /** Current schema version of the types that changed since their first version (others are at 1). */
 const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
@@ -20,6 +21,7 @@ const SCHEMA_VERSIONS: Record<string, number> = { NodeProvisioned: 2 };
 export const EVENTS = {
   ...withCategory('cluster', clusterEvents),
   ...withCategory('cluster', operationEvents),
+  ...withCategory('cluster', upgradeEvents),
   ...withCategory('backups', backupEvents),
   ...withCategory('names', nameEvents),
   ...withCategory('gateway', gatewayEvents),
@@ -112,6 +114,7 @@ export {
   operationEvents,
   pitrEvents,
   pitrRestoreEvents,
+  upgradeEvents,
   accountEvents,
   diskEvents,
 };
@@ -124,3 +127,4 @@ export * from './account.js';
 export * from './accountTokens.js';
 export * from './pitr.js';
 export * from './pitrRestore.js';
+export * from './upgrade.js';

@@ -21,6 +21,7 @@ export const OperationKind = z.enum([
   'plan-change',
   'restart',
   'config',
+  'major-upgrade',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
 
@@ -40,6 +41,7 @@ export const OPERATION_OWNERS = {
   'plan-change': 'provisioning',
   restart: 'provisioning',
   config: 'provisioning',
+  'major-upgrade': 'upgrade',
 } as const satisfies Record<OperationKind, string>;
 
 const Detail = z.record(z.string(), z.unknown());

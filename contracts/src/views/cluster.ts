@@ -44,6 +44,7 @@ export type ClusterEvent =
       | 'NodeRemoved'
       | 'ClusterPlanChanged'
       | 'ClusterParametersChanged'
+      | 'ClusterUpgraded'
     >
   | OperationEvent;
 
@@ -158,6 +159,7 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'NodeRemoved',
   'ClusterPlanChanged',
   'ClusterParametersChanged',
+  'ClusterUpgraded',
   'OperationRequested',
   'OperationStepCompleted',
   'OperationSucceeded',
@@ -288,6 +290,8 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
       return { ...next, plan: event.data.to };
     case 'ClusterParametersChanged':
       return { ...next, parameters: applyParameterChanges(next.parameters, event.data.changes) };
+    case 'ClusterUpgraded':
+      return { ...next, version: event.data.toVersion };
     case 'OperationRequested':
     case 'OperationStepCompleted':
     case 'OperationSucceeded':

@@ -36,6 +36,7 @@ export const SERVICE_BUS_USE = {
     sends: ['provisioning.CreateCluster', 'pitr.RequestPitrBackup'],
   },
   billing: { durables: [], sends: [] },
+  upgrade: { durables: ['upgrade-operations'], sends: ['pitr.RequestPitrBackup'] },
 } as const satisfies Record<string, ServiceBusUse>;
 
 /** The users of the platform's NATS server besides the services. */

@@ -37,7 +37,11 @@ export type NodeRuntimeErrorCode =
   | 'NODE_EXISTS'
   | 'NOT_INITIALIZED'
   | 'START_FAILED'
-  | 'STOP_FAILED';
+  | 'STOP_FAILED'
+  /** pg_upgrade refused or failed (details.reasons); the node was put back as it was. */
+  | 'UPGRADE_FAILED'
+  /** The upgraded data directory is in use: the old one cannot come back. */
+  | 'UPGRADE_SWITCHED';
 
 /**
  * A runtime failure a caller can act on; `message` is one sentence (with the server's last log
@@ -140,6 +144,39 @@ export interface WalArchive {
   ): Promise<void>;
   /** stanza-delete and its files; idempotent. */
   remove(stanza: string): Promise<void>;
+}
+
+/** What `pg_upgrade --check` said: compatible, or its reasons (its report and the files it names, one line each). */
+export type UpgradeCheck = { ok: true } | { ok: false; reasons: string[] };
+
+/**
+ * A node moved to a new major version with pg_upgrade --link, in idempotent steps (a resumed caller
+ * repeats any of them). The new data directory is made beside the old one; until `switchTo` the
+ * node is still its old self and `discard` puts it back as it was (with --link, pg_upgrade only
+ * renamed the old global/pg_control, which `discard` renames back). After `switchTo` the new server
+ * may have started: the old data directory must never start again, only `removeOld` goes on.
+ */
+export interface MajorUpgrade {
+  /**
+   * initdb `toMajor` into the new data directory (same options as every node) when it is not ready,
+   * then `pg_upgrade --check` against the node as it is: a running node is checked live.
+   */
+  check(nodeId: string, options: { toMajor: number }): Promise<UpgradeCheck>;
+  /**
+   * `pg_upgrade --link` of the stopped node into its new data directory (a fresh initdb when an
+   * earlier attempt was interrupted); a no-op once done. Rejects with pg_upgrade's reasons after
+   * putting the old data directory back as it was.
+   */
+  upgrade(nodeId: string, options: { toMajor: number }): Promise<void>;
+  /**
+   * Point the node at its upgraded data directory (its record: major `toMajor`, the new data dir)
+   * with its own configuration written there (`setup`). Not started. Repeating it rewrites the configuration.
+   */
+  switchTo(nodeId: string, options: { toMajor: number; setup: NodeSetup }): Promise<void>;
+  /** Before `switchTo`: the new data directory removed, pg_control renamed back; refused after it. */
+  discard(nodeId: string): Promise<void>;
+  /** After `switchTo`: the old data directory removed (the end of the rollback point). No-op without one. */
+  removeOld(nodeId: string): Promise<void>;
 }
 
 /** A PostgreSQL tool running against a node, its stdout as a stream. */
@@ -282,4 +319,6 @@ export interface NodeRuntime {
   warm?(major: number): Promise<void>;
   /** The clusters' continuous archives (pgBackRest). */
   readonly archive: WalArchive;
+  /** Major upgrades of a node with pg_upgrade --link. */
+  readonly majorUpgrade: MajorUpgrade;
 }

@@ -26,6 +26,7 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
     names: ['cluster', 'config'],
     load: async () => (await import('./cli/maintenanceCommands.js')).registerMaintenanceCommands,
   },
+  { names: ['upgrade'], load: async () => (await import('./cli/upgradeCommand.js')).registerUpgradeCommand },
   { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
   { names: ['account'], load: async () => (await import('./cli/accountCommands.js')).registerAccountCommands },
   { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },

@@ -87,6 +87,16 @@ export class Layout {
   }
 }
 
+/**
+ * Does the record describe the node `spec` asks for (a create repeated with the same spec is a
+ * no-op)? Without a `dataDir` the spec takes the node where it is (an upgraded node's is `data-{major}`).
+ */
+export const sameSpec = (a: NodeInfo, spec: NodeSpec): boolean =>
+  a.clusterId === spec.clusterId &&
+  a.major === spec.major &&
+  a.port === spec.port &&
+  (spec.dataDir === undefined || a.dataDir === spec.dataDir);
+
 function safeId(id: string, field: string): string {
   // Ids become path segments: the contracts' Id rule (letters, digits, "_", "-") keeps them inside home.
   if (!Id.safeParse(id).success) throw new Error(`${field} "${id}" must be 1-64 letters, digits, "_" or "-"`);

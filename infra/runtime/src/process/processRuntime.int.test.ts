@@ -267,7 +267,7 @@ describe('process runtime with real PostgreSQL 15', () => {
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
   });
 
-  it('fences a leader at its shutdown checkpoint, which its follower receives; stop and start see it through', async () => {
+  it('fences a leader at its shutdown checkpoint, which its follower receives; stop and start finish it', async () => {
     await eventually(
       () => nodeStatus(superuser(leader)),
       (st) => st.standbys.some((x) => x.state === 'streaming'),

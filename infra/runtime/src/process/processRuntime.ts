@@ -37,7 +37,8 @@ import {
   type UpstreamLeader,
 } from '../port.js';
 import { processArchive } from './archive.js';
-import { Layout } from './layout.js';
+import { Layout, sameSpec } from './layout.js';
+import { processMajorUpgrade } from './majorUpgrade.js';
 import { fenceNode } from './fence.js';
 import { configOf, endpointOf } from './nodeSetup.js';
 import { nodeStorage } from './nodeStorage.js';
@@ -61,9 +62,6 @@ export interface ProcessRuntimeOptions {
   /** The pgBackRest repository of the clusters' archives; default PGFLEET_PITR_REPO, else `{data root}/pitr/repo`. */
   archiveRepo?: string;
 }
-
-const sameSpec = (a: NodeInfo, b: NodeInfo) =>
-  a.clusterId === b.clusterId && a.major === b.major && a.port === b.port && a.dataDir === b.dataDir;
 
 /**
  * The `process` driver: each node a real postgres server on 127.0.0.1, run as the postgres OS
@@ -186,7 +184,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
       const info = layout.infoOf(spec);
       const existing = layout.find(spec.nodeId);
       if (existing) {
-        if (sameSpec(existing, info)) return existing;
+        if (sameSpec(existing, spec)) return existing;
         throw new NodeRuntimeError(
           'NODE_EXISTS',
           `node ${spec.nodeId} already exists with another cluster, version, port or data directory`,
@@ -398,5 +396,6 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     warm: (major) => storage.warm(major),
 
     archive: processArchive({ paths: pitr, need, locked, startUnlocked, config: (i, s) => configOf(i, s, pitr) }),
+    majorUpgrade: processMajorUpgrade({ layout, need, locked, config: (i, s) => configOf(i, s, pitr) }),
   };
 }

@@ -7,6 +7,7 @@ import { ClusterShown } from './clusterShown.js';
 import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
 import { maintenancePaths } from './maintenanceRoutes.js';
+import { upgradePaths } from './upgradeRoutes.js';
 import { planPaths } from './planRoutes.js';
 import { pitrPaths } from './pitrOpenapi.js';
 import { pitrRestorePaths } from './pitrRestoreOpenapi.js';
@@ -83,6 +84,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...haPaths(),
       ...planPaths(),
       ...maintenancePaths(),
+      ...upgradePaths(),
       ...operationPaths(),
       ...billingPaths(),
       ...accountPaths(),

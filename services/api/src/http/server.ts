@@ -25,6 +25,7 @@ import { ClusterProjection } from './projection.js';
 import { registerPitrRestoreRoutes } from './pitrRestoreRoutes.js';
 import { registerPitrRoutes } from './pitrRoutes.js';
 import { registerMaintenanceRoutes } from './maintenanceRoutes.js';
+import { registerUpgradeRoutes } from './upgradeRoutes.js';
 import { registerPlanRoutes } from './planRoutes.js';
 import { callerOf } from './authentication.js';
 import { scopeAccount } from './callerScope.js';
@@ -173,6 +174,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerHaRoutes(app, { projection, nc: opts.nc });
   registerPlanRoutes(app, { projection, nc: opts.nc });
   registerMaintenanceRoutes(app, { projection, nc: opts.nc, store: opts.store });
+  registerUpgradeRoutes(app, { projection, nc: opts.nc });
   registerPitrRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerPitrRestoreRoutes(app, { projection, nc: opts.nc });
   registerBillingRoutes(app, { nc: opts.nc });

@@ -6,7 +6,7 @@ import { sendCommand } from '@pgfleet/bus';
 import { COMMANDS, type ServiceName } from '@pgfleet/contracts';
 
 /** The services `pgfleet up` runs, each its own process (they talk only through NATS). */
-export const SERVICES = ['provisioning', 'backup', 'networking', 'ha', 'billing', 'pitr'] as const;
+export const SERVICES = ['provisioning', 'backup', 'networking', 'ha', 'billing', 'pitr', 'upgrade'] as const;
 
 /**
  * Where a service's built entry point is: `services/{name}/dist/main.js` of this repository, found
