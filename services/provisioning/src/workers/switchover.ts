@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { replicationSecretRef } from '../commands.js';
 import { REPLICATION_USER, type ReconcileDeps } from './reconcile.js';
 import { loadCluster, recordOutcome } from './record.js';
+import { until } from './until.js';
 
 /**
  * The switchover operation: a planned, clean leader change, as idempotent steps recorded as they
@@ -90,18 +91,6 @@ type Role = 'primary' | 'standby' | 'stopped-primary' | 'stopped-standby' | 'mis
 
 const reason = (error: unknown) =>
   error instanceof OperationFailure ? error.reason : error instanceof Error ? error.message : String(error);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `probe` until it answers; a step that cannot complete in time fails with what it waited for. */
-async function until<T>(step: string, what: string, probe: () => Promise<T | undefined>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new OperationFailure(step, `${what} did not happen within ${timeoutMs / 1000} s`);
-    await sleep(200);
-  }
-}
 
 class Switchover {
   /** The step running (or last run): where the operation fails. */
@@ -202,7 +191,8 @@ class Switchover {
     const target = await this.endpoint(this.to);
     const probe = () =>
       withClient(target, async (q) => ((await q.query(received)).rows[0]?.ok === true ? true : undefined));
-    await until(this.current, `${this.to} receiving the WAL of ${this.from} up to ${checkpoint}`, probe, 30_000);
+    // Polled closely: writes wait for it (the fenced leader's last WAL arrives within milliseconds).
+    await until(this.current, `${this.to} receiving the WAL of ${this.from} up to ${checkpoint}`, probe, 30_000, 25);
   }
 
   async caughtUp(): Promise<Detail> {
@@ -213,14 +203,24 @@ class Switchover {
 
   async promote(): Promise<Detail> {
     const rid = this.rid(this.to);
+    // Where the step's time goes (it is on the path of every write waiting for the new leader).
+    const t0 = Date.now();
+    const ms: Record<string, number> = {};
+    const lap = (what: string) => {
+      ms[what] = Date.now() - t0;
+    };
     const checkpoint = await this.fenced();
+    lap('fenced');
     const role = await this.roleOf(this.to);
+    lap('role');
     // Promoted by an earlier attempt and stopped since: it comes back as the primary it is.
     if (role === 'stopped-primary') await this.deps.runtime.start(rid);
     else if (role !== 'primary') {
       await this.receivedUpTo(checkpoint);
+      lap('received');
       try {
         await this.deps.runtime.promote(rid);
+        lap('promoted');
       } catch (error) {
         // pg_promote may still finish after giving up: settle it one way or the other before anything else.
         if ((await this.roleOf(this.to)) !== 'primary') {
@@ -231,7 +231,8 @@ class Switchover {
       }
     }
     await this.prepareNewLeader();
-    return { timeline: (await nodeStatus(await this.endpoint(this.to))).timeline };
+    lap('prepared');
+    return { timeline: (await nodeStatus(await this.endpoint(this.to))).timeline, ms };
   }
 
   /**
@@ -323,10 +324,15 @@ class Switchover {
     return {};
   }
 
-  /** Step `cascade` (see the executor): a slot for each other follower on `to`, which they then stream from. */
+  /**
+   * Step `cascade` (see the executor): `to` gets, while still a standby, what it needs as the
+   * leader (the slots of its standbys-to-be and the plan's synchronous_standby_names, which a standby
+   * ignores), so nothing is left to do between its promotion and the first write it takes; then the
+   * other followers stream from it.
+   */
   async cascade(): Promise<Detail> {
+    await this.prepareNewLeader();
     if (this.others.length === 0) return { followers: [] };
-    await ensureReplicationSlots(await this.endpoint(this.to), this.others.map(slotName));
     const upstream = await this.upstream();
     for (const f of this.others) await this.deps.runtime.repoint(this.rid(f), upstream, slotName(f));
     return { followers: this.others };
