@@ -99,6 +99,7 @@ export const DEFAULT_TIMEOUTS: GatewayTimeouts = {
 };
 export const DEFAULT_CHECK: GatewayHealthCheck = { intervalMs: 2000, fall: 3, rise: 2 };
 export const DEFAULT_AGENT_INTERVAL_MS = 500;
+const DOWN_CHECK_MS = 250;
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 
@@ -166,8 +167,11 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   const threads = positive(spec.threads ?? 1, 'threads');
   if (spec.hardStopAfterMs !== undefined) positive(spec.hardStopAfterMs, 'hardStopAfterMs');
 
+  // A server that is down is checked every DOWN_CHECK_MS: a leader back from a restart or an upgrade
+  // takes writes again within rise × that, not rise × the interval (4 s by default).
   const defaultServer =
-    `  default-server inter ${c.intervalMs}ms fall ${c.fall} rise ${c.rise}` +
+    `  default-server inter ${c.intervalMs}ms downinter ${Math.min(DOWN_CHECK_MS, c.intervalMs)}ms` +
+    ` fall ${c.fall} rise ${c.rise}` +
     ' on-marked-down shutdown-sessions init-addr libc,none';
   /** One server line per node: checked, asking the agent (if any), enabled only when `enabled`. */
   const servers = (mode: 'rw' | 'ro', enabled: (nodeId: string) => boolean) =>
