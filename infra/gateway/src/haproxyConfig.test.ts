@@ -84,7 +84,8 @@ describe('renderHaproxyConfig', () => {
         'backend be_ro',
         '  balance roundrobin',
         '  option redispatch 1',
-        '  default-server inter 2000ms downinter 250ms fall 3 rise 2 on-marked-down shutdown-sessions init-addr libc,none',
+        '  default-server inter 2000ms downinter 250ms fall 3 rise 2 ' +
+          'on-marked-down shutdown-sessions init-addr libc,none',
         '  server n1 127.0.0.1:5433 check',
         '  server n2 127.0.0.1:5434 check disabled',
         '  server n3 pg-n3.internal:5432 check',
