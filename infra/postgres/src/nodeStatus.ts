@@ -137,10 +137,12 @@ export function synchronousStandbyNames(names: readonly string[], num = 1): stri
 export async function setSynchronousStandbys(target: SqlTarget, names: readonly string[], num = 1): Promise<string> {
   const value = synchronousStandbyNames(names, num);
   await withClient(target, async (q) => {
-    // Already in effect: nothing to write or reload (a switchover sets it before the promotion).
+    // Already in effect: nothing to write (a switchover sets it before the promotion). The reload
+    // is done all the same: callers count on it for what they changed before.
     const current = await q.query<{ v: string }>("SELECT current_setting('synchronous_standby_names') AS v");
-    if (current.rows[0]?.v === value) return;
-    await q.query(`ALTER SYSTEM SET synchronous_standby_names = '${value.replace(/'/g, "''")}'`);
+    if (current.rows[0]?.v !== value) {
+      await q.query(`ALTER SYSTEM SET synchronous_standby_names = '${value.replace(/'/g, "''")}'`);
+    }
     await q.query('SELECT pg_reload_conf()');
   });
   return value;

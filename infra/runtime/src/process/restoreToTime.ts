@@ -154,9 +154,13 @@ export async function restoreToTime(
     await restoreOnce(true);
   }
   // recovery_target_* and the source's restore_command would apply again the next time the node
-  // recovers (as a standby): postgresql.auto.conf held nothing else. No reload: a leader uses
-  // neither, and the recovery targets cannot change before a restart anyway.
-  await withClient(endpointOf(node), (q) => q.query('ALTER SYSTEM RESET ALL'));
+  // recovers (as a standby): postgresql.auto.conf held nothing else. The reload puts the node's own
+  // restore_command in effect at once where PostgreSQL allows it (14 and later; the recovery
+  // targets change only with a restart, and a leader uses neither).
+  await withClient(endpointOf(node), async (q) => {
+    await q.query('ALTER SYSTEM RESET ALL');
+    await q.query('SELECT pg_reload_conf()');
+  });
 }
 
 /**
