@@ -353,7 +353,6 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): NodeRuntim
     },
 
     fence: (nodeId) => fenceNode(need(nodeId), Number(timeout) * 1000),
-
     async controlData(nodeId): Promise<Record<string, string>> {
       const info = need(nodeId);
       if (!existsSync(join(info.dataDir, 'global', 'pg_control'))) {
