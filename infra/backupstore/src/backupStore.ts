@@ -1,32 +1,39 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 export interface StoredBackup {
   size: number;
   sha256: string;
 }
 
-export interface PutOptions {
-  /** Called with the bytes written so far, for progress. */
-  onProgress?: (bytes: number) => void;
-  /** Aborts the write; the partial data is removed. */
-  signal?: AbortSignal;
+/**
+ * A backup file being written, not visible yet: a tool writes into `fd` directly (its standard
+ * output), so the bytes never pass through the control plane.
+ */
+export interface PartialBackup {
+  /** An open descriptor of the partial file, for writing (e.g. a child process's stdout). */
+  readonly fd: number;
+  /** The bytes written so far. */
+  bytes(): Promise<number>;
+  /** Close it, take its size and sha256 (one read of the file), and make it the backup's file. */
+  finish(): Promise<StoredBackup>;
+  /** Close it and remove the partial file. Idempotent; a finished backup's file stays. */
+  abort(): Promise<void>;
 }
 
 /**
- * Where backup files live. A file becomes visible (`exists`, `open`, `list`) only once `put`
- * has written all of it: a dump that dies half-way never looks complete.
+ * Where backup files live. A file becomes visible (`exists`, `open`, `list`) only once it was
+ * written whole (`begin` then `finish`): a dump that dies half-way never looks complete.
  */
 export interface BackupStore {
-  /** Stream `source` into the backup's file, computing size and sha256 on the way. */
-  put(clusterId: string, backupId: string, source: Readable, options?: PutOptions): Promise<StoredBackup>;
+  /** Start writing the backup's file (a partial file of this attempt's own). */
+  begin(clusterId: string, backupId: string): Promise<PartialBackup>;
   /** The complete file's bytes; rejects with code BACKUP_FILE_MISSING when there is none. */
   open(clusterId: string, backupId: string): Readable;
-  /** Remove the file and any partial write of it. Idempotent. */
+  /** Remove the file and every partial write of it (attempts that were cut short). Idempotent. */
   delete(clusterId: string, backupId: string): Promise<void>;
   exists(clusterId: string, backupId: string): Promise<boolean>;
   /** Ids of the complete backups of a cluster. */
@@ -62,19 +69,41 @@ export function createFileBackupStore(
   const pathOf = (clusterId: string, backupId: string) => join(dir(clusterId), `${backupId}${SUFFIX}`);
   return {
     pathOf,
-    async put(clusterId, backupId, source, options = {}) {
+    async begin(clusterId, backupId) {
       await mkdir(dir(clusterId), { recursive: true, mode: 0o700 });
       const final = pathOf(clusterId, backupId);
-      const partial = final + PARTIAL;
-      const counter = new HashingCounter(options.onProgress);
-      try {
-        await pipeline(source, counter, createWriteStream(partial, { mode: 0o600 }), { signal: options.signal });
-        await rename(partial, final);
-      } catch (error) {
-        await rm(partial, { force: true });
-        throw error;
-      }
-      return { size: counter.size, sha256: counter.digest() };
+      // One partial file per attempt: two workers racing for a backup never write the same file.
+      const partial = `${final}${PARTIAL}-${randomBytes(6).toString('hex')}`;
+      const file = await open(partial, 'wx', 0o600);
+      let state: 'open' | 'finished' | 'aborted' = 'open';
+      const close = () => file.close().catch(() => undefined);
+      return {
+        fd: file.fd,
+        bytes: async () => (state === 'open' ? (await file.stat()).size : 0),
+        async finish() {
+          if (state !== 'open') throw new Error(`backup file ${backupId} is already ${state}`);
+          state = 'finished';
+          await close();
+          try {
+            const hash = createHash('sha256');
+            let size = 0;
+            for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) {
+              hash.update(chunk);
+              size += chunk.length;
+            }
+            await rename(partial, final);
+            return { size, sha256: hash.digest('hex') };
+          } catch (error) {
+            await rm(partial, { force: true });
+            throw error;
+          }
+        },
+        async abort() {
+          if (state === 'open') await close();
+          if (state !== 'finished') await rm(partial, { force: true });
+          state = state === 'finished' ? state : 'aborted';
+        },
+      };
     },
     open(clusterId, backupId) {
       const stream = createReadStream(pathOf(clusterId, backupId));
@@ -85,7 +114,10 @@ export function createFileBackupStore(
     },
     async delete(clusterId, backupId) {
       const final = pathOf(clusterId, backupId);
-      await rm(final + PARTIAL, { force: true });
+      const partials = (await readdir(dir(clusterId)).catch(() => [] as string[])).filter((name) =>
+        name.startsWith(`${backupId}${SUFFIX}${PARTIAL}`),
+      );
+      await Promise.all(partials.map((name) => rm(join(dir(clusterId), name), { force: true })));
       await rm(final, { force: true });
     },
     async exists(clusterId, backupId) {

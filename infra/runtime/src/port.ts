@@ -41,7 +41,9 @@ export type NodeRuntimeErrorCode =
   /** pg_upgrade refused or failed (details.reasons); the node was put back as it was. */
   | 'UPGRADE_FAILED'
   /** The upgraded data directory is in use: the old one cannot come back. */
-  | 'UPGRADE_SWITCHED';
+  | 'UPGRADE_SWITCHED'
+  /** This driver does not do that (yet): the message names the method or setting. */
+  | 'NOT_SUPPORTED';
 
 /**
  * A runtime failure a caller can act on; `message` is one sentence (with the server's last log
@@ -64,6 +66,8 @@ export interface NodeEndpoint {
   port: number;
   user: string;
   database: string;
+  /** The superuser's password where the driver reaches the node over TCP (docker); never logged. */
+  password?: string;
 }
 
 /** Where the other nodes of the cluster reach this one (a follower's primary_conninfo host and port). */
@@ -301,14 +305,16 @@ export interface NodeRuntime {
   /**
    * Run a PostgreSQL client tool (pg_dump, pg_restore, psql, ...) of the node's major version
    * against the node, as its superuser (or as `login`), with `--dbname database` when given:
-   * `stdin` is fed to it, its stdout is streamed back. The tool sees none of the control plane's
-   * environment. Never throws: an unknown node or tool fails `done` and `stdout`.
+   * `stdin` is fed to it, its stdout is streamed back — or, with `output` (an open file descriptor
+   * of the caller's), written there directly and `stdout` ends empty: a dump reaches its file without
+   * passing through the control plane. The tool sees none of the control plane's environment.
+   * Never throws: an unknown node or tool fails `done` and `stdout`.
    */
   runTool(
     nodeId: string,
     tool: string,
     args: readonly string[],
-    options?: { stdin?: Readable; database?: string; login?: ToolLogin },
+    options?: { stdin?: Readable; database?: string; login?: ToolLogin; output?: number },
   ): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
   /**

@@ -195,11 +195,22 @@ describe('backups of a Business cluster', () => {
     async () => {
       const reply = await requestBackup(w.deps, { clusterId: CLUSTER }, meta);
       const backupId = reply.ok ? (reply.result!.backupId as string) : '';
-      // The "crash": the worker is aborted as soon as pg_dump has written its first bytes.
+      // The "crash": the worker is aborted once pg_dump wrote the dump, before its file is made the backup's.
       const crash = new AbortController();
       const files: BackupStore = {
         ...w.deps.files,
-        put: (c, b, s, o) => w.deps.files.put(c, b, s, { ...o, onProgress: () => crash.abort() }),
+        begin: async (c, b) => {
+          const partial = await w.deps.files.begin(c, b);
+          return {
+            ...partial,
+            fd: partial.fd,
+            finish: async () => {
+              expect(await partial.bytes()).toBeGreaterThan(0);
+              crash.abort();
+              throw crash.signal.reason;
+            },
+          };
+        },
       };
       await expect(runDump({ ...w.deps, files }, CLUSTER, backupId, { signal: crash.signal })).rejects.toThrow(
         /abort/i,

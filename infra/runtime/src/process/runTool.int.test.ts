@@ -1,4 +1,5 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, uuidv7 } from '@pgfleet/contracts';
@@ -55,6 +56,21 @@ describe('PostgreSQL tools run against nodes of the process runtime', () => {
     expect((await output(restore)).length).toBe(0);
     const restored = await sql(target, 'SELECT count(*)::int AS n, max(note) AS last FROM items', 'shop');
     expect(restored).toEqual([{ n: 5000, last: 'n999' }]);
+  });
+
+  it("writes into the caller's file descriptor with output: stdout ends empty, the file holds the dump", async () => {
+    const file = join(home, 'direct.dump');
+    const fd = openSync(file, 'w', 0o600); // the control plane's file: the tool's OS user could not open it
+    try {
+      const dump = runtime.runTool(source, 'pg_dump', ['--format=custom'], { database: 'shop', output: fd });
+      expect((await output(dump)).length).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    const dumped = readFileSync(file);
+    expect(dumped.subarray(0, 5).toString()).toBe('PGDMP');
+    const list = runtime.runTool(target, 'pg_restore', ['--list'], { stdin: Readable.from([dumped]) });
+    expect((await output(list)).toString()).toMatch(/TABLE public items/);
   });
 
   it('a failing tool errors its stdout and rejects done with its last stderr lines', async () => {

@@ -52,6 +52,8 @@ export interface ToolOptions {
   stdin?: Readable;
   database?: string;
   login?: ToolLogin;
+  /** A file descriptor the tool's stdout goes to directly (then `stdout` ends empty at its exit). */
+  output?: number;
 }
 
 /**
@@ -71,7 +73,8 @@ function loginOf(target: ToolTarget, login: ToolLogin | undefined) {
  * Run a client tool as the postgres OS user against `target`, the connection options appended
  * last (so they win over the caller's). `stdin` is piped into it; its stdout is a stream that
  * ends only on exit code 0 and errors otherwise, so a reader never takes a truncated output for a
- * whole one. Closing stdout early kills the tool.
+ * whole one (with `output`, the tool writes into that descriptor and the stream only ends or
+ * errors). Closing stdout early kills the tool.
  */
 export function spawnTool(target: ToolTarget, args: readonly string[], options: ToolOptions = {}): ToolProcess {
   const tool = basename(target.bin);
@@ -86,13 +89,13 @@ export function spawnTool(target: ToolTarget, args: readonly string[], options: 
     env: childEnv(login.env),
     detached: true, // its own process group: a terminal's Ctrl-C reaches the control plane, not the tool
     cwd: '/', // the control plane's working directory may be out of the postgres OS user's reach
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', options.output ?? 'pipe', 'pipe'],
   });
   const stdout = new PassThrough();
   stdout.on('error', () => undefined); // delivered to whoever reads it, and through `done`
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));
-  child.stdout!.pipe(stdout, { end: false });
+  child.stdout?.pipe(stdout, { end: false });
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);

@@ -1,6 +1,5 @@
-import type { Readable } from 'node:stream';
 import { findPlan, runtimeNodeId } from '@pgfleet/contracts';
-import type { StoredBackup } from '@pgfleet/backupstore';
+import type { PartialBackup, StoredBackup } from '@pgfleet/backupstore';
 import { findBackup, type BackupsState } from '../domain/backups.js';
 import type { ToolLogin } from '@pgfleet/runtime';
 import {
@@ -13,7 +12,6 @@ import {
   type NodeProbe,
 } from './cluster.js';
 import type { BackupDeps } from './deps.js';
-import { gatherChunks } from './gather.js';
 import { loadBackups, recordOutcome } from './record.js';
 
 export type DumpOutcome =
@@ -35,10 +33,11 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 /**
  * Take one requested backup: choose the node (a healthy follower on plans that want it, else
  * the leader with the reason), record BackupStarted (with the expected version: only one
- * worker ever gets past this step), stream `pg_dump --format=custom` of the app database
- * (run by the node's runtime, logged in as the database's owner) into the backup store while
- * hashing, then record BackupCompleted or BackupFailed. pg_dump is started meanwhile, but nothing of it is stored
- * before BackupStarted is recorded on its node.
+ * worker ever gets past this step), have `pg_dump --format=custom` of the app database (run by
+ * the node's runtime, logged in as the database's owner) write the backup's file directly (its
+ * standard output, not piped through here), hash it once written, then record BackupCompleted or
+ * BackupFailed. pg_dump is started meanwhile, but its file is kept only once BackupStarted is
+ * recorded on its node.
  */
 export async function runDump(
   deps: BackupDeps,
@@ -70,19 +69,29 @@ export async function runDump(
     return fail(messageOf(error));
   }
   // pg_dump starts on the node it will most likely run on while the nodes are probed and its start
-  // is recorded (its connection and snapshot take about as long); its output is stored only once
+  // is recorded (its connection and snapshot take about as long); its file is kept only once
   // BackupStarted names that node, and it is killed otherwise.
   const likely = likelyDumpNode(cluster, plan.backups.onFollower);
-  let dump = likely && startDump(deps, clusterId, likely.nodeId, login, options.signal);
+  const start = (nodeId: string) => startDump(deps, clusterId, backupId, nodeId, login, options.signal);
+  const early = likely ? start(likely.nodeId) : Promise.resolve(undefined);
+  early.catch(() => undefined); // its failure is handled below, after the choice
+  let dump: Dump | undefined;
   try {
     const probe = options.probe ?? probeNode(deps.runtime);
-    const choice = await chooseDumpNode(clusterId, cluster, plan.backups.onFollower, probe);
-    if (!choice) return await fail('no node of the cluster is running');
-    const { node, onLeaderReason } = choice;
-    if (dump?.nodeId !== node.nodeId) {
-      dump?.kill();
-      dump = startDump(deps, clusterId, node.nodeId, login, options.signal);
+    let choice: Awaited<ReturnType<typeof chooseDumpNode>>;
+    try {
+      choice = await chooseDumpNode(clusterId, cluster, plan.backups.onFollower, probe);
+      dump = await early;
+      if (!choice) return await fail('no node of the cluster is running');
+      if (dump?.nodeId !== choice.node.nodeId) {
+        await dump?.discard();
+        dump = await start(choice.node.nodeId);
+      }
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      return await fail(messageOf(error)); // e.g. the backup's file could not be opened
     }
+    const { node, onLeaderReason } = choice;
 
     const started = await recordOutcome(deps.store, clusterId, {
       type: 'StartBackup',
@@ -93,10 +102,9 @@ export async function runDump(
     if (!started.ok) return { status: 'skipped', backupId };
     log.info({ node: node.nodeId, onLeaderReason }, 'backup started');
 
-    deps.progress?.begin(backupId, dump.startedAt);
     let stored: StoredBackup;
     try {
-      stored = await storeDump(deps, clusterId, backupId, dump, options.signal);
+      stored = await finishDump(deps, backupId, dump, options.signal);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       return await fail(messageOf(error));
@@ -113,27 +121,44 @@ export async function runDump(
     return { status: 'completed', backupId, node: node.nodeId, ...stored, durationMs };
   } finally {
     deps.progress?.end(backupId);
-    dump?.kill(); // none is left running, whatever happened (a no-op once it exited)
+    // None is left running, whatever happened (a no-op once it exited), nor an unfinished file open.
+    dump ??= await early.catch(() => undefined);
+    dump?.kill();
+    await dump?.partial.abort();
   }
 }
 
-/** A `pg_dump --format=custom` of the app database running on one node, its output not read yet. */
+/** A `pg_dump --format=custom` of the app database running on one node, writing the backup's partial file. */
 interface Dump {
   nodeId: string;
   startedAt: number;
-  stdout: Readable;
+  partial: PartialBackup;
   /** Once the tool exited: undefined on success, else its failure (never rejects). */
   exited: Promise<unknown>;
   kill(): void;
+  /** Kill it and remove what it wrote (it ran on a node that was not chosen). */
+  discard(): Promise<void>;
 }
 
-/** Start pg_dump on a node (run by the node's runtime) as the database's owner; aborting `signal` kills it. */
-function startDump(deps: BackupDeps, clusterId: string, nodeId: string, login: ToolLogin, signal?: AbortSignal): Dump {
+/**
+ * Start pg_dump on a node (run by the node's runtime) as the database's owner, its standard output
+ * going straight into the backup's partial file; aborting `signal` kills it.
+ */
+async function startDump(
+  deps: BackupDeps,
+  clusterId: string,
+  backupId: string,
+  nodeId: string,
+  login: ToolLogin,
+  signal?: AbortSignal,
+): Promise<Dump> {
   const startedAt = Date.now();
+  const partial = await deps.files.begin(clusterId, backupId);
   const runtimeId = runtimeNodeId(clusterId, nodeId);
-  const options = { database: APP_DATABASE, login };
+  const options = { database: APP_DATABASE, login, output: partial.fd };
   const tool = deps.runtime.runTool(runtimeId, 'pg_dump', ['--format=custom'], options);
-  // The exit is awaited after the stream; until then its failure must not be an unhandled rejection.
+  tool.stdout.resume(); // empty: the bytes go to the file
+  // The exit is awaited once the start is recorded; until then its failure must not be an unhandled rejection.
   const exited = tool.done.then(
     () => undefined,
     (error: unknown) => error ?? new Error('pg_dump failed'),
@@ -141,25 +166,36 @@ function startDump(deps: BackupDeps, clusterId: string, nodeId: string, login: T
   const kill = () => tool.kill();
   signal?.addEventListener('abort', kill, { once: true });
   void exited.then(() => signal?.removeEventListener('abort', kill));
-  return { nodeId, startedAt, stdout: tool.stdout, exited, kill };
+  const discard = async () => {
+    kill();
+    await exited;
+    await partial.abort();
+  };
+  return { nodeId, startedAt, partial, exited, kill, discard };
 }
 
+/** How often the bytes written so far are read for `backup create`'s progress. */
+const PROGRESS_EVERY_MS = 500;
+
 /**
- * Stream a started dump into the backup store (gathered in 64 kB pieces). Rejects when the tool
- * fails (its stdout errors) or the write fails.
+ * Wait for a started dump to exit, showing its progress meanwhile, then make its file the backup's
+ * (size and sha256 read from it). Rejects when the tool fails or the signal aborted.
  */
-async function storeDump(
-  deps: BackupDeps,
-  clusterId: string,
-  backupId: string,
-  dump: Dump,
-  signal?: AbortSignal,
-): Promise<StoredBackup> {
-  const stored = await deps.files.put(clusterId, backupId, gatherChunks(dump.stdout), {
-    onProgress: (bytes) => deps.progress?.update(backupId, bytes),
-    ...(signal ? { signal } : {}),
-  });
-  const failure = await dump.exited;
+async function finishDump(deps: BackupDeps, backupId: string, dump: Dump, signal?: AbortSignal): Promise<StoredBackup> {
+  deps.progress?.begin(backupId, dump.startedAt);
+  const progress = setInterval(() => {
+    dump.partial.bytes().then(
+      (bytes) => deps.progress?.update(backupId, bytes),
+      () => undefined,
+    );
+  }, PROGRESS_EVERY_MS);
+  let failure: unknown;
+  try {
+    failure = await dump.exited;
+  } finally {
+    clearInterval(progress);
+  }
+  signal?.throwIfAborted();
   if (failure !== undefined) throw failure;
-  return stored;
+  return dump.partial.finish();
 }
