@@ -347,6 +347,19 @@ describe('backup crash safety', () => {
       const everything = await json<BackupRow[]>('backup', 'list', 'bulky', '--all');
       expect(everything.find((b) => b.id === backupId)?.status).toBe('failed');
       expect(next).toBeTruthy();
+
+      // A long poll: one GET with ?wait answers once the backup requested without waiting has ended.
+      const more = await json<{ result: { backupId: string } }>('backup', 'create', 'bulky', '--no-wait');
+      const show = (query: string) =>
+        fetch(`${t.platform.apiUrl}/v1/clusters/bulky/backups/${more.result.backupId}${query}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+      const waited = await show('?wait=60');
+      expect(waited.status).toBe(200);
+      expect(((await waited.json()) as BackupRow).status).toBe('completed');
+      const refused = await show('?wait=61');
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'wait' } });
     },
   );
 });

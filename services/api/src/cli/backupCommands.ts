@@ -1,12 +1,7 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { EventEnvelope } from '@pgfleet/contracts';
-import { backupRow } from '../http/backupRow.js';
 import { downloadBackup } from './backupDownload.js';
 import { apiClient, CliError } from './client.js';
-import { closeUnused, connectForEvents, followEvents, requestTime, streamSubject } from './followEvents.js';
 import { table } from './format.js';
 import { NO_WAIT_HELP, runLongAction, startedLine } from './operationWait.js';
 
@@ -45,125 +40,59 @@ function bytes(n: number | null | undefined): string {
 }
 const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 
-/** Events after which a backup is no longer on its way: the wait for it is over. */
-const ENDED: ReadonlySet<string> = new Set([
-  'BackupCompleted',
-  'BackupFailed',
-  'BackupEvicted',
-  'BackupExpired',
-  'BackupDeleted',
-]);
-/** While events are followed, people see the bytes written so far, read this often. */
-const PROGRESS_EVERY_MS = 1000;
-/** Without events (NATS out of reach), the backup is read this often. */
-const POLL_EVERY_MS = 100;
+/** Each long poll of a backup waits this long (seconds): people see the bytes written so far this often. */
+const SHOW_EVERY_S = 1;
+/** With `--json` nothing is shown meanwhile: one poll waits this long. */
+const JSON_WAIT_S = 30;
 
 interface BackupWait {
   name: string;
-  clusterId: string;
   backupId: string;
-  /** When the request was sent (less a margin): its events are followed from then. */
-  since: Date;
   json: boolean;
-  /** The NATS connection opened while the request was in flight. */
-  connection: Promise<NatsConnection>;
   timeoutMs?: number;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-const pause = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
-
 /**
- * The backup as `GET .../backups/{id}` shows it once it ended, folded (the contracts' backups view)
- * from its own events; undefined when they do not start with its request (then it is read).
- */
-async function endedBackup(clusterId: string, id: string, events: EventEnvelope[]): Promise<BackupShown | undefined> {
-  const { findBackup, foldBackups } = await import('@pgfleet/contracts');
-  const backup = findBackup(foldBackups(events), id);
-  return backup && { clusterId, ...backupRow(backup), progress: null };
-}
-
-/**
- * Wait for a backup to end: follow its cluster's backup events from the request on and stop as
- * soon as one says this backup ended; the backup is then the fold of its events, as `backup list`
- * shows it (read once from the API if its request was not among them). People also see its start
- * and, every second, the bytes written so far (stderr); with `--json` nothing is read meanwhile.
- * If NATS cannot be reached the backup is read every 100 ms instead. Completed: the backup; else
- * an error with its status. The NATS connection closes meanwhile: the CLI does not wait for it.
+ * Wait for a backup to end: `GET .../backups/{id}?wait=S`, which the API answers as soon as the
+ * backup ended (it follows the events) or after S seconds with the bytes written so far, shown to
+ * people on stderr (with `--json` nothing is shown, and each wait is longer). Completed: the
+ * backup; else an error with its status. Ctrl-C leaves the backup running and says so.
  */
 async function waitForBackup(w: BackupWait): Promise<BackupShown> {
   const api = apiClient();
   const { name, backupId: id } = w;
   const timeoutMs = w.timeoutMs ?? 6 * 3600_000;
-  const show = () => api.call<BackupShown>('GET', `/v1/clusters/${enc(name)}/backups/${enc(id)}`);
+  const waitS = w.json ? JSON_WAIT_S : SHOW_EVERY_S;
+  const path = `/v1/clusters/${enc(name)}/backups/${enc(id)}?wait=${waitS}`;
   let last = '';
   const say = (line: string) => {
     if (!w.json && line !== last) process.stderr.write(`  backup ${id}: ${line}\n`);
     last = line;
   };
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), timeoutMs);
-  let eventsLost = false;
-  /** Read the backup until it ended: the bytes so far for people, its end when there are no events. */
-  const poll = async () => {
-    for (;;) {
-      await pause(eventsLost ? POLL_EVERY_MS : PROGRESS_EVERY_MS, stop.signal);
-      if (stop.signal.aborted) return;
-      // A lost progress read is only a missed line while the events tell the end.
-      const b = await show().catch((error: unknown) => {
-        if (eventsLost) throw error;
-        return undefined;
-      });
-      if (!b) continue;
-      if (b.status === 'running') say(`running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far`);
-      if (b.status !== 'requested' && b.status !== 'running') return;
-    }
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal === 'SIGINT' ? 'interrupted' : signal}: backup ${id} of ${name} goes on; `);
+    process.stderr.write(`see it with "pgfleet backup list ${name}"\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  const polls = w.json ? [] : [poll()];
-  const events: EventEnvelope[] = [];
-  let ended: (b: BackupShown | undefined) => void = () => undefined;
-  const endedByEvent = new Promise<BackupShown | undefined>((resolve) => {
-    ended = resolve;
-  });
-  const followed = followEvents(api, {
-    subjects: [streamSubject(`backups-${w.clusterId}`)],
-    since: w.since,
-    goesOn: `backup ${id} of ${name} goes on; see it with "pgfleet backup list ${name}"`,
-    signal: stop.signal,
-    connection: w.connection,
-    onEvent: async (e) => {
-      if ((e.data as { backupId?: unknown }).backupId !== id) return false;
-      events.push(e);
-      if (e.type === 'BackupStarted') say(`running on ${e.data.node}`);
-      if (!ENDED.has(e.type)) return false;
-      ended(await endedBackup(w.clusterId, id, events));
-      return true;
-    },
-  }).then(
-    () => undefined,
-    (error: unknown) => {
-      if (!(error instanceof CliError) || error.code !== 'UNAVAILABLE') throw error;
-      eventsLost = true;
-      return polls[0] ?? poll();
-    },
-  );
-  // Once the backup ended, what is left of the following is closing the NATS connection.
-  followed.catch(() => undefined);
-  let b: BackupShown | undefined;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const until = Date.now() + timeoutMs;
+  let b: BackupShown;
   try {
-    b = (await Promise.race([endedByEvent, followed, ...polls])) ?? undefined;
-    stop.abort();
-    b ??= await show();
+    for (;;) {
+      b = await api.call<BackupShown>('GET', path);
+      if (b.status === 'running') say(`running on ${b.node}: ${bytes(b.progress?.bytes ?? 0)} so far`);
+      if (b.status !== 'requested' && b.status !== 'running') break;
+      if (Date.now() > until) {
+        throw new CliError(`backup ${id} of ${name} is still ${b.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
+      }
+    }
   } finally {
-    clearTimeout(timer);
-    stop.abort();
-    await Promise.allSettled(polls);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   say(b.status);
   if (b.status === 'completed') return b;
-  if (b.status === 'requested' || b.status === 'running') {
-    throw new CliError(`backup ${id} of ${name} is still ${b.status} after ${timeoutMs / 1000} s`, 'TIMEOUT');
-  }
   const what = b.status === 'failed' ? `failed: ${b.failedReason ?? 'unknown reason'}` : `is ${b.status}`;
   throw new CliError(`backup ${id} of ${name} ${what}`, 'BACKUP_FAILED', { backupId: id, status: b.status });
 }
@@ -189,21 +118,12 @@ export function registerBackupCommands(program: Command, out: (opts: { json?: bo
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { wait: boolean; json?: boolean }) => {
       type Requested = { clusterId: string; backupId: string; result?: { evicted?: string } };
-      const api = apiClient();
-      const since = requestTime();
-      const requested = api.call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
-      // NATS is reached while the request is in flight (sent first): the events are followed as soon as it is answered.
-      const connection = o.wait ? connectForEvents(api) : undefined;
-      const res = await requested.catch((error: unknown) => {
-        void closeUnused(connection);
-        throw error;
-      });
+      const res = await apiClient().call<Requested>('POST', `/v1/clusters/${enc(name)}/backups`);
       const gone = res.result?.evicted;
       const evicted = gone ? ` (the oldest on-demand backup ${gone} was evicted to make room)` : '';
       if (!o.json && evicted) process.stderr.write(`  quota reached${evicted}\n`);
-      if (!connection) return out(o)(`backup ${res.backupId} of ${name} requested${evicted}`, res);
-      const wait = { name, clusterId: res.clusterId, backupId: res.backupId, since, json: Boolean(o.json) };
-      const b = await waitForBackup({ ...wait, connection });
+      if (!o.wait) return out(o)(`backup ${res.backupId} of ${name} requested${evicted}`, res);
+      const b = await waitForBackup({ name, backupId: res.backupId, json: Boolean(o.json) });
       const done = `backup ${b.id} of ${name} completed on ${b.node}: ${bytes(b.size)} in ${seconds(b.duration)}`;
       out(o)(`${done}, sha256 ${b.sha256}${evicted}`, { ...b, ...(gone ? { evicted: gone } : {}) });
     });

@@ -24,6 +24,12 @@ const allParam = {
   description: 'true: also the evicted, expired, deleted and failed backups (default: the available ones)',
   schema: { type: 'string', enum: ['true', 'false'] },
 };
+const waitParam = {
+  name: 'wait',
+  in: 'query',
+  description: 'seconds (0-60): answer once the backup ended or after that long, whichever is first (a long poll)',
+  schema: { type: 'integer', minimum: 0, maximum: 60 },
+};
 const BackupShown = BackupRow.extend({
   clusterId: z.string(),
   progress: z.object({ bytes: z.number(), startedAt: z.number() }).nullable(),
@@ -63,8 +69,8 @@ export function backupPaths(): Record<string, unknown> {
     },
     '/v1/clusters/{name}/backups/{id}': {
       get: {
-        summary: 'One backup, with the bytes written so far while it runs',
-        parameters: params,
+        summary: 'One backup, with the bytes written so far while it runs; with wait, once it ended',
+        parameters: [...params, waitParam],
         responses: { 200: { description: 'backup', content: json(BackupShown) }, ...errors },
       },
     },

@@ -7,7 +7,8 @@ import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { loadBackups } from './backupHistory.js';
 import { backupRow } from './backupRow.js';
-import { BackupListQuery, BackupParams, RestoreBody, ScheduleBody } from './backupSchemas.js';
+import { BackupListQuery, BackupParams, BackupShowQuery, RestoreBody, ScheduleBody } from './backupSchemas.js';
+import { onItsWay, watchBackupEnds } from './backupWait.js';
 import { acceptedOperation } from './operationRoutes.js';
 import type { ClusterProjection, ClusterSummary } from './projection.js';
 import { reject } from './rejections.js';
@@ -82,17 +83,30 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: BackupRoutesCont
   });
 
   app.get('/v1/clusters/:name/backups/:id', async (req, reply) => {
-    const found = await findBackupOf(req, reply);
-    if (!found) return;
-    let progress: Progress | null = null;
-    if (found.backup.status === 'running') {
-      const query = JSON.stringify({ backupId: found.backup.backupId });
-      progress = await ctx.nc
-        .request(querySubject('backup', 'BackupProgress'), query, { timeout: 3000 })
-        .then((m) => m.json() as Progress | null)
-        .catch(() => null);
+    const q = parseWith(BackupShowQuery, req.query, 'query');
+    if (!q.ok) return reject(reply, q.rejection);
+    // Watched from before the first read: an end between the read and the wait is not missed.
+    const watch = q.value.wait ? watchBackupEnds(ctx.projection) : undefined;
+    try {
+      const found = await findBackupOf(req, reply);
+      if (!found) return;
+      let { backup } = found;
+      const { clusterId } = found.cluster;
+      if (watch && onItsWay(backup.status) && (await watch.ended(backup.backupId, q.value.wait! * 1000))) {
+        backup = findBackup(await loadBackups(ctx.store, clusterId), backup.backupId) ?? backup;
+      }
+      let progress: Progress | null = null;
+      if (backup.status === 'running') {
+        const query = JSON.stringify({ backupId: backup.backupId });
+        progress = await ctx.nc
+          .request(querySubject('backup', 'BackupProgress'), query, { timeout: 3000 })
+          .then((m) => m.json() as Progress | null)
+          .catch(() => null);
+      }
+      return { clusterId, ...backupRow(backup), progress };
+    } finally {
+      watch?.close();
     }
-    return { clusterId: found.cluster.clusterId, ...backupRow(found.backup), progress };
   });
 
   app.get('/v1/clusters/:name/backups/:id/download', async (req, reply) => {

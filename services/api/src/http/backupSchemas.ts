@@ -7,6 +7,12 @@ export const BackupParams = z.object({ name: z.string(), id: Id });
 /** `?all=true`: also the evicted, expired, deleted and failed backups (default: the available ones). */
 export const BackupListQuery = z.object({ all: z.enum(['true', 'false']).optional() });
 
+/**
+ * `?wait=SECONDS`: answer once the backup ended (completed, failed...) or after that many seconds,
+ * whichever comes first — a long poll fed by the API's event subscription.
+ */
+export const BackupShowQuery = z.object({ wait: z.coerce.number().int().min(0).max(60).optional() });
+
 export const RestoreBody = z.object({
   /** Restore into a new cluster of this name (same plan and version); omitted: in place. */
   into: ClusterName.optional(),

@@ -76,6 +76,7 @@ const CAUGHT_UP_TIMEOUT_MS = 30_000;
  */
 export class ClusterProjection {
   private readonly clusters = new Map<string, ClusterEntry>();
+  private readonly listeners = new Set<(e: EventEnvelope) => void>();
   private subscription: Subscription | undefined;
   private lastError: unknown;
 
@@ -86,7 +87,10 @@ export class ClusterProjection {
     const subscription = this.store.subscribe({
       subscriberId: 'api-cluster-list',
       durable: false,
-      handler: (e) => applyToClusters(this.clusters, e),
+      handler: (e) => {
+        applyToClusters(this.clusters, e);
+        for (const listener of this.listeners) listener(e);
+      },
       onError: (error) => {
         this.lastError = error;
       },
@@ -119,6 +123,15 @@ export class ClusterProjection {
 
   async stop(): Promise<void> {
     await this.subscription?.stop();
+  }
+
+  /**
+   * Call `listener` with every event folded from now on (of every stream, committed order), until
+   * the returned function is called: a route waits for an outcome this way (LISTEN/NOTIFY, no polling).
+   */
+  listen(listener: (e: EventEnvelope) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The cluster with that id, as folded so far (call `caughtUp()` first to include recent commands). */
