@@ -51,16 +51,22 @@ const alive = (pid: number | undefined) => {
  * Wait for the operation to record `step`, then SIGKILL the upgrade service running then (the
  * supervisor starts it again a second later; `previous` is the one killed before).
  */
-async function killAfter(clusterId: string, operationId: string, step: string, previous?: number): Promise<number> {
-  await waitFor(
+async function killAfter(
+  clusterId: string,
+  operationId: string,
+  step: string,
+  previous?: number,
+): Promise<number | undefined> {
+  const running = await waitFor(
     `step ${step}`,
     async () => {
       const op = await operationOf(clusterId, operationId);
-      if (op && op.status !== 'running') throw new Error(`the upgrade ended (${op.status}) before step ${step}`);
-      return op?.steps.some((s) => s.step === step) || undefined;
+      if (op && op.status !== 'running') return 'ended';
+      return op?.steps.some((s) => s.step === step) ? 'running' : undefined;
     },
     300_000,
   );
+  if (running === 'ended') return undefined;
   const victim = await waitFor('a running upgrade service', () => {
     const pid = upgradeService();
     return pid !== previous && alive(pid) ? pid : undefined;
@@ -68,6 +74,20 @@ async function killAfter(clusterId: string, operationId: string, step: string, p
   process.kill(victim, 'SIGKILL');
   return victim;
 }
+
+/** Every step of the operation but the last (after which it ends): the service is killed after each. */
+const STEPS = [
+  'check',
+  'stop',
+  'upgrade-leader',
+  'start-leader',
+  'extensions',
+  'analyze',
+  'pitr-reset',
+  'followers',
+  'pitr-backup',
+  'analyzed',
+];
 
 beforeAll(async () => {
   t = await startPlatform();
@@ -81,7 +101,7 @@ afterAll(async () => {
 
 describe('major upgrade 13 -> 15', () => {
   it('a Business cluster on 13 with pgbench data and pg_trgm: --check refuses a reg* column and changes nothing; ' +
-    'then the upgrade, with the upgrade service killed -9 after stop and after start-leader, ends upgraded: ' +
+    'then the upgrade, with the upgrade service killed -9 after each step, ends upgraded: ' +
     'same rows, 15 on three nodes, followers streaming as before, same URL, a new full backup, restores ' +
     'before it refused naming it', async () => {
     const created = await t.cli('cluster', 'create', 'old', '--plan', 'business-1024', '--version', '13');
@@ -129,9 +149,18 @@ describe('major upgrade 13 -> 15', () => {
     const load = writeLoad(url, 2);
     const started = await json<{ operationId: string }>('upgrade', 'old', '--to', '15', '--no-wait');
     const { operationId } = started;
-    const firstVictim = await killAfter(clusterId, operationId, 'stop');
-    const secondVictim = await killAfter(clusterId, operationId, 'start-leader', firstVictim);
-    expect(secondVictim).not.toBe(firstVictim);
+    // kill -9 of the upgrade service once each step is recorded (the supervisor restarts it; it resumes).
+    const killedAfter: string[] = [];
+    let victim: number | undefined;
+    for (const step of STEPS) {
+      const killed = await killAfter(clusterId, operationId, step, victim);
+      if (killed === undefined) break; // the upgrade ended meanwhile
+      killedAfter.push(step);
+      victim = killed;
+    }
+    console.log(`upgrade service killed -9 after: ${killedAfter.join(', ')}`);
+    // The steps up to the new leader's start take seconds each: the service was killed after every one of them.
+    expect(killedAfter.slice(0, 4)).toEqual(STEPS.slice(0, 4));
     const ended = await waitFor(
       'the upgrade to end',
       async () => {
