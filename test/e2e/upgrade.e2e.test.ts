@@ -216,4 +216,33 @@ describe('major upgrade 13 -> 15', () => {
     expect(restore.code).not.toBe(0);
     expect(restore.stderr).toMatch(/a major upgrade of cluster old restarted its history/);
   }, 1_500_000);
+
+  it('a failure --check cannot see (a view calling pg_start_backup, gone in 15) rolls back: the cluster stays ' +
+    'on 13, its leader running and writable through the same URL, its rows there, no 15 data directory', async () => {
+    const created = await t.cli('cluster', 'create', 'kept', '--plan', 'starter-512', '--version', '13');
+    expect(created.code, created.stderr).toBe(0);
+    const { clusterId } = await json<{ clusterId: string }>('cluster', 'show', 'kept');
+    const { url } = await json<{ url: string }>('cluster', 'url', 'kept');
+    const leader = (await viewOf(clusterId)).leader!;
+    psql(url, 'CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) g');
+    // pg_upgrade --check does not restore the schema: only the real run finds that 15 has no pg_start_backup.
+    await onNode(clusterId, leader, "CREATE VIEW uses_removed AS SELECT pg_start_backup('x') AS lsn");
+    const checked = await json<{ result: { checkOnly: boolean } }>('upgrade', 'kept', '--to', '15', '--check');
+    expect(checked.result.checkOnly).toBe(true);
+
+    const failed = await t.cli('upgrade', 'kept', '--to', '15');
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/pg_start_backup/);
+    const view = await viewOf(clusterId);
+    expect(view.version).toBe(13);
+    const op = view.ops.operations.at(-1)!;
+    expect(op).toMatchObject({ kind: 'major-upgrade', status: 'failed' });
+    expect(op.steps.map((s) => s.step)).not.toContain('start-leader');
+    expect(psql(url, "SELECT current_setting('server_version_num')::int < 140000")).toBe('t');
+    expect(psql(url, 'SELECT count(*) FROM items')).toBe('1000');
+    psql(url, 'INSERT INTO items VALUES (1001)');
+    expect(psql(url, 'SELECT max(id) FROM items')).toBe('1001');
+    const leaderDir = (await runtime.status(runtimeNodeId(clusterId, leader))).node!.dataDir;
+    expect(existsSync(join(leaderDir, '..', 'data-15'))).toBe(false);
+  }, 300_000);
 });

@@ -33,7 +33,7 @@ function fileLines(path: string, max: number): string[] {
 /**
  * pg_upgrade's reasons from its output: the paragraph under each check that says `fatal` (or the
  * last lines before "Failure, exiting"), then what the files it names say (`tables_using_reg.txt`:
- * the columns at fault; a server log: its last lines). Read before its output directory is removed.
+ * the columns at fault; a log: its error lines, else its last lines). Read before its output directory is removed.
  */
 function pgUpgradeReasons(output: string): string[] {
   const lines = output.split('\n');
@@ -53,7 +53,10 @@ function pgUpgradeReasons(output: string): string[] {
   for (const file of named) {
     if (!existsSync(file)) continue;
     const max = file.endsWith('.txt') ? 20 : 5;
-    const content = fileLines(file, max);
+    // A log's errors (pg_restore's "error: ... does not exist") say more than its last lines (the failed SQL).
+    const all = fileLines(file, 1000);
+    const errors = file.endsWith('.log') ? all.filter((l) => /\berror:|\bFATAL:/i.test(l)).slice(-3) : [];
+    const content = errors.length > 0 ? errors : all.slice(-max);
     if (content.length > 0) reasons.push(`${basename(file)}: ${content.join('; ')}`);
   }
   return reasons.length > 0 ? reasons : ['pg_upgrade failed without saying why'];
