@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 
 export interface NatsServerOptions {
   port: number;
@@ -29,23 +30,42 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
 }
 
-/** A real `nats-server` with JetStream, as a child process (the embedded default and the test harness). */
+/**
+ * A real `nats-server` with JetStream, as a child process (the embedded default and the test harness).
+ * It runs in a process group of its own, so a terminal's Ctrl-C (SIGINT to the foreground group)
+ * does not stop it before the services that use it have closed their connections: its owner stops
+ * it, last. It is killed when the owner's process exits, and a server an owner killed -9 left
+ * running on the same store (its pid file names it) is stopped before a new one starts.
+ */
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.storeDir, { recursive: true });
+  const pidFile = join(opts.storeDir, 'nats-server.pid');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const killOnExit = () => child?.kill('SIGKILL');
 
   const launch = async () => {
+    await stopStale(pidFile);
     const args = opts.configFile
       ? ['-c', opts.configFile]
       : ['-a', host, '-p', String(opts.port), '-js', '-sd', opts.storeDir];
     const env = opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-    const proc = spawn(opts.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const proc = spawn(opts.binary ?? 'nats-server', [...args, '-P', pidFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env,
+      detached: true,
+    });
     child = proc;
+    process.once('exit', killOnExit);
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        process.off('exit', killOnExit);
+        resolve();
+      }),
+    );
     const deadline = Date.now() + 15000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr.trim().split('\n').pop()}`);
@@ -74,6 +94,29 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
       await launch();
     },
   };
+}
+
+/** Stop a nats-server still running from an earlier owner (killed -9) on this pid file: SIGTERM, then SIGKILL. */
+async function stopStale(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes('nats-server') || !cmdline.includes(pidFile)) return;
+  } catch {
+    return; // no pid file, or its process is gone
+  }
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) process.kill(pid, 'SIGKILL');
 }
 
 function canConnect(port: number, host: string): Promise<boolean> {
