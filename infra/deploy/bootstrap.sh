@@ -16,6 +16,11 @@ command -v pgbackrest >/dev/null || pkgs_needed+=(pgbackrest)
 command -v openssl >/dev/null || pkgs_needed+=(openssl)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || pkgs_needed+=(iproute2)
 command -v pgbench >/dev/null || [ -x /usr/lib/postgresql/15/bin/pgbench ] || pkgs_needed+=(postgresql-contrib)
+# The docker runtime's tests and images: Podman serves the Docker Engine API (with runc), mmdebstrap builds images.
+command -v podman >/dev/null || pkgs_needed+=(podman)
+command -v runc >/dev/null || [ -x /usr/sbin/runc ] || pkgs_needed+=(runc)
+command -v mmdebstrap >/dev/null || pkgs_needed+=(mmdebstrap)
+[ -x /usr/libexec/podman/catatonit ] || pkgs_needed+=(catatonit)
 
 # PostgreSQL 13 comes from bullseye (main and its security suite), from the mirrors the system
 # already uses for bookworm; a pin lets only PostgreSQL 13 and the libraries it needs come from there.

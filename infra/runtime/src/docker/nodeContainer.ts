@@ -1,0 +1,166 @@
+import type Docker from 'dockerode';
+import { parseControlData } from '@pgfleet/postgres';
+import { NodeRuntimeError, type NodeInfo, type NodeSpec, type StopMode } from '../port.js';
+import { containerName, execIn, execOk, IN_CONTAINER, isStatus, LABEL, volumeName } from './containers.js';
+
+/**
+ * One node's container: its creation (labels, volume, network, published port) and the server's
+ * life inside it (pg_ctl through exec). The container's main process is `sleep infinity` under an
+ * init that reaps orphans, so the container stays up while PostgreSQL is stopped, started or
+ * killed inside it, and every PostgreSQL process in it is this node's.
+ */
+
+const { dataDir, socketDir, pgCtlLog } = IN_CONTAINER;
+const pgBin = (info: NodeInfo, tool: string) => `/usr/lib/postgresql/${info.major}/bin/${tool}`;
+
+/** The container of `spec` on the cluster's network `network`, from `image`; created, not started. */
+export async function createNodeContainer(
+  docker: Docker,
+  spec: NodeSpec,
+  image: string,
+  network: string,
+): Promise<void> {
+  const labels = {
+    [LABEL.cluster]: spec.clusterId,
+    [LABEL.node]: spec.nodeId,
+    [LABEL.major]: String(spec.major),
+    [LABEL.port]: String(spec.port),
+    [LABEL.role]: 'node',
+  };
+  const volume = volumeName(spec.clusterId, spec.nodeId);
+  await docker.createVolume({ Name: volume, Labels: labels });
+  const name = containerName(spec.clusterId, spec.nodeId);
+  const port = `${IN_CONTAINER.port}/tcp`;
+  await docker.createContainer({
+    name,
+    Hostname: name,
+    Image: image,
+    Cmd: ['sleep', 'infinity'],
+    Labels: labels,
+    ExposedPorts: { [port]: {} },
+    HostConfig: {
+      Init: true,
+      // The HA service decides what comes back, not the engine.
+      RestartPolicy: { Name: 'no' },
+      NetworkMode: network,
+      PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
+      Binds: [`${volume}:${IN_CONTAINER.volume}`],
+    },
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name] } } },
+  });
+}
+
+/** Start the container when it is not running (its published port is bound then). */
+export async function ensureRunning(c: Docker.Container, info: NodeInfo): Promise<void> {
+  const state = (await c.inspect()).State;
+  if (state.Running) return;
+  try {
+    await c.start();
+  } catch (error) {
+    if (isStatus(error, 304)) return; // started meanwhile
+    const message = `the container of node ${info.nodeId} did not start: ${(error as Error).message}`;
+    throw new NodeRuntimeError('START_FAILED', message, { nodeId: info.nodeId, port: info.port });
+  }
+}
+
+/** The postmaster's pid (inside the container) when the server runs; the container must run. */
+export async function postmasterPid(docker: Docker, c: Docker.Container, info: NodeInfo): Promise<number | undefined> {
+  const r = await execIn(docker, c, [pgBin(info, 'pg_ctl'), '-D', dataDir, 'status']);
+  if (r.code !== 0) return undefined;
+  const pid = Number(/PID: (\d+)/.exec(r.stdout)?.[1]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Wait until no PostgreSQL process is left in the container (SIGKILL the stragglers of a killed postmaster). */
+const NO_POSTGRES = `(${[
+  'for i in $(seq 100); do pgrep -u postgres -x postgres >/dev/null || exit 0; sleep 0.1; done',
+  'pkill -9 -u postgres -x postgres',
+  'while pgrep -u postgres -x postgres >/dev/null; do sleep 0.05; done',
+].join('\n')})`;
+
+/**
+ * pg_ctl start in the running container: orphaned backends of a killed server are let go, stale
+ * lock files removed, then start and wait. Rejects with the server's last log lines.
+ */
+export async function startServer(
+  docker: Docker,
+  c: Docker.Container,
+  info: NodeInfo,
+  timeoutSeconds: number,
+): Promise<number> {
+  const script = [
+    NO_POSTGRES,
+    `rm -f ${dataDir}/postmaster.pid ${socketDir}/.s.PGSQL.*`,
+    `exec ${pgBin(info, 'pg_ctl')} -D ${dataDir} -l ${pgCtlLog} -w -t ${timeoutSeconds} start`,
+  ].join('\n');
+  const r = await execIn(docker, c, ['sh', '-c', script]);
+  const pid = await postmasterPid(docker, c, info);
+  if (pid !== undefined) return pid;
+  const logs = await execIn(docker, c, [
+    'sh',
+    '-c',
+    `tail -n 3 ${pgCtlLog} | grep -v 'redirecting log output' || tail -n 3 ${dataDir}/log/postgresql.log`,
+  ]);
+  const reason = logs.stdout.trim().split('\n').join(' | ') || (r.stderr || r.stdout).trim();
+  throw new NodeRuntimeError('START_FAILED', `node ${info.nodeId} failed to start: ${reason}`, {
+    nodeId: info.nodeId,
+    port: info.port,
+  });
+}
+
+/** pg_ctl stop in `mode`, waiting for the server and its processes to be gone. */
+export async function stopServer(
+  docker: Docker,
+  c: Docker.Container,
+  info: NodeInfo,
+  mode: StopMode,
+  timeoutSeconds: number,
+): Promise<void> {
+  if ((await postmasterPid(docker, c, info)) === undefined) return;
+  const r = await execIn(docker, c, [
+    pgBin(info, 'pg_ctl'),
+    '-D',
+    dataDir,
+    '-m',
+    mode,
+    '-w',
+    '-t',
+    String(timeoutSeconds),
+    'stop',
+  ]);
+  if (r.code !== 0 && (await postmasterPid(docker, c, info)) !== undefined) {
+    const message = `node ${info.nodeId} did not stop: ${(r.stderr || r.stdout).trim()}`;
+    throw new NodeRuntimeError('STOP_FAILED', message, { nodeId: info.nodeId });
+  }
+  await execOk(docker, c, ['sh', '-c', NO_POSTGRES]);
+}
+
+/** SIGKILL the postmaster (a crash) and wait until pg_ctl no longer sees it. */
+export async function killServer(docker: Docker, c: Docker.Container, info: NodeInfo): Promise<void> {
+  const pid = await postmasterPid(docker, c, info);
+  if (pid === undefined) return;
+  const script = `kill -9 ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.02; done`;
+  await execIn(docker, c, ['sh', '-c', script], { user: 'postgres' });
+}
+
+/** pg_controldata of the data directory (untranslated keys). */
+export async function controlDataIn(
+  docker: Docker,
+  c: Docker.Container,
+  info: NodeInfo,
+): Promise<Record<string, string>> {
+  const r = await execIn(docker, c, [pgBin(info, 'pg_controldata'), '-D', dataDir], {
+    env: { LC_ALL: 'C', LANG: 'C' },
+  });
+  if (r.code !== 0) {
+    const message = `node ${info.nodeId} has no control file yet: ${r.stderr.trim()}`;
+    throw new NodeRuntimeError('NOT_INITIALIZED', message, { nodeId: info.nodeId });
+  }
+  return parseControlData(r.stdout);
+}
+
+/** Ask the running server to reread its configuration and certificates. */
+export async function reloadServer(docker: Docker, c: Docker.Container, info: NodeInfo): Promise<void> {
+  if ((await postmasterPid(docker, c, info)) === undefined) return;
+  await execIn(docker, c, [pgBin(info, 'pg_ctl'), '-D', dataDir, 'reload']);
+}
