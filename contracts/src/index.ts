@@ -2,6 +2,7 @@ export * from './ids.js';
 export * from './names.js';
 export * from './plans.js';
 export * from './parameters.js';
+export * from './extensions.js';
 export * from './validation.js';
 export * from './events/index.js';
 export * from './envelope.js';

@@ -289,10 +289,20 @@ export function applyParameterChanges(
   return next;
 }
 
-/** The postgresql.conf lines of the parameters set on a cluster (values with units quoted), in allow-list order. */
+/**
+ * Parameters the platform itself sets on a cluster, never a user (they are not on the allow-list):
+ * shared_preload_libraries holds the libraries of the enabled extensions that need one
+ * (`preloadLibrariesWith` in extensions.ts), recorded with ClusterParametersChanged like the users'.
+ */
+const PLATFORM_PARAMETER_NAMES = ['shared_preload_libraries'] as const;
+
+/**
+ * The postgresql.conf lines of the parameters set on a cluster (values with units quoted), in
+ * allow-list order, then the platform's own.
+ */
 export function parameterSettingsOf(parameters: Readonly<Record<string, string>>): Record<string, string> {
   const settings: Record<string, string> = {};
-  for (const name of PARAMETER_NAMES) {
+  for (const name of [...PARAMETER_NAMES, ...PLATFORM_PARAMETER_NAMES]) {
     const value = parameters[name];
     if (value !== undefined) settings[name] = /^-?[\d.]+$/.test(value) ? value : `'${value}'`;
   }

@@ -114,7 +114,9 @@ describe('major upgrade 13 -> 15', () => {
     expect(view.version).toBe(13);
     const init = await runtime.exec(runtimeNodeId(clusterId, leader), 'pgbench', ['-i', '-s', '2', '-q', 'app']);
     expect(init.code, init.stderr).toBe(0);
-    await onNode(clusterId, leader, 'CREATE EXTENSION pg_trgm');
+    const enabled = await t.cli('extension', 'enable', 'old', 'pg_trgm');
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect((await viewOf(clusterId)).extensions).toEqual({ pg_trgm: '1.5' });
     psql(url, 'CREATE TABLE acked (client int, seq int, PRIMARY KEY (client, seq))');
     await waitFor(
       'the first PITR full backup',
@@ -195,6 +197,7 @@ describe('major upgrade 13 -> 15', () => {
       "SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_trgm'",
     );
     expect(trgm!.v).toBe('1.6');
+    expect(after.extensions).toEqual({ pg_trgm: '1.6' });
     const syncAfter = await waitFor('the followers to stream as before', async () => {
       const rows = await onNode(clusterId, leader, SYNC_STATES);
       return JSON.stringify(rows) === JSON.stringify(syncBefore) ? rows : undefined;
@@ -238,7 +241,15 @@ describe('major upgrade 13 -> 15', () => {
     const op = view.ops.operations.at(-1)!;
     expect(op).toMatchObject({ kind: 'major-upgrade', status: 'failed' });
     expect(op.steps.map((s) => s.step)).not.toContain('start-leader');
-    expect(psql(url, "SELECT current_setting('server_version_num')::int < 140000")).toBe('t');
+    // The rolled-back leader was started again: the gateway sends connections to it once its check sees it up.
+    const onThirteen = await waitFor('the URL to answer after the rollback', () => {
+      try {
+        return psql(url, "SELECT current_setting('server_version_num')::int < 140000");
+      } catch {
+        return undefined;
+      }
+    });
+    expect(onThirteen).toBe('t');
     expect(psql(url, 'SELECT count(*) FROM items')).toBe('1000');
     psql(url, 'INSERT INTO items VALUES (1001)');
     expect(psql(url, 'SELECT max(id) FROM items')).toBe('1001');

@@ -4,6 +4,7 @@ import { HourMinute } from '../events/backup.js';
 import { Durability, PitrTargetTime, RestoreSource } from '../events/cluster.js';
 import { Actor } from '../envelope.js';
 import { AccountId, ClusterName, Id } from '../names.js';
+import { ExtensionName } from '../extensions.js';
 import { ParameterName, ParameterValue } from '../parameters.js';
 import { PlanId, PostgresVersion } from '../plans.js';
 
@@ -35,7 +36,14 @@ export const COMMANDS = {
      * Restart every node, as an operation (restart): Business restarts the followers one by one,
      * switches over to one of them and restarts the old leader; one node restarts in place.
      */
-    RestartCluster: z.object({ clusterId: Id }),
+    RestartCluster: z.object({
+      clusterId: Id,
+      /**
+       * `minor-upgrade` (`pgfleet upgrade NAME --minor`): the same rolling restart, onto the installed
+       * binaries of the cluster's major version, recorded with every node's server_version before and after.
+       */
+      reason: z.enum(['restart', 'minor-upgrade']).default('restart'),
+    }),
     /**
      * Set PostgreSQL parameters (an allow-list, bounded by the plan), as an operation (config):
      * applied to every node with a reload, or a rolling restart when PostgreSQL says one is pending.
@@ -45,6 +53,13 @@ export const COMMANDS = {
       /** At least one (an empty set is refused by the decider: VALIDATION_FAILED). */
       parameters: z.record(ParameterName, ParameterValue),
     }),
+    /**
+     * Create an allow-listed extension in the app database, as an operation (extension-enable); one
+     * that needs shared_preload_libraries is added there first, on every node, with a rolling restart.
+     */
+    EnableExtension: z.object({ clusterId: Id, extension: ExtensionName }),
+    /** Drop an enabled extension (never CASCADE), as an operation (extension-disable); its library is unloaded. */
+    DisableExtension: z.object({ clusterId: Id, extension: ExtensionName }),
   },
   ha: {
     /**

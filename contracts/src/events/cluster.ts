@@ -31,6 +31,12 @@ export const PitrTargetTime = z.iso.datetime({
 export const RestoreSource = z.object({ clusterId: Id, targetTime: PitrTargetTime });
 export type RestoreSource = z.infer<typeof RestoreSource>;
 
+/**
+ * An extension's name as events record it: not checked against today's allow-list (commands are),
+ * so an event stays readable after the list changes.
+ */
+const RecordedExtension = z.string().min(1).max(63);
+
 /** Events of the `cluster-{clusterId}` stream (provisioning owns them; ha adds leadership ones). */
 export const clusterEvents = {
   ClusterRequested: z.object({
@@ -137,4 +143,11 @@ export const clusterEvents = {
    * `config` operation that applies them to every node. `null` is the plan's own setting.
    */
   ClusterParametersChanged: z.object({ changes: z.array(ParameterChange).min(1) }),
+  /**
+   * The platform created an allow-listed extension in the cluster's app database (as superuser),
+   * at `version` (pg_extension.extversion), for the `extension-enable` operation.
+   */
+  ExtensionEnabled: z.object({ extension: RecordedExtension, version: z.string().min(1).max(32) }),
+  /** The platform dropped the extension from the app database (`extension-disable`). */
+  ExtensionDisabled: z.object({ extension: RecordedExtension }),
 } as const;

@@ -21,6 +21,8 @@ export const OperationKind = z.enum([
   'plan-change',
   'restart',
   'config',
+  'extension-enable',
+  'extension-disable',
   'major-upgrade',
 ]);
 export type OperationKind = z.infer<typeof OperationKind>;
@@ -41,6 +43,8 @@ export const OPERATION_OWNERS = {
   'plan-change': 'provisioning',
   restart: 'provisioning',
   config: 'provisioning',
+  'extension-enable': 'provisioning',
+  'extension-disable': 'provisioning',
   'major-upgrade': 'upgrade',
 } as const satisfies Record<OperationKind, string>;
 

@@ -1,5 +1,6 @@
 import type { EventEnvelope, EventOfType } from '../index.js';
 import type { Durability, NodeHealth, NodeRole, RestoreSource } from '../events/cluster.js';
+import { extensionsAfterUpgrade } from '../extensions.js';
 import { applyParameterChanges } from '../parameters.js';
 import { findPlan, type PostgresVersion } from '../plans.js';
 import {
@@ -44,6 +45,8 @@ export type ClusterEvent =
       | 'NodeRemoved'
       | 'ClusterPlanChanged'
       | 'ClusterParametersChanged'
+      | 'ExtensionEnabled'
+      | 'ExtensionDisabled'
       | 'ClusterUpgraded'
     >
   | OperationEvent;
@@ -107,6 +110,11 @@ export interface ClusterView {
   secretsRemoved?: boolean;
   /** The PostgreSQL parameters the user set (`config set`), rendered into every node's configuration. */
   parameters: Record<string, string>;
+  /**
+   * The extensions the platform enabled (`extension enable`): name -> version in the app database
+   * (after a major upgrade, the new major's default version: the upgrade updates every extension).
+   */
+  extensions: Record<string, string>;
   /** Operations on the cluster (the running one, at most one) and parked event handlings. */
   ops: OperationsState;
   /** Number of events folded: the expected version of the next append. */
@@ -120,6 +128,7 @@ export const initialClusterView = (): ClusterView => ({
   durability: 'available',
   term: 0,
   parameters: {},
+  extensions: {},
   ops: initialOperationsState(),
   version_: 0,
 });
@@ -159,6 +168,8 @@ const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'NodeRemoved',
   'ClusterPlanChanged',
   'ClusterParametersChanged',
+  'ExtensionEnabled',
+  'ExtensionDisabled',
   'ClusterUpgraded',
   'OperationRequested',
   'OperationStepCompleted',
@@ -290,8 +301,16 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
       return { ...next, plan: event.data.to };
     case 'ClusterParametersChanged':
       return { ...next, parameters: applyParameterChanges(next.parameters, event.data.changes) };
-    case 'ClusterUpgraded':
-      return { ...next, version: event.data.toVersion };
+    case 'ExtensionEnabled':
+      return { ...next, extensions: { ...next.extensions, [event.data.extension]: event.data.version } };
+    case 'ExtensionDisabled': {
+      const { [event.data.extension]: _dropped, ...extensions } = next.extensions;
+      return { ...next, extensions };
+    }
+    case 'ClusterUpgraded': {
+      const version = event.data.toVersion;
+      return { ...next, version, extensions: extensionsAfterUpgrade(next.extensions, version) };
+    }
     case 'OperationRequested':
     case 'OperationStepCompleted':
     case 'OperationSucceeded':

@@ -27,6 +27,10 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
     load: async () => (await import('./cli/maintenanceCommands.js')).registerMaintenanceCommands,
   },
   { names: ['upgrade'], load: async () => (await import('./cli/upgradeCommand.js')).registerUpgradeCommand },
+  {
+    names: ['extension'],
+    load: async () => (await import('./cli/extensionCommands.js')).registerExtensionCommands,
+  },
   { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
   { names: ['account'], load: async () => (await import('./cli/accountCommands.js')).registerAccountCommands },
   { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },

@@ -178,7 +178,10 @@ export async function changePlan(
   }));
 }
 
-/** RestartCluster: only decided here (OperationRequested {leader, followers}); runs in `workers/restart.ts`. */
+/**
+ * RestartCluster: only decided here (OperationRequested {leader, followers, reason?}); runs in
+ * `workers/restart.ts` (a minor upgrade is this rolling restart, recording server_version before and after).
+ */
 export function restartCluster(
   deps: CommandDeps,
   cmd: CommandData<'provisioning', 'RestartCluster'>,
@@ -187,6 +190,7 @@ export function restartCluster(
   return startOperation(deps.store, cmd.clusterId, 'restart', meta, (operationId) => ({
     type: 'RestartCluster',
     operationId,
+    reason: cmd.reason,
   }));
 }
 
@@ -203,6 +207,25 @@ export function setClusterParameters(
     type: 'SetClusterParameters',
     operationId,
     parameters: cmd.parameters,
+  }));
+}
+
+/**
+ * EnableExtension / DisableExtension: checked against the allow-list and the cluster's extensions,
+ * then OperationRequested {extension, changes} (with ClusterParametersChanged for a library to
+ * preload) in one append; run by `workers/extensions.ts`.
+ */
+export function changeExtension(
+  deps: CommandDeps,
+  cmd: CommandData<'provisioning', 'EnableExtension'>,
+  enable: boolean,
+  meta: CommandMeta,
+): Promise<CommandReply> {
+  const kind = enable ? 'extension-enable' : 'extension-disable';
+  return startOperation(deps.store, cmd.clusterId, kind, meta, (operationId) => ({
+    type: enable ? 'EnableExtension' : 'DisableExtension',
+    operationId,
+    extension: cmd.extension,
   }));
 }
 

@@ -4,6 +4,7 @@ import { openSecretStore } from '@pgfleet/postgres';
 import { createProcessRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
 import {
+  changeExtension,
   changePlan,
   createCluster,
   deleteCluster,
@@ -15,6 +16,7 @@ import {
 import { ProvisioningConfig } from './config.js';
 import { clusterStatus } from './status.js';
 import { configExecutor } from './workers/config.js';
+import { extensionDisableExecutor, extensionEnableExecutor } from './workers/extensions.js';
 import { reconcileCluster } from './workers/reconcile.js';
 import { reconcileOperation } from './workers/reconcileOperation.js';
 import { restartExecutor } from './workers/restart.js';
@@ -51,6 +53,8 @@ await runService({
     ChangePlan: (data, meta) => changePlan(deps, data, meta),
     RestartCluster: (data, meta) => restartCluster(deps, data, meta),
     SetClusterParameters: (data, meta) => setClusterParameters(deps, data, meta),
+    EnableExtension: (data, meta) => changeExtension(deps, data, true, meta),
+    DisableExtension: (data, meta) => changeExtension(deps, data, false, meta),
   }),
   // Replies `{ nodes }` (or `{ error }`, from runService) as the API expects.
   queries: (deps) => ({
@@ -66,6 +70,8 @@ await runService({
     'plan-change': planChangeExecutor(deps),
     restart: restartExecutor(deps),
     config: configExecutor(deps),
+    'extension-enable': extensionEnableExecutor(deps),
+    'extension-disable': extensionDisableExecutor(deps),
     delete: reconcileOperation(deps),
     retry: reconcileOperation(deps),
   }),

@@ -55,6 +55,8 @@ export function renderCluster(c: ClusterShown): string {
     failoverLine(c.lastFailover),
   ];
   if (c.disk) lines.push(diskLine(c.disk));
+  const extensions = Object.entries(c.extensions).map(([name, version]) => `${name} ${version}`);
+  lines.push(`extensions: ${extensions.join(', ') || 'none enabled'}`);
   if (c.syncDegradedAt) {
     lines.push(`synchronous replication degraded since ${c.syncDegradedAt}: writes are not acknowledged by a follower`);
   }

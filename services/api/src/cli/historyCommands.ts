@@ -46,12 +46,14 @@ export function registerHistoryCommands(program: Command, out: (opts: { json?: b
         const available = s.backups.available.map((b) => `${b.backupId} (${b.status})`).join(', ') || 'none';
         const tls = s.tls.forced ? 'forced' : 'not forced';
         const set = Object.entries(s.parameters ?? {}).map(([k, v]) => `${k}=${v}`);
+        const extensions = Object.entries(s.extensions ?? {}).map(([k, v]) => `${k} ${v}`);
         out(o)(
           `state of ${name} at ${at}: ${s.status}, plan ${s.plan ?? '-'}, leader ${s.leader ?? '-'}\n` +
             `${table(['NODE', 'ROLE', 'PORT', 'STARTED'], nodes)}\n` +
             `gateways: ${gateways} -> ${s.gateways.leader ?? '-'}; TLS ${tls}\n` +
             `backups available: ${available}\n` +
-            `parameters: ${set.join(', ') || 'the plan defaults'}`,
+            `parameters: ${set.join(', ') || 'the plan defaults'}\n` +
+            `extensions: ${extensions.join(', ') || 'none enabled'}`,
           r.state,
         );
       } else {

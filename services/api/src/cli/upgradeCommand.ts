@@ -23,25 +23,26 @@ function parseVersion(value: string): number {
 /**
  * `pgfleet upgrade NAME --to 15 [--check]`: a major upgrade with pg_upgrade --link, as an operation
  * whose steps print as they complete (stderr); `--check` only runs pg_upgrade --check against the
- * running cluster and changes nothing. `--minor` (a rolling restart onto the installed minor) is not
- * supported yet: `pgfleet cluster restart NAME` restarts every node onto the installed binaries.
+ * running cluster and changes nothing. `--minor`: a minor upgrade, the rolling restart of `cluster
+ * restart` onto the installed binaries of the same major, printing each node's server_version before → after.
  */
 export function registerUpgradeCommand(program: Command, out: (opts: { json?: boolean }) => Out): void {
   program
     .command('upgrade <name>')
-    .description('major upgrade with pg_upgrade --link (an operation); --check only checks, changing nothing')
+    .description('major upgrade with pg_upgrade --link, or --minor (operations); --check only checks, changing nothing')
     .option('--to <version>', 'the PostgreSQL major version to upgrade to (e.g. 15)')
     .option('--check', 'run pg_upgrade --check against the running cluster and stop there')
-    .option('--minor', 'a minor upgrade (not supported yet: use "pgfleet cluster restart NAME")')
+    .option('--minor', 'a minor upgrade: every node restarted, one at a time, onto the installed binaries')
     .option('--no-wait', NO_WAIT_HELP)
     .option('--json')
     .action(
       async (name: string, o: { to?: string; check?: boolean; minor?: boolean; wait: boolean; json?: boolean }) => {
         if (o.minor) {
-          const message =
-            'upgrade --minor is not supported yet: "pgfleet cluster restart NAME" restarts every node, one at a ' +
-            'time, onto the installed binaries of its major version';
-          throw new CliError(message, 'NOT_SUPPORTED');
+          if (o.to !== undefined || o.check) {
+            throw new CliError('upgrade --minor takes neither --to nor --check', 'VALIDATION_FAILED');
+          }
+          await minorUpgrade(name, o, out(o));
+          return;
         }
         if (o.to === undefined) throw new CliError('upgrade needs --to VERSION (e.g. --to 15)', 'VALIDATION_FAILED');
         const body = { toVersion: parseVersion(o.to), checkOnly: Boolean(o.check) };
@@ -64,4 +65,27 @@ export function registerUpgradeCommand(program: Command, out: (opts: { json?: bo
         out(o)(line, r);
       },
     );
+}
+
+interface MinorResult {
+  restarted?: string[];
+  minorUpgrade?: { nodes: { nodeId: string; before: string; after: string }[]; upgraded: boolean };
+}
+
+/** `upgrade NAME --minor`: the rolling restart with reason minor-upgrade; each node's server_version before → after. */
+async function minorUpgrade(name: string, o: { wait: boolean; json?: boolean }, print: Out): Promise<void> {
+  const path = `/v1/clusters/${name}/restart`;
+  const action = { method: 'POST', path, body: { reason: 'minor-upgrade' }, name, wait: o.wait, json: !!o.json };
+  const { accepted, end } = await runLongAction(apiClient(), action);
+  if (accepted.operationId && !end) {
+    print(startedLine(accepted, name), accepted);
+    return;
+  }
+  const r = finalReply(accepted, end);
+  const minor = (r.result as MinorResult | undefined)?.minorUpgrade;
+  const nodes = (minor?.nodes ?? []).map((n) => `  ${n.nodeId}: ${n.before} → ${n.after}`);
+  const outcome = minor?.upgraded
+    ? `cluster ${name} upgraded to the newest installed minor, node by node:`
+    : `cluster ${name} is already on the newest installed minor (every node restarted, same server_version):`;
+  print([outcome, ...nodes].join('\n'), r);
 }

@@ -115,6 +115,9 @@ export const ClusterShown = z.object({
         'miss acknowledged commits is promoted only with `command`',
     ),
   disk: DiskShown.nullable().describe('null when the plan is unknown'),
+  extensions: z
+    .record(z.string(), z.string())
+    .describe('the extensions the platform enabled (`pgfleet extension enable`): name -> version'),
   nodes: z.array(NodeShown),
   nodeStatusError: z.string().optional().describe('why the live node status is missing (nodes are as recorded)'),
   handlingFailures: z
@@ -242,6 +245,7 @@ export function showCluster(
     syncDegradedAt: view.syncDegradedAt ?? null,
     dataLossFailover: dataLossFailoverOf(view, row.name, lastFailover),
     disk: diskShown(row.plan, disk),
+    extensions: view.extensions,
     nodes,
     ...('error' in live ? { nodeStatusError: live.error } : {}),
     // Events a service gave up on after its last retry are parked and shown here (HandlingFailed).

@@ -28,6 +28,8 @@ export interface MaintenanceRoutesContext {
 }
 
 const ConfigBody = COMMANDS.provisioning.SetClusterParameters.pick({ parameters: true }).strict();
+/** The body of a restart (optional): `reason: 'minor-upgrade'` for `pgfleet upgrade NAME --minor`. */
+const RestartBody = COMMANDS.provisioning.RestartCluster.pick({ reason: true }).strict();
 
 /** One allow-listed parameter as `config show` lists it: its value on the cluster, or the plan's own. */
 const ParameterShown = z.object({
@@ -50,6 +52,8 @@ function answer(reply: FastifyReply, res: CommandReply, clusterId: string) {
 /**
  * Rolling restart and PostgreSQL parameters:
  * - `POST /v1/clusters/{name}/restart` (`pgfleet cluster restart`): an operation; 202 with its id.
+ *   `{reason: 'minor-upgrade'}` (`pgfleet upgrade NAME --minor`): the same restart onto the installed
+ *   binaries of the major, its result listing every node's server_version before and after.
  * - `GET /v1/clusters/{name}/config` (`pgfleet config show`): every allow-listed parameter with its
  *   value on the cluster (null: the plan's own setting), its type and bounds on the cluster's plan.
  * - `POST /v1/clusters/{name}/config {parameters: {name: value}}` (`pgfleet config set`): checked by
@@ -58,9 +62,11 @@ function answer(reply: FastifyReply, res: CommandReply, clusterId: string) {
  */
 export function registerMaintenanceRoutes(app: FastifyInstance, ctx: MaintenanceRoutesContext): void {
   app.post('/v1/clusters/:name/restart', async (req, reply) => {
+    const body = parseWith(RestartBody, req.body ?? {}, 'restart');
+    if (!body.ok) return reject(reply, body.rejection);
     const row = await findCluster(ctx.projection, req, reply);
     if (!row) return;
-    const data = { clusterId: row.clusterId };
+    const data = { clusterId: row.clusterId, ...body.value };
     const res = await sendCommand(ctx.nc, 'provisioning', 'RestartCluster', data, requestMeta(req));
     return answer(reply, res, row.clusterId);
   });
@@ -108,8 +114,10 @@ export function maintenancePaths(): Record<string, unknown> {
       post: {
         summary:
           'Rolling restart (an operation): Business restarts the followers one by one, switches over, then ' +
-          'restarts the old leader (a follower now); one node restarts in place',
+          'restarts the old leader (a follower now); one node restarts in place. `reason: minor-upgrade` makes it ' +
+          'a minor upgrade: the result lists every node with its server_version before and after',
         parameters: [name, idempotencyKeyHeader],
+        requestBody: { required: false, content: json(RestartBody) },
         responses: {
           ...operationAccepted,
           401: error('missing or wrong token'),

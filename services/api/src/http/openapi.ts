@@ -6,6 +6,7 @@ import { billingPaths } from './billingOpenapi.js';
 import { ClusterShown } from './clusterShown.js';
 import { haPaths } from './haOpenapi.js';
 import { networkPaths } from './networkOpenapi.js';
+import { extensionPaths } from './extensionRoutes.js';
 import { maintenancePaths } from './maintenanceRoutes.js';
 import { upgradePaths } from './upgradeRoutes.js';
 import { planPaths } from './planRoutes.js';
@@ -84,6 +85,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...haPaths(),
       ...planPaths(),
       ...maintenancePaths(),
+      ...extensionPaths(),
       ...upgradePaths(),
       ...operationPaths(),
       ...billingPaths(),

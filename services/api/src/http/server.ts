@@ -24,6 +24,7 @@ import { acceptedOperation, registerOperationRoutes } from './operationRoutes.js
 import { ClusterProjection } from './projection.js';
 import { registerPitrRestoreRoutes } from './pitrRestoreRoutes.js';
 import { registerPitrRoutes } from './pitrRoutes.js';
+import { registerExtensionRoutes } from './extensionRoutes.js';
 import { registerMaintenanceRoutes } from './maintenanceRoutes.js';
 import { registerUpgradeRoutes } from './upgradeRoutes.js';
 import { registerPlanRoutes } from './planRoutes.js';
@@ -174,6 +175,7 @@ export async function startApiServer(opts: ApiServerOptions) {
   registerHaRoutes(app, { projection, nc: opts.nc });
   registerPlanRoutes(app, { projection, nc: opts.nc });
   registerMaintenanceRoutes(app, { projection, nc: opts.nc, store: opts.store });
+  registerExtensionRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerUpgradeRoutes(app, { projection, nc: opts.nc });
   registerPitrRoutes(app, { projection, nc: opts.nc, store: opts.store });
   registerPitrRestoreRoutes(app, { projection, nc: opts.nc });

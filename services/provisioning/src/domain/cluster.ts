@@ -12,6 +12,7 @@ import {
   type RestoreSource,
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
+import { decideExtension, type ExtensionCommand } from './extensions.js';
 import { endOperation, startOperation } from './operations.js';
 import { decideSetParameters, type SetParametersCommand } from './parameters.js';
 import { decideChangePlan, type ChangePlanCommand } from './planChange.js';
@@ -84,6 +85,7 @@ export type ClusterCommand =
   | ChangePlanCommand
   | RestartClusterCommand
   | SetParametersCommand
+  | ExtensionCommand
   | RecordCommand;
 
 type ClusterDecision = Decision<ClusterEvent>;
@@ -335,6 +337,11 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
       return decideRestart(command, state);
     case 'SetClusterParameters':
       return decideSetParameters(command, state);
+    case 'EnableExtension':
+    case 'DisableExtension':
+    case 'RecordExtensionEnabled':
+    case 'RecordExtensionDisabled':
+      return decideExtension(command, state);
     case 'RecordNodeProvisioned':
       return decideProvisioned(command, state);
     case 'RecordNodeStarted':

@@ -63,6 +63,22 @@ describe('rolling restart request, given/when/then', () => {
       ]);
   });
 
+  it('given a minor upgrade, then the same restart operation with its reason', () => {
+    spec
+      .given(business())
+      .when({ ...restart, reason: 'minor-upgrade' })
+      .then([
+        {
+          type: 'OperationRequested',
+          data: {
+            operationId: 'op1',
+            kind: 'restart',
+            params: { leader: 'node1', followers: ['node2', 'node3'], reason: 'minor-upgrade' },
+          },
+        },
+      ]);
+  });
+
   it('is refused for a cluster not ready, a fenced node, or while another operation runs', () => {
     spec.given([]).when(restart).thenRejects('CLUSTER_NOT_FOUND');
     spec

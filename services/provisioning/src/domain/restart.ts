@@ -2,10 +2,14 @@ import { findPlan, followersOf, type ClusterEvent, type ClusterView } from '@pgf
 import type { Decision } from '@pgfleet/kit';
 import { startOperation, type OperationPlan } from './operations.js';
 
-/** Restart every node of the cluster, as operation `operationId` (kind 'restart'). */
+/**
+ * Restart every node of the cluster, as operation `operationId` (kind 'restart'); `minor-upgrade`
+ * (`upgrade --minor`) records every node's server_version before and after.
+ */
 export interface RestartClusterCommand {
   type: 'RestartCluster';
   operationId: string;
+  reason?: 'restart' | 'minor-upgrade';
 }
 
 /** Refused (nothing recorded) unless the cluster is ready and every node runs as a member. Pure. */
@@ -29,15 +33,17 @@ export function membersRunning(state: ClusterView, what: string): OperationPlan 
 
 /**
  * Whether a rolling restart may start, decided with the request itself (one append with the
- * expected version): OperationRequested {kind: 'restart', params: {leader, followers}}. The
+ * expected version): OperationRequested {kind: 'restart', params: {leader, followers, reason?}}. The
  * followers restart one by one, then a switchover to the first, then the old leader; a cluster
  * without followers restarts its leader in place. Pure.
  */
 export function decideRestart(cmd: RestartClusterCommand, state: ClusterView): Decision<ClusterEvent> {
   return startOperation(state, { operationId: cmd.operationId, kind: 'restart' }, () => {
-    const refused = membersRunning(state, 'it cannot restart now');
+    const minor = cmd.reason === 'minor-upgrade';
+    const refused = membersRunning(state, minor ? 'its minor version cannot be upgraded now' : 'it cannot restart now');
     if (refused) return refused;
     const followers = followersOf(state).map((n) => n.nodeId);
-    return { ok: true, params: { leader: state.leader!, followers }, events: [] };
+    const reason = minor ? { reason: 'minor-upgrade' } : {};
+    return { ok: true, params: { leader: state.leader!, followers, ...reason }, events: [] };
   });
 }

@@ -39,7 +39,7 @@ export interface ReconcileDeps {
   nodeCertDays?: number;
 }
 
-const APP_DATABASE = 'app';
+export const APP_DATABASE = 'app';
 const APP_USER = 'app';
 export const REPLICATION_USER = 'replicator';
 

@@ -2,6 +2,7 @@ import { foldClusterView, streamIds, type Actor, type ClusterView, type CommandR
 import type { EventStore } from '@pgfleet/eventstore';
 import { handleCommand, type CommandContext } from '@pgfleet/kit';
 import { clusterDecider, type RecordCommand } from '../domain/cluster.js';
+import type { ExtensionOutcome } from '../domain/extensions.js';
 
 export const PROVISIONING_ACTOR: Actor = { kind: 'service', id: 'provisioning' };
 
@@ -41,7 +42,7 @@ export async function loadCluster(store: EventStore, clusterId: string) {
 export function recordOutcome(
   store: EventStore,
   clusterId: string,
-  command: RecordCommand,
+  command: RecordCommand | ExtensionOutcome,
   meta: CommandContext = {},
 ): Promise<CommandReply> {
   return fromStore(command.type, () =>
