@@ -54,13 +54,9 @@ export const EXTENSION_NAMES = Object.keys(EXTENSIONS);
 const allowList = () => `the extensions you may enable are ${EXTENSION_NAMES.join(', ')}`;
 
 /** An extension as a command names it: one of the allow-list (a refusal names the list). */
-export const ExtensionName = z
-  .string()
-  .min(1)
-  .max(63)
-  .refine((name) => Object.hasOwn(EXTENSIONS, name), {
-    error: (issue) => `${String(issue.input)} is not an extension you may enable; ${allowList()}`,
-  });
+export const ExtensionName = z.enum(EXTENSION_NAMES as [string, ...string[]], {
+  error: (issue) => `${String(issue.input)} is not an extension you may enable; ${allowList()}`,
+});
 
 /** Why `name` cannot be enabled, in one sentence naming the allow-list; undefined when it can. Pure. */
 export function refusedExtension(name: string): Rejection | undefined {
