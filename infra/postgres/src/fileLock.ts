@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 
 /** Whether a process runs (a zombie left unreaped by this container's init does not count). */
 export function pidAlive(pid: number): boolean {
@@ -15,10 +15,21 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** A lock file without a pid is taken over once it is this old. */
+const EMPTY_LOCK_STALE_MS = 5000;
+
+const mtimeOf = (file: string) => {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return Date.now(); // gone meanwhile: the next attempt takes it
+  }
+};
+
 /**
  * Run `fn` holding an exclusive lock file (created with O_EXCL, holding our pid), so two
  * control-plane processes never start, stop or remove the same node or gateway at once. A lock
- * whose holder died is taken over.
+ * whose holder died is taken over, as is one without a pid that is more than 5 s old.
  */
 export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -37,6 +48,11 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeou
         continue; // released meanwhile
       }
       if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      // No pid in it (a holder killed between create and write, or a file made by hand): stale after a while.
+      if (!(holder > 0) && Date.now() - mtimeOf(file) > EMPTY_LOCK_STALE_MS) {
         rmSync(file, { force: true });
         continue;
       }

@@ -6,3 +6,12 @@ export { createDockerRuntime, type DockerRuntimeOptions } from './docker/dockerR
 export { ensureNodeImage, nodeImageTag, type NodeImageOptions } from './docker/images.js';
 export { ensureNodeImageStore, type NodeImageStoreOptions } from './docker/imageStore.js';
 export { startPodmanService, type PodmanService, type PodmanServiceOptions } from './docker/podman.js';
+export {
+  dockerHosts,
+  localPodmanDir,
+  RuntimeSelectionError,
+  runtimeKind,
+  type DockerHost,
+  type RuntimeKind,
+} from './dockerHosts.js';
+export { createNodeRuntime, type NodeRuntimeOptions } from './selectRuntime.js';

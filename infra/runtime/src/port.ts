@@ -209,6 +209,14 @@ export interface ToolLogin {
 /** Files of a node's configuration a caller may replace as a whole. */
 export type NodeConfigFile = 'pg_hba.conf';
 
+/** The hosts a runtime makes nodes on (the docker runtime's Docker hosts); absent: the control plane's machine. */
+export interface RuntimeHosts {
+  /** Every host a node can be created on, with the number of nodes (of every cluster) it holds now. */
+  loads(): Promise<Array<{ host: string; nodes: number }>>;
+  /** Where a node is: its host and container name; undefined for an unknown node. */
+  locate(nodeId: string): Promise<{ host: string; container: string } | undefined>;
+}
+
 /**
  * Where PostgreSQL nodes run (a local process, a container): the only way services touch a
  * node. Services never build a host path or a socket directory; they name nodes. Every
@@ -323,6 +331,8 @@ export interface NodeRuntime {
    * spares). Rejects with initdb's reason when one cannot be made.
    */
   warm?(major: number): Promise<void>;
+  /** Set by runtimes with hosts to choose from (docker): what placement decides over, and where a node runs. */
+  readonly hosts?: RuntimeHosts;
   /** The clusters' continuous archives (pgBackRest). */
   readonly archive: WalArchive;
   /** Major upgrades of a node with pg_upgrade --link. */

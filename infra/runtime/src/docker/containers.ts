@@ -116,6 +116,32 @@ export async function removeNetworkIfUnused(
   await isolation.remove(bridgeName(clusterId));
 }
 
+/** Remove the node's container (when `found`) and every volume labelled with the node. */
+export async function removeNodeContainer(
+  docker: Docker,
+  nodeId: string,
+  found: { c: Docker.Container; info: NodeInfo } | undefined,
+): Promise<void> {
+  const volumes = await docker.listVolumes({ filters: { label: [`${LABEL.node}=${nodeId}`] } });
+  const gone = (error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  };
+  if (found) await found.c.remove({ force: true }).catch(gone);
+  const names = new Set((volumes.Volumes ?? []).map((v) => v.Name));
+  if (found) names.add(volumeName(found.info.clusterId, nodeId));
+  for (const name of names) await docker.getVolume(name).remove().catch(gone);
+}
+
+/** The environment of a command run in a node's context: its major's tools first, PGDATA, its socket. */
+export const nodeEnv = (major: number): Record<string, string> => ({
+  PATH: `/usr/lib/postgresql/${major}/bin:/usr/local/bin:/usr/bin:/bin`,
+  PGDATA: IN_CONTAINER.dataDir,
+  PGHOST: IN_CONTAINER.socketDir,
+  PGPORT: String(IN_CONTAINER.port),
+  PGUSER: 'postgres',
+  PGDATABASE: 'postgres',
+});
+
 export interface ExecOptions {
   /** Default postgres; root for the few steps that own the volume. */
   user?: string;

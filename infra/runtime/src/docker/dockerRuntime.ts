@@ -1,10 +1,10 @@
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import {
   detachStandby,
   generatePassword,
   openSecretStore,
   promoteStandby,
-  quoteLiteral,
   withClient,
   type ExecResult,
 } from '@pgfleet/postgres';
@@ -13,8 +13,10 @@ import {
   type NodeEndpoint,
   type NodeInfo,
   type NodeRuntime,
+  type NodeSetup,
   type NodeSpec,
   type NodeStatusReport,
+  type UpstreamLeader,
 } from '../port.js';
 import {
   bridgeName,
@@ -25,14 +27,18 @@ import {
   IN_CONTAINER,
   isStatus,
   LABEL,
+  nodeEnv,
   nodeOfLabels,
   removeNetworkIfUnused,
+  removeNodeContainer,
   safeId,
-  volumeName,
 } from './containers.js';
 import { dockerTool } from './dockerTool.js';
 import { networkIsolation } from './isolation.js';
-import { notSupported, unsupportedArchive, unsupportedUpgrade } from './unsupported.js';
+import { dockerArchive } from './archive.js';
+import { copyStoppedIn, rewindIn } from './nodeCopy.js';
+import { pitrPathsIn, preparePitrIn, repoBind } from './pgBackRestIn.js';
+import { dockerMajorUpgrade } from './majorUpgrade.js';
 import {
   controlDataIn,
   createNodeContainer,
@@ -45,13 +51,12 @@ import {
 } from './nodeContainer.js';
 import {
   basebackupIn,
-  conninfoFor,
   initdbIn,
   isInitializedIn,
   leaderFrom,
+  pointAtIn,
   prepareVolume,
   writeConfigIn,
-  writeLeaderPassfileIn,
   writeStandbyIn,
 } from './nodeFiles.js';
 
@@ -64,6 +69,8 @@ export interface DockerRuntimeOptions {
   image: string;
   /** Seconds pg_ctl waits for a start or stop. */
   timeoutSeconds?: number;
+  /** The host's pgBackRest repository, mounted at its path in every container (default `{home}/docker/pitr/repo`). */
+  pitrRepo?: string;
   /** Where the driver's warnings go (e.g. no network isolation on this host); default stderr. */
   log?: (line: string) => void;
 }
@@ -83,6 +90,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
   const docker = typeof options.docker === 'string' ? new Docker({ socketPath: options.docker }) : options.docker;
   const timeout = options.timeoutSeconds ?? 60;
   const secrets = openSecretStore(options.home);
+  const pitrRepo = options.pitrRepo ?? join(options.home, 'docker', 'pitr', 'repo');
+  const pitr = pitrPathsIn(pitrRepo);
   const isolation = networkIsolation(docker, options.log ?? ((line) => console.warn(line)));
   /** Start a node's container, its network's isolation made again first (gone after a reboot of the host). */
   const startContainer = async (c: Docker.Container, info: NodeInfo) => {
@@ -110,6 +119,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     return found;
   };
   const subnetOf = async (info: NodeInfo) => (await ensureNetwork(docker, info.clusterId, isolation)).subnet;
+  /** The node's configuration; an archiving node gets pgBackRest's directories and configuration first. */
+  const writeConfig = async (c: Docker.Container, info: NodeInfo, setup: NodeSetup) => {
+    if (setup.archive) await preparePitrIn(docker, c, pitr);
+    await writeConfigIn(docker, c, info, setup, await subnetOf(info), pitr);
+  };
   const needInitialized = async (c: Docker.Container, info: NodeInfo) => {
     if (!(await isInitializedIn(docker, c))) {
       const message = `node ${info.nodeId} has no initialized data directory`;
@@ -148,7 +162,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       }
       const { name } = await ensureNetwork(docker, spec.clusterId, isolation);
       try {
-        await createNodeContainer(docker, spec, options.image, name);
+        await createNodeContainer(docker, spec, options.image, name, [repoBind(pitrRepo)]);
       } catch (error) {
         if (!isStatus(error, 409) && !/already in use|already exists/i.test((error as Error).message)) throw error;
         const raced = await find(spec.nodeId);
@@ -199,57 +213,30 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
 
     async exec(nodeId, cmd, args, opts = {}): Promise<ExecResult> {
       const { c, info } = await up(nodeId);
-      const binDir = `/usr/lib/postgresql/${info.major}/bin`;
       return execIn(docker, c, [cmd, ...args], {
         workingDir: IN_CONTAINER.dataDir,
         ...(opts.input !== undefined ? { input: opts.input } : {}),
-        env: {
-          PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`,
-          PGDATA: IN_CONTAINER.dataDir,
-          PGHOST: IN_CONTAINER.socketDir,
-          PGPORT: String(IN_CONTAINER.port),
-          PGUSER: 'postgres',
-          PGDATABASE: 'postgres',
-          ...opts.env,
-        },
+        env: { ...nodeEnv(info.major), ...opts.env },
       });
     },
 
     async remove(nodeId) {
       const found = await find(nodeId);
-      const volumes = await docker.listVolumes({ filters: { label: [`${LABEL.node}=${nodeId}`] } });
-      if (found) {
-        try {
-          await found.c.remove({ force: true });
-        } catch (error) {
-          if (!isStatus(error, 404)) throw error;
-        }
-      }
-      const names = new Set((volumes.Volumes ?? []).map((v) => v.Name));
-      if (found) names.add(volumeName(found.info.clusterId, nodeId));
-      for (const name of names) {
-        try {
-          await docker.getVolume(name).remove();
-        } catch (error) {
-          if (!isStatus(error, 404)) throw error;
-        }
-      }
+      await removeNodeContainer(docker, nodeId, found);
       await secrets.delete(superuserRef(nodeId));
       if (found) await removeNetworkIfUnused(docker, found.info.clusterId, isolation);
     },
 
     async initialize(nodeId, setup) {
       const { c, info } = await up(nodeId);
-      const subnet = await subnetOf(info);
       await prepareVolume(docker, c);
       if (!(await isInitializedIn(docker, c))) await initdbIn(docker, c, info.major, await superuserPassword(nodeId));
-      await writeConfigIn(docker, c, info, setup, subnet);
+      await writeConfig(c, info, setup);
       await reloadServer(docker, c, info);
     },
 
     async cloneFrom(nodeId, { leader, slotName, ...setup }) {
       const { c, info } = await up(nodeId);
-      const subnet = await subnetOf(info);
       const config = { ...setup, clusterName: setup.clusterName ?? slotName };
       if ((await postmasterPid(docker, c, info)) !== undefined && !(await isInitializedIn(docker, c))) {
         throw new Error(`node ${nodeId} runs on a data directory pgfleet did not set up: it is left untouched`);
@@ -259,15 +246,22 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
         const upstream = leaderFrom(leader, setup.tls !== undefined);
         await basebackupIn(docker, c, info.major, upstream, slotName);
         await writeStandbyIn(docker, c, upstream, slotName, true);
-        // A clone has the leader's superuser (and password): the control plane logs in with it.
-        const leaderPassword = await secrets.get(superuserRef(await leaderNodeOf(leader.host)));
-        if (leaderPassword) await secrets.put(superuserRef(nodeId), leaderPassword);
+        await copySuperuser(await leaderNodeOf(leader.host), nodeId);
       }
-      await writeConfigIn(docker, c, info, config, subnet);
+      await writeConfig(c, info, config);
       await reloadServer(docker, c, info);
     },
 
-    copyStopped: notSupported('copyStopped'),
+    async copyStopped(nodeId, { sourceNodeId, leader, slotName, ...setup }) {
+      const target = await up(nodeId);
+      const config = { ...setup, clusterName: setup.clusterName ?? slotName };
+      if (!(await isInitializedIn(docker, target.c))) {
+        const upstream = leaderFrom(leader, setup.tls !== undefined);
+        await copyStoppedIn(docker, await up(sourceNodeId), target, upstream, slotName, setup);
+        await copySuperuser(sourceNodeId, nodeId);
+      }
+      await writeConfig(target.c, target.info, config);
+    },
 
     async isInitialized(nodeId) {
       const found = await find(nodeId);
@@ -284,23 +278,29 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
         (await execIn(docker, c, ['cat', `${IN_CONTAINER.dataDir}/postgresql.conf`])).stdout,
       )?.[1];
       const clusterName = setup.clusterName ?? current;
-      await writeConfigIn(docker, c, info, { ...setup, ...(clusterName ? { clusterName } : {}) }, await subnetOf(info));
+      await writeConfig(c, info, { ...setup, ...(clusterName ? { clusterName } : {}) });
       await reloadServer(docker, c, info);
     },
 
-    async follow(nodeId, leader, slotName) {
-      await pointAt(nodeId, leader, slotName, true);
-    },
-
-    async repoint(nodeId, leader, slotName) {
-      await pointAt(nodeId, leader, slotName, false);
-    },
+    follow: (nodeId, leader, slotName) => pointAt(nodeId, leader, slotName, true),
+    repoint: (nodeId, leader, slotName) => pointAt(nodeId, leader, slotName, false),
 
     async detach(nodeId) {
       return { receivedLsn: await detachStandby(await endpoint(nodeId)) };
     },
 
-    rewind: notSupported('rewind'),
+    async rewind(nodeId, sourceNodeId) {
+      const node = await up(nodeId);
+      await needInitialized(node.c, node.info);
+      // pg_rewind reads the source's timeline from its control file, which a just-promoted server
+      // updates only at its first checkpoint after the promotion.
+      await withClient(await endpoint(sourceNodeId), (q) => q.query('CHECKPOINT'));
+      const source = {
+        ...(await runtime.peerAddress(sourceNodeId)),
+        password: await secrets.get(superuserRef(sourceNodeId)),
+      };
+      await rewindIn(docker, node, source);
+    },
 
     async reload(nodeId) {
       const { c, info } = await up(nodeId);
@@ -344,9 +344,45 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       return nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
     },
 
-    archive: unsupportedArchive(),
-    majorUpgrade: unsupportedUpgrade(),
+    archive: dockerArchive({
+      docker,
+      image: options.image,
+      repo: pitrRepo,
+      tlsDir: join(options.home, 'docker', 'pitr', 'tls'),
+      paths: pitr,
+      up,
+      writeConfig,
+      startServer: (c, info) => startServer(docker, c, info, timeout),
+      superuserPassword,
+    }),
+    majorUpgrade: dockerMajorUpgrade({ docker, up, recreate, writeConfig }),
   };
+
+  /** follow (`standby`) or repoint: see pointAtIn. */
+  async function pointAt(nodeId: string, leader: UpstreamLeader, slot: string, standby: boolean) {
+    const node = await up(nodeId);
+    await needInitialized(node.c, node.info);
+    await pointAtIn(docker, node, leader, slot, standby, () => endpoint(nodeId));
+  }
+
+  /** The node's container remade with `major` on its volume (from the volume's labels when it has none). */
+  async function recreate(nodeId: string, major: number) {
+    const found = await find(nodeId);
+    const volumes = (await docker.listVolumes({ filters: { label: [`${LABEL.node}=${nodeId}`] } })).Volumes ?? [];
+    const spec = found?.info ?? nodeOfLabels(volumes[0]?.Labels);
+    if (!spec) throw new NodeRuntimeError('NODE_NOT_FOUND', `node ${nodeId} does not exist`, { nodeId });
+    await found?.c.remove({ force: true });
+    const { name } = await ensureNetwork(docker, spec.clusterId, isolation);
+    const next = { clusterId: spec.clusterId, nodeId, major, port: spec.port };
+    await createNodeContainer(docker, next, options.image, name, [repoBind(pitrRepo)]);
+    return up(nodeId);
+  }
+
+  /** A copy has the source's superuser (and password): the control plane logs in with it. */
+  async function copySuperuser(fromNodeId: string, toNodeId: string) {
+    const password = await secrets.get(superuserRef(fromNodeId));
+    if (password) await secrets.put(superuserRef(toNodeId), password);
+  }
 
   /** The node a peer address names (`pgfleet-{clusterId}-{nodeId}`), from its container's labels. */
   async function leaderNodeOf(host: string): Promise<string> {
@@ -356,29 +392,6 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     } catch {
       return host;
     }
-  }
-
-  /**
-   * Point the node at `leader`: a running standby by ALTER SYSTEM and a reload, a stopped node
-   * through its files (standby.signal when it must become a standby). A running leader is refused.
-   */
-  async function pointAt(nodeId: string, leader: Parameters<NodeRuntime['follow']>[1], slot: string, standby: boolean) {
-    const { c, info } = await up(nodeId);
-    await needInitialized(c, info);
-    const hasTls = (await execIn(docker, c, ['test', '-f', `${IN_CONTAINER.tlsDir}/ca.crt`])).code === 0;
-    const upstream = leaderFrom(leader, hasTls);
-    if ((await postmasterPid(docker, c, info)) === undefined) {
-      await writeStandbyIn(docker, c, upstream, slot, standby);
-      return;
-    }
-    await withClient(await endpoint(nodeId), async (q) => {
-      const { rec } = (await q.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')).rows[0]!;
-      if (!rec) throw new Error(`node ${nodeId} is a leader, not a standby`);
-      await writeLeaderPassfileIn(docker, c, upstream);
-      await q.query(`ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfoFor(upstream, slot))}`);
-      await q.query(`ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}`);
-      await q.query('SELECT pg_reload_conf()');
-    });
   }
 
   return runtime;

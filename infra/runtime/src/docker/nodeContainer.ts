@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { parseControlData } from '@pgfleet/postgres';
+import { CLONED_MARKER, parseControlData } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSpec, type StopMode } from '../port.js';
 import { containerName, execIn, execOk, IN_CONTAINER, isStatus, LABEL, volumeName } from './containers.js';
 
@@ -19,6 +19,7 @@ export async function createNodeContainer(
   spec: NodeSpec,
   image: string,
   network: string,
+  binds: readonly string[] = [],
 ): Promise<void> {
   const labels = {
     [LABEL.cluster]: spec.clusterId,
@@ -28,7 +29,12 @@ export async function createNodeContainer(
     [LABEL.role]: 'node',
   };
   const volume = volumeName(spec.clusterId, spec.nodeId);
-  await docker.createVolume({ Name: volume, Labels: labels });
+  try {
+    await docker.createVolume({ Name: volume, Labels: labels });
+  } catch (error) {
+    // Its volume outlives a container remade for the node (a major upgrade): keep it.
+    if (!isStatus(error, 409) && !/already exists/i.test((error as Error).message)) throw error;
+  }
   const name = containerName(spec.clusterId, spec.nodeId);
   const port = `${IN_CONTAINER.port}/tcp`;
   await docker.createContainer({
@@ -44,7 +50,7 @@ export async function createNodeContainer(
       RestartPolicy: { Name: 'no' },
       NetworkMode: network,
       PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
-      Binds: [`${volume}:${IN_CONTAINER.volume}`],
+      Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
     NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name] } } },
   });
@@ -95,7 +101,11 @@ export async function startServer(
   ].join('\n');
   const r = await execIn(docker, c, ['sh', '-c', script]);
   const pid = await postmasterPid(docker, c, info);
-  if (pid !== undefined) return pid;
+  if (pid !== undefined) {
+    // A copy's first start is over: from now on its restore_command reads the archive.
+    await execIn(docker, c, ['rm', '-f', `${dataDir}/${CLONED_MARKER}`]);
+    return pid;
+  }
   const logs = await execIn(docker, c, [
     'sh',
     '-c',

@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import {
+  archiveSettings,
   INITDB_OPTIONS,
   NODE_CONFIG_MARKER,
   pgString,
   primaryConninfo,
+  quoteLiteral,
   renderHba,
   renderNodeConfig,
   type LeaderEndpoint,
+  type PgBackRestPaths,
+  withClient,
 } from '@pgfleet/postgres';
-import { NodeRuntimeError, type NodeInfo, type NodeSetup, type UpstreamLeader } from '../port.js';
+import { NodeRuntimeError, type NodeEndpoint, type NodeInfo, type NodeSetup, type UpstreamLeader } from '../port.js';
 import { execIn, execOk, IN_CONTAINER } from './containers.js';
 
 /**
@@ -60,12 +64,18 @@ export async function isInitializedIn(docker: Docker, c: Docker.Container): Prom
 /**
  * postgresql.conf and pg_hba.conf of a node in a container: listening on every address of the
  * container on the in-container port, TCP allowed from the cluster's network (`subnet`) and the
- * container itself; the plan's sizing and the user's parameters as on the process driver.
+ * container itself; the plan's sizing, the archive's settings (pgBackRest in the container, `pitr`)
+ * and the user's parameters as on the process driver.
  */
-function renderContainerConfig(info: NodeInfo, setup: NodeSetup, subnet: string): { conf: string; hba: string } {
+function renderContainerConfig(
+  info: NodeInfo,
+  setup: NodeSetup,
+  subnet: string,
+  pitr: PgBackRestPaths | undefined,
+): { conf: string; hba: string } {
   if (setup.forceTls && !setup.tls) throw new Error(`node ${info.nodeId}: forcing TLS needs the node's TLS material`);
-  if (setup.archive) {
-    const message = `node ${info.nodeId}: the docker driver does not archive WAL (pgBackRest) yet`;
+  if (setup.archive && !pitr) {
+    const message = `node ${info.nodeId}: this docker runtime has no pgBackRest repository to archive WAL into`;
     throw new NodeRuntimeError('NOT_SUPPORTED', message, { nodeId: info.nodeId });
   }
   const tls = setup.tls
@@ -78,7 +88,11 @@ function renderContainerConfig(info: NodeInfo, setup: NodeSetup, subnet: string)
     socketDir,
     ...(setup.clusterName ? { clusterName: setup.clusterName } : {}),
     ...(tls ? { tls } : {}),
-    extra: { listen_addresses: pgString('*'), ...setup.parameters },
+    extra: {
+      listen_addresses: pgString('*'),
+      ...(setup.archive && pitr ? archiveSettings(pitr, setup.archive.stanza, dataDir) : {}),
+      ...setup.parameters,
+    },
   });
   const hba = renderHba({
     replicationRole: 'replicator',
@@ -102,8 +116,9 @@ export async function writeConfigIn(
   info: NodeInfo,
   setup: NodeSetup,
   subnet: string,
+  pitr?: PgBackRestPaths,
 ): Promise<void> {
-  const { conf, hba } = renderContainerConfig(info, setup, subnet);
+  const { conf, hba } = renderContainerConfig(info, setup, subnet, pitr);
   if (setup.tls) await copyTls(docker, c, setup.tls);
   await execOk(docker, c, ['mkdir', '-p', `${dataDir}/log`]);
   await writeFileIn(docker, c, `${dataDir}/pg_hba.conf`, hba);
@@ -195,13 +210,37 @@ export async function writeStandbyIn(
 }
 
 /** The follower's passfile for its leader (0600, in its data directory), read by its primary_conninfo. */
-export async function writeLeaderPassfileIn(
-  docker: Docker,
-  c: Docker.Container,
-  leader: LeaderEndpoint,
-): Promise<void> {
+async function writeLeaderPassfileIn(docker: Docker, c: Docker.Container, leader: LeaderEndpoint): Promise<void> {
   await writeFileIn(docker, c, FOLLOWER_PASSFILE, `${passLine(leader, 'replication').join(':')}\n`);
 }
 
-export const conninfoFor = (leader: LeaderEndpoint, slotName: string) =>
-  primaryConninfo(leader, FOLLOWER_PASSFILE, slotName);
+const conninfoFor = (leader: LeaderEndpoint, slotName: string) => primaryConninfo(leader, FOLLOWER_PASSFILE, slotName);
+
+/**
+ * Point the node at `leader`: a running standby by ALTER SYSTEM and a reload, a stopped node
+ * through its files (standby.signal when it must become a standby). A running leader is refused.
+ */
+export async function pointAtIn(
+  docker: Docker,
+  { c, info }: { c: Docker.Container; info: NodeInfo },
+  leader: UpstreamLeader,
+  slot: string,
+  standby: boolean,
+  endpoint: () => Promise<NodeEndpoint>,
+): Promise<void> {
+  const hasTls = (await execIn(docker, c, ['test', '-f', `${tlsDir}/ca.crt`])).code === 0;
+  const upstream = leaderFrom(leader, hasTls);
+  const running = (await execIn(docker, c, [bin(info.major, 'pg_ctl'), '-D', dataDir, 'status'])).code === 0;
+  if (!running) {
+    await writeStandbyIn(docker, c, upstream, slot, standby);
+    return;
+  }
+  await withClient(await endpoint(), async (q) => {
+    const { rec } = (await q.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')).rows[0]!;
+    if (!rec) throw new Error(`node ${info.nodeId} is a leader, not a standby`);
+    await writeLeaderPassfileIn(docker, c, upstream);
+    await q.query(`ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfoFor(upstream, slot))}`);
+    await q.query(`ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}`);
+    await q.query('SELECT pg_reload_conf()');
+  });
+}

@@ -120,7 +120,7 @@ export function processArchive(deps: ArchiveDeps): WalArchive {
  * When WAL segment `wal` reached the repository: the modification time of its file
  * (`{archive dir}/{db-version-id}/{first 16 hex of the segment}/{segment}-{sha1}.{ext}`).
  */
-function archivedAt(archiveDir: string, wal: string): string | undefined {
+export function archivedAt(archiveDir: string, wal: string): string | undefined {
   try {
     for (const db of readdirSync(archiveDir)) {
       const dir = join(archiveDir, db, wal.slice(0, 16));

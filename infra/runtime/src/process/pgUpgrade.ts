@@ -17,8 +17,9 @@ export interface PgUpgradeRun {
 
 export type PgUpgradeResult = { ok: true; output: string } | { ok: false; reasons: string[] };
 
-/** Lines of a file pg_upgrade names (a `*.txt` list of problems, a log), at most `max`, trimmed. */
+/** Lines of a file pg_upgrade names (a `*.txt` list of problems, a log), at most `max`, trimmed; none when missing. */
 function fileLines(path: string, max: number): string[] {
+  if (!existsSync(path)) return [];
   try {
     const lines = readFileSync(path, 'utf8')
       .trimEnd()
@@ -33,9 +34,13 @@ function fileLines(path: string, max: number): string[] {
 /**
  * pg_upgrade's reasons from its output: the paragraph under each check that says `fatal` (or the
  * last lines before "Failure, exiting"), then what the files it names say (`tables_using_reg.txt`:
- * the columns at fault; a log: its error lines, else its last lines). Read before its output directory is removed.
+ * the columns at fault; a log: its error lines, else its last lines). Read before its output directory is removed,
+ * with `linesOf` (the docker driver reads them inside the node's container).
  */
-function pgUpgradeReasons(output: string): string[] {
+export function pgUpgradeReasons(
+  output: string,
+  linesOf: (path: string, max: number) => string[] = fileLines,
+): string[] {
   const lines = output.split('\n');
   const reasons: string[] = [];
   const fatal = lines.findIndex((l) => /\bfatal\s*$/.test(l));
@@ -51,10 +56,9 @@ function pgUpgradeReasons(output: string): string[] {
   if (text) reasons.push(text);
   const named = new Set(output.match(/\/[^\s"]+\.(txt|log)/g) ?? []);
   for (const file of named) {
-    if (!existsSync(file)) continue;
     const max = file.endsWith('.txt') ? 20 : 5;
     // A log's errors (pg_restore's "error: ... does not exist") say more than its last lines (the failed SQL).
-    const all = fileLines(file, 1000);
+    const all = linesOf(file, 1000);
     const errors = file.endsWith('.log') ? all.filter((l) => /\berror:|\bFATAL:/i.test(l)).slice(-3) : [];
     const content = errors.length > 0 ? errors : all.slice(-max);
     if (content.length > 0) reasons.push(`${basename(file)}: ${content.join('; ')}`);

@@ -5,7 +5,6 @@ import {
   ensureOwnedDir,
   FOLLOWER_PASSFILE,
   nodeLogFile,
-  pgBackRestTime,
   readControlData,
   restoreCommand,
   withClient,
@@ -14,6 +13,7 @@ import {
   type ArchiveInfo,
 } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSetup } from '../port.js';
+import { restoreTarget } from '../restoreWindow.js';
 import type { ArchiveDeps } from './archive.js';
 import { pgBackRest } from './pgBackRest.js';
 import { endpointOf } from './nodeSetup.js';
@@ -88,18 +88,8 @@ export async function restoreToTime(
   info: (stanza: string) => Promise<ArchiveInfo>,
 ): Promise<void> {
   const node = deps.need(nodeId);
-  const { target, epochMs } = pgBackRestTime(targetTime);
   const archive = await info(stanza);
-  if (archive.status !== 'ok') {
-    throw new Error(`stanza ${stanza} cannot be restored from: ${archive.message ?? archive.status}`);
-  }
-  const oldest = archive.backups[0];
-  if (!oldest) throw new Error(`stanza ${stanza} has no backup to restore from`);
-  if (epochMs < Date.parse(oldest.stoppedAt)) {
-    const start = `${oldest.stoppedAt} (end of its oldest backup)`;
-    throw new Error(`${targetTime} is before the recovery window of stanza ${stanza}, which starts at ${start}`);
-  }
-  if (epochMs > Date.now()) throw new Error(`${targetTime} is in the future`);
+  const { target, epochMs } = restoreTarget(stanza, targetTime, archive);
   const config = deps.config(node, setup);
   const deadline = Date.now() + timeoutSeconds * 1000;
 
