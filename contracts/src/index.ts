@@ -11,3 +11,4 @@ export * from './subjects.js';
 export * from './jsonSchema.js';
 export * from './asyncapi.js';
 export * from './views/index.js';
+export * from './placement.js';

@@ -58,6 +58,12 @@ export const clusterEvents = {
    * ports, never host paths (version 1 carried the driver's `dataDir`; its upcaster drops it).
    */
   NodeProvisioned: z.object({ nodeId: Id, role: NodeRole, port: z.number().int().positive() }),
+  /**
+   * Where the node is made, decided before its storage (`placeNodes`): a Docker host as the runtime
+   * names it (`unix:///run/podman.sock`, `tcp://10.0.0.5:2376`). Only runtimes with several possible
+   * hosts (docker) record it; a node of the process runtime runs on the control plane's machine.
+   */
+  NodePlaced: z.object({ nodeId: Id, host: z.string().min(1).max(300) }),
   NodeStarted: z.object({ nodeId: Id, port: z.number().int().positive(), pid: z.number().int().positive().optional() }),
   NodeStopped: z.object({ nodeId: Id }),
   NodeFailed: z.object({ nodeId: Id, reason: z.string() }),

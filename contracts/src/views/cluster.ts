@@ -22,6 +22,7 @@ import {
 export type ClusterEvent =
   | EventOfType<
       | 'ClusterRequested'
+      | 'NodePlaced'
       | 'NodeProvisioned'
       | 'NodeStarted'
       | 'NodeStopped'
@@ -58,6 +59,8 @@ export interface ClusterNode {
   role: NodeRole;
   /** Set once the node's storage is ready (NodeProvisioned). */
   port?: number;
+  /** The host the node was placed on (NodePlaced; only runtimes with several hosts record it). */
+  host?: string;
   provisioned: boolean;
   started: boolean;
   failedReason?: string;
@@ -145,6 +148,7 @@ export function isClusterEvent(event: { type: string }): event is ClusterEvent {
 
 const CLUSTER_EVENT_TYPES: ReadonlySet<string> = new Set<ClusterEvent['type']>([
   'ClusterRequested',
+  'NodePlaced',
   'NodeProvisioned',
   'NodeStarted',
   'NodeStopped',
@@ -208,6 +212,8 @@ export function evolveClusterView(state: ClusterView, event: FoldableClusterEven
         leader: d.nodes.find((n) => n.role === 'leader')?.nodeId,
       };
     }
+    case 'NodePlaced':
+      return { ...next, nodes: withNode(event.data.nodeId, { host: event.data.host }) };
     case 'NodeProvisioned':
       return {
         ...next,

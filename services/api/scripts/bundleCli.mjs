@@ -15,11 +15,13 @@ import { build } from 'esbuild';
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(pkg, 'dist');
 
-/** `./platform/up.js` stays an import of the unbundled file next to dist/cli.js. */
+/** `./platform/up.js` stays an import of the unbundled file next to dist/cli.js, `@pgfleet/runtime` of the package. */
 const platformOutside = {
   name: 'platform-outside',
   setup(b) {
     b.onResolve({ filter: /^\.\/platform\/up\.js$/ }, (args) => ({ path: args.path, external: true }));
+    // `images build` loads the runtime from node_modules: dockerode pulls in native addons (ssh2).
+    b.onResolve({ filter: /^@pgfleet\/runtime$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 

@@ -34,6 +34,7 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ['operation'], load: async () => (await import('./cli/operationCommands.js')).registerOperationCommands },
   { names: ['account'], load: async () => (await import('./cli/accountCommands.js')).registerAccountCommands },
   { names: ['billing'], load: async () => (await import('./cli/billingCommands.js')).registerBillingCommands },
+  { names: ['images'], load: async () => (await import('./cli/imageCommands.js')).registerImageCommands },
   { names: ['pitr'], load: async () => (await import('./cli/pitrCommands.js')).registerPitrCommands },
   // After the module that makes `pitr` (status, backup): adds `pitr restore` to it.
   { names: ['pitr'], load: async () => (await import('./cli/pitrRestoreCommand.js')).registerPitrRestoreCommand },

@@ -3,7 +3,7 @@ import { createFileBackupStore } from '@pgfleet/backupstore';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
-import { createProcessRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
 import { requestBackup, setBackupSchedule } from './commands.js';
 import { BackupConfig } from './config.js';
@@ -33,7 +33,7 @@ await runService({
   setup: ({ config, log, home, store, nc }) => {
     const progress = new DumpProgress();
     const files = createFileBackupStore(resolve(config.PGFLEET_BACKUP_DIR ?? join(home, 'backups')));
-    const runtime = createProcessRuntime({ home });
+    const runtime = createNodeRuntime({ home });
     const deps: BackupDeps = { store, files, runtime, secrets: openSecretStore(home), log, progress };
     const work = new BackupWork(deps);
     const scheduler = new DailyScheduler(deps, undefined, (clusterId) => work.request(clusterId));

@@ -2,7 +2,7 @@ import { evolveClusterView, initialClusterView, isClusterEvent, streamCategory }
 import type { EventStore } from '@pgfleet/eventstore';
 import { runService, type Logger } from '@pgfleet/kit';
 import { openSecretStore, type SecretStore } from '@pgfleet/postgres';
-import { createProcessRuntime, type NodeRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime, type NodeRuntime } from '@pgfleet/runtime';
 import { serveAgent } from './agent.js';
 import { failoverCluster, setClusterDurability } from './commands.js';
 import { HaConfig } from './config.js';
@@ -34,7 +34,7 @@ await runService({
   name: 'ha',
   config: HaConfig,
   setup: ({ config, log, home, store, runOperationNow }): HaServiceDeps => {
-    const runtime = createProcessRuntime({ home });
+    const runtime = createNodeRuntime({ home });
     const watcher = new Watcher(
       { store, runtime, log, runOperationNow },
       {

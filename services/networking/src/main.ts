@@ -1,7 +1,7 @@
 import { operationEvents, streamCategory } from '@pgfleet/contracts';
 import { createHaproxyGateways } from '@pgfleet/gateway';
 import { KeyedQueue, runService, type Logger, type ServiceContext } from '@pgfleet/kit';
-import { createProcessRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime } from '@pgfleet/runtime';
 import { exposeCluster, unexposeCluster } from './commands/expose.js';
 import { forceTls } from './commands/forceTls.js';
 import { rotateCertificates } from './commands/rotateCertificates.js';
@@ -41,7 +41,7 @@ function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
     store,
     home,
     scheduler,
-    runtime: createProcessRuntime({ home }),
+    runtime: createNodeRuntime({ home }),
     nodeCertDays: config.PGFLEET_NODE_CERT_DAYS,
     live: new GatewayClusters(),
     exposeAddress: config.PGFLEET_EXPOSE_ADDRESS,

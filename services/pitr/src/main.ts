@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { EventEnvelope } from '@pgfleet/contracts';
 import { runService } from '@pgfleet/kit';
-import { createProcessRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime } from '@pgfleet/runtime';
 import { requestPitrBackup } from './commands.js';
 import { PitrConfig } from './config.js';
 import { pitrRestore } from './operations/index.js';
@@ -25,7 +25,7 @@ await runService({
   config: PitrConfig,
   setup: ({ config, log, home, store, nc }) => {
     const repo = config.PGFLEET_PITR_REPO ? { archiveRepo: resolve(config.PGFLEET_PITR_REPO) } : {};
-    const runtime = createProcessRuntime({ home, ...repo });
+    const runtime = createNodeRuntime({ home, ...repo });
     const deps: PitrDeps = { store, runtime, log, clock: () => new Date() };
     const clusters = new PitrClusters();
     const work = new PitrWork(deps);

@@ -1,7 +1,7 @@
 import { COMMANDS, Id, streamCategory } from '@pgfleet/contracts';
 import { KeyedQueue, runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
-import { createProcessRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime } from '@pgfleet/runtime';
 import { z } from 'zod';
 import {
   changeExtension,
@@ -34,7 +34,7 @@ await runService({
   config: ProvisioningConfig,
   setup: ({ config, log, home, store }) => {
     // A spare data directory per version: a leader's initdb is a rename, the next spare made in the background.
-    const runtime = createProcessRuntime({ home, spares: true });
+    const runtime = createNodeRuntime({ home, spares: true });
     const nodeCertDays = config.PGFLEET_NODE_CERT_DAYS;
     const deps = { store, log, home, runtime, secrets: openSecretStore(home), nodeCertDays };
     // Reconciliations of one cluster never overlap; requests during one are coalesced into one more.

@@ -14,6 +14,9 @@ export interface NodeView {
   /** Bytes the follower's replay is behind the leader's current WAL position. */
   lagBytes?: number | null;
   sync?: string;
+  /** Where the runtime runs it (docker: its Docker host and container). */
+  host?: string;
+  container?: string;
 }
 
 interface Probed {
@@ -30,8 +33,11 @@ export async function clusterStatus(
   const probed = await Promise.all(
     state.nodes.map(async (node): Promise<Probed> => {
       const rid = runtimeNodeId(clusterId, node.nodeId);
-      const st = await deps.runtime.status(rid);
-      const view: NodeView = { nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid };
+      const [st, where] = await Promise.all([deps.runtime.status(rid), deps.runtime.hosts?.locate(rid)]);
+      const view: NodeView = {
+        ...{ nodeId: node.nodeId, role: 'unknown', state: st.state, port: node.port, pid: st.pid },
+        ...(where ?? {}),
+      };
       if (st.state !== 'running' || !node.provisioned || !node.port) return { view };
       const pg = await deps.runtime
         .endpoint(rid)

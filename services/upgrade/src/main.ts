@@ -1,6 +1,6 @@
 import { runService } from '@pgfleet/kit';
 import { openSecretStore } from '@pgfleet/postgres';
-import { createProcessRuntime } from '@pgfleet/runtime';
+import { createNodeRuntime } from '@pgfleet/runtime';
 import { requestUpgrade } from './commands.js';
 import { UpgradeConfig } from './config.js';
 import { majorUpgradeOperation } from './operations/majorUpgrade.js';
@@ -14,7 +14,7 @@ await runService({
   name: 'upgrade',
   config: UpgradeConfig,
   setup: ({ config, home, store, nc }) => {
-    const runtime = createProcessRuntime({ home });
+    const runtime = createNodeRuntime({ home });
     const deps = {
       store,
       runtime,

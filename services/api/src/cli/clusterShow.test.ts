@@ -286,3 +286,26 @@ describe('cluster show: disk used / limit, from the disk-{clusterId} stream', ()
     );
   });
 });
+
+describe('cluster show on the docker runtime', () => {
+  it('names the host (NodePlaced) and the container of every node, and says when hosts are fewer than nodes', () => {
+    const hosts = ['unix:///h1/podman.sock', 'unix:///h2/podman.sock', 'unix:///h1/podman.sock'];
+    const entry = fold(NODES.map((nodeId, i): [string, unknown] => ['NodePlaced', { nodeId, host: hosts[i] }]));
+    const live: LiveNode[] = NODES.map((nodeId) => ({
+      nodeId,
+      state: 'running',
+      container: `pgfleet-c1-c1--${nodeId}`,
+    }));
+    const shown = show(entry, live);
+    expect(shown.nodes.map((n) => [n.host, n.container])).toEqual(
+      NODES.map((nodeId, i) => [hosts[i], `pgfleet-c1-c1--${nodeId}`]),
+    );
+    const text = renderCluster(shown);
+    expect(text).toContain('placement: (closest spread: 3 nodes on 2 hosts)');
+    expect(text).toContain('  node2 on unix:///h2/podman.sock, container pgfleet-c1-c1--node2');
+  });
+
+  it('prints no placement on the process runtime', () => {
+    expect(renderCluster(show(fold([])))).not.toContain('placement');
+  });
+});

@@ -31,6 +31,21 @@ function lagOf(n: NodeShown, leader: string | undefined): string {
   return n.nodeId === leader ? '' : 'unknown';
 }
 
+/** Where the nodes run, on a runtime with hosts (docker): `node1 on unix:///…/podman.sock, container pgfleet-…`. */
+function placementLines(c: ClusterShown): string[] {
+  const placed = c.nodes.filter((n) => n.host !== undefined || n.container !== undefined);
+  if (placed.length === 0) return [];
+  const hosts = new Set(placed.map((n) => n.host)).size;
+  const spread =
+    placed.length > 1 && hosts < placed.length ? ` (closest spread: ${placed.length} nodes on ${hosts} hosts)` : '';
+  return [
+    `placement:${spread}`,
+    ...placed.map(
+      (n) => `  ${n.nodeId} on ${n.host ?? 'unknown host'}${n.container ? `, container ${n.container}` : ''}`,
+    ),
+  ];
+}
+
 function nodesTable(c: ClusterShown): string {
   const rows = c.nodes.map((n) => [
     n.nodeId,
@@ -61,7 +76,7 @@ export function renderCluster(c: ClusterShown): string {
     lines.push(`synchronous replication degraded since ${c.syncDegradedAt}: writes are not acknowledged by a follower`);
   }
   if (c.nodeStatusError) lines.push(`${c.nodeStatusError} (nodes as last recorded)`);
-  lines.push(nodesTable(c));
+  lines.push(nodesTable(c), ...placementLines(c));
   const d = c.dataLossFailover;
   if (d) {
     const nodes = d.candidates.length > 0 ? `   (NODE: ${d.candidates.join(', ')})` : '';

@@ -29,6 +29,9 @@ export interface LiveNode {
   lsn?: string;
   lagBytes?: number | null;
   sync?: string;
+  /** Where the runtime runs it (docker: its Docker host and container). */
+  host?: string;
+  container?: string;
 }
 
 const NodeShown = z.object({
@@ -50,6 +53,8 @@ const NodeShown = z.object({
         'async otherwise; null for the leader and a fenced node',
     ),
   fenced: z.boolean().describe('a leader taken out by a failover: out of the gateways until it rejoins'),
+  host: z.string().optional().describe('the Docker host the node was placed on (NodePlaced; docker runtime only)'),
+  container: z.string().optional().describe("the node's container (docker runtime only)"),
 });
 export type NodeShown = z.infer<typeof NodeShown>;
 
@@ -181,6 +186,7 @@ function nodeShown(view: ClusterView, node: ClusterNode, live: LiveNode | undefi
     health: node.health ?? null,
     replication: replicationOf(view, node),
     fenced: node.fenced,
+    ...((node.host ?? live?.host) ? { host: node.host ?? live?.host } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type PlatformFile,
 } from './home.js';
 import { lockHome } from './homeLock.js';
+import { prepareNodeRuntime } from './nodeRuntime.js';
 import { secureNats } from './natsSecurity.js';
 import {
   SERVICES,
@@ -70,7 +71,15 @@ export class UpAborted extends Error {
 }
 
 /** Each part of the platform gets this long to close; then the next one closes anyway. */
-const CLOSE_MS = { api: 5000, services: 5000, relay: 3000, nats: 3000, store: 3000, eventstore: 10_000 };
+const CLOSE_MS = {
+  api: 5000,
+  services: 5000,
+  relay: 3000,
+  nats: 3000,
+  store: 3000,
+  eventstore: 10_000,
+  runtime: 12_000,
+};
 /** What a stopping service gets before SIGKILL: enough to close cleanly, not to finish an operation. */
 const SERVICE_GRACE_MS = 3000;
 
@@ -142,6 +151,10 @@ export async function up(
     if (opts.signal?.aborted) throw new UpAborted();
   };
   try {
+    // The nodes' runtime first (PGFLEET_RUNTIME=docker: the image, a local Podman service), stopped last.
+    const runtime = await prepareNodeRuntime(home, env, log);
+    if (runtime) closers.push({ what: 'the Podman service', ms: CLOSE_MS.runtime, close: () => runtime.stop() });
+    started();
     const previous = readPlatformFile(home);
     const port = async (given: string | undefined, known: number | undefined, wanted: number) =>
       Number(given ?? known ?? (await choosePort(wanted)));

@@ -13,6 +13,7 @@ import {
 } from '@pgfleet/contracts';
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { decideExtension, type ExtensionCommand } from './extensions.js';
+import { decidePlaced, type RecordNodePlaced } from './placement.js';
 import { endOperation, startOperation } from './operations.js';
 import { decideSetParameters, type SetParametersCommand } from './parameters.js';
 import { decideChangePlan, type ChangePlanCommand } from './planChange.js';
@@ -61,6 +62,7 @@ interface RetryClusterCommand {
 
 /** What a worker did to the cluster's nodes, decided against the current stream before it is recorded. */
 export type RecordCommand =
+  | RecordNodePlaced
   | { type: 'RecordNodeProvisioned'; nodeId: string; port: number }
   | { type: 'RecordNodeStarted'; nodeId: string; port: number; pid?: number }
   | { type: 'RecordNodeStopped'; nodeId: string }
@@ -342,6 +344,8 @@ function decideCluster(command: ClusterCommand, state: ClusterView): ClusterDeci
     case 'RecordExtensionEnabled':
     case 'RecordExtensionDisabled':
       return decideExtension(command, state);
+    case 'RecordNodePlaced':
+      return decidePlaced(command, state);
     case 'RecordNodeProvisioned':
       return decideProvisioned(command, state);
     case 'RecordNodeStarted':

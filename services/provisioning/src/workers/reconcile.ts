@@ -26,6 +26,7 @@ import {
 } from '@pgfleet/postgres';
 import { nodeSetupOf, type NodeRuntime, type NodeSetup, type UpstreamLeader } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
+import { placeClusterNodes } from './placement.js';
 import { ClusterProgress, fromStore, PROVISIONING_ACTOR, StaleOutcome, StoreUnavailable } from './record.js';
 
 export interface ReconcileDeps {
@@ -80,6 +81,7 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   }
   const major = s.version;
   const rid = (node: ClusterNode) => runtimeNodeId(clusterId, node.nodeId);
+  await placeClusterNodes(deps.runtime, cluster); // where each node goes (docker hosts), before any is made
 
   // A node that cannot be made is a provisioning failure; a store that does not answer is not (thrown: redelivered).
   const fail = async (node: ClusterNode, error: unknown) => {

@@ -1,0 +1,176 @@
+import { rmSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createNodeRuntime,
+  dockerHosts,
+  ensureNodeImageStore,
+  localPodmanDir,
+  startPodmanService,
+} from '@pgfleet/runtime';
+import { up } from '@pgfleet/api';
+import { platformEnv, psql, startPlatform, waitFor, type TestPlatform } from './harness.js';
+
+interface Shown {
+  clusterId: string;
+  status: string;
+  nodes: { nodeId: string; role: string; state: string; host?: string; container?: string }[];
+}
+
+let t: TestPlatform;
+const json = async <T>(...args: string[]): Promise<T> => {
+  const r = await t.cli(...args, '--json');
+  if (r.code !== 0) throw new Error(`pgfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as T;
+};
+/** The platform's Podman service, as the platform's own driver reaches it. */
+const engine = () => dockerHosts(t.home, t.env)[0]!.docker;
+/** What the engine holds of a cluster: its containers (name and state), volumes and networks. */
+async function onEngine(clusterId: string) {
+  const filters = { label: [`pgfleet.cluster=${clusterId}`] };
+  const containers = await engine().listContainers({ all: true, filters });
+  const volumes = (await engine().listVolumes({ filters })).Volumes ?? [];
+  const networks = await engine().listNetworks({ filters });
+  return {
+    containers: containers.map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State })),
+    volumes: volumes.length,
+    networks: networks.length,
+  };
+}
+
+/** The cluster's NodePlaced and NodeProvisioned events, in stream order. */
+async function placements(clusterId: string): Promise<{ type: string; data: { nodeId: string; host?: string } }[]> {
+  const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
+  await client.connect();
+  try {
+    const sql = `SELECT type, data FROM pgfleet_eventstore.events WHERE stream_id = $1
+                  AND type IN ('NodePlaced', 'NodeProvisioned') ORDER BY stream_version`;
+    return (await client.query(sql, [`cluster-${clusterId}`])).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  t = await startPlatform({ PGFLEET_RUNTIME: 'docker' });
+}, 20 * 60_000);
+
+afterAll(async () => {
+  if (!t) return;
+  await t.platform.stop().catch(() => undefined);
+  // Whatever a failed test left on the platform's Podman service goes with the service's storage.
+  const { store } = await ensureNodeImageStore();
+  const podman = await startPodmanService(localPodmanDir(t.home), { imageStore: store });
+  // Nodes a failed test left go through the driver (container, volume, network and its isolation
+  // rule); then every other container of this test's own service (the archive's).
+  const runtime = createNodeRuntime({ home: t.home, env: t.env });
+  for (const c of await engine().listContainers({ all: true, filters: { label: ['pgfleet.role=node'] } })) {
+    await runtime.remove(c.Labels['pgfleet.node']!);
+  }
+  for (const c of await engine().listContainers({ all: true })) {
+    await engine().getContainer(c.Id).remove({ force: true, v: true });
+  }
+  await podman.purge();
+  await t.cleanup();
+}, 120_000);
+
+describe('PGFLEET_RUNTIME', () => {
+  it('an unknown value stops pgfleet up at once with one sentence, before anything is started', async () => {
+    const { home, env } = await platformEnv({ PGFLEET_RUNTIME: 'dockr' });
+    try {
+      await expect(up(env, () => undefined)).rejects.toThrow(
+        'PGFLEET_RUNTIME must be "process" or "docker", not "dockr"',
+      );
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service that pgfleet up runs', () => {
+  it(
+    'a sandbox cluster runs in a container that psql reaches through the printed URL; it outlives a ' +
+      'restart of the platform, which finds it again; delete leaves no container, volume or network',
+    async () => {
+      expect(t.logs.join('\n')).toMatch(/runtime {4}docker on unix:\/\/.*podman\.sock/);
+      const built = await json<{ image: string; store: string }>('images', 'build');
+      expect(built.image).toMatch(/^pgfleet-node:[0-9a-f]{12}$/);
+      const created = await t.cli('cluster', 'create', 'sbx', '--plan', 'sandbox');
+      expect(created.code, created.stderr).toBe(0);
+      const url = (await t.cli('cluster', 'url', 'sbx')).stdout.trim();
+      expect(url).toMatch(/^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app$/);
+      psql(
+        url,
+        'CREATE TABLE notes(id int PRIMARY KEY, v text); ' +
+          'INSERT INTO notes SELECT g, g::text FROM generate_series(1, 50) g',
+      );
+      expect(psql(url, 'SELECT count(*) FROM notes')).toBe('50');
+
+      const shown = await json<Shown>('cluster', 'show', 'sbx');
+      expect(shown.nodes).toHaveLength(1);
+      const node = shown.nodes[0]!;
+      expect(node).toMatchObject({ role: 'leader', state: 'running' });
+      expect(node.host).toMatch(/^unix:\/\/.*podman\.sock$/);
+      expect(node.container).toMatch(/^pgfleet-/);
+      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      // Placed (on the platform's one Docker host) before its storage was made.
+      expect(await placements(shown.clusterId)).toEqual([
+        { type: 'NodePlaced', data: { nodeId: node.nodeId, host: node.host } },
+        { type: 'NodeProvisioned', data: expect.objectContaining({ nodeId: node.nodeId }) },
+      ]);
+      const text = (await t.cli('cluster', 'show', 'sbx')).stdout;
+      expect(text).toContain(node.container);
+
+      // The platform stops (its Podman service last): the container keeps running; a new platform finds it.
+      await t.restart();
+      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      const again = await waitFor('the node seen running after the restart', async () => {
+        const s = await json<Shown>('cluster', 'show', 'sbx');
+        return s.nodes[0]?.state === 'running' && s.nodes[0].role === 'leader' ? s : undefined;
+      });
+      expect(again.nodes[0]!.container).toBe(node.container);
+      expect(psql(url, "INSERT INTO notes VALUES (51, 'after restart') RETURNING id")).toBe('51');
+      expect(psql(url, 'SELECT count(*) FROM notes')).toBe('51');
+
+      const deleted = await t.cli('cluster', 'delete', 'sbx');
+      expect(deleted.code, deleted.stderr).toBe(0);
+      await waitFor('the cluster gone from the engine', async () => {
+        const left = await onEngine(shown.clusterId);
+        return left.containers.length + left.volumes + left.networks === 0 || undefined;
+      });
+    },
+    10 * 60_000,
+  );
+
+  it(
+    'a starter cluster runs in a container, takes writes and archives its WAL: pitr status shows a window',
+    async () => {
+      const created = await t.cli('cluster', 'create', 'stx', '--plan', 'starter-512');
+      expect(created.code, created.stderr).toBe(0);
+      const url = (await t.cli('cluster', 'url', 'stx')).stdout.trim();
+      psql(url, 'CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)');
+      expect(psql(url, 'SELECT count(*) FROM t')).toBe('10');
+      expect(psql(url, 'SHOW archive_mode')).toBe('on');
+      type Pitr = { archiving: { enabled: boolean; health: string }; window: unknown };
+      const pitr = await waitFor(
+        'WAL archiving and a first full backup',
+        async () => {
+          const p = await json<Pitr>('pitr', 'status', 'stx');
+          return p.archiving.enabled && p.archiving.health === 'ok' && p.window !== null ? p : undefined;
+        },
+        180_000,
+      );
+      expect(pitr.archiving).toMatchObject({ enabled: true, health: 'ok' });
+      const shown = await json<Shown>('cluster', 'show', 'stx');
+      const node = shown.nodes[0]!;
+      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      const deleted = await t.cli('cluster', 'delete', 'stx');
+      expect(deleted.code, deleted.stderr).toBe(0);
+      await waitFor('the cluster gone from the engine', async () => {
+        const left = await onEngine(shown.clusterId);
+        return left.containers.length + left.volumes + left.networks === 0 || undefined;
+      });
+    },
+    5 * 60_000,
+  );
+});
