@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -186,7 +185,7 @@ beforeAll(async () => {
     },
   });
   status = serveClusterStatus();
-  const home = await mkdtemp(join(tmpdir(), 'pgfleet-api-ha-home-'));
+  const home = await mkdtemp(join(dir, 'home-')); // removed with the test's directory
   api = await startApiServer({ port: await freePort(), token: TOKEN, store, nc, home });
 });
 
