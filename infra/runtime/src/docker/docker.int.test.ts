@@ -1,17 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, type Plan } from '@pgfleet/contracts';
 import { createReplicationRole, freePort, generatePassword, withClient } from '@pgfleet/postgres';
 import type { NodeRuntime } from '../port.js';
 import { bridgeName, LABEL } from './containers.js';
 import { createDockerRuntime } from './dockerRuntime.js';
-import { ensureNodeImageStore } from './imageStore.js';
-import { ensureNodeImage } from './images.js';
-import { isolatedBridges, networkIsolation } from './isolation.js';
-import { startPodmanService, type PodmanService } from './podman.js';
+import { isolatedBridges } from './isolation.js';
+import { eventually, startTestHost, type TestHost } from './testing/podmanHost.js';
 
 const plan: Plan = findPlan('sandbox')!;
 const a = 'dka';
@@ -20,10 +17,8 @@ const nodeA1 = `${a}--n1`;
 const nodeA2 = `${a}--n2`;
 const nodeB1 = `${b}--n1`;
 const replicatorPassword = generatePassword();
-let tmp: string;
-let service: PodmanService;
+let host: TestHost;
 let docker: Docker;
-let image: string;
 let home: string;
 let runtime: NodeRuntime;
 const ports: Record<string, number> = {};
@@ -31,15 +26,6 @@ const timings: Record<string, number> = {};
 
 const sql = async <T extends Record<string, unknown>>(nodeId: string, text: string): Promise<T[]> =>
   withClient(await runtime.endpoint(nodeId), async (q) => (await q.query<T>(text)).rows);
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  for (let i = 0; ; i++) {
-    const v = await fn().catch((e: Error) => e);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (i > 300) throw new Error(`condition not met; last value ${v instanceof Error ? v.message : JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Everything of this test's clusters on the service: containers, volumes, networks. */
 async function leftovers(clusterId: string) {
@@ -59,34 +45,18 @@ async function createAndStart(clusterId: string, nodeId: string): Promise<number
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync('/tmp/pgfleet-dk-');
-  home = join(tmp, 'home');
   const started = Date.now();
-  // The image comes from the machine's shared store (imported once), not from an import per run.
-  const { store } = await ensureNodeImageStore({ onProgress: (line) => console.log(line) });
-  service = await startPodmanService(join(tmp, 'podman'), { imageStore: store });
-  docker = new Docker({ socketPath: service.socketPath });
-  image = await ensureNodeImage(docker, { onProgress: (line) => console.log(line) });
+  host = await startTestHost('pgfleet-dk-');
+  docker = host.docker;
+  home = join(host.tmp, 'home');
   timings.image = Date.now() - started;
   for (const n of [nodeA1, nodeA2, nodeB1]) ports[n] = await freePort();
-  runtime = createDockerRuntime({ home, docker: service.socketPath, image });
+  runtime = createDockerRuntime({ home, docker: host.service.socketPath, image: host.image });
 }, 20 * 60_000);
 
 afterAll(async () => {
   console.log(`docker driver timings (ms): ${JSON.stringify(timings)}`);
-  if (docker) {
-    for (const clusterId of [a, b]) {
-      const label = { label: [`${LABEL.cluster}=${clusterId}`] };
-      for (const c of await docker.listContainers({ all: true, filters: label }))
-        await docker.getContainer(c.Id).remove({ force: true });
-      for (const v of (await docker.listVolumes({ filters: label })).Volumes ?? [])
-        await docker.getVolume(v.Name).remove();
-      for (const n of await docker.listNetworks({ filters: label })) await docker.getNetwork(n.Id).remove();
-      await networkIsolation(docker, console.warn).remove(bridgeName(clusterId));
-    }
-  }
-  await service?.purge();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await host?.cleanup([a, b]);
 }, 120_000);
 
 describe('docker driver on a Podman API service', () => {
@@ -121,7 +91,7 @@ describe('docker driver on a Podman API service', () => {
   });
 
   it('a new driver instance finds the node from its labels; stop, start and kill -9 keep the data', async () => {
-    runtime = createDockerRuntime({ home, docker: service.socketPath, image });
+    runtime = createDockerRuntime({ home, docker: host.service.socketPath, image: host.image });
     const [listed] = await runtime.list(a);
     expect(listed).toMatchObject({ clusterId: a, nodeId: nodeA1, major: 15, port: ports[nodeA1], state: 'running' });
 

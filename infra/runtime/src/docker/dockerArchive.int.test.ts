@@ -1,16 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlan, type Plan } from '@pgfleet/contracts';
 import { createReplicationRole, freePort, generatePassword, withClient } from '@pgfleet/postgres';
 import type { NodeRuntime } from '../port.js';
-import { bridgeName, LABEL } from './containers.js';
+import { LABEL } from './containers.js';
 import { createDockerRuntime } from './dockerRuntime.js';
-import { ensureNodeImageStore } from './imageStore.js';
-import { ensureNodeImage } from './images.js';
-import { networkIsolation } from './isolation.js';
-import { startPodmanService, type PodmanService } from './podman.js';
+import { eventually, startTestHost, type TestHost } from './testing/podmanHost.js';
 
 const plan: Plan = findPlan('sandbox')!;
 const a = 'dpa';
@@ -19,9 +15,7 @@ const u = 'dpu';
 const [a1, a2, b1, b2] = [`${a}--n1`, `${a}--n2`, `${b}--n1`, `${b}--n2`];
 const [u1, u2] = [`${u}--n1`, `${u}--n2`];
 const replicatorPassword = generatePassword();
-let tmp: string;
-let service: PodmanService;
-let docker: Docker;
+let host: TestHost;
 let repo: string;
 let runtime: NodeRuntime;
 const ports: Record<string, number> = {};
@@ -38,15 +32,6 @@ const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
   return r;
 };
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  for (let i = 0; ; i++) {
-    const v = await fn().catch((e: Error) => e);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (i > 300) throw new Error(`condition not met; last value ${v instanceof Error ? v.message : JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const leaderOf = async (nodeId: string) => ({
   ...(await runtime.peerAddress(nodeId)),
   user: 'replicator',
@@ -54,34 +39,16 @@ const leaderOf = async (nodeId: string) => ({
 });
 
 beforeAll(async () => {
-  tmp = mkdtempSync('/tmp/pgfleet-dka-');
-  const { store } = await ensureNodeImageStore({ onProgress: (line) => console.log(line) });
-  service = await startPodmanService(join(tmp, 'podman'), { imageStore: store });
-  docker = new Docker({ socketPath: service.socketPath });
-  const image = await ensureNodeImage(docker, { onProgress: (line) => console.log(line) });
+  host = await startTestHost('pgfleet-dka-');
   for (const n of [a1, a2, b1, b2, u1, u2]) ports[n] = await freePort();
-  repo = join(tmp, 'home', 'docker', 'pitr', 'repo');
-  runtime = createDockerRuntime({ home: join(tmp, 'home'), docker: service.socketPath, image });
+  const home = join(host.tmp, 'home');
+  repo = join(home, 'docker', 'pitr', 'repo');
+  runtime = createDockerRuntime({ home, docker: host.service.socketPath, image: host.image });
 }, 20 * 60_000);
 
 afterAll(async () => {
   console.log(`docker archive timings (ms): ${JSON.stringify(timings)}`);
-  if (docker) {
-    const mine = [...[a, b, u].map((id) => `${LABEL.cluster}=${id}`), `${LABEL.role}=pitr`];
-    for (const label of mine) {
-      for (const c of await docker.listContainers({ all: true, filters: { label: [label] } }))
-        await docker.getContainer(c.Id).remove({ force: true });
-    }
-    for (const clusterId of [a, b, u]) {
-      const label = { label: [`${LABEL.cluster}=${clusterId}`] };
-      for (const v of (await docker.listVolumes({ filters: label })).Volumes ?? [])
-        await docker.getVolume(v.Name).remove();
-      for (const n of await docker.listNetworks({ filters: label })) await docker.getNetwork(n.Id).remove();
-      await networkIsolation(docker, console.warn).remove(bridgeName(clusterId));
-    }
-  }
-  await service?.purge();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await host?.cleanup([a, b, u], [`${LABEL.role}=pitr`]);
 }, 120_000);
 
 describe('docker driver: pgBackRest archive, restore to a time, rewind and cold copy', () => {
