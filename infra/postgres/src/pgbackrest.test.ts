@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  expireArgs,
   archiveSettings,
   parsePgBackRestInfo,
   pgBackRestArgs,
@@ -53,6 +54,13 @@ describe('pgBackRest files and command lines', () => {
     expect(s.restore_command).toMatch(/^'test ! -f \/d\/data\/pgfleet.cloned && \/usr\/bin\/pgbackrest /);
     expect(s.restore_command).toMatch(/--lock-path=\S+ archive-get %f "%p"'$/);
     expect(restoreCommand(pgBackRestPaths("/it's"), 's', '/d')).toContain(`'--config=/it'\\''s/pitr/pgbackrest.conf'`);
+  });
+});
+
+describe('pgBackRest retention', () => {
+  it('expires by time, keeping the full backups of the last whole number of days', () => {
+    expect(expireArgs(7)).toEqual(['--repo1-retention-full-type=time', '--repo1-retention-full=7']);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => expireArgs(bad)).toThrow(/whole number ≥ 1/);
   });
 });
 

@@ -105,6 +105,13 @@ export const BACKUP_EXCLUDES: readonly string[] = [
   'pgfleet.cloned',
 ];
 
+/** `expire`'s options keeping the full backups of the last `keepDays` days (a whole number >= 1). Pure. */
+export function expireArgs(keepDays: number): string[] {
+  if (!Number.isInteger(keepDays) || keepDays < 1)
+    throw new Error(`keepDays must be a whole number ≥ 1, not ${keepDays}`);
+  return ['--repo1-retention-full-type=time', `--repo1-retention-full=${keepDays}`];
+}
+
 /**
  * A file in the data directory of a follower just cloned with pg_basebackup, until its first start
  * ends (`cloneFollower` writes it, the runtime's start removes it). Meanwhile its restore_command

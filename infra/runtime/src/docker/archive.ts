@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import {
   BACKUP_EXCLUDES,
+  expireArgs,
   createClusterCa,
   issueNodeCert,
   parsePgBackRestInfo,
@@ -123,12 +124,7 @@ export function dockerArchive(deps: DockerArchiveDeps): WalArchive {
     info,
 
     async expire(stanza, { keepDays }) {
-      if (!Number.isInteger(keepDays) || keepDays < 1)
-        throw new Error(`keepDays must be a whole number ≥ 1, not ${keepDays}`);
-      await pgBackRestIn(docker, await tool(), paths, stanza, 'expire', [
-        '--repo1-retention-full-type=time',
-        `--repo1-retention-full=${keepDays}`,
-      ]);
+      await pgBackRestIn(docker, await tool(), paths, stanza, 'expire', expireArgs(keepDays));
     },
 
     restore: (nodeId, options) =>

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BACKUP_EXCLUDES,
+  expireArgs,
   ensureOwnedDir,
   parsePgBackRestInfo,
   pgNodeArgs,
@@ -83,12 +84,7 @@ export function processArchive(deps: ArchiveDeps): WalArchive {
     info,
 
     async expire(stanza, { keepDays }) {
-      if (!Number.isInteger(keepDays) || keepDays < 1)
-        throw new Error(`keepDays must be a whole number ≥ 1, not ${keepDays}`);
-      await pgBackRest(paths, stanza, 'expire', [
-        '--repo1-retention-full-type=time',
-        `--repo1-retention-full=${keepDays}`,
-      ]);
+      await pgBackRest(paths, stanza, 'expire', expireArgs(keepDays));
     },
 
     restore: (nodeId, options) => restoreToTime(deps, nodeId, options, info),
