@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerClient } from './docker/dockerClient.js';
 
 /** A Docker Engine API endpoint the docker driver may place nodes on. */
 export interface DockerHost {
@@ -50,12 +51,12 @@ function tlsFiles(env: NodeJS.ProcessEnv, host: string): { ca: Buffer; cert: Buf
 
 function hostOf(name: string, env: NodeJS.ProcessEnv): DockerHost {
   const unix = /^unix:\/\/(\/.+)$/.exec(name);
-  if (unix) return { name, docker: new Docker({ socketPath: unix[1]! }) };
+  if (unix) return { name, docker: dockerClient({ socketPath: unix[1]! }) };
   const tcp = /^tcp:\/\/([^:/]+):(\d{1,5})$/.exec(name);
   if (tcp) {
     const port = Number(tcp[2]);
     if (port < 1 || port > 65535) throw new RuntimeSelectionError(`PGFLEET_DOCKER_HOSTS: ${name} has no valid port`);
-    return { name, docker: new Docker({ host: tcp[1]!, port, protocol: 'https', ...tlsFiles(env, name) }) };
+    return { name, docker: dockerClient({ host: tcp[1]!, port, protocol: 'https', ...tlsFiles(env, name) }) };
   }
   throw new RuntimeSelectionError(
     `PGFLEET_DOCKER_HOSTS: "${name}" is neither unix:///path/to/socket nor tcp://host:port`,

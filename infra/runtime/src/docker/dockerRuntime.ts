@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerClient } from './dockerClient.js';
 import {
   detachStandby,
   generatePassword,
@@ -87,7 +88,7 @@ const superuserRef = (nodeId: string) => `runtime/docker/${nodeId}/superuser`;
  * container names keep a node from ever getting a second container.
  */
 export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime {
-  const docker = typeof options.docker === 'string' ? new Docker({ socketPath: options.docker }) : options.docker;
+  const docker = typeof options.docker === 'string' ? dockerClient({ socketPath: options.docker }) : options.docker;
   const timeout = options.timeoutSeconds ?? 60;
   const secrets = openSecretStore(options.home);
   const pitrRepo = options.pitrRepo ?? join(options.home, 'docker', 'pitr', 'repo');
