@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { runtimeNodeId } from '@pgfleet/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -32,24 +33,29 @@ async function onEngine(clusterId: string) {
   const volumes = (await engine().listVolumes({ filters })).Volumes ?? [];
   const networks = await engine().listNetworks({ filters });
   return {
-    containers: containers.map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State })),
+    containers: containers
+      .map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     volumes: volumes.length,
     networks: networks.length,
   };
 }
 
-/** The cluster's NodePlaced and NodeProvisioned events, in stream order. */
-async function placements(clusterId: string): Promise<{ type: string; data: { nodeId: string; host?: string } }[]> {
+type Recorded = { type: string; data: { nodeId: string; host?: string; leader?: string; method?: string } };
+/** The cluster's events of these types, in stream order. */
+async function eventsOf(clusterId: string, types: readonly string[]): Promise<Recorded[]> {
   const client = new pg.Client({ connectionString: t.platform.eventstoreUrl });
   await client.connect();
   try {
     const sql = `SELECT type, data FROM pgfleet_eventstore.events WHERE stream_id = $1
-                  AND type IN ('NodePlaced', 'NodeProvisioned') ORDER BY stream_version`;
-    return (await client.query(sql, [`cluster-${clusterId}`])).rows;
+                  AND type = ANY($2) ORDER BY stream_version`;
+    return (await client.query(sql, [`cluster-${clusterId}`, types])).rows;
   } finally {
     await client.end();
   }
 }
+/** The cluster's NodePlaced and NodeProvisioned events, in stream order. */
+const placements = (clusterId: string) => eventsOf(clusterId, ['NodePlaced', 'NodeProvisioned']);
 
 beforeAll(async () => {
   t = await startPlatform({ PGFLEET_RUNTIME: 'docker' });
@@ -172,5 +178,114 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       });
     },
     5 * 60_000,
+  );
+
+  it(
+    'a business cluster: three containers, rows on both followers over TLS; kill of the leader container ' +
+      'fails over and the old leader rejoins; a restart of the control plane leaves the containers running ' +
+      'and the state identical; delete leaves nothing',
+    async () => {
+      const created = await t.cli('cluster', 'create', 'bzx', '--plan', 'business-1024');
+      expect(created.code, created.stderr).toBe(0);
+      const url = (await t.cli('cluster', 'url', 'bzx')).stdout.trim();
+      psql(url, 'CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)');
+      const shown = await json<Shown & { leader?: string }>('cluster', 'show', 'bzx');
+      const { clusterId } = shown;
+      expect(shown.nodes).toHaveLength(3);
+      for (const n of shown.nodes) {
+        expect(n.host).toMatch(/^unix:\/\/.*podman\.sock$/);
+        expect(n.container).toMatch(/^pgfleet-/);
+      }
+      const leader = shown.nodes.find((n) => n.role === 'leader')!;
+      const followers = shown.nodes.filter((n) => n.role === 'follower');
+      expect(followers).toHaveLength(2);
+      const runtime = createNodeRuntime({ home: t.home, env: t.env });
+      const sql = async (nodeId: string, query: string) => {
+        const r = await runtime.exec(runtimeNodeId(clusterId, nodeId), 'psql', ['-d', 'app', '-tAc', query]);
+        if (r.code !== 0) throw new Error(`psql on ${nodeId}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      // Both followers stream from the leader over TLS (verify-full against the node's certificate).
+      const streamingTls =
+        'SELECT count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) ' +
+        "WHERE r.state = 'streaming' AND s.ssl";
+      expect(await sql(leader.nodeId, streamingTls)).toBe('2');
+      for (const f of followers) {
+        await waitFor(
+          `the rows on ${f.nodeId}`,
+          async () => (await sql(f.nodeId, 'SELECT count(*) FROM t')) === '100' || undefined,
+        );
+      }
+
+      // The leader's container is killed: a follower is promoted and the URL takes writes again.
+      await engine().getContainer(leader.container!).kill();
+      const failedOver = await waitFor(
+        'a new leader',
+        async () => {
+          const s = await json<Shown>('cluster', 'show', 'bzx');
+          const l = s.nodes.find((n) => n.role === 'leader');
+          return l && l.nodeId !== leader.nodeId ? l : undefined;
+        },
+        120_000,
+      );
+      await waitFor(
+        'a write through the URL',
+        async () => {
+          try {
+            return (
+              psql(url, 'INSERT INTO t VALUES (101) ON CONFLICT DO NOTHING RETURNING 1') !== undefined || undefined
+            );
+          } catch {
+            return undefined;
+          }
+        },
+        60_000,
+      );
+      expect(psql(url, 'SELECT count(*) FROM t')).toBe('101');
+      // The old leader comes back by itself, a follower of the new one.
+      const rejoined = await waitFor(
+        'the old leader to rejoin',
+        async () => (await eventsOf(clusterId, ['NodeRejoined'])).find((e) => e.data.nodeId === leader.nodeId),
+        180_000,
+      );
+      expect(rejoined.data).toMatchObject({ leader: failedOver.nodeId });
+      expect(await sql(leader.nodeId, 'SELECT pg_is_in_recovery()')).toBe('t');
+      await waitFor(
+        `the rows on ${leader.nodeId}`,
+        async () => (await sql(leader.nodeId, 'SELECT count(*) FROM t')) === '101' || undefined,
+      );
+
+      // A restart of the whole control plane: the containers keep running, the state is the same.
+      const settled = await waitFor(
+        'three running nodes',
+        async () => {
+          const s = await json<Shown>('cluster', 'show', 'bzx');
+          return s.status === 'ready' && s.nodes.every((n) => n.state === 'running') ? s : undefined;
+        },
+        120_000,
+      );
+      const before = await onEngine(clusterId);
+      await t.restart();
+      expect(await onEngine(clusterId)).toEqual(before);
+      expect(before.containers.map((c) => c.state)).toEqual(['running', 'running', 'running']);
+      const after = await waitFor(
+        'the same state after the restart',
+        async () => {
+          const s = await json<Shown>('cluster', 'show', 'bzx');
+          return s.nodes.every((n) => n.state === 'running') ? s : undefined;
+        },
+        120_000,
+      );
+      expect(after).toEqual(settled);
+      expect(psql(url, 'INSERT INTO t VALUES (102) RETURNING id')).toBe('102');
+
+      const deleted = await t.cli('cluster', 'delete', 'bzx');
+      expect(deleted.code, deleted.stderr).toBe(0);
+      await waitFor('the cluster gone from the engine', async () => {
+        const left = await onEngine(clusterId);
+        return left.containers.length + left.volumes + left.networks === 0 || undefined;
+      });
+    },
+    20 * 60_000,
   );
 });

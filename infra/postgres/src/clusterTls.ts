@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { runtimeNodeId } from '@pgfleet/contracts';
 import { dataRoot } from './dataRoot.js';
 import type { NodeTls } from './nodeConfig.js';
 import { createClusterCa, issueNodeCert } from './tls.js';
@@ -15,10 +16,15 @@ const nodeCertsDir = (home: string, clusterId: string) => join(dataRoot(home), '
 
 /**
  * Host names and addresses a node's certificate is valid for: the loopback address the
- * gateway(s) bind locally, `localhost`, and the gateway host names of the cluster.
+ * gateway(s) bind locally, `localhost`, the gateway host names of the cluster, and the node's
+ * runtime id: the name its peers reach it by where a runtime gives it one (the docker runtime's
+ * network alias), so replication verifies it (verify-full) there too.
  */
-export function nodeCertNames(clusterId: string): { dnsNames: string[]; ipAddresses: string[] } {
-  return { dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`], ipAddresses: ['127.0.0.1'] };
+export function nodeCertNames(clusterId: string, nodeId: string): { dnsNames: string[]; ipAddresses: string[] } {
+  return {
+    dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`, runtimeNodeId(clusterId, nodeId)],
+    ipAddresses: ['127.0.0.1'],
+  };
 }
 
 /**
@@ -64,7 +70,7 @@ export async function ensureNodeTls(
   // The postgres OS user must traverse to its node's directory (ensureOwnedDir makes only the leaf its own).
   mkdirSync(dirname(outDir), { recursive: true, mode: 0o755 });
   if (existsSync(files.keyFile) && existsSync(files.certFile) && existsSync(files.caFile)) return files;
-  return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId), days: options.days });
+  return issueNodeCert({ caDir, outDir, commonName: nodeId, ...nodeCertNames(clusterId, nodeId), days: options.days });
 }
 
 /**

@@ -71,7 +71,7 @@ describe('docker driver on a Podman API service', () => {
     expect(c.HostConfig.RestartPolicy?.Name).toBe('no');
     expect(c.NetworkSettings.Ports['5432/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(ports[nodeA1]) }]);
     expect(Object.keys(c.NetworkSettings.Networks)).toEqual([`pgfleet-${a}`]);
-    expect(await runtime.peerAddress(nodeA1)).toEqual({ host: `pgfleet-${a}-${nodeA1}`, port: 5432 });
+    expect(await runtime.peerAddress(nodeA1)).toEqual({ host: nodeA1, port: 5432 });
 
     const r = await runtime.exec(nodeA1, 'psql', ['-Atc', 'SELECT count(*) FROM t']);
     expect(r).toMatchObject({ code: 0, stdout: '1\n' });

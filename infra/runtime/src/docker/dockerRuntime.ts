@@ -320,10 +320,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     endpoint,
 
     async peerAddress(nodeId) {
-      const { c } = await need(nodeId);
-      // The container's name, which the cluster network's DNS resolves for its other containers.
-      const name = (await c.inspect()).Name.replace(/^\//, '');
-      return { host: name, port: IN_CONTAINER.port };
+      await need(nodeId);
+      // The node's alias on its cluster network, which the network's DNS resolves for the other
+      // containers and which its certificate names (verify-full replication).
+      return { host: nodeId, port: IN_CONTAINER.port };
     },
 
     runTool(nodeId, tool, args, opts = {}) {
@@ -385,8 +385,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     if (password) await secrets.put(superuserRef(toNodeId), password);
   }
 
-  /** The node a peer address names (`pgfleet-{clusterId}-{nodeId}`), from its container's labels. */
+  /** The node a peer address names: its id (the alias), or a container's name from an older peer address. */
   async function leaderNodeOf(host: string): Promise<string> {
+    if (await find(host).catch(() => undefined)) return host;
     try {
       const labels = (await docker.getContainer(host).inspect()).Config.Labels;
       return nodeOfLabels(labels)?.nodeId ?? host;

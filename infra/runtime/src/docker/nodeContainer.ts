@@ -52,7 +52,8 @@ export async function createNodeContainer(
       PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
       Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
-    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name] } } },
+    // Its peers reach it by its node id, a name its certificate carries (nodeCertNames).
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name, spec.nodeId] } } },
   });
 }
 

@@ -23,7 +23,7 @@ export async function issueNodeCertificate(
   extraIps: readonly string[] = [],
   days?: number,
 ): Promise<string> {
-  const names = nodeCertNames(clusterId);
+  const names = nodeCertNames(clusterId, nodeId);
   const cert = await issueNodeCert({
     caDir: clusterTlsDir(home, clusterId),
     outDir: dirname(nodeTlsFiles(home, clusterId, nodeId).certFile),

@@ -13,6 +13,7 @@ import { OperationFailure, type OperationExecutor, type OperationRun } from '@pg
 import { ensureClusterTls, setSynchronousStandbys, withClient } from '@pgfleet/postgres';
 import { nodeSetupOf, upstreamLeaderOf, type NodeSetup } from '@pgfleet/runtime';
 import { z } from 'zod';
+import { placeClusterNodes } from './placement.js';
 import { ensureRunning, type ReconcileDeps } from './reconcile.js';
 import type { RecordCommand } from '../domain/cluster.js';
 import { ClusterProgress, fromStore, loadCluster, recordOutcome, StoreUnavailable } from './record.js';
@@ -211,6 +212,7 @@ class PlanChange {
   private async cloneFollowers(): Promise<Detail> {
     const { deps, clusterId } = this;
     const cluster = await ClusterProgress.load(deps.store, clusterId);
+    await placeClusterNodes(deps.runtime, cluster); // the new followers' hosts (docker), before they are made
     const view = cluster.view;
     const leader = view.leader!;
     if (deps.home) {
