@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runtimeNodeId } from '@pgfleet/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,15 +152,15 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
   );
 
   it(
-    'a starter cluster runs in a container, takes writes and archives its WAL: pitr status shows a window',
+    'a starter cluster on PostgreSQL 13 in a container archives its WAL; pg_dump backups download and list; a ' +
+      'point-in-time restore forks it; it is upgraded to 15; delete leaves nothing',
     async () => {
-      const created = await t.cli('cluster', 'create', 'stx', '--plan', 'starter-512');
+      const created = await t.cli('cluster', 'create', 'stx', '--plan', 'starter-512', '--version', '13');
       expect(created.code, created.stderr).toBe(0);
       const url = (await t.cli('cluster', 'url', 'stx')).stdout.trim();
       psql(url, 'CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)');
-      expect(psql(url, 'SELECT count(*) FROM t')).toBe('10');
       expect(psql(url, 'SHOW archive_mode')).toBe('on');
-      type Pitr = { archiving: { enabled: boolean; health: string }; window: unknown };
+      type Pitr = { archiving: { enabled: boolean; health: string }; window: { latest: string } | null };
       const pitr = await waitFor(
         'WAL archiving and a first full backup',
         async () => {
@@ -170,14 +173,59 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       const shown = await json<Shown>('cluster', 'show', 'stx');
       const node = shown.nodes[0]!;
       expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+
+      // A pg_dump backup runs in the node's container and lands in the platform's store.
+      const backup = await t.cli('backup', 'create', 'stx');
+      expect(backup.code, backup.stderr).toBe(0);
+      const [b] = await json<{ id: string; status: string }[]>('backup', 'list', 'stx');
+      expect(b).toMatchObject({ status: 'completed' });
+      const file = join(t.home, 'stx.dump');
+      const downloaded = await t.cli('backup', 'download', 'stx', b!.id, '-o', file);
+      expect(downloaded.code, downloaded.stderr).toBe(0);
+      const listed = spawnSync('/usr/lib/postgresql/15/bin/pg_restore', ['--list', file], { encoding: 'utf8' });
+      expect(listed.stdout).toMatch(/TABLE DATA public t /);
+
+      // A restore to a time between two batches, into a new cluster of containers of its own.
+      await sleep(1100);
+      const between = psql(url, 'SELECT clock_timestamp()');
+      await sleep(1100);
+      psql(url, 'INSERT INTO t SELECT generate_series(11, 20)');
+      // The segment holding batch 2 is closed (as superuser, in the container) so it is archived at once.
+      const runtime = createNodeRuntime({ home: t.home, env: t.env });
+      const rid = runtimeNodeId(shown.clusterId, node.nodeId);
+      const segment = (await runtime.exec(rid, 'psql', ['-tAc', 'SELECT pg_walfile_name(pg_switch_wal())'])).stdout;
+      await waitFor(
+        `WAL ${segment} archived`,
+        async () => {
+          const p = await json<Pitr>('pitr', 'status', 'stx');
+          return (p.window && Date.parse(p.window.latest) > Date.parse(between)) || undefined;
+        },
+        120_000,
+      );
+      const fork = await t.cli('pitr', 'restore', 'stx', '--to', new Date(between).toISOString(), '--into', 'stx-fork');
+      expect(fork.code, `${fork.stderr}${fork.stdout}`).toBe(0);
+      const forkUrl = (await t.cli('cluster', 'url', 'stx-fork')).stdout.trim();
+      expect(psql(forkUrl, 'SELECT count(*) FROM t')).toBe('10');
+      const forked = await json<Shown>('cluster', 'show', 'stx-fork');
+      expect((await onEngine(forked.clusterId)).containers).toHaveLength(1);
+      expect((await t.cli('cluster', 'delete', 'stx-fork')).code).toBe(0);
+
+      // pg_upgrade --link in the container, on the node's volume: 15 behind the same URL, every row.
+      const upgraded = await t.cli('upgrade', 'stx', '--to', '15');
+      expect(upgraded.code, `${upgraded.stderr}${upgraded.stdout}`).toBe(0);
+      expect(psql(url, 'SHOW server_version_num')).toMatch(/^15/);
+      expect(psql(url, 'SELECT count(*) FROM t')).toBe('20');
+
       const deleted = await t.cli('cluster', 'delete', 'stx');
       expect(deleted.code, deleted.stderr).toBe(0);
-      await waitFor('the cluster gone from the engine', async () => {
-        const left = await onEngine(shown.clusterId);
-        return left.containers.length + left.volumes + left.networks === 0 || undefined;
-      });
+      for (const clusterId of [shown.clusterId, forked.clusterId]) {
+        await waitFor('the clusters gone from the engine', async () => {
+          const left = await onEngine(clusterId);
+          return left.containers.length + left.volumes + left.networks === 0 || undefined;
+        });
+      }
     },
-    5 * 60_000,
+    10 * 60_000,
   );
 
   it(
