@@ -7,18 +7,27 @@ let h: NatsHarness;
 let server: CommandServer;
 /** What the handler did: stands for "appended to the store". */
 const appended: { data: unknown; meta: CommandMeta }[] = [];
+/** What the server logged, by level. */
+const logged: { level: string; msg: string }[] = [];
+const logAt = (level: string) => (_: Record<string, unknown>, msg: string) => logged.push({ level, msg });
 
 beforeAll(async () => {
   h = await startNatsHarness();
-  server = serveCommands(h.nc, 'provisioning', {
-    CreateCluster: async (data, meta) => {
-      appended.push({ data, meta });
-      return { ok: true, streamId: `cluster-${data.name}`, version: 1 };
+  const logger = { debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
+  server = serveCommands(
+    h.nc,
+    'provisioning',
+    {
+      CreateCluster: async (data, meta) => {
+        appended.push({ data, meta });
+        return { ok: true, streamId: `cluster-${data.name}`, version: 1 };
+      },
+      DeleteCluster: async (data) => {
+        throw new Error(`disk on fire for ${data.clusterId}`);
+      },
     },
-    DeleteCluster: async (data) => {
-      throw new Error(`disk on fire for ${data.clusterId}`);
-    },
-  });
+    { logger },
+  );
 });
 afterAll(async () => {
   await server?.stop();
@@ -81,6 +90,15 @@ describe('command request/reply', () => {
     );
     expect(badMeta).toMatchObject({ ok: false, code: 'VALIDATION_FAILED', details: { field: 'meta.actor.kind' } });
     expect(appended.length).toBe(before);
+  });
+
+  it("logs a rejection at info, and a readiness probe's rejection only at debug", async () => {
+    logged.length = 0;
+    const rejected = await sendCommand(h.nc, 'provisioning', 'CreateCluster', {});
+    const probed = await sendCommand(h.nc, 'provisioning', 'CreateCluster', {}, undefined, { probe: true });
+    for (const reply of [rejected, probed]) expect(reply).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(logged.map((l) => l.level)).toEqual(['info', 'debug']);
+    expect(logged[1]!.msg).toMatch(/^command rejected: invalid CreateCluster command: name/);
   });
 
   it('turns a handler exception into an INTERNAL rejection', async () => {

@@ -1,4 +1,5 @@
 import {
+  headers,
   NoRespondersError,
   RequestError,
   TimeoutError,
@@ -96,11 +97,11 @@ export function serveCommands<S extends ServiceName>(
   ) {
     const reply = await decide(msg.data, command, schema, handler);
     if (!reply.ok) {
-      const level = reply.code === 'INTERNAL' ? 'error' : 'info';
-      logger[level](
-        { service, command, code: reply.code, field: reply.details?.field },
-        `command rejected: ${reply.message}`,
-      );
+      const fields = { service, command, code: reply.code, field: reply.details?.field };
+      const text = `command rejected: ${reply.message}`;
+      if (reply.code === 'INTERNAL') logger.error(fields, text);
+      else if (msg.headers?.get(PROBE_HEADER)) logger.debug?.(fields, text);
+      else logger.info(fields, text);
     }
     if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
   }
@@ -188,7 +189,15 @@ function rejection(r: { code: string; message: string; details?: Record<string, 
 export interface SendCommandOptions {
   /** How long to wait for a reply (default 10000 ms). */
   timeoutMs?: number;
+  /**
+   * A readiness probe (`pgfleet up` waiting for its services): the service answers it as any other
+   * command, but logs its rejection at debug level, not as a rejected command a reader looks into.
+   */
+  probe?: boolean;
 }
+
+/** The header a readiness probe's command carries. */
+const PROBE_HEADER = 'Pgfleet-Probe';
 
 /**
  * Send a command and wait for its reply. Transport failures come back as rejections too:
@@ -207,7 +216,10 @@ export async function sendCommand<S extends ServiceName, C extends CommandName<S
   const timeout = opts.timeoutMs ?? 10_000;
   let msg: Msg;
   try {
-    msg = await nc.request(subject, encoder.encode(JSON.stringify(meta ? { data, meta } : { data })), { timeout });
+    const probe = opts.probe ? headers() : undefined;
+    probe?.set(PROBE_HEADER, '1');
+    const payload = encoder.encode(JSON.stringify(meta ? { data, meta } : { data }));
+    msg = await nc.request(subject, payload, { timeout, ...(probe ? { headers: probe } : {}) });
   } catch (error) {
     if (isNoResponders(error))
       return {

@@ -1,5 +1,7 @@
 /** The slice of a pino logger the bus uses (pino's `logger.warn(obj, msg)` fits). */
 export interface BusLogger {
+  /** Optional: what only a debugging reader wants (a readiness probe's rejection). */
+  debug?(obj: Record<string, unknown>, msg: string): void;
   info(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;

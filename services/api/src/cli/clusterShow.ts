@@ -37,7 +37,9 @@ function placementLines(c: ClusterShown): string[] {
   if (placed.length === 0) return [];
   const hosts = new Set(placed.map((n) => n.host)).size;
   const spread =
-    placed.length > 1 && hosts < placed.length ? ` (closest spread: ${placed.length} nodes on ${hosts} hosts)` : '';
+    placed.length > 1 && hosts < placed.length
+      ? ` (closest spread: ${placed.length} nodes on ${hosts} host${hosts === 1 ? '' : 's'})`
+      : '';
   return [
     `placement:${spread}`,
     ...placed.map(

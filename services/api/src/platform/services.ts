@@ -117,7 +117,7 @@ export async function waitUntilAnswering(
     const service = name as ServiceName;
     const command = Object.keys(COMMANDS[service])[0] as never;
     for (;;) {
-      const reply = await sendCommand(nc, service, command, {}, undefined, { timeoutMs: 1000 });
+      const reply = await sendCommand(nc, service, command, {}, undefined, { timeoutMs: 1000, probe: true });
       if (reply.ok || reply.code !== 'SERVICE_UNAVAILABLE') break;
       if (Date.now() > deadline || stopping()) {
         silent.push(name);
