@@ -9,7 +9,7 @@ import { callerOf } from './authentication.js';
 import { actorOf, adminOnly } from './callerScope.js';
 import { keepAnswerOutOfRecords } from './idempotency.js';
 import { reject } from './rejections.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
 /** `POST /v1/accounts`: the new account's name, which is its id (`--account ID`, `accountId`). */
 const CreateAccountBody = z.object({ name: AccountId }).strict();
@@ -71,10 +71,6 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: { store: EventS
   });
 }
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const accountParam = { name: 'accountId', in: 'path', required: true, schema: { type: 'string' } };
 const refusals = {
   400: error('invalid name'),

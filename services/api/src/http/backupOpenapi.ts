@@ -2,12 +2,8 @@ import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { BackupRow, RestoreBody, ScheduleBody } from './backupSchemas.js';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const errors = {
   400: error('invalid input'),
   401: error('missing or wrong token'),

@@ -1,11 +1,7 @@
 import { EVENTS, InvoiceLine } from '@pgfleet/contracts';
 import { z } from 'zod';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const Invoice = EVENTS.InvoiceIssued.schema.extend({ lines: z.array(InvoiceLine) });
 const UsageAnswer = z.object({ status: z.literal('running'), until: z.string(), invoice: Invoice });
 const InvoiceAnswer = z.object({

@@ -17,7 +17,7 @@ import { acceptedOperation } from './operationRoutes.js';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import type { ClusterProjection } from './projection.js';
 import { reject } from './rejections.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
 export interface ExtensionRoutesContext {
   projection: ClusterProjection;
@@ -98,10 +98,6 @@ export function registerExtensionRoutes(app: FastifyInstance, ctx: ExtensionRout
   });
 }
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const busy = 'not ready, a node not running, or another operation in progress (OPERATION_IN_PROGRESS)';
 

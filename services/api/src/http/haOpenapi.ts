@@ -1,12 +1,9 @@
 import { z } from 'zod';
 import { CommandReply, Durability } from '@pgfleet/contracts';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
-import { DurabilityBody, ErrorBody, FailoverBody } from './schemas.js';
+import { DurabilityBody, FailoverBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const errors = { 400: error('invalid input'), 401: error('missing or wrong token'), 404: error('no such cluster') };
 const idempotent = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, idempotencyKeyHeader];
 const DurabilitySet = z.object({

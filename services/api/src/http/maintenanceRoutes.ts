@@ -19,7 +19,7 @@ import { acceptedOperation } from './operationRoutes.js';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import type { ClusterProjection } from './projection.js';
 import { reject } from './rejections.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
 export interface MaintenanceRoutesContext {
   projection: ClusterProjection;
@@ -100,10 +100,6 @@ export function registerMaintenanceRoutes(app: FastifyInstance, ctx: Maintenance
   });
 }
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 
 /** The OpenAPI paths of the rolling restart and the parameters. */

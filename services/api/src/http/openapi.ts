@@ -14,10 +14,8 @@ import { pitrPaths } from './pitrOpenapi.js';
 import { pitrRestorePaths } from './pitrRestoreOpenapi.js';
 import { idempotencyKeyHeader, operationAccepted, operationPaths } from './operationOpenapi.js';
 import { AuditQuery, CreateClusterBody, ErrorBody } from './schemas.js';
+import { json } from './openapiParts.js';
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
 const errors = {
   400: { description: 'invalid input', content: json(ErrorBody) },
   401: { description: 'missing or wrong token', content: json(ErrorBody) },

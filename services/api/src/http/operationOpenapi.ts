@@ -1,11 +1,6 @@
 import { z } from 'zod';
 import { OperationAccepted, OperationShown } from './operationRoutes.js';
-import { ErrorBody } from './schemas.js';
-
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
+import { json, error } from './openapiParts.js';
 
 /** The `Idempotency-Key` header every POST, PUT and DELETE takes. */
 export const idempotencyKeyHeader = {

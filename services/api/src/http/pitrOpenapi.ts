@@ -1,13 +1,8 @@
-import { z } from 'zod';
 import { CommandReply } from '@pgfleet/contracts';
 import { idempotencyKeyHeader } from './operationOpenapi.js';
 import { PitrStatus } from './pitrStatus.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 const errors = { 401: error('missing or wrong token'), 404: error('no such cluster') };
 const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
 

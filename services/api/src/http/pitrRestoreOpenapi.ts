@@ -1,12 +1,6 @@
-import { z } from 'zod';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import { PitrRestoreBody } from './pitrRestoreRoutes.js';
-import { ErrorBody } from './schemas.js';
-
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
+import { json, error } from './openapiParts.js';
 
 /** The OpenAPI path of `pitr restore` (see pitrRestoreRoutes.ts). */
 export function pitrRestorePaths(): Record<string, unknown> {

@@ -8,7 +8,7 @@ import { acceptedOperation } from './operationRoutes.js';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import type { ClusterProjection } from './projection.js';
 import { reject } from './rejections.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
 export interface PlanRoutesContext {
   projection: ClusterProjection;
@@ -40,11 +40,6 @@ export function registerPlanRoutes(app: FastifyInstance, ctx: PlanRoutesContext)
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
 }
-
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 
 /** The OpenAPI path of the plan change. */
 export function planPaths(): Record<string, unknown> {

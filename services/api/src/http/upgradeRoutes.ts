@@ -2,13 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { COMMANDS, parseWith } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
-import { z } from 'zod';
 import { findCluster, requestMeta } from './clusterLookup.js';
 import { acceptedOperation } from './operationRoutes.js';
 import { idempotencyKeyHeader, operationAccepted } from './operationOpenapi.js';
 import type { ClusterProjection } from './projection.js';
 import { reject } from './rejections.js';
-import { ErrorBody } from './schemas.js';
+import { json, error } from './openapiParts.js';
 
 /** The body of `POST /v1/clusters/{name}/upgrade`: the target major version, and `checkOnly` for `--check`. */
 const UpgradeBody = COMMANDS.upgrade.UpgradeCluster.pick({ toVersion: true, checkOnly: true }).strict();
@@ -33,11 +32,6 @@ export function registerUpgradeRoutes(
     return reply.code(202).send({ ...res, clusterId: row.clusterId });
   });
 }
-
-const json = (schema: z.ZodType) => ({
-  'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
-});
-const error = (description: string) => ({ description, content: json(ErrorBody) });
 
 /** The OpenAPI path of the major upgrade. */
 export function upgradePaths(): Record<string, unknown> {
