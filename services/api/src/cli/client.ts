@@ -108,7 +108,9 @@ export function apiClient(env: NodeJS.ProcessEnv = process.env): ApiClient {
       return platform.natsTls ? `tls://127.0.0.1:${platform.natsPort}` : `nats://127.0.0.1:${platform.natsPort}`;
     },
     async natsAuth() {
-      if (!platform?.natsTls || env.PGFLEET_NATS_URL) return {};
+      // Your own server: its CA and the CLI's user from the environment, as every process of the platform.
+      if (env.PGFLEET_NATS_URL) return (await import('@pgfleet/bus')).busAuthFromEnv(env);
+      if (!platform?.natsTls) return {};
       const { openSecretStore } = await import('@pgfleet/postgres');
       const { natsCaFile } = await import('../platform/natsSecurity.js');
       const pass = (await openSecretStore(home).get('nats/cli')) ?? '';
