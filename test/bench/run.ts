@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   pitr: async () => (await import('./pitr/index.js')).runPitrBench(),
   'pitr-cli': async () => (await import('./pitr/cli.js')).runPitrCliBench(),
   upgrade: async () => (await import('./upgrade/index.js')).runUpgradeBench(),
+  docker: async () => (await import('./docker/index.js')).runDockerBench(),
 };
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dockerHosts, RuntimeSelectionError, runtimeKind } from './dockerHosts.js';
+import { createNodeRuntime } from './selectRuntime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgfleet-hosts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,5 +38,24 @@ describe('PGFLEET_RUNTIME and PGFLEET_DOCKER_HOSTS', () => {
     );
     expect(() => dockerHosts('/h', { PGFLEET_DOCKER_HOSTS: 'http://x' })).toThrow(/neither unix/);
     expect(() => dockerHosts('/h', { PGFLEET_DOCKER_HOSTS: 'unix:///a,unix:///a' })).toThrow(/twice/);
+  });
+
+  it('several hosts make a multi-host runtime; a TCP host must be named by the address its peers reach', () => {
+    const files = Object.fromEntries(
+      ['CA', 'CERT', 'KEY'].map((k) => [`PGFLEET_DOCKER_TLS_${k}`, join(dir, `${k}.pem`)]),
+    );
+    for (const k of ['CA', 'CERT', 'KEY']) writeFileSync(join(dir, `${k}.pem`), `${k}\n`);
+    const env = { PGFLEET_RUNTIME: 'docker', ...files };
+    const quiet = () => undefined;
+    const two = createNodeRuntime({
+      home: dir,
+      log: quiet,
+      env: { ...env, PGFLEET_DOCKER_HOSTS: 'tcp://10.0.0.5:2376,tcp://10.0.0.6:2376' },
+    });
+    expect(two.hosts).toBeDefined();
+    const named = { ...env, PGFLEET_DOCKER_HOSTS: 'tcp://10.0.0.5:2376,tcp://docker.example:2376' };
+    const refused = () => createNodeRuntime({ home: dir, log: quiet, env: named });
+    expect(refused).toThrow(RuntimeSelectionError);
+    expect(refused).toThrow(/tcp:\/\/docker\.example:2376: name it by its IPv4 address/);
   });
 });

@@ -3,6 +3,11 @@ export { createProcessRuntime, type ProcessRuntimeOptions } from './process/proc
 export { livePostmaster, processesIn } from './process/postmaster.js';
 export * from './nodeSetup.js';
 export { createDockerRuntime, type DockerRuntimeOptions } from './docker/dockerRuntime.js';
+export {
+  createMultiHostRuntime,
+  type MultiHostRuntimeOptions,
+  type RuntimeDockerHost,
+} from './docker/multiHost.js';
 export { ensureNodeImage, nodeImageTag, type NodeImageOptions } from './docker/images.js';
 export { ensureNodeImageStore, type NodeImageStoreOptions } from './docker/imageStore.js';
 export { startPodmanService, type PodmanService, type PodmanServiceOptions } from './docker/podman.js';

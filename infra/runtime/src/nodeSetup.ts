@@ -61,7 +61,7 @@ export async function upstreamLeaderOf(
 
 /**
  * Make `nodeId` a fresh clone of the running `leader` (both of `clusterId`, named as the cluster
- * names them): its data removed, the node created again on `port` with `major`, its old slot on
+ * names them): its data removed, the node created again (on its host) on `port` with `major`, its old slot on
  * the leader dropped, then pg_basebackup with a new slot. Not started. Idempotent: an interrupted
  * run is redone whole.
  */
@@ -73,8 +73,10 @@ export async function recloneFollower(
 ): Promise<void> {
   const { clusterId, nodeId } = target;
   const rid = runtimeNodeId(clusterId, nodeId);
+  // On a runtime with several hosts, the node stays where it was placed.
+  const host = (await runtime.hosts?.locate(rid))?.host;
   await runtime.remove(rid);
-  await runtime.create({ clusterId, nodeId: rid, major: target.major, port: target.port });
+  await runtime.create({ clusterId, nodeId: rid, major: target.major, port: target.port, ...(host ? { host } : {}) });
   const dropSlot = 'SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1';
   await withClient(await runtime.endpoint(runtimeNodeId(clusterId, target.leader)), (q) =>
     q.query(dropSlot, [slotName(nodeId)]),

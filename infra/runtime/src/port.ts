@@ -10,6 +10,11 @@ export interface NodeSpec {
   port: number;
   /** Where its data lives; drivers choose a default under their home (e.g. `.../{nodeId}/data`). */
   dataDir?: string;
+  /**
+   * The host it goes to (`RuntimeHosts.loads`, as placement decided: NodePlaced) on a runtime with
+   * several hosts; without one, the least loaded host. Ignored by runtimes with one host.
+   */
+  host?: string;
 }
 
 export type NodeState = 'running' | 'stopped' | 'missing';

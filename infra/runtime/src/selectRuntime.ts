@@ -1,8 +1,9 @@
 import type Docker from 'dockerode';
 import { LABEL } from './docker/containers.js';
 import { createDockerRuntime } from './docker/dockerRuntime.js';
+import { createMultiHostRuntime } from './docker/multiHost.js';
 import { ensureNodeImage, nodeImageTag } from './docker/images.js';
-import { dockerHosts, runtimeKind, type DockerHost } from './dockerHosts.js';
+import { dockerHosts, RuntimeSelectionError, runtimeKind, type DockerHost } from './dockerHosts.js';
 import type { NodeRuntime, RuntimeHosts } from './port.js';
 import { createProcessRuntime, type ProcessRuntimeOptions } from './process/processRuntime.js';
 
@@ -15,42 +16,57 @@ export interface NodeRuntimeOptions extends ProcessRuntimeOptions {
 
 /**
  * The NodeRuntime the environment asks for: the `process` driver unless PGFLEET_RUNTIME=docker,
- * then the `docker` driver on the first of `dockerHosts` (this slice places every node there). Its
- * first `create` makes sure the node image is on that host (built or imported when missing, with
- * progress); `spares` and `archiveRepo` are process options the docker driver has no use for.
- * An unknown PGFLEET_RUNTIME or a malformed host list throws a RuntimeSelectionError.
+ * then the `docker` driver on `dockerHosts`: one host, or several (`createMultiHostRuntime`: each
+ * node on the host placement chose). The first `create` on a host makes sure the node image is
+ * there (built or imported when missing, with progress); `spares` and `archiveRepo` are process
+ * options the docker driver has no use for. An unknown PGFLEET_RUNTIME or a malformed host list
+ * throws a RuntimeSelectionError.
  */
 export function createNodeRuntime(options: NodeRuntimeOptions): NodeRuntime {
   const { env = process.env, log = (line: string) => console.warn(line), ...processOptions } = options;
   if (runtimeKind(env) === 'process') return createProcessRuntime(processOptions);
-  const host = dockerHosts(options.home, env)[0]!;
-  const image = nodeImageTag();
-  const runtime = createDockerRuntime({
+  const hosts = dockerHosts(options.home, env);
+  const driverOptions = {
     home: options.home,
-    docker: host.docker,
-    image,
+    image: nodeImageTag(),
     log,
     ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
-  });
-  let ready: Promise<string> | undefined;
-  const imageReady = () => {
-    ready ??= ensureNodeImage(host.docker, { onProgress: log }).catch((e: unknown) => {
-      ready = undefined; // the next create tries again
-      throw e;
-    });
-    return ready;
   };
+  const ready = new Map<string, Promise<string>>();
+  const imageReady = (host: DockerHost) => {
+    let made = ready.get(host.name);
+    if (!made) {
+      made = ensureNodeImage(host.docker, { onProgress: log }).catch((e: unknown) => {
+        ready.delete(host.name); // the next create tries again
+        throw e;
+      });
+      ready.set(host.name, made);
+    }
+    return made;
+  };
+  if (hosts.length > 1) {
+    const beforeCreate = async (name: string) => {
+      await imageReady(hosts.find((h) => h.name === name)!);
+    };
+    try {
+      return createMultiHostRuntime({ ...driverOptions, hosts, beforeCreate });
+    } catch (error) {
+      throw new RuntimeSelectionError(`PGFLEET_DOCKER_HOSTS: ${(error as Error).message}`);
+    }
+  }
+  const host = hosts[0]!;
+  const runtime = createDockerRuntime({ ...driverOptions, docker: host.docker });
   return {
     ...runtime,
     hosts: hostsOf(host),
     async create(spec) {
-      await imageReady();
+      await imageReady(host);
       return runtime.create(spec);
     },
   };
 }
 
-/** The hosts of the docker runtime: in this slice the one it creates nodes on (the first of the list). */
+/** The one host of a docker runtime with a single host. */
 function hostsOf(host: DockerHost): RuntimeHosts {
   const nodes = (label: string) => host.docker.listContainers({ all: true, filters: { label: [label] } });
   return {

@@ -33,9 +33,15 @@ export const safeId = (id: string, field: string): string => {
 export const containerName = (clusterId: string, nodeId: string) => `pgfleet-${clusterId}-${nodeId}`;
 export const volumeName = (clusterId: string, nodeId: string) => `pgfleet-${clusterId}-${nodeId}-data`;
 const networkName = (clusterId: string) => `pgfleet-${clusterId}`;
-/** A bridge interface name of its own (at most 15 characters), so two clusters never share one. */
-export const bridgeName = (clusterId: string) =>
-  `pgf${createHash('sha256').update(clusterId).digest('hex').slice(0, 11)}`;
+/**
+ * A bridge interface name of its own (at most 15 characters), so two clusters never share one; with
+ * `host` (a multi-host runtime's other hosts), one per host too: several hosts may share one kernel.
+ */
+export const bridgeName = (clusterId: string, host?: string) =>
+  `pgf${createHash('sha256')
+    .update(host === undefined ? clusterId : `${clusterId}\n${host}`)
+    .digest('hex')
+    .slice(0, 11)}`;
 
 export const isStatus = (error: unknown, code: number): boolean =>
   (error as { statusCode?: number } | null)?.statusCode === code;
@@ -72,9 +78,10 @@ export async function ensureNetwork(
   docker: Docker,
   clusterId: string,
   isolation: NetworkIsolation,
+  bridge = bridgeName(clusterId),
 ): Promise<{ name: string; subnet: string }> {
   // Before the network is used: no container of it ever runs without its isolation.
-  await isolation.add(bridgeName(clusterId));
+  await isolation.add(bridge);
   const name = networkName(clusterId);
   const subnetOf = (n: Docker.NetworkInspectInfo) => {
     const subnet = n.IPAM?.Config?.[0]?.Subnet;
@@ -92,7 +99,7 @@ export async function ensureNetwork(
       Driver: 'bridge',
       CheckDuplicate: true,
       Labels: { [LABEL.cluster]: clusterId },
-      Options: { 'com.docker.network.bridge.name': bridgeName(clusterId) },
+      Options: { 'com.docker.network.bridge.name': bridge },
     });
   } catch (error) {
     if (!isStatus(error, 409)) throw error;
@@ -105,6 +112,7 @@ export async function removeNetworkIfUnused(
   docker: Docker,
   clusterId: string,
   isolation: NetworkIsolation,
+  bridge = bridgeName(clusterId),
 ): Promise<void> {
   const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL.cluster}=${clusterId}`] } });
   if (left.length > 0) return;
@@ -113,7 +121,7 @@ export async function removeNetworkIfUnused(
   } catch (error) {
     if (!isStatus(error, 404)) throw error;
   }
-  await isolation.remove(bridgeName(clusterId));
+  await isolation.remove(bridge);
 }
 
 /** Remove the node's container (when `found`) and every volume labelled with the node. */

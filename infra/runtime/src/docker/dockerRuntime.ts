@@ -20,22 +20,19 @@ import {
   type UpstreamLeader,
 } from '../port.js';
 import {
-  bridgeName,
-  containersOfCluster,
   containersOfNode,
-  ensureNetwork,
   execIn,
   IN_CONTAINER,
   isStatus,
   LABEL,
   nodeEnv,
   nodeOfLabels,
-  removeNetworkIfUnused,
   removeNodeContainer,
   safeId,
 } from './containers.js';
 import { dockerTool } from './dockerTool.js';
 import { networkIsolation } from './isolation.js';
+import { hostNetworks, type DockerHostPart, type HostedNode } from './hostPart.js';
 import { dockerArchive } from './archive.js';
 import { copyStoppedIn, rewindIn } from './nodeCopy.js';
 import { pitrPathsIn, preparePitrIn, repoBind } from './pgBackRestIn.js';
@@ -45,6 +42,7 @@ import {
   createNodeContainer,
   ensureRunning,
   killServer,
+  listNodes,
   postmasterPid,
   reloadServer,
   startServer,
@@ -74,6 +72,14 @@ export interface DockerRuntimeOptions {
   pitrRepo?: string;
   /** Where the driver's warnings go (e.g. no network isolation on this host); default stderr. */
   log?: (line: string) => void;
+  /** This host's part in a multi-host runtime (`createMultiHostRuntime`). */
+  multiHost?: DockerHostPart;
+}
+
+/** The docker driver, and each node's container on its host (what the multi-host runtime needs). */
+export interface DockerNodeRuntime extends NodeRuntime {
+  /** The node's container, started (NODE_NOT_FOUND without one). */
+  container(nodeId: string): Promise<HostedNode>;
 }
 
 /** Where a node's superuser password is kept (the control plane reaches its node over TCP with it). */
@@ -87,16 +93,19 @@ const superuserRef = (nodeId: string) => `runtime/docker/${nodeId}/superuser`;
  * labels, so a restarted control plane sees the nodes as they are, and the engine's unique
  * container names keep a node from ever getting a second container.
  */
-export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime {
+export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRuntime {
   const docker = typeof options.docker === 'string' ? dockerClient({ socketPath: options.docker }) : options.docker;
   const timeout = options.timeoutSeconds ?? 60;
   const secrets = openSecretStore(options.home);
   const pitrRepo = options.pitrRepo ?? join(options.home, 'docker', 'pitr', 'repo');
   const pitr = pitrPathsIn(pitrRepo);
+  const part = options.multiHost;
   const isolation = networkIsolation(docker, options.log ?? ((line) => console.warn(line)));
+  const networks = hostNetworks(docker, isolation, part);
+  const ensureNet = networks.ensure;
   /** Start a node's container, its network's isolation made again first (gone after a reboot of the host). */
   const startContainer = async (c: Docker.Container, info: NodeInfo) => {
-    await isolation.add(bridgeName(info.clusterId));
+    await networks.isolate(info.clusterId);
     await ensureRunning(c, info);
   };
 
@@ -119,11 +128,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     if (!found.running) await startContainer(found.c, found.info);
     return found;
   };
-  const subnetOf = async (info: NodeInfo) => (await ensureNetwork(docker, info.clusterId, isolation)).subnet;
+  const subnetOf = async (info: NodeInfo) => (await ensureNet(info.clusterId)).subnet;
   /** The node's configuration; an archiving node gets pgBackRest's directories and configuration first. */
   const writeConfig = async (c: Docker.Container, info: NodeInfo, setup: NodeSetup) => {
     if (setup.archive) await preparePitrIn(docker, c, pitr);
-    await writeConfigIn(docker, c, info, setup, await subnetOf(info), pitr);
+    await writeConfigIn(docker, c, info, setup, await subnetOf(info), pitr, part?.peers);
   };
   const needInitialized = async (c: Docker.Container, info: NodeInfo) => {
     if (!(await isInitializedIn(docker, c))) {
@@ -145,7 +154,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     return { host: '127.0.0.1', port: info.port, user: 'postgres', database, ...(password ? { password } : {}) };
   };
 
-  const runtime: NodeRuntime = {
+  const runtime: DockerNodeRuntime = {
+    container: async (nodeId) => ({ docker, ...(await up(nodeId)) }),
+
     async create(spec: NodeSpec): Promise<NodeInfo> {
       safeId(spec.clusterId, 'clusterId');
       safeId(spec.nodeId, 'nodeId');
@@ -161,9 +172,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
         const message = `node ${spec.nodeId} already exists with another cluster, version or port`;
         throw new NodeRuntimeError('NODE_EXISTS', message, { existing: existing.info });
       }
-      const { name } = await ensureNetwork(docker, spec.clusterId, isolation);
+      const { name } = await ensureNet(spec.clusterId);
       try {
-        await createNodeContainer(docker, spec, options.image, name, [repoBind(pitrRepo)]);
+        await createNodeContainer(docker, spec, options.image, name, [repoBind(pitrRepo)], part?.publishOn);
       } catch (error) {
         if (!isStatus(error, 409) && !/already in use|already exists/i.test((error as Error).message)) throw error;
         const raced = await find(spec.nodeId);
@@ -225,7 +236,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       const found = await find(nodeId);
       await removeNodeContainer(docker, nodeId, found);
       await secrets.delete(superuserRef(nodeId));
-      if (found) await removeNetworkIfUnused(docker, found.info.clusterId, isolation);
+      if (found) await networks.removeIfUnused(found.info.clusterId);
     },
 
     async initialize(nodeId, setup) {
@@ -245,7 +256,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       await prepareVolume(docker, c);
       if (!(await isInitializedIn(docker, c))) {
         const upstream = leaderFrom(leader, setup.tls !== undefined);
-        await basebackupIn(docker, c, info.major, upstream, slotName);
+        await basebackupIn(docker, c, info.major, upstream, slotName, setup.tls);
         await writeStandbyIn(docker, c, upstream, slotName, true);
         await copySuperuser(await leaderNodeOf(leader.host), nodeId);
       }
@@ -258,7 +269,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       const config = { ...setup, clusterName: setup.clusterName ?? slotName };
       if (!(await isInitializedIn(docker, target.c))) {
         const upstream = leaderFrom(leader, setup.tls !== undefined);
-        await copyStoppedIn(docker, await up(sourceNodeId), target, upstream, slotName, setup);
+        const source = part ? await part.nodes.up(sourceNodeId) : await up(sourceNodeId);
+        await copyStoppedIn(docker, source, target, upstream, slotName, setup);
         await copySuperuser(sourceNodeId, nodeId);
       }
       await writeConfig(target.c, target.info, config);
@@ -295,9 +307,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       await needInitialized(node.c, node.info);
       // pg_rewind reads the source's timeline from its control file, which a just-promoted server
       // updates only at its first checkpoint after the promotion.
-      await withClient(await endpoint(sourceNodeId), (q) => q.query('CHECKPOINT'));
+      const peers = part?.nodes ?? runtime;
+      await withClient(await peers.endpoint(sourceNodeId), (q) => q.query('CHECKPOINT'));
       const source = {
-        ...(await runtime.peerAddress(sourceNodeId)),
+        ...(await peers.peerAddress(sourceNodeId)),
         password: await secrets.get(superuserRef(sourceNodeId)),
       };
       await rewindIn(docker, node, source);
@@ -330,20 +343,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
       return dockerTool(docker, () => up(nodeId), tool, args, opts);
     },
 
-    async list(clusterId) {
-      safeId(clusterId, 'clusterId');
-      const nodes = [];
-      for (const entry of await containersOfCluster(docker, clusterId)) {
-        const info = nodeOfLabels(entry.Labels);
-        if (!info) continue;
-        const pid =
-          entry.State === 'running' ? await postmasterPid(docker, docker.getContainer(entry.Id), info) : undefined;
-        nodes.push(
-          pid === undefined ? { ...info, state: 'stopped' as const } : { ...info, state: 'running' as const, pid },
-        );
-      }
-      return nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
-    },
+    list: (clusterId) => listNodes(docker, safeId(clusterId, 'clusterId')),
 
     archive: dockerArchive({
       docker,
@@ -373,9 +373,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): NodeRuntime 
     const spec = found?.info ?? nodeOfLabels(volumes[0]?.Labels);
     if (!spec) throw new NodeRuntimeError('NODE_NOT_FOUND', `node ${nodeId} does not exist`, { nodeId });
     await found?.c.remove({ force: true });
-    const { name } = await ensureNetwork(docker, spec.clusterId, isolation);
+    const { name } = await ensureNet(spec.clusterId);
     const next = { clusterId: spec.clusterId, nodeId, major, port: spec.port };
-    await createNodeContainer(docker, next, options.image, name, [repoBind(pitrRepo)]);
+    await createNodeContainer(docker, next, options.image, name, [repoBind(pitrRepo)], part?.publishOn);
     return up(nodeId);
   }
 

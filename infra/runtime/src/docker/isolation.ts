@@ -16,16 +16,24 @@ import { childEnv, withFileLock } from '@pgfleet/postgres';
  * forward hook, before the engine's masquerade in postrouting. One table, changed in atomic
  * transactions, is also removed whole once no pgfleet bridge is left.
  *
- * The bridges are two sets: `bridges` (every pgfleet bridge) and `own` (each bridge paired with
- * itself, the traffic between two containers of one cluster, seen here when br_netfilter is loaded).
+ * The bridges are in sets: `bridges` (every pgfleet bridge) and `own` (each bridge paired with
+ * itself, the traffic between two containers of one cluster, seen here when br_netfilter is loaded;
+ * and, both ways, with the same cluster's bridges of the other Docker hosts sharing this kernel: a
+ * multi-host runtime's nodes reach each other through ports published on this machine's address).
+ * Those cross-host pairs are also in `cross`, whose traffic a postrouting chain masquerades: a node
+ * sees a peer of another local host come from its own network's gateway, as a peer of another
+ * machine comes from that machine's address, and pg_hba needs no other host's subnet.
  */
 const TABLE = 'inet pgfleet';
 /** Held by every change of the table on this machine, so the last removal never deletes a bridge just added. */
 const LOCK = '/run/pgfleet-isolation.lock';
 
 export interface NetworkIsolation {
-  /** Keep the bridge's traffic from and to every other pgfleet bridge out (idempotent). */
-  add(bridge: string): Promise<void>;
+  /**
+   * Keep the bridge's traffic from and to every other pgfleet bridge out, except `siblings` (the
+   * same cluster's bridges of other hosts on this machine), both ways (idempotent).
+   */
+  add(bridge: string, siblings?: readonly string[]): Promise<void>;
   /** Forget the bridge; the table goes with the last one (idempotent). */
   remove(bridge: string): Promise<void>;
 }
@@ -66,36 +74,63 @@ const quoted = (bridge: string) => {
   return `"${bridge}"`;
 };
 
-async function addBridge(bridge: string): Promise<void> {
+async function addBridge(bridge: string, siblings: readonly string[]): Promise<void> {
   const b = quoted(bridge);
-  // The static part is declared again and its chain flushed and refilled in the same transaction,
-  // so a run against a table in any state (missing, half made by an older version) leaves one rule.
+  const cross = siblings.flatMap((s) => [`${b} . ${quoted(s)}`, `${quoted(s)} . ${b}`]);
+  // The static part is declared again and its chains flushed and refilled in the same transaction,
+  // so a run against a table in any state (missing, half made by an older version) leaves one rule each.
   await nft(
     ['-f', '-'],
     [
       `add table ${TABLE}`,
       `add set ${TABLE} bridges { type ifname; }`,
       `add set ${TABLE} own { type ifname . ifname; }`,
+      `add set ${TABLE} cross { type ifname . ifname; }`,
       `add chain ${TABLE} forward { type filter hook forward priority filter - 1; policy accept; }`,
       `flush chain ${TABLE} forward`,
       `add rule ${TABLE} forward iifname @bridges oifname @bridges iifname . oifname != @own` +
         ' reject with icmpx type admin-prohibited comment "between two pgfleet cluster networks"',
+      `add chain ${TABLE} postrouting { type nat hook postrouting priority srcnat - 1; policy accept; }`,
+      `flush chain ${TABLE} postrouting`,
+      `add rule ${TABLE} postrouting iifname . oifname @cross masquerade` +
+        ' comment "one cluster over two local hosts: as if from another machine"',
       `add element ${TABLE} bridges { ${b} }`,
-      `add element ${TABLE} own { ${b} . ${b} }`,
+      `add element ${TABLE} own { ${[`${b} . ${b}`, ...cross].join(', ')} }`,
+      ...(cross.length > 0 ? [`add element ${TABLE} cross { ${cross.join(', ')} }`] : []),
       '',
     ].join('\n'),
   );
+}
+
+/** The pairs of set `set` (`own`, `cross`) that name `bridge` on either side, as nft writes them. */
+async function pairsOf(set: string, bridge: string): Promise<string[]> {
+  let out: string;
+  try {
+    out = await nft(['-j', 'list', 'set', ...TABLE.split(' '), set]);
+  } catch (error) {
+    if (/No such file or directory/.test((error as Error).message)) return []; // an older table
+    throw error;
+  }
+  const items = (JSON.parse(out) as { nftables: { set?: { elem?: { concat?: string[] }[] } }[] }).nftables;
+  return items
+    .flatMap((item) => item.set?.elem ?? [])
+    .flatMap((e) => (e.concat?.length === 2 && e.concat.includes(bridge) ? [e.concat.map(quoted).join(' . ')] : []));
 }
 
 async function removeBridge(bridge: string): Promise<void> {
   const b = quoted(bridge);
   const bridges = await isolatedBridges();
   if (!bridges.includes(bridge)) return;
-  const script =
-    bridges.length === 1
-      ? `delete table ${TABLE}\n`
-      : `delete element ${TABLE} bridges { ${b} }\ndelete element ${TABLE} own { ${b} . ${b} }\n`;
-  await nft(['-f', '-'], script);
+  if (bridges.length === 1) {
+    await nft(['-f', '-'], `delete table ${TABLE}\n`);
+    return;
+  }
+  const script = [`delete element ${TABLE} bridges { ${b} }`];
+  for (const set of ['own', 'cross']) {
+    const pairs = await pairsOf(set, bridge);
+    if (pairs.length > 0) script.push(`delete element ${TABLE} ${set} { ${pairs.join(', ')} }`);
+  }
+  await nft(['-f', '-'], `${script.join('\n')}\n`);
 }
 
 /** Where the engine runs: a unix socket is this machine; anything else (TCP, ssh) is another. */
@@ -131,9 +166,9 @@ export function networkIsolation(docker: Docker, log: (line: string) => void): N
     }
   };
   return {
-    add: (bridge) =>
+    add: (bridge, siblings = []) =>
       bestEffort(
-        () => addBridge(bridge),
+        () => addBridge(bridge, siblings),
         (why) =>
           `could not isolate bridge ${bridge} with nftables (${why}): ` +
           'containers of other clusters may reach its nodes by address',

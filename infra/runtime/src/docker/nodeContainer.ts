@@ -1,7 +1,17 @@
 import type Docker from 'dockerode';
 import { CLONED_MARKER, parseControlData } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSpec, type StopMode } from '../port.js';
-import { containerName, execIn, execOk, IN_CONTAINER, isStatus, LABEL, volumeName } from './containers.js';
+import {
+  containerName,
+  containersOfCluster,
+  execIn,
+  execOk,
+  IN_CONTAINER,
+  isStatus,
+  LABEL,
+  nodeOfLabels,
+  volumeName,
+} from './containers.js';
 
 /**
  * One node's container: its creation (labels, volume, network, published port) and the server's
@@ -13,13 +23,18 @@ import { containerName, execIn, execOk, IN_CONTAINER, isStatus, LABEL, volumeNam
 const { dataDir, socketDir, pgCtlLog } = IN_CONTAINER;
 const pgBin = (info: NodeInfo, tool: string) => `/usr/lib/postgresql/${info.major}/bin/${tool}`;
 
-/** The container of `spec` on the cluster's network `network`, from `image`; created, not started. */
+/**
+ * The container of `spec` on the cluster's network `network`, from `image`; created, not started.
+ * Its port is published on 127.0.0.1 and on the addresses `publishOn` (a multi-host runtime's
+ * advertised address of the host, which the other hosts' containers reach).
+ */
 export async function createNodeContainer(
   docker: Docker,
   spec: NodeSpec,
   image: string,
   network: string,
   binds: readonly string[] = [],
+  publishOn: readonly string[] = [],
 ): Promise<void> {
   const labels = {
     [LABEL.cluster]: spec.clusterId,
@@ -49,7 +64,9 @@ export async function createNodeContainer(
       // The HA service decides what comes back, not the engine.
       RestartPolicy: { Name: 'no' },
       NetworkMode: network,
-      PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
+      PortBindings: {
+        [port]: ['127.0.0.1', ...publishOn].map((HostIp) => ({ HostIp, HostPort: String(spec.port) })),
+      },
       Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
     // Its peers reach it by its node id, a name its certificate carries (nodeCertNames).
@@ -174,4 +191,22 @@ export async function controlDataIn(
 export async function reloadServer(docker: Docker, c: Docker.Container, info: NodeInfo): Promise<void> {
   if ((await postmasterPid(docker, c, info)) === undefined) return;
   await execIn(docker, c, [pgBin(info, 'pg_ctl'), '-D', dataDir, 'reload']);
+}
+
+/** The nodes of a cluster on this engine, with their state (and postmaster pid while running), by node id. */
+export async function listNodes(
+  docker: Docker,
+  clusterId: string,
+): Promise<Array<NodeInfo & { state: 'running' | 'stopped'; pid?: number }>> {
+  const nodes = [];
+  for (const entry of await containersOfCluster(docker, clusterId)) {
+    const info = nodeOfLabels(entry.Labels);
+    if (!info) continue;
+    const pid =
+      entry.State === 'running' ? await postmasterPid(docker, docker.getContainer(entry.Id), info) : undefined;
+    nodes.push(
+      pid === undefined ? { ...info, state: 'stopped' as const } : { ...info, state: 'running' as const, pid },
+    );
+  }
+  return nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
 }

@@ -8,8 +8,8 @@ import { isInitializedIn, prepareVolume, writeFileIn, writeStandbyIn } from './n
 
 /**
  * Data directories moved between containers: a cold copy of a stopped leader's volume into a new
- * follower (tar streamed from one container's exec into the other's), and pg_rewind of a stopped
- * old leader against the new leader over the cluster network.
+ * follower (tar streamed from one container's exec into the other's, on one host or two), and
+ * pg_rewind of a stopped old leader against the new leader over the cluster network.
  */
 
 const { dataDir, socketDir } = IN_CONTAINER;
@@ -19,6 +19,8 @@ const NOT_COPIED = ['postgresql.conf', 'pg_hba.conf', 'postmaster.pid', 'postmas
 interface Node {
   c: Docker.Container;
   info: NodeInfo;
+  /** The node's engine, when it is not the driver's own (a multi-host runtime's other host). */
+  docker?: Docker;
 }
 
 /**
@@ -36,19 +38,20 @@ export async function copyStoppedIn(
   slotName: string,
   setup: NodeSetup,
 ): Promise<void> {
-  if ((await postmasterPid(docker, source.c, source.info)) !== undefined) {
+  const from = source.docker ?? docker;
+  if ((await postmasterPid(from, source.c, source.info)) !== undefined) {
     const message = `node ${source.info.nodeId} runs: a follower is copied only from a stopped, new leader`;
     throw new NodeRuntimeError('STOP_FAILED', message, {
       nodeId: target.info.nodeId,
       sourceNodeId: source.info.nodeId,
     });
   }
-  if (!(await isInitializedIn(docker, source.c))) {
+  if (!(await isInitializedIn(from, source.c))) {
     throw new Error(`node ${source.info.nodeId} has no initialized data directory to copy`);
   }
   // A standby refuses to recover with fewer connections or WAL senders than its primary's control
   // file records (initdb's own values here, until the leader's first checkpoint).
-  const control = await controlDataIn(docker, source.c, source.info);
+  const control = await controlDataIn(from, source.c, source.info);
   const settings = { ...nodeSettings({ plan: setup.plan, port: IN_CONTAINER.port, dataDir }), ...setup.parameters };
   for (const name of ['max_connections', 'max_wal_senders']) {
     const recorded = Number(control[`${name} setting`]);
@@ -62,10 +65,10 @@ export async function copyStoppedIn(
   const excludes = [...NOT_COPIED, CLONED_MARKER].map((f) => `--exclude=./${f}`);
   const pipe = new PassThrough();
   const into = await startExec(docker, target.c, ['tar', '-C', dataDir, '-xpf', '-'], { stdin: pipe });
-  const from = await startExec(docker, source.c, ['tar', '-C', dataDir, ...excludes, '-cf', '-', '.'], {
+  const read = await startExec(from, source.c, ['tar', '-C', dataDir, ...excludes, '-cf', '-', '.'], {
     onStdout: pipe,
   });
-  const sent = await from.result;
+  const sent = await read.result;
   pipe.end();
   const received = await into.result;
   for (const [what, r] of [

@@ -63,15 +63,17 @@ export async function isInitializedIn(docker: Docker, c: Docker.Container): Prom
 
 /**
  * postgresql.conf and pg_hba.conf of a node in a container: listening on every address of the
- * container on the in-container port, TCP allowed from the cluster's network (`subnet`) and the
- * container itself; the plan's sizing, the archive's settings (pgBackRest in the container, `pitr`)
- * and the user's parameters as on the process driver.
+ * container on the in-container port, TCP allowed from the cluster's network (`subnet`), the
+ * container itself and `peers` (a multi-host runtime's host addresses); the plan's sizing, the
+ * archive's settings (pgBackRest in the container, `pitr`) and the user's parameters as on the
+ * process driver.
  */
 function renderContainerConfig(
   info: NodeInfo,
   setup: NodeSetup,
   subnet: string,
   pitr: PgBackRestPaths | undefined,
+  peers: readonly string[],
 ): { conf: string; hba: string } {
   if (setup.forceTls && !setup.tls) throw new Error(`node ${info.nodeId}: forcing TLS needs the node's TLS material`);
   if (setup.archive && !pitr) {
@@ -96,7 +98,7 @@ function renderContainerConfig(
   });
   const hba = renderHba({
     replicationRole: 'replicator',
-    addresses: [subnet, '127.0.0.1/32'],
+    addresses: [subnet, '127.0.0.1/32', ...peers],
     ...(setup.forceTls ? { forceTls: true } : {}),
   });
   return { conf, hba };
@@ -117,8 +119,9 @@ export async function writeConfigIn(
   setup: NodeSetup,
   subnet: string,
   pitr?: PgBackRestPaths,
+  peers: readonly string[] = [],
 ): Promise<void> {
-  const { conf, hba } = renderContainerConfig(info, setup, subnet, pitr);
+  const { conf, hba } = renderContainerConfig(info, setup, subnet, pitr, peers);
   if (setup.tls) await copyTls(docker, c, setup.tls);
   await execOk(docker, c, ['mkdir', '-p', `${dataDir}/log`]);
   await writeFileIn(docker, c, `${dataDir}/pg_hba.conf`, hba);
@@ -153,7 +156,8 @@ const passLine = (l: LeaderEndpoint, database: string) =>
 
 /**
  * pg_basebackup of `leader` into the empty data directory (WAL streamed, slot `slotName` created),
- * its leftover unused slot dropped first; the password in a 0600 passfile removed after.
+ * its leftover unused slot dropped first; the password in a 0600 passfile removed after. The node's
+ * TLS files (`tls`) are copied in first: the cluster CA verifies the leader (verify-full).
  */
 export async function basebackupIn(
   docker: Docker,
@@ -161,8 +165,10 @@ export async function basebackupIn(
   major: number,
   leader: LeaderEndpoint,
   slotName: string,
+  tls?: NodeSetup['tls'],
 ): Promise<void> {
   if (!/^[a-z0-9_]{1,63}$/.test(slotName)) throw new Error(`slot name "${slotName}" must be 1-63 of a-z, 0-9, "_"`);
+  if (tls) await copyTls(docker, c, tls);
   const passfile = `${socketDir}/.clone.pgpass`;
   await writeFileIn(docker, c, passfile, `${passLine(leader, '*').join(':')}\n`);
   const tlsEnv = {

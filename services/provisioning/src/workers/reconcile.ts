@@ -220,7 +220,7 @@ async function copyLeader(
       const rid = runtimeNodeId(cluster.clusterId, f.nodeId);
       await deps.runtime.remove(rid).catch(() => undefined);
       const port = await freePort();
-      await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port });
+      await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port, ...placedOn(cluster, f) });
       const slot = slotName(f.nodeId);
       await deps.runtime.copyStopped(rid, { ...setupOf(f), sourceNodeId: leaderRid, leader, slotName: slot });
       return { ...f, port, provisioned: true };
@@ -300,7 +300,13 @@ export async function ensureRunning(
     await deps.runtime.remove(rid).catch(() => undefined);
     const fresh = await freePort();
     port = fresh;
-    await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port: fresh });
+    await deps.runtime.create({
+      clusterId: cluster.clusterId,
+      nodeId: rid,
+      major,
+      port: fresh,
+      ...placedOn(cluster, node),
+    });
     await init();
     provisioned = cluster.record({ type: 'RecordNodeProvisioned', nodeId: node.nodeId, port: fresh });
   }
@@ -316,6 +322,12 @@ export async function ensureRunning(
   };
   await afterBoth(recordStart(), steps.running?.() ?? Promise.resolve());
 }
+
+/** The host placement chose for the node (NodePlaced), as a NodeSpec's `host`; none on a runtime without hosts. */
+const placedOn = (cluster: ClusterProgress, node: ClusterNode): { host?: string } => {
+  const host = cluster.view.nodes.find((n) => n.nodeId === node.nodeId)?.host;
+  return host === undefined ? {} : { host };
+};
 
 /** Once both settled: the value of `step`; the failure of `recording` first, else that of `step`. */
 async function afterBoth<T>(recording: Promise<unknown>, step: Promise<T>): Promise<T> {

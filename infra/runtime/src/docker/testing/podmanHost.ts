@@ -19,13 +19,13 @@ export interface TestHost {
 }
 
 /**
- * Start a Podman service in a new `/tmp/{prefix}*` directory; the image comes from the machine's
- * shared store (imported once, not per run).
+ * Start a Podman service in a new `/tmp/{prefix}*` directory (its networks' subnets from
+ * `subnetPool` when given); the image comes from the machine's shared store (imported once, not per run).
  */
-export async function startTestHost(prefix: string): Promise<TestHost> {
+export async function startTestHost(prefix: string, options: { subnetPool?: string } = {}): Promise<TestHost> {
   const tmp = mkdtempSync(`/tmp/${prefix}`);
   const { store } = await ensureNodeImageStore({ onProgress: (line) => console.log(line) });
-  const service = await startPodmanService(join(tmp, 'podman'), { imageStore: store });
+  const service = await startPodmanService(join(tmp, 'podman'), { imageStore: store, ...options });
   const docker = new Docker({ socketPath: service.socketPath });
   const image = await ensureNodeImage(docker, { onProgress: (line) => console.log(line) });
   const cleanup = async (clusterIds: readonly string[], extraLabels: readonly string[] = []) => {
