@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EventEnvelope, EventOfType } from '../index.js';
 import type { Durability, NodeHealth, NodeRole, RestoreSource } from '../events/cluster.js';
 import { extensionsAfterUpgrade } from '../extensions.js';
@@ -358,6 +359,17 @@ export const followersOf = (view: ClusterView): ClusterNode[] => view.nodes.filt
 
 /** The runtime's id of a cluster's node: unique across clusters. */
 export const runtimeNodeId = (clusterId: string, nodeId: string): string => `${clusterId}--${nodeId}`;
+
+/**
+ * The host name a node is reached by where a runtime names it (the docker runtime's network alias
+ * and container host name) and that its certificate carries: its runtime id when that is a valid
+ * DNS label (at most 63 lowercase letters, digits and inner hyphens), else `n-` and 24 hex digits of
+ * the id's sha256 (a long cluster name, or an underscore).
+ */
+export const nodeHostName = (runtimeId: string): string =>
+  /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(runtimeId)
+    ? runtimeId
+    : `n-${createHash('sha256').update(runtimeId).digest('hex').slice(0, 24)}`;
 
 /** The standby's application_name and slot name: a node id as a SQL identifier. */
 export const slotName = (nodeId: string): string => nodeId.replace(/[^a-z0-9_]/gi, '_').toLowerCase();

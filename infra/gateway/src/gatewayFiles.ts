@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Id } from '@pgfleet/contracts';
 import { GatewayError } from './errors.js';
@@ -7,7 +8,11 @@ export interface GatewayFiles {
   dir: string;
   config: string;
   pid: string;
-  /** The HAProxy stats socket (runtime API, admin level). */
+  /**
+   * The HAProxy stats socket (runtime API, admin level): in the run directory when its path fits
+   * the kernel's limit, else `/tmp/pgfleet-gw/{16 hex digits of the run directory's hash}.sock`
+   * (a long home and a long cluster name). Deterministic, so every reader finds the same socket.
+   */
   socket: string;
   /** Serializes start/stop of a gateway across control-plane processes. */
   lock: string;
@@ -16,12 +21,22 @@ export interface GatewayFiles {
 /** Linux limits a unix socket path to 107 bytes (sun_path is 108 with the NUL). */
 export const MAX_SOCKET_PATH = 107;
 
+/** Where the sockets of gateways whose run directory is too deep for one live. */
+export const SHORT_SOCKET_DIR = '/tmp/pgfleet-gw';
+
+function socketOf(runDir: string): string {
+  const beside = join(runDir, 'admin.sock');
+  // HAProxy binds `{path}.{pid}.tmp` first, then renames it: that name must fit too.
+  if (Buffer.byteLength(`${beside}.4194304.tmp`) <= MAX_SOCKET_PATH) return beside;
+  return join(SHORT_SOCKET_DIR, `${createHash('sha256').update(runDir).digest('hex').slice(0, 16)}.sock`);
+}
+
 export function gatewayFiles(runDir: string): GatewayFiles {
   return {
     dir: runDir,
     config: join(runDir, 'haproxy.cfg'),
     pid: join(runDir, 'haproxy.pid'),
-    socket: join(runDir, 'admin.sock'),
+    socket: socketOf(runDir),
     lock: join(runDir, '.lock'),
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,5 +199,24 @@ describe('a real HAProxy gateway in front of two PostgreSQL servers', () => {
     const { client } = await connect(gatewayPort());
     expect(await portOf(client)).toBe(b.port);
     await client.end();
+  });
+
+  it('runs under a home too deep for its socket, the socket under /tmp, removed with the gateway', async () => {
+    const deepHome = join(home, 'a-home-directory-deep-enough');
+    const gw = createHaproxyGateways({ home: deepHome });
+    const longId = 'orders-of-the-european-warehouses-eu-one-0f1e2d3c';
+    const deep = { ...spec, clusterId: longId, binds: [{ host: '127.0.0.1', port: await freePort() }] };
+    try {
+      expect((await gw.start(deep)).action).toBe('started');
+      const socket = gw.files(longId, 'gw-1').socket;
+      expect(socket).toMatch(/^\/tmp\/pgfleet-gw\//);
+      expect(await gw.runtimeApi(longId, 'gw-1').leader()).toBe('b');
+      const { client } = await connect(deep.binds[0]!.port);
+      expect(await portOf(client)).toBe(b.port);
+      await client.end();
+    } finally {
+      await gw.remove(longId, 'gw-1');
+    }
+    expect(existsSync(gw.files(longId, 'gw-1').socket)).toBe(false);
   });
 });

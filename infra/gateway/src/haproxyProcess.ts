@@ -173,6 +173,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
       // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
       mkdirSync(dirname(f.dir), { recursive: true });
       if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
+      if (dirname(f.socket) !== f.dir) mkdirSync(dirname(f.socket), { recursive: true, mode: 0o700 });
       return withFileLock(f.lock, async () => {
         const old = livePid(f);
         const current = existsSync(f.config) ? readFileSync(f.config, 'utf8') : undefined;
@@ -253,6 +254,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
       if (!existsSync(f.dir)) return;
       await withFileLock(f.lock, () => stopLocked(f, 'fast'));
       rmSync(f.dir, { recursive: true, force: true });
+      rmSync(f.socket, { force: true }); // when it lives outside the run directory
     },
   };
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runtimeNodeId } from '@pgfleet/contracts';
+import { nodeHostName, runtimeNodeId } from '@pgfleet/contracts';
 import { dataRoot } from './dataRoot.js';
 import type { NodeTls } from './nodeConfig.js';
 import { createClusterCa, issueNodeCert } from './tls.js';
@@ -17,12 +17,12 @@ const nodeCertsDir = (home: string, clusterId: string) => join(dataRoot(home), '
 /**
  * Host names and addresses a node's certificate is valid for: the loopback address the
  * gateway(s) bind locally, `localhost`, the gateway host names of the cluster, and the node's
- * runtime id: the name its peers reach it by where a runtime gives it one (the docker runtime's
- * network alias), so replication verifies it (verify-full) there too.
+ * host name (`nodeHostName` of its runtime id): the name its peers reach it by where a runtime
+ * gives it one (the docker runtime's network alias), so replication verifies it (verify-full) there too.
  */
 export function nodeCertNames(clusterId: string, nodeId: string): { dnsNames: string[]; ipAddresses: string[] } {
   return {
-    dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`, runtimeNodeId(clusterId, nodeId)],
+    dnsNames: ['localhost', `gw-${clusterId}.pgfleet.local`, nodeHostName(runtimeNodeId(clusterId, nodeId))],
     ipAddresses: ['127.0.0.1'],
   };
 }

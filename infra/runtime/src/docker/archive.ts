@@ -11,7 +11,7 @@ import {
   type PgBackRestPaths,
 } from '@pgfleet/postgres';
 import type { NodeInfo, NodeSetup, WalArchive } from '../port.js';
-import { execOk } from './containers.js';
+import { execOk, hostNameOf } from './containers.js';
 import { archivedAt } from '../process/archive.js';
 import {
   archiveToolContainer,
@@ -74,7 +74,7 @@ export function dockerArchive(deps: DockerArchiveDeps): WalArchive {
     });
     return { key: readFileSync(made.keyFile), cert: readFileSync(made.certFile), ca: readFileSync(made.caFile) };
   };
-  const nameOf = async (c: Docker.Container) => (await c.inspect()).Name.replace(/^\//, '');
+  const nameOf = async (c: Docker.Container) => hostNameOf(await c.inspect());
 
   const info = async (stanza: string): Promise<ArchiveInfo> => {
     const out = await pgBackRestIn(docker, await tool(), paths, stanza, 'info', ['--output=json']);

@@ -1,3 +1,4 @@
+import { nodeHostName } from '@pgfleet/contracts';
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
@@ -42,6 +43,15 @@ export const bridgeName = (clusterId: string, host?: string) =>
     .update(host === undefined ? clusterId : `${clusterId}\n${host}`)
     .digest('hex')
     .slice(0, 11)}`;
+
+/**
+ * The name a container is reached by on its cluster network: a node's host name (`nodeHostName`,
+ * its alias and certificate name), else the container's own name.
+ */
+export const hostNameOf = (c: Docker.ContainerInspectInfo): string => {
+  const nodeId = c.Config.Labels?.[LABEL.node];
+  return nodeId ? nodeHostName(nodeId) : c.Name.replace(/^\//, '');
+};
 
 export const isStatus = (error: unknown, code: number): boolean =>
   (error as { statusCode?: number } | null)?.statusCode === code;

@@ -1,3 +1,4 @@
+import { nodeHostName } from '@pgfleet/contracts';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { dockerClient } from './dockerClient.js';
@@ -336,7 +337,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
       await need(nodeId);
       // The node's alias on its cluster network, which the network's DNS resolves for the other
       // containers and which its certificate names (verify-full replication).
-      return { host: nodeId, port: IN_CONTAINER.port };
+      return { host: nodeHostName(nodeId), port: IN_CONTAINER.port };
     },
 
     runTool(nodeId, tool, args, opts = {}) {
@@ -385,15 +386,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
     if (password) await secrets.put(superuserRef(toNodeId), password);
   }
 
-  /** The node a peer address names: its id (the alias), or a container's name from an older peer address. */
+  /** The node a peer address names (its `nodeHostName`), on this host or another; else the name itself. */
   async function leaderNodeOf(host: string): Promise<string> {
-    if (await find(host).catch(() => undefined)) return host;
-    try {
-      const labels = (await docker.getContainer(host).inspect()).Config.Labels;
-      return nodeOfLabels(labels)?.nodeId ?? host;
-    } catch {
-      return host;
-    }
+    const nodes = await docker.listContainers({ all: true, filters: { label: [`${LABEL.role}=node`] } });
+    const here = nodes.find((n) => nodeHostName(n.Labels[LABEL.node] ?? '') === host)?.Labels[LABEL.node];
+    return here ?? (await part?.nodes.named(host)) ?? host;
   }
 
   return runtime;

@@ -28,6 +28,8 @@ export interface DockerHostPart {
     up(nodeId: string): Promise<HostedNode>;
     endpoint(nodeId: string): Promise<NodeEndpoint>;
     peerAddress(nodeId: string): Promise<PeerAddress>;
+    /** The node (on any host) whose host name (`nodeHostName`) this is. */
+    named(hostName: string): Promise<string | undefined>;
   };
 }
 

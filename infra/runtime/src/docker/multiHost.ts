@@ -1,3 +1,4 @@
+import { nodeHostName } from '@pgfleet/contracts';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { PassThrough } from 'node:stream';
@@ -129,6 +130,14 @@ export function createMultiHostRuntime(options: MultiHostRuntimeOptions): NodeRu
         up: async (nodeId) => (await need(nodeId)).driver.container(nodeId),
         endpoint: (nodeId) => runtime.endpoint(nodeId),
         peerAddress: (nodeId) => runtime.peerAddress(nodeId),
+        named: async (hostName) => {
+          for (const o of listed) {
+            const nodes = await o.docker.listContainers({ all: true, filters: { label: [`${LABEL.role}=node`] } });
+            const found = nodes.find((n) => nodeHostName(n.Labels[LABEL.node] ?? '') === hostName);
+            if (found) return found.Labels[LABEL.node];
+          }
+          return undefined;
+        },
       },
     };
     const driver = createDockerRuntime({ ...driverOptions, docker: h.docker, multiHost: part });
@@ -175,7 +184,7 @@ export function createMultiHostRuntime(options: MultiHostRuntimeOptions): NodeRu
     for (const h of hosts) {
       for (const entry of await containersOfCluster(h.docker, info.clusterId)) {
         const peer = nodeOfLabels(entry.Labels);
-        if (peer) lines.push(`${h.address} ${peer.nodeId} ${PEER_MARK}\n`);
+        if (peer) lines.push(`${h.address} ${nodeHostName(peer.nodeId)} ${PEER_MARK}\n`);
       }
     }
     const tmp = '/etc/hosts.pgfleet';
@@ -273,10 +282,10 @@ export function createMultiHostRuntime(options: MultiHostRuntimeOptions): NodeRu
       return host.local ? endpoint : { ...endpoint, host: host.address };
     },
     async peerAddress(nodeId) {
-      // Its id, which every container of the cluster resolves to its host (knowPeers), and the port
-      // published there; the id is a name its certificate carries (verify-full replication).
+      // Its host name, which every container of the cluster resolves to its host (knowPeers), and
+      // the port published there; its certificate carries the name (verify-full replication).
       const { info } = await nodeInfo(nodeId);
-      return { host: nodeId, port: info.port };
+      return { host: nodeHostName(nodeId), port: info.port };
     },
     runTool: (nodeId, tool, args, o) =>
       deferredTool(need(nodeId).then((host) => host.driver.runTool(nodeId, tool, args, o))),

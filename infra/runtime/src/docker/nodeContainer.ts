@@ -1,3 +1,4 @@
+import { nodeHostName } from '@pgfleet/contracts';
 import type Docker from 'dockerode';
 import { CLONED_MARKER, parseControlData } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSpec, type StopMode } from '../port.js';
@@ -54,7 +55,8 @@ export async function createNodeContainer(
   const port = `${IN_CONTAINER.port}/tcp`;
   await docker.createContainer({
     name,
-    Hostname: name,
+    // A valid host name (at most 63 characters) whatever the length of the cluster's name.
+    Hostname: nodeHostName(spec.nodeId),
     Image: image,
     Cmd: ['sleep', 'infinity'],
     Labels: labels,
@@ -69,8 +71,8 @@ export async function createNodeContainer(
       },
       Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
-    // Its peers reach it by its node id, a name its certificate carries (nodeCertNames).
-    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name, spec.nodeId] } } },
+    // Its peers reach it by its host name, which its certificate carries (nodeCertNames).
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name, nodeHostName(spec.nodeId)] } } },
   });
 }
 

@@ -9,7 +9,7 @@ import {
   safeStanza,
   type PgBackRestPaths,
 } from '@pgfleet/postgres';
-import { containerName, execIn, execOk, IN_CONTAINER, isStatus, LABEL } from './containers.js';
+import { containerName, execIn, execOk, hostNameOf, IN_CONTAINER, isStatus, LABEL } from './containers.js';
 import { writeFileIn } from './nodeFiles.js';
 
 /**
@@ -139,7 +139,7 @@ export async function ensureServerIn(
     ...args,
   ]);
   for (let i = 0; ; i++) {
-    const name = (await c.inspect()).Name.replace(/^\//, '');
+    const name = hostNameOf(await c.inspect());
     const ping = await execIn(docker, c, ['pgbackrest', `--tls-server-port=${SERVER_PORT}`, 'server-ping', name]);
     if (ping.code === 0) return;
     if (i > 100) throw new Error(`pgbackrest server did not start in ${name}: ${(ping.stderr || ping.stdout).trim()}`);
