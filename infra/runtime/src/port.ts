@@ -331,8 +331,9 @@ export interface NodeRuntime {
   ): ToolProcess;
   list(clusterId: string): Promise<Array<NodeInfo & { state: NodeState; pid?: number }>>;
   /**
-   * Have a spare initialized data directory of `major` ready, so the next `initialize` only renames
-   * it into place: resolves once one is ready (at once on a driver, or a process runtime, without
+   * Have a spare initialized data directory of `major` ready, so the next `initialize` only moves it
+   * into place (the process runtime renames it, the docker runtime unpacks it into the node's
+   * volume): resolves once one is ready (at once on a driver, or a process runtime, without
    * spares). Rejects with initdb's reason when one cannot be made.
    */
   warm?(major: number): Promise<void>;

@@ -166,6 +166,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   input?: string | Buffer;
   workingDir?: string;
+  /** What execOk's error names as the command (default: the command's file name). */
+  name?: string;
 }
 
 /**
@@ -235,9 +237,8 @@ export async function execOk(
   const r = await execIn(docker, container, cmd, options);
   if (r.code !== 0) {
     const lastLines = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-    throw new Error(
-      `${cmd[0]?.split('/').pop()} failed in ${container.id.slice(0, 12)} (exit ${r.code}): ${lastLines}`,
-    );
+    const name = options.name ?? cmd[0]?.split('/').pop();
+    throw new Error(`${name} failed in ${container.id.slice(0, 12)} (exit ${r.code}): ${lastLines}`);
   }
   return r.stdout;
 }

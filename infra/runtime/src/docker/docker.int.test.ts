@@ -16,6 +16,9 @@ const b = 'dkb';
 const nodeA1 = `${a}--n1`;
 const nodeA2 = `${a}--n2`;
 const nodeB1 = `${b}--n1`;
+const c = 'dkc';
+const nodeC1 = `${c}--n1`;
+const nodeC2 = `${c}--n2`;
 const replicatorPassword = generatePassword();
 let host: TestHost;
 let docker: Docker;
@@ -50,13 +53,13 @@ beforeAll(async () => {
   docker = host.docker;
   home = join(host.tmp, 'home');
   timings.image = Date.now() - started;
-  for (const n of [nodeA1, nodeA2, nodeB1]) ports[n] = await freePort();
+  for (const n of [nodeA1, nodeA2, nodeB1, nodeC1, nodeC2]) ports[n] = await freePort();
   runtime = createDockerRuntime({ home, docker: host.service.socketPath, image: host.image });
 }, 20 * 60_000);
 
 afterAll(async () => {
   console.log(`docker driver timings (ms): ${JSON.stringify(timings)}`);
-  await host?.cleanup([a, b]);
+  await host?.cleanup([a, b, c], [`${LABEL.role}=pitr`]);
 }, 120_000);
 
 describe('docker driver on a Podman API service', () => {
@@ -155,6 +158,31 @@ describe('docker driver on a Podman API service', () => {
     expect(await probe(nodeA1, ipA2)).toBe(0);
     expect(await sql(nodeB1, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
     expect(await sql(nodeA2, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 3 }]);
+  });
+
+  it('a warmed driver fills new nodes from spare initdb runs, each with its own system and password', async () => {
+    const warmed = createDockerRuntime({ home, docker: host.service.socketPath, image: host.image });
+    const systems: bigint[] = [];
+    for (const nodeId of [nodeC1, nodeC2]) {
+      await warmed.warm!(15); // the first spare, then the one made after the first node took its own
+      // A spare's initdb is over before its node exists: its system identifier's high 32 bits are initdb's second.
+      await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+      const createdAt = BigInt(Math.floor(Date.now() / 1000));
+      await warmed.create({ clusterId: c, nodeId, major: 15, port: ports[nodeId]! });
+      await warmed.initialize(nodeId, { plan });
+      await warmed.start(nodeId);
+      const query = 'SELECT system_identifier::text AS id FROM pg_control_system()';
+      const [row] = await withClient(await warmed.endpoint(nodeId), async (q) => (await q.query(query)).rows);
+      const system = BigInt((row as { id: string }).id);
+      expect(system >> 32n).toBeLessThan(createdAt);
+      systems.push(system);
+    }
+    expect(systems[0]).not.toBe(systems[1]);
+    const passwords = await Promise.all([nodeC1, nodeC2].map(async (n) => (await warmed.endpoint(n)).password));
+    expect(passwords[0]).toEqual(expect.any(String));
+    expect(passwords[0]).not.toBe(passwords[1]);
+    for (const n of [nodeC1, nodeC2]) await warmed.remove(n);
+    expect(await leftovers(c)).toEqual({ containers: 0, volumes: 0, networks: 0 });
   });
 
   it("remove takes the container and its volume, and the network with the cluster's last node", async () => {

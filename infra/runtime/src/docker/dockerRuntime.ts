@@ -15,7 +15,6 @@ import {
   type NodeEndpoint,
   type NodeInfo,
   type NodeRuntime,
-  type NodeSetup,
   type NodeSpec,
   type NodeStatusReport,
   type UpstreamLeader,
@@ -36,7 +35,9 @@ import { networkIsolation } from './isolation.js';
 import { hostNetworks, type DockerHostPart, type HostedNode } from './hostPart.js';
 import { dockerArchive } from './archive.js';
 import { copyStoppedIn, rewindIn } from './nodeCopy.js';
-import { pitrPathsIn, preparePitrIn, repoBind } from './pgBackRestIn.js';
+import { archiveToolContainer, pitrPathsIn, repoBind } from './pgBackRestIn.js';
+import { dockerSpares } from './spares.js';
+import type { FileIn } from './scriptIn.js';
 import { dockerMajorUpgrade } from './majorUpgrade.js';
 import {
   controlDataIn,
@@ -54,10 +55,9 @@ import {
   initdbIn,
   isInitializedIn,
   leaderFrom,
+  nodeConfigSteps,
   pointAtIn,
-  prepareVolume,
-  writeConfigIn,
-  writeStandbyIn,
+  standbyFiles,
 } from './nodeFiles.js';
 
 export interface DockerRuntimeOptions {
@@ -101,7 +101,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
   const pitrRepo = options.pitrRepo ?? join(options.home, 'docker', 'pitr', 'repo');
   const pitr = pitrPathsIn(pitrRepo);
   const part = options.multiHost;
-  const isolation = networkIsolation(docker, options.log ?? ((line) => console.warn(line)));
+  const log = options.log ?? ((line: string) => console.warn(line));
+  const isolation = networkIsolation(docker, log);
+  const spares = dockerSpares(docker, () => archiveToolContainer(docker, options.image, pitrRepo, pitr), log);
   const networks = hostNetworks(docker, isolation, part);
   const ensureNet = networks.ensure;
   /** Start a node's container, its network's isolation made again first (gone after a reboot of the host). */
@@ -130,11 +132,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
     return found;
   };
   const subnetOf = async (info: NodeInfo) => (await ensureNet(info.clusterId)).subnet;
-  /** The node's configuration; an archiving node gets pgBackRest's directories and configuration first. */
-  const writeConfig = async (c: Docker.Container, info: NodeInfo, setup: NodeSetup) => {
-    if (setup.archive) await preparePitrIn(docker, c, pitr);
-    await writeConfigIn(docker, c, info, setup, await subnetOf(info), pitr, part?.peers);
-  };
+  const { writeConfig, prepareNode } = nodeConfigSteps(docker, pitr, subnetOf, part?.peers);
   const needInitialized = async (c: Docker.Container, info: NodeInfo) => {
     if (!(await isInitializedIn(docker, c))) {
       const message = `node ${info.nodeId} has no initialized data directory`;
@@ -188,10 +186,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
 
     async start(nodeId) {
       const { c, info } = await up(nodeId);
-      const running = await postmasterPid(docker, c, info);
-      if (running !== undefined) return { pid: running };
-      await needInitialized(c, info);
-      return { pid: await startServer(docker, c, info, timeout) };
+      return { pid: await startServer(docker, c, info, timeout, true) };
     },
 
     async stop(nodeId, mode = 'fast') {
@@ -242,11 +237,15 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
 
     async initialize(nodeId, setup) {
       const { c, info } = await up(nodeId);
-      await prepareVolume(docker, c);
-      if (!(await isInitializedIn(docker, c))) await initdbIn(docker, c, info.major, await superuserPassword(nodeId));
-      await writeConfig(c, info, setup);
-      await reloadServer(docker, c, info);
+      if (!(await prepareNode(c, setup))) {
+        const keep = (password: string) => secrets.put(superuserRef(nodeId), password);
+        const filled = await spares.fill(c, info.major, keep);
+        if (!filled) await initdbIn(docker, c, info.major, await superuserPassword(nodeId));
+      }
+      await writeConfig(c, info, setup, { prepared: true, reload: true });
     },
+
+    warm: (major) => spares.warm(major),
 
     async cloneFrom(nodeId, { leader, slotName, ...setup }) {
       const { c, info } = await up(nodeId);
@@ -254,27 +253,27 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
       if ((await postmasterPid(docker, c, info)) !== undefined && !(await isInitializedIn(docker, c))) {
         throw new Error(`node ${nodeId} runs on a data directory pgfleet did not set up: it is left untouched`);
       }
-      await prepareVolume(docker, c);
-      if (!(await isInitializedIn(docker, c))) {
+      let before: FileIn[] = [];
+      if (!(await prepareNode(c, setup))) {
         const upstream = leaderFrom(leader, setup.tls !== undefined);
-        await basebackupIn(docker, c, info.major, upstream, slotName, setup.tls);
-        await writeStandbyIn(docker, c, upstream, slotName, true);
+        const autoConf = await basebackupIn(docker, c, info.major, upstream, slotName, setup.tls);
+        before = standbyFiles(upstream, slotName, true, autoConf);
         await copySuperuser(await leaderNodeOf(leader.host), nodeId);
       }
-      await writeConfig(c, info, config);
-      await reloadServer(docker, c, info);
+      await writeConfig(c, info, config, { prepared: true, before, reload: true });
     },
 
     async copyStopped(nodeId, { sourceNodeId, leader, slotName, ...setup }) {
       const target = await up(nodeId);
       const config = { ...setup, clusterName: setup.clusterName ?? slotName };
-      if (!(await isInitializedIn(docker, target.c))) {
+      let before: FileIn[] = [];
+      if (!(await prepareNode(target.c, setup))) {
         const upstream = leaderFrom(leader, setup.tls !== undefined);
         const source = part ? await part.nodes.up(sourceNodeId) : await up(sourceNodeId);
-        await copyStoppedIn(docker, source, target, upstream, slotName, setup);
+        before = await copyStoppedIn(docker, source, target, upstream, slotName, setup);
         await copySuperuser(sourceNodeId, nodeId);
       }
-      await writeConfig(target.c, target.info, config);
+      await writeConfig(target.c, target.info, config, { prepared: true, before });
     },
 
     async isInitialized(nodeId) {
@@ -292,8 +291,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
         (await execIn(docker, c, ['cat', `${IN_CONTAINER.dataDir}/postgresql.conf`])).stdout,
       )?.[1];
       const clusterName = setup.clusterName ?? current;
-      await writeConfig(c, info, { ...setup, ...(clusterName ? { clusterName } : {}) });
-      await reloadServer(docker, c, info);
+      await writeConfig(c, info, { ...setup, ...(clusterName ? { clusterName } : {}) }, { reload: true });
     },
 
     follow: (nodeId, leader, slotName) => pointAt(nodeId, leader, slotName, true),

@@ -1,6 +1,6 @@
 import { nodeHostName } from '@pgfleet/contracts';
 import type Docker from 'dockerode';
-import { CLONED_MARKER, parseControlData } from '@pgfleet/postgres';
+import { CLONED_MARKER, NODE_CONFIG_MARKER, parseControlData } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSpec, type StopMode } from '../port.js';
 import {
   containerName,
@@ -13,6 +13,8 @@ import {
   nodeOfLabels,
   volumeName,
 } from './containers.js';
+import { INITIALIZED_PROBE } from './nodeFiles.js';
+import { shq } from './scriptIn.js';
 
 /**
  * One node's container: its creation (labels, volume, network, published port) and the server's
@@ -104,34 +106,52 @@ const NO_POSTGRES = `(${[
   'while pgrep -u postgres -x postgres >/dev/null; do sleep 0.05; done',
 ].join('\n')})`;
 
+/** startServer's exit codes besides 0 (running: pg_ctl status on stdout). */
+const NOT_STARTED = 3;
+const NOT_INITIALIZED = 4;
+
 /**
- * pg_ctl start in the running container: orphaned backends of a killed server are let go, stale
- * lock files removed, then start and wait. Rejects with the server's last log lines.
+ * pg_ctl start in the running container, in one exec: a running server is left as it is; else
+ * (refused with NOT_INITIALIZED when `requireInitialized` and the node is not) orphaned backends
+ * of a killed server are let go, stale lock files removed, then start and wait. Resolves with the
+ * postmaster's pid; rejects with the server's last log lines.
  */
 export async function startServer(
   docker: Docker,
   c: Docker.Container,
   info: NodeInfo,
   timeoutSeconds: number,
+  requireInitialized = false,
 ): Promise<number> {
+  const pgCtl = `${pgBin(info, 'pg_ctl')} -D ${dataDir}`;
+  const check = requireInitialized
+    ? [
+        `case "$(${INITIALIZED_PROBE})" in`,
+        `  ${shq(NODE_CONFIG_MARKER)}*) ;;`,
+        `  *) exit ${NOT_INITIALIZED} ;;`,
+        'esac',
+      ]
+    : [];
   const script = [
+    `if status=$(${pgCtl} status); then echo "$status"; exit 0; fi`,
+    ...check,
     NO_POSTGRES,
     `rm -f ${dataDir}/postmaster.pid ${socketDir}/.s.PGSQL.*`,
-    `exec ${pgBin(info, 'pg_ctl')} -D ${dataDir} -l ${pgCtlLog} -w -t ${timeoutSeconds} start`,
+    `out=$(${pgCtl} -l ${pgCtlLog} -w -t ${timeoutSeconds} start 2>&1) || true`,
+    // A copy's first start is over: from now on its restore_command reads the archive.
+    `if status=$(${pgCtl} status); then rm -f ${dataDir}/${CLONED_MARKER}; echo "$status"; exit 0; fi`,
+    `tail -n 3 ${pgCtlLog} | grep -v 'redirecting log output' ||`,
+    `  tail -n 3 ${dataDir}/log/postgresql.log || echo "$out"`,
+    `exit ${NOT_STARTED}`,
   ].join('\n');
   const r = await execIn(docker, c, ['sh', '-c', script]);
-  const pid = await postmasterPid(docker, c, info);
-  if (pid !== undefined) {
-    // A copy's first start is over: from now on its restore_command reads the archive.
-    await execIn(docker, c, ['rm', '-f', `${dataDir}/${CLONED_MARKER}`]);
-    return pid;
+  const pid = Number(/PID: (\d+)/.exec(r.stdout)?.[1]);
+  if (r.code === 0 && Number.isInteger(pid) && pid > 0) return pid;
+  if (r.code === NOT_INITIALIZED) {
+    const message = `node ${info.nodeId} has no initialized data directory`;
+    throw new NodeRuntimeError('NOT_INITIALIZED', message, { nodeId: info.nodeId });
   }
-  const logs = await execIn(docker, c, [
-    'sh',
-    '-c',
-    `tail -n 3 ${pgCtlLog} | grep -v 'redirecting log output' || tail -n 3 ${dataDir}/log/postgresql.log`,
-  ]);
-  const reason = logs.stdout.trim().split('\n').join(' | ') || (r.stderr || r.stdout).trim();
+  const reason = r.stdout.trim().split('\n').join(' | ') || r.stderr.trim();
   throw new NodeRuntimeError('START_FAILED', `node ${info.nodeId} failed to start: ${reason}`, {
     nodeId: info.nodeId,
     port: info.port,

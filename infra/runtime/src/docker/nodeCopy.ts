@@ -1,14 +1,21 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { CLONED_MARKER, nodeSettings, type LeaderEndpoint } from '@pgfleet/postgres';
+import {
+  CLONED_MARKER,
+  NODE_CONFIG_MARKER,
+  nodeSettings,
+  parseControlData,
+  type LeaderEndpoint,
+} from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeInfo, type NodeSetup } from '../port.js';
 import { execIn, execOk, IN_CONTAINER, startExec } from './containers.js';
-import { controlDataIn, postmasterPid } from './nodeContainer.js';
-import { isInitializedIn, prepareVolume, writeFileIn, writeStandbyIn } from './nodeFiles.js';
+import { postmasterPid } from './nodeContainer.js';
+import { INITIALIZED_PROBE, standbyFiles, writeFileIn } from './nodeFiles.js';
+import { shq, type FileIn } from './scriptIn.js';
 
 /**
  * Data directories moved between containers: a cold copy of a stopped leader's volume into a new
- * follower (tar streamed from one container's exec into the other's, on one host or two), and
+ * follower (a gzip'ed tar streamed from one container's exec into the other's, on one host or two), and
  * pg_rewind of a stopped old leader against the new leader over the cluster network.
  */
 
@@ -23,12 +30,21 @@ interface Node {
   docker?: Docker;
 }
 
+/** The source's checks in one exec: exit 10 running, 11 not initialized, else its pg_controldata. */
+const sourceScript = (major: number) =>
+  [
+    `if /usr/lib/postgresql/${major}/bin/pg_ctl -D ${dataDir} status >/dev/null 2>&1; then exit 10; fi`,
+    `case "$(${INITIALIZED_PROBE})" in ${shq(NODE_CONFIG_MARKER)}*) ;; *) exit 11 ;; esac`,
+    `exec /usr/lib/postgresql/${major}/bin/pg_controldata -D ${dataDir}`,
+  ].join('\n');
+
 /**
- * Fill the empty volume of `target` with the files of the stopped `source` (refused when `setup` gives
- * fewer connections or WAL senders than its control file records; a tar stream from its
- * container to the target's), then make it a standby of `leader` on `slotName` (its first start
- * replays what it holds and streams the rest: the cloned marker keeps it off the archive meanwhile).
- * The caller writes the configuration after (postgresql.conf, last, marks it complete).
+ * Fill the empty, prepared volume of `target` (prepareVolume) with the files of the stopped `source`
+ * (refused when `setup` gives fewer connections or WAL senders than its control file records): a
+ * gzip'ed tar stream from its container to the target's, on one host or two. Resolves with the
+ * files making it a standby of `leader` on `slotName` (its first start replays what it holds and
+ * streams the rest: the cloned marker among them keeps it off the archive meanwhile), for the
+ * caller to write with the configuration (postgresql.conf, last, marks it complete).
  */
 export async function copyStoppedIn(
   docker: Docker,
@@ -37,21 +53,26 @@ export async function copyStoppedIn(
   leader: LeaderEndpoint,
   slotName: string,
   setup: NodeSetup,
-): Promise<void> {
+): Promise<FileIn[]> {
   const from = source.docker ?? docker;
-  if ((await postmasterPid(from, source.c, source.info)) !== undefined) {
+  const checked = await execIn(from, source.c, ['sh', '-c', sourceScript(source.info.major)], {
+    env: { LC_ALL: 'C', LANG: 'C' },
+  });
+  if (checked.code === 10) {
     const message = `node ${source.info.nodeId} runs: a follower is copied only from a stopped, new leader`;
     throw new NodeRuntimeError('STOP_FAILED', message, {
       nodeId: target.info.nodeId,
       sourceNodeId: source.info.nodeId,
     });
   }
-  if (!(await isInitializedIn(from, source.c))) {
-    throw new Error(`node ${source.info.nodeId} has no initialized data directory to copy`);
+  if (checked.code === 11) throw new Error(`node ${source.info.nodeId} has no initialized data directory to copy`);
+  if (checked.code !== 0) {
+    const message = `node ${source.info.nodeId} has no control file yet: ${checked.stderr.trim()}`;
+    throw new NodeRuntimeError('NOT_INITIALIZED', message, { nodeId: source.info.nodeId });
   }
   // A standby refuses to recover with fewer connections or WAL senders than its primary's control
   // file records (initdb's own values here, until the leader's first checkpoint).
-  const control = await controlDataIn(from, source.c, source.info);
+  const control = parseControlData(checked.stdout);
   const settings = { ...nodeSettings({ plan: setup.plan, port: IN_CONTAINER.port, dataDir }), ...setup.parameters };
   for (const name of ['max_connections', 'max_wal_senders']) {
     const recorded = Number(control[`${name} setting`]);
@@ -60,12 +81,18 @@ export async function copyStoppedIn(
         `cannot copy node ${source.info.nodeId}: ${name} ${settings[name]} is below its recorded ${recorded}`,
       );
   }
-  await prepareVolume(docker, target.c);
-  await execOk(docker, target.c, ['find', dataDir, '-mindepth', '1', '-delete']);
+  // Compressed: what costs is the bytes through the engines' exec streams (a fresh data
+  // directory is mostly zeros), not gzip's time.
   const excludes = [...NOT_COPIED, CLONED_MARKER].map((f) => `--exclude=./${f}`);
   const pipe = new PassThrough();
-  const into = await startExec(docker, target.c, ['tar', '-C', dataDir, '-xpf', '-'], { stdin: pipe });
-  const read = await startExec(from, source.c, ['tar', '-C', dataDir, ...excludes, '-cf', '-', '.'], {
+  const write = [
+    `find ${dataDir} -mindepth 1 -delete`,
+    `tar -C ${dataDir} -xzpf -`,
+    `mkdir -p ${dataDir}/log`,
+    `{ cat ${dataDir}/postgresql.auto.conf 2>/dev/null || true; }`,
+  ].join(' && ');
+  const into = await startExec(docker, target.c, ['sh', '-c', write], { stdin: pipe });
+  const read = await startExec(from, source.c, ['tar', '-C', dataDir, ...excludes, '-I', 'gzip -1', '-cf', '-', '.'], {
     onStdout: pipe,
   });
   const sent = await read.result;
@@ -77,9 +104,7 @@ export async function copyStoppedIn(
   ] as const) {
     if (r.code !== 0) throw new Error(`copy of node ${source.info.nodeId} failed to ${what}: ${r.stderr.trim()}`);
   }
-  await execOk(docker, target.c, ['mkdir', '-p', `${dataDir}/log`]);
-  await writeStandbyIn(docker, target.c, leader, slotName, true);
-  await writeFileIn(docker, target.c, `${dataDir}/${CLONED_MARKER}`, 'copied from the stopped leader\n');
+  return standbyFiles(leader, slotName, true, received.stdout, true);
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import {
   archiveSettings,
+  CLONED_MARKER,
   INITDB_OPTIONS,
   NODE_CONFIG_MARKER,
   pgString,
@@ -9,17 +10,21 @@ import {
   quoteLiteral,
   renderHba,
   renderNodeConfig,
+  renderPgBackRestConfig,
   type LeaderEndpoint,
   type PgBackRestPaths,
   withClient,
 } from '@pgfleet/postgres';
 import { NodeRuntimeError, type NodeEndpoint, type NodeInfo, type NodeSetup, type UpstreamLeader } from '../port.js';
 import { execIn, execOk, IN_CONTAINER } from './containers.js';
+import { needRepoMount, pitrDirLines, preparePitrIn } from './pgBackRestIn.js';
+import { runScriptIn, shq, writeFilesLines, type FileIn } from './scriptIn.js';
 
 /**
  * The files of a node inside its container, written through `exec` (the volume is not the host's
- * to write): initdb, postgresql.conf and pg_hba.conf rendered by @pgfleet/postgres, the TLS files
- * copied in, a follower's passfile and primary_conninfo. Every step is idempotent.
+ * to write), each step's files in one script (scriptIn.ts): initdb, postgresql.conf and
+ * pg_hba.conf rendered by @pgfleet/postgres, the TLS files copied in, a follower's passfile and
+ * primary_conninfo. Every step is idempotent.
  */
 
 const { dataDir, socketDir, tlsDir } = IN_CONTAINER;
@@ -36,8 +41,7 @@ export async function writeFileIn(
   content: string | Buffer,
   mode = '600',
 ): Promise<void> {
-  const script = 'umask 077 && cat > "$1.tmp" && chmod "$2" "$1.tmp" && mv "$1.tmp" "$1"';
-  await execOk(docker, c, ['sh', '-c', script, 'sh', path, mode], { input: content });
+  await runScriptIn(docker, c, writeFilesLines([{ path, content, mode }]));
 }
 
 /** A file of the container (as postgres); empty when it is missing. */
@@ -46,19 +50,32 @@ async function readFileIn(docker: Docker, c: Docker.Container, path: string): Pr
   return r.stdout;
 }
 
-/** The volume's directories, owned by postgres (a fresh volume belongs to root). */
-export async function prepareVolume(docker: Docker, c: Docker.Container): Promise<void> {
-  const dirs = [dataDir, socketDir, tlsDir];
-  const all = dirs.join(' ');
-  const script = `mkdir -p ${all} && chown postgres:postgres ${IN_CONTAINER.volume} ${all} && chmod 700 ${all}`;
-  await execOk(docker, c, ['sh', '-c', script], { user: 'root' });
+/** Prints the head of postgresql.conf when PostgreSQL's files are there (`initialized` reads it). */
+export const INITIALIZED_PROBE =
+  `if test -f ${dataDir}/PG_VERSION; then ` + `head -c 200 ${dataDir}/postgresql.conf 2>/dev/null || true; fi`;
+/** PostgreSQL files present and pgfleet's configuration written (its last step), from INITIALIZED_PROBE's output. */
+const initialized = (probe: string) => probe.startsWith(NODE_CONFIG_MARKER);
+
+/**
+ * The volume's directories, owned by postgres (a fresh volume belongs to root), and with `pitr`
+ * pgBackRest's (`pitrDirLines`), in one exec as root; resolves with whether the node is initialized.
+ */
+export async function prepareVolume(docker: Docker, c: Docker.Container, pitr?: PgBackRestPaths): Promise<boolean> {
+  const all = [dataDir, socketDir, tlsDir].join(' ');
+  const lines = [
+    `mkdir -p ${all}`,
+    `chown postgres:postgres ${IN_CONTAINER.volume} ${all}`,
+    `chmod 700 ${all}`,
+    ...(pitr ? pitrDirLines(pitr) : []),
+    INITIALIZED_PROBE,
+  ];
+  return initialized(await runScriptIn(docker, c, lines, { user: 'root', name: 'preparing the volume' }));
 }
 
 /** PostgreSQL files present and pgfleet's configuration written (its last step). */
 export async function isInitializedIn(docker: Docker, c: Docker.Container): Promise<boolean> {
-  const script = `test -f ${dataDir}/PG_VERSION && head -c 200 ${dataDir}/postgresql.conf`;
-  const r = await execIn(docker, c, ['sh', '-c', script]);
-  return r.code === 0 && r.stdout.startsWith(NODE_CONFIG_MARKER);
+  const r = await execIn(docker, c, ['sh', '-c', INITIALIZED_PROBE]);
+  return r.code === 0 && initialized(r.stdout);
 }
 
 /**
@@ -104,15 +121,27 @@ function renderContainerConfig(
   return { conf, hba };
 }
 
-/** The node's TLS key, certificate and cluster CA copied from the platform's files into the container. */
-async function copyTls(docker: Docker, c: Docker.Container, tls: NonNullable<NodeSetup['tls']>): Promise<void> {
-  await writeFileIn(docker, c, `${tlsDir}/server.key`, readFileSync(tls.keyFile));
-  await writeFileIn(docker, c, `${tlsDir}/server.crt`, readFileSync(tls.certFile));
-  await writeFileIn(docker, c, `${tlsDir}/ca.crt`, readFileSync(tls.caFile));
+/** The node's TLS key, certificate and cluster CA, from the platform's files, as files of the container. */
+const tlsFiles = (tls: NonNullable<NodeSetup['tls']>): FileIn[] => [
+  { path: `${tlsDir}/server.key`, content: readFileSync(tls.keyFile) },
+  { path: `${tlsDir}/server.crt`, content: readFileSync(tls.certFile) },
+  { path: `${tlsDir}/ca.crt`, content: readFileSync(tls.caFile) },
+];
+
+/** What writeConfigIn writes besides the configuration, and what it does after. */
+export interface ConfigExtras {
+  /** Files written first (a copy's standby files). */
+  before?: readonly FileIn[];
+  /** Reload the server when it runs, last. */
+  reload?: boolean;
 }
 
-/** The node's configuration (TLS files first, postgresql.conf last: it marks a complete node). */
-export async function writeConfigIn(
+/**
+ * The node's configuration in one exec: `extras.before`, the TLS files, pgBackRest's configuration
+ * when it archives (its directories made by prepareVolume or preparePitrIn), postgresql.conf last
+ * (it marks a complete node); then a reload of a running server when `extras.reload`.
+ */
+async function writeConfigIn(
   docker: Docker,
   c: Docker.Container,
   info: NodeInfo,
@@ -120,12 +149,56 @@ export async function writeConfigIn(
   subnet: string,
   pitr?: PgBackRestPaths,
   peers: readonly string[] = [],
+  extras: ConfigExtras = {},
 ): Promise<void> {
   const { conf, hba } = renderContainerConfig(info, setup, subnet, pitr, peers);
-  if (setup.tls) await copyTls(docker, c, setup.tls);
-  await execOk(docker, c, ['mkdir', '-p', `${dataDir}/log`]);
-  await writeFileIn(docker, c, `${dataDir}/pg_hba.conf`, hba);
-  await writeFileIn(docker, c, `${dataDir}/postgresql.conf`, conf);
+  const pgCtl = `${bin(info.major, 'pg_ctl')} -D ${dataDir}`;
+  await runScriptIn(
+    docker,
+    c,
+    [
+      ...writeFilesLines([
+        ...(extras.before ?? []),
+        ...(setup.tls ? tlsFiles(setup.tls) : []),
+        ...(setup.archive && pitr ? [{ path: pitr.config, content: renderPgBackRestConfig(pitr) }] : []),
+      ]),
+      `mkdir -p ${dataDir}/log`,
+      ...writeFilesLines([
+        { path: `${dataDir}/pg_hba.conf`, content: hba },
+        { path: `${dataDir}/postgresql.conf`, content: conf },
+      ]),
+      ...(extras.reload ? [`if ${pgCtl} status >/dev/null 2>&1; then ${pgCtl} reload >/dev/null || true; fi`] : []),
+    ],
+    { name: 'writing the configuration' },
+  );
+}
+
+/**
+ * A driver's configuration steps of its nodes: `writeConfig` (writeConfigIn, pgBackRest's
+ * directories made first for an archiving node unless `prepared`) and `prepareNode` (prepareVolume
+ * with pgBackRest's directories when `setup` archives: is the node initialized?).
+ */
+export function nodeConfigSteps(
+  docker: Docker,
+  pitr: PgBackRestPaths,
+  subnetOf: (info: NodeInfo) => Promise<string>,
+  peers?: readonly string[],
+) {
+  return {
+    async writeConfig(
+      c: Docker.Container,
+      info: NodeInfo,
+      setup: NodeSetup,
+      extras: ConfigExtras & { prepared?: boolean } = {},
+    ): Promise<void> {
+      if (setup.archive && !extras.prepared) await preparePitrIn(docker, c, pitr, false);
+      await writeConfigIn(docker, c, info, setup, await subnetOf(info), pitr, peers, extras);
+    },
+    async prepareNode(c: Docker.Container, setup: NodeSetup): Promise<boolean> {
+      if (setup.archive) await needRepoMount(c, pitr);
+      return prepareVolume(docker, c, setup.archive ? pitr : undefined);
+    },
+  };
 }
 
 /**
@@ -157,7 +230,8 @@ const passLine = (l: LeaderEndpoint, database: string) =>
 /**
  * pg_basebackup of `leader` into the empty data directory (WAL streamed, slot `slotName` created),
  * its leftover unused slot dropped first; the password in a 0600 passfile removed after. The node's
- * TLS files (`tls`) are copied in first: the cluster CA verifies the leader (verify-full).
+ * TLS files (`tls`) are copied in first: the cluster CA verifies the leader (verify-full). One exec;
+ * resolves with the copy's postgresql.auto.conf (for standbyFiles).
  */
 export async function basebackupIn(
   docker: Docker,
@@ -166,53 +240,77 @@ export async function basebackupIn(
   leader: LeaderEndpoint,
   slotName: string,
   tls?: NodeSetup['tls'],
-): Promise<void> {
+): Promise<string> {
   if (!/^[a-z0-9_]{1,63}$/.test(slotName)) throw new Error(`slot name "${slotName}" must be 1-63 of a-z, 0-9, "_"`);
-  if (tls) await copyTls(docker, c, tls);
   const passfile = `${socketDir}/.clone.pgpass`;
-  await writeFileIn(docker, c, passfile, `${passLine(leader, '*').join(':')}\n`);
-  const tlsEnv = {
-    ...(leader.sslmode ? { PGSSLMODE: leader.sslmode } : {}),
-    ...(leader.sslrootcert ? { PGSSLROOTCERT: leader.sslrootcert } : {}),
-  };
-  const env = { PGPASSFILE: passfile, PGAPPNAME: 'pgfleet-clone', ...tlsEnv };
-  const connection = ['-h', leader.host, '-p', String(leader.port), '-U', leader.user, '--no-password'];
-  try {
-    // Best effort: a replication role that may not open a SQL session leaves pg_basebackup to report the slot.
-    const drop =
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots' +
-      ` WHERE slot_name = '${slotName}' AND NOT active`;
-    await execIn(docker, c, [bin(major, 'psql'), ...connection, '-d', 'postgres', '-c', drop], { env });
-    await execOk(docker, c, ['find', dataDir, '-mindepth', '1', '-delete']);
-    const clone = ['-D', dataDir, '-R', '-X', 'stream', '-C', `--slot=${slotName}`, '--checkpoint=fast'];
-    await execOk(docker, c, [bin(major, 'pg_basebackup'), ...clone, ...connection], { env });
-  } finally {
-    await execIn(docker, c, ['rm', '-f', passfile]);
-  }
-  // The leader's socket locks and logs came along; they are not this node's.
-  await execOk(docker, c, ['sh', '-c', `rm -f ${dataDir}/.s.PGSQL.* && rm -rf ${dataDir}/log/*`]);
+  const env = [
+    `PGPASSFILE=${passfile}`,
+    'PGAPPNAME=pgfleet-clone',
+    ...(leader.sslmode ? [`PGSSLMODE=${shq(leader.sslmode)}`] : []),
+    ...(leader.sslrootcert ? [`PGSSLROOTCERT=${shq(leader.sslrootcert)}`] : []),
+  ].map((e) => `export ${e}`);
+  const connection = ['-h', leader.host, '-p', String(leader.port), '-U', leader.user, '--no-password'].map(shq);
+  // Best effort: a replication role that may not open a SQL session leaves pg_basebackup to report the slot.
+  const drop =
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots' +
+    ` WHERE slot_name = '${slotName}' AND NOT active`;
+  const clone = ['-D', dataDir, '-R', '-X', 'stream', '-C', `--slot=${slotName}`, '--checkpoint=fast'];
+  return runScriptIn(
+    docker,
+    c,
+    [
+      ...writeFilesLines([
+        ...(tls ? tlsFiles(tls) : []),
+        { path: passfile, content: `${passLine(leader, '*').join(':')}\n` },
+      ]),
+      ...env,
+      `trap 'rm -f ${passfile}' EXIT`,
+      `${bin(major, 'psql')} ${connection.join(' ')} -d postgres -c ${shq(drop)} >/dev/null 2>&1 || true`,
+      `find ${dataDir} -mindepth 1 -delete`,
+      `${bin(major, 'pg_basebackup')} ${clone.join(' ')} ${connection.join(' ')}`,
+      // The leader's socket locks and logs came along; they are not this node's.
+      `rm -f ${dataDir}/.s.PGSQL.* && rm -rf ${dataDir}/log/*`,
+      `cat ${dataDir}/postgresql.auto.conf 2>/dev/null || true`,
+    ],
+    { name: 'pg_basebackup' },
+  );
 }
 
 /**
- * Point a stopped node's data directory at `leader`: passfile, postgresql.auto.conf with the new
- * primary_conninfo and primary_slot_name (no synchronous_standby_names), standby.signal when `standby`.
+ * The files pointing a stopped node's data directory at `leader`: passfile, postgresql.auto.conf
+ * (`autoConf`, its current text) with the new primary_conninfo and primary_slot_name (no
+ * synchronous_standby_names), standby.signal when `standby`; with `cloned`, the copy's marker.
  */
-export async function writeStandbyIn(
+export function standbyFiles(
+  leader: LeaderEndpoint,
+  slotName: string,
+  standby: boolean,
+  autoConf: string,
+  cloned = false,
+): FileIn[] {
+  const kept = autoConf.split('\n').filter((l) => l.trim() && !LEADER_SETTINGS.test(l));
+  kept.push(
+    `primary_conninfo = ${pgString(primaryConninfo(leader, FOLLOWER_PASSFILE, slotName))}`,
+    `primary_slot_name = ${pgString(slotName)}`,
+  );
+  return [
+    { path: FOLLOWER_PASSFILE, content: `${passLine(leader, 'replication').join(':')}\n` },
+    { path: `${dataDir}/postgresql.auto.conf`, content: `${kept.join('\n')}\n` },
+    ...(standby ? [{ path: `${dataDir}/standby.signal`, content: '' }] : []),
+    ...(cloned ? [{ path: `${dataDir}/${CLONED_MARKER}`, content: 'copied from the stopped leader\n' }] : []),
+  ];
+}
+
+/** Point a stopped node's data directory at `leader` (standbyFiles). */
+async function writeStandbyIn(
   docker: Docker,
   c: Docker.Container,
   leader: LeaderEndpoint,
   slotName: string,
   standby: boolean,
 ): Promise<void> {
-  await writeLeaderPassfileIn(docker, c, leader);
-  const autoConf = `${dataDir}/postgresql.auto.conf`;
-  const kept = (await readFileIn(docker, c, autoConf)).split('\n').filter((l) => l.trim() && !LEADER_SETTINGS.test(l));
-  kept.push(
-    `primary_conninfo = ${pgString(primaryConninfo(leader, FOLLOWER_PASSFILE, slotName))}`,
-    `primary_slot_name = ${pgString(slotName)}`,
-  );
-  await writeFileIn(docker, c, autoConf, `${kept.join('\n')}\n`);
-  if (standby) await writeFileIn(docker, c, `${dataDir}/standby.signal`, '');
+  const autoConf = await readFileIn(docker, c, `${dataDir}/postgresql.auto.conf`);
+  await runScriptIn(docker, c, writeFilesLines(standbyFiles(leader, slotName, standby, autoConf)));
 }
 
 /** The follower's passfile for its leader (0600, in its data directory), read by its primary_conninfo. */

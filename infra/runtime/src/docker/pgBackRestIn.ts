@@ -10,7 +10,7 @@ import {
   type PgBackRestPaths,
 } from '@pgfleet/postgres';
 import { containerName, execIn, execOk, hostNameOf, IN_CONTAINER, isStatus, LABEL } from './containers.js';
-import { writeFileIn } from './nodeFiles.js';
+import { runScriptIn, shq, writeFilesLines } from './scriptIn.js';
 
 /**
  * pgBackRest inside the containers. Each container has its own configuration, lock, log and spool
@@ -41,24 +41,43 @@ export function repoBind(repo: string): string {
   return `${repo}:${repo}`;
 }
 
-/**
- * pgBackRest's directories in the container (owned by postgres), its configuration, and the
- * repository owned by the container's postgres user (the images of the runtime share its uid).
- * Idempotent. Rejects for a container that does not mount the repository.
- */
-export async function preparePitrIn(docker: Docker, c: Docker.Container, paths: PgBackRestPaths): Promise<void> {
+/** Rejects for a container that does not mount the repository (made before its runtime had one). */
+export async function needRepoMount(c: Docker.Container, paths: PgBackRestPaths): Promise<void> {
   if (!(await c.inspect()).Mounts.some((m) => m.Destination === paths.repo)) {
     // A container made before its runtime had a repository: its WAL would go nowhere.
     throw new Error(`container ${c.id.slice(0, 12)} does not mount the pgBackRest repository ${paths.repo}`);
   }
-  const dirs = [paths.base, paths.includeDir, paths.lock, paths.log, paths.spool];
-  const script = [
-    `mkdir -p ${dirs.join(' ')} "$1"`,
-    `chown postgres:postgres ${IN_CONTAINER.volume} ${dirs.join(' ')} "$1"`,
-    `chmod 700 ${dirs.join(' ')} "$1"`,
-  ].join(' && ');
-  await execOk(docker, c, ['sh', '-c', script, 'sh', paths.repo], { user: 'root' });
-  await writeFileIn(docker, c, paths.config, renderPgBackRestConfig(paths));
+}
+
+/**
+ * The script lines (run as root) making pgBackRest's directories in the container, owned by postgres,
+ * and the repository owned by the container's postgres user (the images of the runtime share its uid).
+ */
+export function pitrDirLines(paths: PgBackRestPaths): string[] {
+  const dirs = [paths.base, paths.includeDir, paths.lock, paths.log, paths.spool].join(' ');
+  const repo = shq(paths.repo);
+  return [
+    `mkdir -p ${dirs} ${repo}`,
+    `chown postgres:postgres ${IN_CONTAINER.volume} ${dirs} ${repo}`,
+    `chmod 700 ${dirs} ${repo}`,
+  ];
+}
+
+/**
+ * pgBackRest's directories in the container (owned by postgres), its configuration (unless
+ * `config` is false: the caller writes it), and the repository owned by the container's postgres
+ * user, in one exec. Idempotent. Rejects for a container that does not mount the repository.
+ */
+export async function preparePitrIn(
+  docker: Docker,
+  c: Docker.Container,
+  paths: PgBackRestPaths,
+  config = true,
+): Promise<void> {
+  await needRepoMount(c, paths);
+  const file = { path: paths.config, content: renderPgBackRestConfig(paths) };
+  const write = config ? [...writeFilesLines([file]), `chown postgres:postgres ${shq(paths.config)}`] : [];
+  await runScriptIn(docker, c, [...pitrDirLines(paths), ...write], { user: 'root' });
 }
 
 /** Run one pgBackRest command of a stanza in the container as postgres; rejects with pgBackRest's reason. */
@@ -99,10 +118,14 @@ export interface PitrCert {
 }
 
 async function copyCert(docker: Docker, c: Docker.Container, cert: PitrCert): Promise<void> {
-  await execOk(docker, c, ['mkdir', '-p', TLS]);
-  await writeFileIn(docker, c, `${TLS}/client.key`, cert.key);
-  await writeFileIn(docker, c, `${TLS}/client.crt`, cert.cert, '644');
-  await writeFileIn(docker, c, `${TLS}/ca.crt`, cert.ca, '644');
+  await runScriptIn(docker, c, [
+    `mkdir -p ${TLS}`,
+    ...writeFilesLines([
+      { path: `${TLS}/client.key`, content: cert.key },
+      { path: `${TLS}/client.crt`, content: cert.cert, mode: '644' },
+      { path: `${TLS}/ca.crt`, content: cert.ca, mode: '644' },
+    ]),
+  ]);
 }
 
 /**
