@@ -97,13 +97,18 @@ export function pgNodeArgs(n: number, node: PgBackRestNode): string[] {
  * writes itself (a restored directory has none until the restore writes the node's own, so nothing
  * starts it with the source's port, paths or archive_command in between).
  */
-export const BACKUP_EXCLUDES: readonly string[] = [
+const BACKUP_EXCLUDES: readonly string[] = [
   'log/',
   'pgfleet.pgpass',
   'postgresql.conf',
   'pg_hba.conf',
   'pgfleet.cloned',
 ];
+
+/** `backup`'s options after the pg hosts': the backup type and the files no backup copies. Pure. */
+export function backupArgs(type: 'full' | 'diff' | 'incr'): string[] {
+  return [`--type=${type}`, ...BACKUP_EXCLUDES.map((e) => `--exclude=${e}`)];
+}
 
 /** `expire`'s options keeping the full backups of the last `keepDays` days (a whole number >= 1). Pure. */
 export function expireArgs(keepDays: number): string[] {

@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import {
-  BACKUP_EXCLUDES,
+  backupArgs,
   expireArgs,
   createClusterCa,
   issueNodeCert,
@@ -109,13 +109,7 @@ export function dockerArchive(deps: DockerArchiveDeps): WalArchive {
         const remote = await remotePgArgs(docker, c, 2, standbyName, await certOf(await nameOf(c)));
         standby = [...remote, '--backup-standby'];
       }
-      const excludes = BACKUP_EXCLUDES.map((e) => `--exclude=${e}`);
-      await pgBackRestIn(docker, c, paths, stanza, 'backup', [
-        ...localPgArgs(1),
-        ...standby,
-        `--type=${type}`,
-        ...excludes,
-      ]);
+      await pgBackRestIn(docker, c, paths, stanza, 'backup', [...localPgArgs(1), ...standby, ...backupArgs(type)]);
       const last = (await info(stanza)).backups.at(-1);
       if (!last) throw new Error(`pgbackrest backup of stanza ${stanza} left no backup in the repository`);
       return last;

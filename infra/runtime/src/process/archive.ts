@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BACKUP_EXCLUDES,
+  backupArgs,
   expireArgs,
   ensureOwnedDir,
   parsePgBackRestInfo,
@@ -69,13 +69,7 @@ export function processArchive(deps: ArchiveDeps): WalArchive {
 
     async backup(stanza, { leaderNodeId, standbyNodeId, type = 'full' }) {
       const standby = standbyNodeId ? [...pgNodeArgs(2, deps.need(standbyNodeId)), '--backup-standby'] : [];
-      const excludes = BACKUP_EXCLUDES.map((e) => `--exclude=${e}`);
-      await pgBackRest(paths, stanza, 'backup', [
-        ...leaderArgs(leaderNodeId),
-        ...standby,
-        `--type=${type}`,
-        ...excludes,
-      ]);
+      await pgBackRest(paths, stanza, 'backup', [...leaderArgs(leaderNodeId), ...standby, ...backupArgs(type)]);
       const last = (await info(stanza)).backups.at(-1);
       if (!last) throw new Error(`pgbackrest backup of stanza ${stanza} left no backup in the repository`);
       return last;
