@@ -89,6 +89,11 @@ export interface HaproxyConfigSpec {
   check?: Partial<GatewayHealthCheck>;
   /** Bound on how long a replaced process (after a seamless reload) keeps serving old sessions. */
   hardStopAfterMs?: number;
+  /**
+   * Node host names resolved again while running, through the resolv.conf's servers (a container
+   * network's DNS, where a restarted node may come back on another address); default: at start only.
+   */
+  resolveAtRuntime?: boolean;
 }
 
 export const DEFAULT_TIMEOUTS: GatewayTimeouts = {
@@ -100,6 +105,7 @@ export const DEFAULT_TIMEOUTS: GatewayTimeouts = {
 export const DEFAULT_CHECK: GatewayHealthCheck = { intervalMs: 2000, fall: 3, rise: 2 };
 export const DEFAULT_AGENT_INTERVAL_MS = 500;
 const DOWN_CHECK_MS = 250;
+const RESOLVERS = 'pgfleet';
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 
@@ -169,7 +175,8 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
   const defaultServer =
     `  default-server inter ${c.intervalMs}ms downinter ${Math.min(DOWN_CHECK_MS, c.intervalMs)}ms` +
     ` fall ${c.fall} rise ${c.rise}` +
-    ' on-marked-down shutdown-sessions init-addr libc,none';
+    ' on-marked-down shutdown-sessions init-addr libc,none' +
+    (spec.resolveAtRuntime ? ` resolvers ${RESOLVERS} resolve-prefer ipv4` : '');
   /** One server line per node: checked, asking the agent (if any), enabled only when `enabled`. */
   const servers = (mode: 'rw' | 'ro', enabled: (nodeId: string) => boolean) =>
     spec.nodes.map(
@@ -190,6 +197,9 @@ export function renderHaproxyConfig(spec: HaproxyConfigSpec): string {
     `  nbthread ${threads}`,
     ...(spec.hardStopAfterMs !== undefined ? [`  hard-stop-after ${spec.hardStopAfterMs}ms`] : []),
     '',
+    ...(spec.resolveAtRuntime
+      ? [`resolvers ${RESOLVERS}`, '  parse-resolv-conf', '  hold valid 2s', '  timeout resolve 1s', '']
+      : []),
     'defaults',
     '  mode tcp',
     '  option dontlognull',

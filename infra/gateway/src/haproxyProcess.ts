@@ -1,18 +1,19 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { withFileLock } from '@pgfleet/postgres';
 import { GatewayError } from './errors.js';
 import { gatewayDir, gatewayFiles, type GatewayFiles } from './gatewayFiles.js';
 import { renderHaproxyConfig, type HaproxyConfigSpec } from './haproxyConfig.js';
-import { childEnv, pidAlive, withFileLock } from '@pgfleet/postgres';
-import { haproxyProcessesOf, isHaproxyOf } from './procfs.js';
+import { localPlace, type HaproxyPlace } from './haproxyPlace.js';
 import { HaproxyRuntimeApi } from './runtimeApi.js';
 
 export interface HaproxyGatewaysOptions {
   /** The platform's home; gateways live in `${home}/clusters/{clusterId}/gateways/{gatewayId}/`. */
   home: string;
-  /** Default: $PGFLEET_HAPROXY_BIN or /usr/sbin/haproxy. */
+  /** Default: $PGFLEET_HAPROXY_BIN or /usr/sbin/haproxy (the local place's binary). */
   haproxyBin?: string;
+  /** Where the gateways' HAProxy processes run (a container per gateway, say); default this machine. */
+  place?: HaproxyPlace;
 }
 
 /** A gateway's config spec; its run directory follows from the home and ids. */
@@ -69,29 +70,6 @@ export interface HaproxyGateways {
   runtimeApi(clusterId: string, gatewayId: string): HaproxyRuntimeApi;
 }
 
-interface Run {
-  code: number;
-  output: string;
-}
-
-function run(bin: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // detached + daemon mode (-D): haproxy forks, setsid()s and outlives the control plane.
-    // An environment built on purpose: the control plane's secrets must not sit in HAProxy's.
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      // The daemon closes the inherited pipes; do not wait on them longer than needed.
-      const done = () => resolve({ code: code ?? -1, output });
-      child.stdout.once('close', done);
-      setTimeout(done, 200).unref();
-    });
-  });
-}
-
 const lastLines = (s: string, n = 3) => s.trim().split('\n').slice(-n).join(' | ');
 
 /** Two rendered configs that differ at most in which servers are `disabled`. */
@@ -100,9 +78,9 @@ const sameButStates = (a: string, b: string) => {
   return structure(a) === structure(b);
 };
 
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -110,51 +88,60 @@ async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolea
 }
 
 export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyGateways {
-  const bin = options.haproxyBin ?? process.env.PGFLEET_HAPROXY_BIN ?? '/usr/sbin/haproxy';
+  const place = options.place ?? localPlace(options.haproxyBin);
   const files = (clusterId: string, gatewayId: string) => gatewayFiles(gatewayDir(options.home, clusterId, gatewayId));
+  type Gw = { clusterId: string; gatewayId: string; f: GatewayFiles };
+  const gw = (clusterId: string, gatewayId: string): Gw => ({ clusterId, gatewayId, f: files(clusterId, gatewayId) });
+  const processes = (g: Gw) => place.processes(g, g.f.config);
 
-  /** The serving process, from the pid file checked against /proc. */
-  const livePid = (f: GatewayFiles): number | undefined => {
+  /** The serving process: the pid file's, when it is one of the gateway's processes. */
+  const livePid = async (g: Gw, running?: readonly number[]): Promise<number | undefined> => {
+    let pid: number;
     try {
-      const pid = Number(readFileSync(f.pid, 'utf8').split('\n')[0]);
-      return Number.isInteger(pid) && pid > 0 && isHaproxyOf(pid, f.config) ? pid : undefined;
+      pid = Number(readFileSync(g.f.pid, 'utf8').split('\n')[0]);
     } catch {
       return undefined;
     }
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    return (running ?? (await processes(g))).includes(pid) ? pid : undefined;
   };
 
   const status = async (clusterId: string, gatewayId: string): Promise<GatewayProcessStatus> => {
-    const f = files(clusterId, gatewayId);
+    const g = gw(clusterId, gatewayId);
+    const f = g.f;
     if (!existsSync(f.config)) return { state: 'missing', drainingPids: [], files: f };
-    const pid = livePid(f);
-    const drainingPids = haproxyProcessesOf(f.config).filter((p) => p !== pid);
+    const running = await processes(g);
+    const pid = await livePid(g, running);
+    const drainingPids = running.filter((p) => p !== pid);
     return pid ? { state: 'running', pid, drainingPids, files: f } : { state: 'stopped', drainingPids, files: f };
   };
 
-  const signalAll = (f: GatewayFiles, signal: NodeJS.Signals, waitMs: number): Promise<number[]> =>
-    signalPids(haproxyProcessesOf(f.config), signal, waitMs);
+  const signalAll = async (g: Gw, signal: NodeJS.Signals, waitMs: number): Promise<number[]> =>
+    signalPids(g, await processes(g), signal, waitMs);
 
   /** Signal these processes; returns those still alive after `waitMs`. */
-  const signalPids = async (pids: readonly number[], signal: NodeJS.Signals, waitMs: number): Promise<number[]> => {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        /* already gone */
-      }
-    }
-    if (waitMs > 0) await waitUntil(() => pids.every((p) => !pidAlive(p)), waitMs);
-    return pids.filter((p) => pidAlive(p));
+  const signalPids = async (
+    g: Gw,
+    pids: readonly number[],
+    signal: NodeJS.Signals,
+    waitMs: number,
+  ): Promise<number[]> => {
+    if (pids.length === 0) return [];
+    await place.signal(g, pids, signal);
+    const left = async () => (await processes(g)).filter((p) => pids.includes(p));
+    if (waitMs > 0) await waitUntil(async () => (await left()).length === 0, waitMs);
+    return left();
   };
 
-  const stopLocked = async (f: GatewayFiles, mode: 'fast' | 'graceful') => {
+  const stopLocked = async (g: Gw, mode: 'fast' | 'graceful') => {
+    const f = g.f;
     if (!existsSync(f.dir)) return;
     if (mode === 'graceful') {
-      await signalAll(f, 'SIGUSR1', 0);
+      await signalAll(g, 'SIGUSR1', 0);
       return;
     }
-    let left = await signalAll(f, 'SIGTERM', 10000);
-    if (left.length > 0) left = await signalAll(f, 'SIGKILL', 5000);
+    let left = await signalAll(g, 'SIGTERM', 10000);
+    if (left.length > 0) left = await signalAll(g, 'SIGKILL', 5000);
     if (left.length > 0)
       throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} of gateway ${f.dir} did not exit`, {
         pids: left,
@@ -168,14 +155,16 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     runtimeApi: (clusterId, gatewayId) => new HaproxyRuntimeApi(files(clusterId, gatewayId).socket),
 
     async start(spec, options = {}) {
-      const f = files(spec.clusterId, spec.gatewayId);
-      const config = renderHaproxyConfig({ ...spec, runDir: f.dir });
+      const g = gw(spec.clusterId, spec.gatewayId);
+      const f = g.f;
       // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
       mkdirSync(dirname(f.dir), { recursive: true });
       if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
       if (dirname(f.socket) !== f.dir) mkdirSync(dirname(f.socket), { recursive: true, mode: 0o700 });
       return withFileLock(f.lock, async () => {
-        const old = livePid(f);
+        const served = place.prepare ? await place.prepare(g, spec) : spec;
+        const config = renderHaproxyConfig({ ...served, runDir: f.dir });
+        const old = await livePid(g);
         const current = existsSync(f.config) ? readFileSync(f.config, 'utf8') : undefined;
         if (old && current === config) return { pid: old, action: 'unchanged' as const };
 
@@ -189,7 +178,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
           return { pid: old, action: 'rerouted' as const };
         }
         writeFileSync(next, config, { mode: 0o600 });
-        const check = await run(bin, ['-c', '-f', next]);
+        const check = await place.run(g, ['-c', '-f', next]);
         if (check.code !== 0) {
           rmSync(next, { force: true });
           throw new GatewayError(
@@ -201,8 +190,8 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
 
         // A reload takes the listeners over from the old process (-x) and lets it finish its sessions (-sf).
         const args = ['-D', '-f', f.config, ...(old ? ['-x', f.socket, '-sf', String(old)] : [])];
-        const started = await run(bin, args);
-        const pid = livePid(f);
+        const started = await place.run(g, args);
+        const pid = await livePid(g);
         if (started.code !== 0 || !pid || pid === old) {
           // Put back the config the running process (if any) serves, so status and the next start agree.
           if (current !== undefined) writeFileSync(f.config, current, { mode: 0o600 });
@@ -220,27 +209,27 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     },
 
     async stop(clusterId, gatewayId, mode = 'fast') {
-      const f = files(clusterId, gatewayId);
-      if (!existsSync(f.dir)) return;
-      await withFileLock(f.lock, () => stopLocked(f, mode));
+      const g = gw(clusterId, gatewayId);
+      if (!existsSync(g.f.dir)) return;
+      await withFileLock(g.f.lock, () => stopLocked(g, mode));
     },
 
     async kill9(clusterId, gatewayId) {
-      const f = files(clusterId, gatewayId);
-      const left = await signalAll(f, 'SIGKILL', 5000);
+      const left = await signalAll(gw(clusterId, gatewayId), 'SIGKILL', 5000);
       if (left.length > 0)
         throw new GatewayError('STOP_FAILED', `haproxy processes ${left.join(', ')} survived SIGKILL`, { pids: left });
     },
 
     async stopDraining(clusterId, gatewayId) {
-      const f = files(clusterId, gatewayId);
-      if (!existsSync(f.dir)) return [];
-      return withFileLock(f.lock, async () => {
-        const serving = livePid(f);
-        const draining = haproxyProcessesOf(f.config).filter((p) => p !== serving);
+      const g = gw(clusterId, gatewayId);
+      if (!existsSync(g.f.dir)) return [];
+      return withFileLock(g.f.lock, async () => {
+        const running = await processes(g);
+        const serving = await livePid(g, running);
+        const draining = running.filter((p) => p !== serving);
         if (draining.length === 0) return [];
-        let left = await signalPids(draining, 'SIGTERM', 5000);
-        if (left.length > 0) left = await signalPids(left, 'SIGKILL', 5000);
+        let left = await signalPids(g, draining, 'SIGTERM', 5000);
+        if (left.length > 0) left = await signalPids(g, left, 'SIGKILL', 5000);
         if (left.length > 0)
           throw new GatewayError('STOP_FAILED', `draining haproxy processes ${left.join(', ')} did not exit`, {
             pids: left,
@@ -250,11 +239,13 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     },
 
     async remove(clusterId, gatewayId) {
-      const f = files(clusterId, gatewayId);
-      if (!existsSync(f.dir)) return;
-      await withFileLock(f.lock, () => stopLocked(f, 'fast'));
-      rmSync(f.dir, { recursive: true, force: true });
-      rmSync(f.socket, { force: true }); // when it lives outside the run directory
+      const g = gw(clusterId, gatewayId);
+      if (existsSync(g.f.dir)) {
+        await withFileLock(g.f.lock, () => stopLocked(g, 'fast'));
+        rmSync(g.f.dir, { recursive: true, force: true });
+        rmSync(g.f.socket, { force: true }); // when it lives outside the run directory
+      }
+      await place.removed?.(g);
     },
   };
 }

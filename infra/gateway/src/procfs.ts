@@ -4,7 +4,7 @@ import { pidAlive } from '@pgfleet/postgres';
 /** A live (not zombie) process; EPERM means it exists under another user. */
 
 /** Is `pid` a live haproxy started with `-f configFile`? */
-export function isHaproxyOf(pid: number, configFile: string): boolean {
+function isHaproxyOf(pid: number, configFile: string): boolean {
   try {
     if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'haproxy') return false;
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

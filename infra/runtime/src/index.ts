@@ -19,4 +19,4 @@ export {
   type DockerHost,
   type RuntimeKind,
 } from './dockerHosts.js';
-export { createNodeRuntime, type NodeRuntimeOptions } from './selectRuntime.js';
+export { createGateways, createNodeRuntime, type NodeRuntimeOptions } from './selectRuntime.js';

@@ -1,7 +1,10 @@
 import type Docker from 'dockerode';
-import { LABEL } from './docker/containers.js';
+import { createHaproxyGateways, type HaproxyGateways } from '@pgfleet/gateway';
+import { bridgeName, LABEL } from './docker/containers.js';
 import { createDockerRuntime } from './docker/dockerRuntime.js';
-import { createMultiHostRuntime } from './docker/multiHost.js';
+import { containerGatewayPlace } from './docker/gatewayContainers.js';
+import { networkIsolation } from './docker/isolation.js';
+import { addressOf, createMultiHostRuntime, isLocal } from './docker/multiHost.js';
 import { ensureNodeImage, nodeImageTag } from './docker/images.js';
 import { dockerHosts, RuntimeSelectionError, runtimeKind, type DockerHost } from './dockerHosts.js';
 import type { NodeRuntime, RuntimeHosts } from './port.js';
@@ -79,3 +82,34 @@ function hostsOf(host: DockerHost): RuntimeHosts {
 }
 
 const containerOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? c.Id).replace(/^\//, '');
+
+/**
+ * The gateways the environment asks for: HAProxy processes on this machine (`process` runtime), or
+ * a container per gateway on the first Docker host (`docker` runtime; a local engine, since the
+ * gateways' run directories are bind mounts), reaching the nodes of other hosts on their published ports.
+ */
+export function createGateways(options: Pick<NodeRuntimeOptions, 'home' | 'env' | 'log'>): HaproxyGateways {
+  const { home, env = process.env, log = (line: string) => console.warn(line) } = options;
+  if (runtimeKind(env) === 'process') return createHaproxyGateways({ home });
+  const [first, ...others] = dockerHosts(home, env);
+  if (!first || !isLocal(first.docker)) {
+    throw new RuntimeSelectionError(
+      'PGFLEET_DOCKER_HOSTS: the first host runs the gateways and must be a unix:// socket',
+    );
+  }
+  const siblings = (clusterId: string) =>
+    others.flatMap((o) => (isLocal(o.docker) ? [bridgeName(clusterId, o.name)] : []));
+  const place = containerGatewayPlace({
+    home,
+    docker: first.docker,
+    image: nodeImageTag(),
+    beforeCreate: async () => {
+      await ensureNodeImage(first.docker, { onProgress: log });
+    },
+    isolation: networkIsolation(first.docker, log),
+    siblings,
+    others: others.map((o) => ({ docker: o.docker, address: addressOf(o, isLocal(o.docker)) })),
+    log,
+  });
+  return createHaproxyGateways({ home, place });
+}

@@ -1,7 +1,6 @@
 import { operationEvents, streamCategory } from '@pgfleet/contracts';
-import { createHaproxyGateways } from '@pgfleet/gateway';
 import { KeyedQueue, runService, type Logger, type ServiceContext } from '@pgfleet/kit';
-import { createNodeRuntime } from '@pgfleet/runtime';
+import { createGateways, createNodeRuntime } from '@pgfleet/runtime';
 import { exposeCluster, unexposeCluster } from './commands/expose.js';
 import { forceTls } from './commands/forceTls.js';
 import { rotateCertificates } from './commands/rotateCertificates.js';
@@ -28,7 +27,8 @@ const OPERATION_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(operation
 
 function setup(ctx: ServiceContext<NetworkingConfig>): NetworkingDeps {
   const { store, log, home, config } = ctx;
-  const gateways = createHaproxyGateways({ home });
+  // HAProxy processes here, or a container per gateway on the docker runtime (PGFLEET_RUNTIME).
+  const gateways = createGateways({ home });
   const agent = config.PGFLEET_HA_AGENT;
   const scheduler = new KeyedQueue(
     (clusterId) => reconcileGateways({ store, gateways, log, host: config.PGFLEET_GATEWAY_HOST, agent }, clusterId),

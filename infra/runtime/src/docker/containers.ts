@@ -33,7 +33,8 @@ export const safeId = (id: string, field: string): string => {
 
 export const containerName = (clusterId: string, nodeId: string) => `pgfleet-${clusterId}-${nodeId}`;
 export const volumeName = (clusterId: string, nodeId: string) => `pgfleet-${clusterId}-${nodeId}-data`;
-const networkName = (clusterId: string) => `pgfleet-${clusterId}`;
+/** The cluster's network on an engine (one per engine, whatever its bridge's name). */
+export const networkName = (clusterId: string) => `pgfleet-${clusterId}`;
 /**
  * A bridge interface name of its own (at most 15 characters), so two clusters never share one; with
  * `host` (a multi-host runtime's other hosts), one per host too: several hosts may share one kernel.

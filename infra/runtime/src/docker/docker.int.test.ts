@@ -63,7 +63,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe('docker driver on a Podman API service', () => {
-  it('runs a node in its own container, on its cluster network, reached through 127.0.0.1:port', async () => {
+  it('runs a node in its own container, on its cluster network, reached at its address there', async () => {
     timings.createAndStart = await createAndStart(a, nodeA1);
     await sql(nodeA1, 'CREATE TABLE t (v text)');
     await sql(nodeA1, "INSERT INTO t VALUES ('one')");
@@ -72,8 +72,20 @@ describe('docker driver on a Podman API service', () => {
     const c = await docker.getContainer(`pgfleet-${a}-${nodeA1}`).inspect();
     expect(c.Config.Labels).toMatchObject({ [LABEL.cluster]: a, [LABEL.node]: nodeA1, [LABEL.major]: '15' });
     expect(c.HostConfig.RestartPolicy?.Name).toBe('no');
-    expect(c.NetworkSettings.Ports['5432/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(ports[nodeA1]) }]);
+    // No port on the host: the control plane reaches the container's address on its network, as
+    // the host's address on the bridge (its gateway, in the cluster's subnet that pg_hba lets in).
+    expect(c.Config.Labels[LABEL.port]).toBe(String(ports[nodeA1]));
+    const bound = (byPort: Record<string, unknown[] | null> | undefined) =>
+      Object.values(byPort ?? {}).flatMap((bindings) => bindings ?? []);
+    expect(bound(c.HostConfig.PortBindings)).toEqual([]);
+    expect(bound(c.NetworkSettings.Ports)).toEqual([]);
     expect(Object.keys(c.NetworkSettings.Networks)).toEqual([`pgfleet-${a}`]);
+    const endpoint = await runtime.endpoint(nodeA1);
+    expect(endpoint).toMatchObject({ host: c.NetworkSettings.Networks[`pgfleet-${a}`]!.IPAddress, port: 5432 });
+    const gateway = (await docker.getNetwork(`pgfleet-${a}`).inspect()).IPAM?.Config?.[0]?.Gateway;
+    expect(gateway).toEqual(expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/));
+    const query = 'SELECT host(inet_client_addr()) AS addr';
+    expect(await sql(nodeA1, query)).toEqual([{ addr: gateway }]);
     expect(await runtime.peerAddress(nodeA1)).toEqual({ host: nodeA1, port: 5432 });
 
     const r = await runtime.exec(nodeA1, 'psql', ['-Atc', 'SELECT count(*) FROM t']);
@@ -107,6 +119,15 @@ describe('docker driver on a Podman API service', () => {
     expect((await runtime.status(nodeA1)).state).toBe('stopped');
     const { pid } = await runtime.start(nodeA1);
     expect((await runtime.status(nodeA1)).pid).toBe(pid);
+    expect(await sql(nodeA1, 'SELECT v FROM t')).toEqual([{ v: 'one' }]);
+
+    // The container itself stopped and started again (its address may change): reached where it is now.
+    const container = docker.getContainer(`pgfleet-${a}-${nodeA1}`);
+    await container.stop();
+    expect((await runtime.status(nodeA1)).state).toBe('stopped');
+    await runtime.start(nodeA1);
+    const address = (await container.inspect()).NetworkSettings.Networks[`pgfleet-${a}`]!.IPAddress;
+    expect((await runtime.endpoint(nodeA1)).host).toBe(address);
     expect(await sql(nodeA1, 'SELECT v FROM t')).toEqual([{ v: 'one' }]);
   });
 
@@ -152,7 +173,7 @@ describe('docker driver on a Podman API service', () => {
     expect(await probe(nodeA1, `pgfleet-${b}-${nodeB1}`)).not.toBe(0);
     expect(await probe(nodeA1, ipB1)).not.toBe(0);
     expect(await probe(nodeB1, ipA2)).not.toBe(0);
-    // Inside a cluster, by name and by address; from the host, every node through its published port.
+    // Inside a cluster, by name and by address; from the host, every node at its address.
     expect(await probe(nodeB1, ipB1)).toBe(0);
     expect(await probe(nodeA1, `pgfleet-${a}-${nodeA2}`)).toBe(0);
     expect(await probe(nodeA1, ipA2)).toBe(0);

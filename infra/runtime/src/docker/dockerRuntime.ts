@@ -40,6 +40,7 @@ import { dockerSpares } from './spares.js';
 import type { FileIn } from './scriptIn.js';
 import { dockerMajorUpgrade } from './majorUpgrade.js';
 import {
+  containerAddress,
   controlDataIn,
   createNodeContainer,
   ensureRunning,
@@ -88,11 +89,11 @@ const superuserRef = (nodeId: string) => `runtime/docker/${nodeId}/superuser`;
 
 /**
  * The `docker` driver: one container per node (`pgfleet-{clusterId}-{nodeId}`), its data on a
- * named volume, on the cluster's private network `pgfleet-{clusterId}`, its port published on
- * 127.0.0.1 only; PostgreSQL started, stopped and killed inside it with pg_ctl through exec, as
- * the postgres OS user. It keeps no state in memory: every call finds the node's container by its
- * labels, so a restarted control plane sees the nodes as they are, and the engine's unique
- * container names keep a node from ever getting a second container.
+ * named volume, on the cluster's private network `pgfleet-{clusterId}`, reached at its address
+ * there (no port published on one host); PostgreSQL started, stopped and killed inside it with
+ * pg_ctl through exec, as the postgres OS user. It keeps no state in memory: every call finds the
+ * node's container by its labels, so a restarted control plane sees the nodes as they are, and the
+ * engine's unique container names keep a node from ever getting a second container.
  */
 export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRuntime {
   const docker = typeof options.docker === 'string' ? dockerClient({ socketPath: options.docker }) : options.docker;
@@ -147,10 +148,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
     await secrets.put(ref, password);
     return password;
   };
+  /** The container's address on its network (started first, as for an exec: no address without it). */
   const endpoint = async (nodeId: string, database = 'postgres'): Promise<NodeEndpoint> => {
-    const { info } = await need(nodeId);
+    const { c, info } = await up(nodeId);
+    const host = await containerAddress(c, info);
     const password = await secrets.get(superuserRef(nodeId));
-    return { host: '127.0.0.1', port: info.port, user: 'postgres', database, ...(password ? { password } : {}) };
+    return { host, port: IN_CONTAINER.port, user: 'postgres', database, ...(password ? { password } : {}) };
   };
 
   const runtime: DockerNodeRuntime = {

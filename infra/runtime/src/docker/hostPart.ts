@@ -19,7 +19,7 @@ export interface DockerHostPart {
   bridge(clusterId: string): string;
   /** The cluster's bridges of the other hosts on this machine: isolation lets them reach this one. */
   siblings(clusterId: string): string[];
-  /** Where a node's port is published besides 127.0.0.1: the host's advertised address. */
+  /** Where a node's port is published (only there): the host's advertised address. */
   publishOn: readonly string[];
   /** What pg_hba lets in besides the cluster network (CIDR): every host's advertised address. */
   peers: readonly string[];

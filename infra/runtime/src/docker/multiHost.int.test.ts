@@ -157,11 +157,14 @@ describe('the docker runtime over two Docker hosts', () => {
     for await (const chunk of dump.stdout) text += chunk.toString();
     await dump.done;
     expect(text).toMatch(/COPY public\.t \(v\) FROM stdin;\none\ntwo\n/);
-    // The port of every node is published on the machine's address as well, where other hosts reach it.
+    // The port of every node is published on the machine's address only, where other hosts reach
+    // it; the control plane reaches a local host's node at its container's address.
     const c = await hosts[1]!.docker.getContainer(`pgfleet-${cluster}-${rid(n3)}`).inspect();
-    expect(c.NetworkSettings.Ports['5432/tcp']).toEqual(
-      expect.arrayContaining([{ HostIp: primaryAddress(), HostPort: String(ports[rid(n3)]) }]),
-    );
+    expect(c.NetworkSettings.Ports['5432/tcp']).toEqual([
+      { HostIp: primaryAddress(), HostPort: String(ports[rid(n3)]) },
+    ]);
+    const address = c.NetworkSettings.Networks[`pgfleet-${cluster}`]!.IPAddress;
+    expect(await runtime.endpoint(rid(n3))).toMatchObject({ host: address, port: 5432 });
   });
 
   it('puts an unplaced node on the least loaded host; another cluster reaches none of these nodes', async () => {

@@ -43,7 +43,7 @@ interface Host {
 /** What marks the lines this runtime writes into a container's /etc/hosts. */
 const PEER_MARK = '# pgfleet peer';
 
-const isLocal = (docker: Docker) => {
+export const isLocal = (docker: Docker) => {
   const modem = docker.modem as { socketPath?: unknown; host?: string };
   return !modem.host && Boolean(modem.socketPath);
 };
@@ -61,7 +61,7 @@ export function primaryAddress(): string {
   return address;
 }
 
-function addressOf(host: RuntimeDockerHost, local: boolean): string {
+export function addressOf(host: RuntimeDockerHost, local: boolean): string {
   if (host.address) return host.address;
   if (local) return primaryAddress();
   const modemHost = (host.docker.modem as { host?: string }).host ?? '';
@@ -278,8 +278,11 @@ export function createMultiHostRuntime(options: MultiHostRuntimeOptions): NodeRu
     async endpoint(nodeId, database) {
       const host = await need(nodeId);
       const endpoint = await host.driver.endpoint(nodeId, database);
-      // A remote host's nodes are reached on its address, where their ports are published too.
-      return host.local ? endpoint : { ...endpoint, host: host.address };
+      // A local host's node: its container's address, which this machine routes (its bridge).
+      if (host.local) return endpoint;
+      // A remote host's nodes are reached on its address, where their ports are published.
+      const { info } = await nodeInfo(nodeId);
+      return { ...endpoint, host: host.address, port: info.port };
     },
     async peerAddress(nodeId) {
       // Its host name, which every container of the cluster resolves to its host (knowPeers), and

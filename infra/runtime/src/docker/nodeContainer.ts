@@ -10,6 +10,7 @@ import {
   IN_CONTAINER,
   isStatus,
   LABEL,
+  networkName,
   nodeOfLabels,
   volumeName,
 } from './containers.js';
@@ -17,7 +18,7 @@ import { INITIALIZED_PROBE } from './nodeFiles.js';
 import { shq } from './scriptIn.js';
 
 /**
- * One node's container: its creation (labels, volume, network, published port) and the server's
+ * One node's container: its creation (labels, volume, network, port) and the server's
  * life inside it (pg_ctl through exec). The container's main process is `sleep infinity` under an
  * init that reaps orphans, so the container stays up while PostgreSQL is stopped, started or
  * killed inside it, and every PostgreSQL process in it is this node's.
@@ -28,8 +29,10 @@ const pgBin = (info: NodeInfo, tool: string) => `/usr/lib/postgresql/${info.majo
 
 /**
  * The container of `spec` on the cluster's network `network`, from `image`; created, not started.
- * Its port is published on 127.0.0.1 and on the addresses `publishOn` (a multi-host runtime's
- * advertised address of the host, which the other hosts' containers reach).
+ * Its port (`spec.port`, a label of the node's) is published only on the addresses `publishOn` (a
+ * multi-host runtime's advertised address of the host, which the other hosts' containers reach):
+ * on one host nothing is published, the control plane reaches the container's address on its
+ * network (dockerRuntime's `endpoint`).
  */
 export async function createNodeContainer(
   docker: Docker,
@@ -68,9 +71,9 @@ export async function createNodeContainer(
       // The HA service decides what comes back, not the engine.
       RestartPolicy: { Name: 'no' },
       NetworkMode: network,
-      PortBindings: {
-        [port]: ['127.0.0.1', ...publishOn].map((HostIp) => ({ HostIp, HostPort: String(spec.port) })),
-      },
+      ...(publishOn.length > 0
+        ? { PortBindings: { [port]: publishOn.map((HostIp) => ({ HostIp, HostPort: String(spec.port) })) } }
+        : {}),
       Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
     // Its peers reach it by its host name, which its certificate carries (nodeCertNames).
@@ -78,7 +81,7 @@ export async function createNodeContainer(
   });
 }
 
-/** Start the container when it is not running (its published port is bound then). */
+/** Start the container when it is not running (it gets its address on its network then). */
 export async function ensureRunning(c: Docker.Container, info: NodeInfo): Promise<void> {
   const state = (await c.inspect()).State;
   if (state.Running) return;
@@ -89,6 +92,17 @@ export async function ensureRunning(c: Docker.Container, info: NodeInfo): Promis
     const message = `the container of node ${info.nodeId} did not start: ${(error as Error).message}`;
     throw new NodeRuntimeError('START_FAILED', message, { nodeId: info.nodeId, port: info.port });
   }
+}
+
+/**
+ * The running container's IPv4 address on its cluster network, which the host routes (its bridge's
+ * subnet); read each time, never kept: a restarted container may get another.
+ */
+export async function containerAddress(c: Docker.Container, info: NodeInfo): Promise<string> {
+  const network = networkName(info.clusterId);
+  const address = (await c.inspect()).NetworkSettings.Networks[network]?.IPAddress;
+  if (!address) throw new Error(`the container of node ${info.nodeId} has no address on network ${network}`);
+  return address;
 }
 
 /** The postmaster's pid (inside the container) when the server runs; the container must run. */

@@ -31,7 +31,10 @@ export async function startTestHost(prefix: string, options: { subnetPool?: stri
   const cleanup = async (clusterIds: readonly string[], extraLabels: readonly string[] = []) => {
     const labels = [...clusterIds.map((id) => `${LABEL.cluster}=${id}`), ...extraLabels];
     for (const label of labels) {
-      for (const c of await docker.listContainers({ all: true, filters: { label: [label] } }))
+      const found = await docker.listContainers({ all: true, filters: { label: [label] } });
+      // Gateways first: they live in the namespace of their cluster's gateway-net container.
+      const order = (c: Docker.ContainerInfo) => (c.Labels[LABEL.role] === 'gateway' ? 0 : 1);
+      for (const c of found.sort((x, y) => order(x) - order(y)))
         await docker.getContainer(c.Id).remove({ force: true });
     }
     for (const clusterId of clusterIds) {
