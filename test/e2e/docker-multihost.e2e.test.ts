@@ -63,6 +63,13 @@ afterAll(async () => {
     // Nodes a failed test left go through the driver (container, volume, network, isolation rules).
     const runtime = createNodeRuntime({ home: t.home, env: t.env });
     for (const { docker } of dockerHosts(t.home, t.env)) {
+      // Gateways first (they live in their gateway-net container's namespace), so the last node's
+      // removal takes the network and its isolation rule too.
+      for (const role of ['gateway', 'gateway-net']) {
+        for (const c of await docker.listContainers({ all: true, filters: { label: [`pgfleet.role=${role}`] } })) {
+          await docker.getContainer(c.Id).remove({ force: true });
+        }
+      }
       for (const c of await docker.listContainers({ all: true, filters: { label: ['pgfleet.role=node'] } })) {
         await runtime.remove(c.Labels['pgfleet.node']!).catch(() => undefined);
       }
@@ -80,7 +87,10 @@ describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
     'delete clears both', async () => {
     const created = await t!.cli('cluster', 'create', 'mhe', '--plan', 'business-1024');
     expect(created.code, created.stderr + created.stdout).toBe(0);
-    const url = (await t!.cli('cluster', 'url', 'mhe')).stdout.trim();
+    const urlOut = await t!.cli('cluster', 'url', 'mhe');
+    const gatewayLog = () => t!.logs.filter((l) => l.startsWith('[networking]')).join('');
+    expect(urlOut.code, `${urlOut.stderr}${gatewayLog()}`).toBe(0);
+    const url = urlOut.stdout.trim();
     psql(url, 'CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)');
 
     const shown = await json<Shown>('cluster', 'show', 'mhe');

@@ -37,19 +37,59 @@ const json = async <T>(...args: string[]): Promise<T> => {
 };
 /** The platform's Podman service, as the platform's own driver reaches it. */
 const engine = () => dockerHosts(t.home, t.env)[0]!.docker;
-/** What the engine holds of a cluster: its containers (name and state), volumes and networks. */
+/**
+ * What the engine holds of a cluster: its containers (name, state, role label, and the host ports it
+ * publishes), volumes and networks.
+ */
 async function onEngine(clusterId: string) {
   const filters = { label: [`pgfleet.cluster=${clusterId}`] };
   const containers = await engine().listContainers({ all: true, filters });
   const volumes = (await engine().listVolumes({ filters })).Volumes ?? [];
   const networks = await engine().listNetworks({ filters });
+  const published = async (id: string) => {
+    // A container removed meanwhile (a delete going on) publishes nothing.
+    const found = await engine()
+      .getContainer(id)
+      .inspect()
+      .catch(() => undefined);
+    const bindings = found?.HostConfig.PortBindings ?? {};
+    return (Object.values(bindings) as ({ HostIp: string; HostPort: string }[] | null)[])
+      .flatMap((b) => b ?? [])
+      .map((b) => `${b.HostIp}:${b.HostPort}`)
+      .sort();
+  };
+  const all = await Promise.all(
+    containers.map(async (c) => ({
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      state: c.State,
+      role: c.Labels['pgfleet.role'],
+      published: await published(c.Id),
+    })),
+  );
   return {
-    containers: containers
-      .map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
+    containers: all.sort((a, b) => a.name.localeCompare(b.name)),
     volumes: volumes.length,
     networks: networks.length,
   };
+}
+
+/**
+ * A cluster's containers as the docker runtime makes them: its nodes' (no port published), its
+ * gateways' (one per gateway, none published) and the gateways' network namespace, the only one to
+ * publish a port on the host: the URL's and the read-only one's, on 127.0.0.1.
+ */
+async function expectContainers(clusterId: string, url: string, nodes: readonly string[], gateways: number) {
+  const { containers } = await onEngine(clusterId);
+  const port = new URL(url).port;
+  const ofRole = (role: string) => containers.filter((c) => c.role === role);
+  expect(ofRole('node').map((c) => c.name)).toEqual([...nodes].sort());
+  expect(ofRole('gateway')).toHaveLength(gateways);
+  const [net] = ofRole('gateway-net');
+  expect(net?.published).toContain(`127.0.0.1:${port}`);
+  expect(net?.published).toHaveLength(2);
+  expect(containers.filter((c) => c !== net && c.published.length > 0)).toEqual([]);
+  expect(containers.every((c) => c.state === 'running')).toBe(true);
+  expect(containers).toHaveLength(nodes.length + gateways + 1);
 }
 
 type Recorded = { type: string; data: { nodeId: string; host?: string; leader?: string; method?: string } };
@@ -87,6 +127,13 @@ afterAll(async () => {
   // Nodes a failed test left go through the driver (container, volume, network and its isolation
   // rule); then every other container of this test's own service (the archive's).
   const runtime = createNodeRuntime({ home: t.home, env: t.env });
+  // Gateways first (they live in their gateway-net container's namespace), so the last node's
+  // removal takes the network and its isolation rule too.
+  for (const role of ['gateway', 'gateway-net']) {
+    for (const c of await engine().listContainers({ all: true, filters: { label: [`pgfleet.role=${role}`] } })) {
+      await engine().getContainer(c.Id).remove({ force: true });
+    }
+  }
   for (const c of await engine().listContainers({ all: true, filters: { label: ['pgfleet.role=node'] } })) {
     await runtime.remove(c.Labels['pgfleet.node']!);
   }
@@ -135,7 +182,7 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       expect(node).toMatchObject({ role: 'leader', state: 'running' });
       expect(node.host).toMatch(/^unix:\/\/.*podman\.sock$/);
       expect(node.container).toMatch(/^pgfleet-/);
-      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      await expectContainers(shown.clusterId, url, [node.container!], 1);
       // Placed (on the platform's one Docker host) before its storage was made.
       expect(await placements(shown.clusterId)).toEqual([
         { type: 'NodePlaced', data: { nodeId: node.nodeId, host: node.host } },
@@ -146,7 +193,7 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
 
       // The platform stops (its Podman service last): the container keeps running; a new platform finds it.
       await t.restart();
-      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      await expectContainers(shown.clusterId, url, [node.container!], 1);
       const again = await waitFor('the node seen running after the restart', async () => {
         const s = await json<Shown>('cluster', 'show', 'sbx');
         return s.nodes[0]?.state === 'running' && s.nodes[0].role === 'leader' ? s : undefined;
@@ -186,7 +233,7 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       expect(pitr.archiving).toMatchObject({ enabled: true, health: 'ok' });
       const shown = await json<Shown>('cluster', 'show', 'stx');
       const node = shown.nodes[0]!;
-      expect((await onEngine(shown.clusterId)).containers).toEqual([{ name: node.container, state: 'running' }]);
+      await expectContainers(shown.clusterId, url, [node.container!], 1);
 
       // A pg_dump backup runs in the node's container and lands in the platform's store.
       const backup = await t.cli('backup', 'create', 'stx');
@@ -221,13 +268,21 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       const forkUrl = (await t.cli('cluster', 'url', 'stx-fork')).stdout.trim();
       expect(psql(forkUrl, 'SELECT count(*) FROM t')).toBe('10');
       const forked = await json<Shown>('cluster', 'show', 'stx-fork');
-      expect((await onEngine(forked.clusterId)).containers).toHaveLength(1);
+      await expectContainers(forked.clusterId, forkUrl, [forked.nodes[0]!.container!], 1);
       expect((await t.cli('cluster', 'delete', 'stx-fork')).code).toBe(0);
 
       // pg_upgrade --link in the container, on the node's volume: 15 behind the same URL, every row.
       const upgraded = await t.cli('upgrade', 'stx', '--to', '15');
       expect(upgraded.code, `${upgraded.stderr}${upgraded.stdout}`).toBe(0);
-      expect(psql(url, 'SHOW server_version_num')).toMatch(/^15/);
+      // The gateway's health check takes the restarted leader back within a second (as on the process runtime).
+      const version = await waitFor('the URL to answer after the upgrade', async () => {
+        try {
+          return psql(url, 'SHOW server_version_num');
+        } catch {
+          return undefined;
+        }
+      });
+      expect(version).toMatch(/^15/);
       expect(psql(url, 'SELECT count(*) FROM t')).toBe('20');
 
       const deleted = await t.cli('cluster', 'delete', 'stx');
@@ -333,7 +388,12 @@ describe('PGFLEET_RUNTIME=docker: clusters as containers on a Podman API service
       const before = await onEngine(clusterId);
       await t.restart();
       expect(await onEngine(clusterId)).toEqual(before);
-      expect(before.containers.map((c) => c.state)).toEqual(['running', 'running', 'running']);
+      await expectContainers(
+        clusterId,
+        url,
+        settled.nodes.map((n) => n.container!),
+        2,
+      );
       const after = await waitFor(
         'the same state after the restart',
         async () => {

@@ -175,6 +175,7 @@ describe('docker driver: pgBackRest archive, restore to a time, rewind and cold 
     await runtime.start(u1);
     await sql(u1, 'CREATE TABLE t AS SELECT generate_series(1, 5) AS v');
     expect(await timed('upgradeCheck', () => runtime.majorUpgrade.check(u1, { toMajor: 15 }))).toEqual({ ok: true });
+    const address = (await runtime.endpoint(u1)).host;
     await runtime.stop(u1);
     await timed('upgrade', () => runtime.majorUpgrade.upgrade(u1, { toMajor: 15 }));
     await runtime.majorUpgrade.upgrade(u1, { toMajor: 15 }); // done: a no-op
@@ -186,6 +187,8 @@ describe('docker driver: pgBackRest archive, restore to a time, rewind and cold 
       { major: 15 },
     ]);
     expect(await values(u1)).toEqual([1, 2, 3, 4, 5]);
+    // Its new container has the address of the old one: the gateways reach it at once.
+    expect((await runtime.endpoint(u1)).host).toBe(address);
     expect((await runtime.list(u))[0]).toMatchObject({ nodeId: u1, major: 15, state: 'running' });
     await runtime.majorUpgrade.removeOld(u1);
     expect((await runtime.exec(u1, 'test', ['-e', '/pgfleet/data-13'])).code).not.toBe(0);

@@ -14,7 +14,6 @@ import {
   NodeRuntimeError,
   type NodeEndpoint,
   type NodeInfo,
-  type NodeRuntime,
   type NodeSpec,
   type NodeStatusReport,
   type UpstreamLeader,
@@ -32,7 +31,7 @@ import {
 } from './containers.js';
 import { dockerTool } from './dockerTool.js';
 import { networkIsolation } from './isolation.js';
-import { hostNetworks, type DockerHostPart, type HostedNode } from './hostPart.js';
+import { hostNetworks, type DockerHostPart, type DockerNodeRuntime } from './hostPart.js';
 import { dockerArchive } from './archive.js';
 import { copyStoppedIn, rewindIn } from './nodeCopy.js';
 import { archiveToolContainer, pitrPathsIn, repoBind } from './pgBackRestIn.js';
@@ -76,12 +75,6 @@ export interface DockerRuntimeOptions {
   log?: (line: string) => void;
   /** This host's part in a multi-host runtime (`createMultiHostRuntime`). */
   multiHost?: DockerHostPart;
-}
-
-/** The docker driver, and each node's container on its host (what the multi-host runtime needs). */
-export interface DockerNodeRuntime extends NodeRuntime {
-  /** The node's container, started (NODE_NOT_FOUND without one). */
-  container(nodeId: string): Promise<HostedNode>;
 }
 
 /** Where a node's superuser password is kept (the control plane reaches its node over TCP with it). */
@@ -368,16 +361,21 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
     await pointAtIn(docker, node, leader, slot, standby, () => endpoint(nodeId));
   }
 
-  /** The node's container remade with `major` on its volume (from the volume's labels when it has none). */
+  /**
+   * The node's container remade with `major` on its volume (from the volume's labels when it has
+   * none), at its address of before: the gateways, which resolve its name, reach it at once.
+   */
   async function recreate(nodeId: string, major: number) {
     const found = await find(nodeId);
     const volumes = (await docker.listVolumes({ filters: { label: [`${LABEL.node}=${nodeId}`] } })).Volumes ?? [];
     const spec = found?.info ?? nodeOfLabels(volumes[0]?.Labels);
     if (!spec) throw new NodeRuntimeError('NODE_NOT_FOUND', `node ${nodeId} does not exist`, { nodeId });
-    await found?.c.remove({ force: true });
     const { name } = await ensureNet(spec.clusterId);
+    const address = found ? (await found.c.inspect()).NetworkSettings.Networks[name]?.IPAddress : undefined;
+    await found?.c.remove({ force: true });
     const next = { clusterId: spec.clusterId, nodeId, major, port: spec.port };
-    await createNodeContainer(docker, next, options.image, name, [repoBind(pitrRepo)], part?.publishOn);
+    const binds = [repoBind(pitrRepo)];
+    await createNodeContainer(docker, next, options.image, name, binds, part?.publishOn, address || undefined);
     return up(nodeId);
   }
 

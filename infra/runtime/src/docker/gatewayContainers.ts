@@ -113,8 +113,27 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
       filters: { label: [`${LABEL.cluster}=${clusterId}`, `${LABEL.role}=${ROLE.gateway}`] },
     });
 
+  /** One holder check at a time per cluster: the gateways of a cluster are started together. */
+  const netLocks = new Map<string, Promise<void>>();
+  const ensureNet = (clusterId: string, publish: Record<string, string[]>): Promise<void> => {
+    const next = (netLocks.get(clusterId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => ensureNetNow(clusterId, publish));
+    netLocks.set(clusterId, next);
+    return next;
+  };
+  /** A container started, or already running (304). */
+  const start = async (name: string) => {
+    await docker
+      .getContainer(name)
+      .start()
+      .catch((error: unknown) => {
+        if (!isStatus(error, 304)) throw error;
+      });
+  };
+
   /** The namespace holder of the cluster, publishing `publish`; remade (its gateways too) when that changed. */
-  const ensureNet = async (clusterId: string, publish: Record<string, string[]>) => {
+  const ensureNetNow = async (clusterId: string, publish: Record<string, string[]>) => {
     const name = gatewayNetName(clusterId);
     const wanted = JSON.stringify(publish);
     let found = await inspect(name);
@@ -150,7 +169,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
     }
     if (!found?.State.Running) {
       await network(clusterId).add(bridgeName(clusterId)); // gone after a reboot of the host
-      await docker.getContainer(name).start();
+      await start(name);
       // Its gateways' namespace was the old one: they join the new one.
       for (const g of await gatewaysOf(clusterId)) await removeContainer(g.Id);
     }
@@ -183,7 +202,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
         });
       found = await inspect(name);
     }
-    if (!found?.State.Running) await docker.getContainer(name).start();
+    if (!found?.State.Running) await start(name);
   };
 
   /** Where the gateways reach a node: by its host name on this host, else on its host's published port. */
@@ -261,6 +280,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
     async removed(ref) {
       await removeContainer(gatewayContainerName(ref.clusterId, ref.gatewayId));
       if ((await gatewaysOf(ref.clusterId)).length > 0) return;
+      netLocks.delete(ref.clusterId);
       await removeContainer(gatewayNetName(ref.clusterId));
       await removeNetworkIfUnused(docker, ref.clusterId, network(ref.clusterId), bridgeName(ref.clusterId));
     },

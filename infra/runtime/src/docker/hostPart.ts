@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { NodeEndpoint, NodeInfo, PeerAddress } from '../port.js';
+import type { NodeEndpoint, NodeInfo, NodeRuntime, PeerAddress } from '../port.js';
 import { bridgeName, ensureNetwork, removeNetworkIfUnused } from './containers.js';
 import type { NetworkIsolation } from './isolation.js';
 
@@ -8,6 +8,12 @@ export interface HostedNode {
   docker: Docker;
   c: Docker.Container;
   info: NodeInfo;
+}
+
+/** The docker driver, and each node's container on its host (what the multi-host runtime needs). */
+export interface DockerNodeRuntime extends NodeRuntime {
+  /** The node's container, started (NODE_NOT_FOUND without one). */
+  container(nodeId: string): Promise<HostedNode>;
 }
 
 /**

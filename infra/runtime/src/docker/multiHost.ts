@@ -12,8 +12,8 @@ import {
   type MajorUpgrade,
 } from '../port.js';
 import { bridgeName, containersOfCluster, containersOfNode, execOk, LABEL, nodeOfLabels } from './containers.js';
-import { createDockerRuntime, type DockerNodeRuntime, type DockerRuntimeOptions } from './dockerRuntime.js';
-import type { DockerHostPart } from './hostPart.js';
+import { createDockerRuntime, type DockerRuntimeOptions } from './dockerRuntime.js';
+import type { DockerHostPart, DockerNodeRuntime } from './hostPart.js';
 
 /** A Docker host of a multi-host runtime: its name (as NodePlaced records it), engine and address. */
 export interface RuntimeDockerHost {

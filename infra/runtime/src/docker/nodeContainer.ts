@@ -41,6 +41,8 @@ export async function createNodeContainer(
   network: string,
   binds: readonly string[] = [],
   publishOn: readonly string[] = [],
+  /** Its address on the network: a container remade for a node keeps the one it had (gateways resolve it). */
+  address?: string,
 ): Promise<void> {
   const labels = {
     [LABEL.cluster]: spec.clusterId,
@@ -77,7 +79,14 @@ export async function createNodeContainer(
       Binds: [`${volume}:${IN_CONTAINER.volume}`, ...binds],
     },
     // Its peers reach it by its host name, which its certificate carries (nodeCertNames).
-    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name, nodeHostName(spec.nodeId)] } } },
+    NetworkingConfig: {
+      EndpointsConfig: {
+        [network]: {
+          Aliases: [name, nodeHostName(spec.nodeId)],
+          ...(address ? { IPAMConfig: { IPv4Address: address } } : {}),
+        },
+      },
+    },
   });
 }
 

@@ -63,6 +63,9 @@ export function registerClusterCommands(program: Command, out: (opts: { json?: b
       if (o.wait) {
         const w = { name, clusterId: res.result.clusterId, since, quiet: Boolean(o.json) };
         await waitForCluster(api, w, 'ready');
+        // Ready means reachable: its gateways serve the URL (they start a moment after the nodes).
+        const url = await api.call('GET', `/v1/clusters/${name}/url`).catch(() => undefined);
+        if (!url) process.stderr.write(`its gateway does not serve yet: see "pgfleet cluster url ${name}"\n`);
       }
       const row = o.wait ? await api.call<ClusterRow>('GET', `/v1/clusters/${name}`) : res;
       out(o)(o.wait ? `cluster ${name} is ready` : `cluster ${name} requested`, row);

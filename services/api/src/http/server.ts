@@ -137,7 +137,7 @@ export async function startApiServer(opts: ApiServerOptions) {
       return reject(reply, { code: 'NO_FOLLOWER', message });
     }
     const gateways = findPlan(row.plan)?.gateways ?? 1;
-    const gw = await gatewayEndpoint(opts.store, row.clusterId, 15_000, gateways, readonly);
+    const gw = await gatewayEndpoint(opts.store, row.clusterId, 30_000, gateways, readonly);
     if (!gw) {
       const what = readonly ? 'read-only endpoint' : 'gateway';
       return reject(reply, { code: 'NOT_READY', message: `the ${what} of cluster ${row.name} is not started yet` });

@@ -143,20 +143,25 @@ async function ensureGateways(
           { host: state.exposed.address, port },
         ]
       : [{ host: address.host, port }];
+  // Every gateway at once (a container each on the docker runtime: seconds apart otherwise), then recorded in order.
+  await Promise.all(
+    gatewayIds.map(async (gatewayId) => {
+      await deps.gateways.start(
+        {
+          clusterId,
+          gatewayId,
+          ...(leader ? { leaderNodeId: leader } : {}),
+          binds: bindsOn(address.port),
+          readOnly: { binds: bindsOn(readOnlyPort), nodeIds: action.readOnly },
+          nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
+          ...(deps.agent ? { agent: deps.agent } : {}),
+        },
+        { statesAtRuntime: true },
+      );
+      await deps.gateways.runtimeApi(clusterId, gatewayId).route(routes); // nothing to send when the config says so
+    }),
+  );
   for (const gatewayId of gatewayIds) {
-    await deps.gateways.start(
-      {
-        clusterId,
-        gatewayId,
-        ...(leader ? { leaderNodeId: leader } : {}),
-        binds: bindsOn(address.port),
-        readOnly: { binds: bindsOn(readOnlyPort), nodeIds: action.readOnly },
-        nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
-        ...(deps.agent ? { agent: deps.agent } : {}),
-      },
-      { statesAtRuntime: true },
-    );
-    await deps.gateways.runtimeApi(clusterId, gatewayId).route(routes); // nothing to send when the config says so
     if (!(await record({ type: 'StartGateway', gatewayId, ...address, readOnlyPort }))) return false;
   }
 
