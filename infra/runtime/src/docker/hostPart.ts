@@ -4,7 +4,7 @@ import { bridgeName, ensureNetwork, removeNetworkIfUnused } from './containers.j
 import type { NetworkIsolation } from './isolation.js';
 
 /** A node's container on whichever host holds it, started. */
-export interface HostedNode {
+interface HostedNode {
   docker: Docker;
   c: Docker.Container;
   info: NodeInfo;
