@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { runtimeNodeId } from '@pgfleet/contracts';
+import { rmSync } from 'node:fs';
 import { ownedTempDir } from '@pgfleet/postgres';
 import {
   createNodeRuntime,
@@ -24,6 +25,8 @@ interface Shown {
 
 let t: TestPlatform | undefined;
 const services: PodmanService[] = [];
+/** The services' temporary directories (each service's own purge leaves the one above its storage). */
+const dirs: string[] = [];
 const json = async <T>(...args: string[]): Promise<T> => {
   const r = await t!.cli(...args, '--json');
   if (r.code !== 0) throw new Error(`pgfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
@@ -49,6 +52,7 @@ beforeAll(async () => {
   const first = randomInt(128, 248);
   for (const pool of [first, 128 + ((first - 128 + randomInt(1, 120)) % 120)]) {
     const dir = await ownedTempDir('pgfleet-mhe-');
+    dirs.push(dir);
     services.push(
       await startPodmanService(join(dir, 'podman'), { imageStore: store, subnetPool: `10.${pool}.0.0/16` }),
     );
@@ -79,6 +83,7 @@ afterAll(async () => {
     }
   }
   for (const s of services) await s.purge();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   await t?.cleanup();
 }, 180_000);
 

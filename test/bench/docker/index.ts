@@ -123,9 +123,10 @@ export async function runDockerBench(): Promise<void> {
       `engine: a Podman API service (${b.engine.name}), image ${b.engine.image}, shared by the docker runtime and raw`,
       `${RUNS} runs after one warm-up, the three sides one after another in rotating order; ` +
         'cells: median [min - max]; ratios and differences taken run by run',
-      'pgfleet docker / process = wall time of `pgfleet cluster create NAME --plan P --json` (CLI spawned -> ready)',
+      'pgfleet docker / process = wall time of `pgfleet cluster create NAME --plan P --json` ' +
+        '(CLI spawned -> ready, URL served)',
       'raw docker run = volume + container of the image started, initdb + pg_ctl start -w by docker exec, SELECT 1 ' +
-        'through its published port (business: + a network, 2 x container + pg_basebackup -R + pg_ctl start, ' +
+        'at its address, no port published (business: + a network, 2 x container + pg_basebackup -R + pg_ctl start, ' +
         'in turn, until pg_stat_replication shows 2 streaming)',
       '',
       render(results),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { freePort, INITDB_OPTIONS, withClient } from '@pgfleet/postgres';
+import { INITDB_OPTIONS, withClient } from '@pgfleet/postgres';
 import type { DockerHost } from '@pgfleet/runtime';
 import { waitFor } from '../../e2e/harness.js';
 
@@ -53,10 +53,11 @@ async function exec(docker: Docker, c: Container, script: string, env: Record<st
 }
 
 /**
- * `docker run -d --name NAME -v VOLUME:/var/lib/postgresql -p 127.0.0.1:PORT:5432 [--network NET]
- * IMAGE sleep infinity`: a volume and a container of the node image, started.
+ * `docker run -d --name NAME -v VOLUME:/var/lib/postgresql [--network NET] IMAGE sleep infinity`: a
+ * volume and a container of the node image, started; reached at its address on its network (no
+ * port published, as pgfleet's nodes).
  */
-async function runContainer(docker: Docker, image: string, name: string, port: number, network?: string) {
+async function runContainer(docker: Docker, image: string, name: string, network?: string) {
   const labels = { [RAW_LABEL]: name };
   const volume = `${name}-data`;
   await docker.createVolume({ Name: volume, Labels: labels });
@@ -70,13 +71,15 @@ async function runContainer(docker: Docker, image: string, name: string, port: n
     ExposedPorts: { [exposed]: {} },
     HostConfig: {
       Init: true,
-      PortBindings: { [exposed]: [{ HostIp: '127.0.0.1', HostPort: String(port) }] },
       Binds: [`${volume}:${VOLUME_AT}`],
       ...(network ? { NetworkMode: network } : {}),
     },
   });
   await c.start();
-  return c;
+  const networks = (await c.inspect()).NetworkSettings.Networks;
+  const address = Object.values(networks)[0]?.IPAddress;
+  if (!address) throw new Error(`${name} has no address on its network`);
+  return { c, address };
 }
 
 /**
@@ -113,21 +116,20 @@ const followerScript = (leader: string, slot: string) =>
 /**
  * The raw baseline on the same engine and image as the docker runtime: what a person would do by
  * hand with `docker run` and `docker exec`. One node: a container, initdb and pg_ctl start in it,
- * until `SELECT 1` answers through its published port. More: a network of their own, the leader
+ * until `SELECT 1` answers at its address on its network. More: a network of their own, the leader
  * so, then the followers in their own containers by `pg_basebackup -R` from its address and pg_ctl start,
  * one after the other, until the leader's pg_stat_replication shows both streaming. Resolves with
  * the wall time; everything it made is removed after (not timed).
  */
 export async function rawDockerCluster(docker: Docker, image: string, name: string, nodes: number): Promise<number> {
   const password = randomBytes(12).toString('hex');
-  const ports = await Promise.all(Array.from({ length: nodes }, () => freePort()));
-  const leader = { host: '127.0.0.1', port: ports[0]!, password };
   const network = nodes > 1 ? name : undefined;
   const started = performance.now();
   try {
     if (network) await docker.createNetwork({ Name: network, Driver: 'bridge', Labels: { [RAW_LABEL]: name } });
     const leaderName = `${name}-0`;
-    const c = await runContainer(docker, image, leaderName, leader.port, network);
+    const { c, address } = await runContainer(docker, image, leaderName, network);
+    const leader = { host: address, port: 5432, password };
     await exec(docker, c, LEADER_SCRIPT, { PW: password });
     await waitFor(`SELECT 1 on ${leaderName}`, () =>
       withClient(leader, (q) => q.query('SELECT 1')).then(
@@ -137,11 +139,9 @@ export async function rawDockerCluster(docker: Docker, image: string, name: stri
     );
     // The leader's address on the network (`docker inspect`): the engine's DNS did not always know
     // a container started a moment before under load.
-    const leaderIp = network ? (await c.inspect()).NetworkSettings.Networks[network]?.IPAddress : undefined;
     for (let i = 1; i < nodes; i++) {
-      if (!leaderIp) throw new Error(`${leaderName} has no address on the network ${network}`);
-      const follower = await runContainer(docker, image, `${name}-${i}`, ports[i]!, network);
-      await exec(docker, follower, followerScript(leaderIp, `follower${i}`), { PW: password });
+      const follower = await runContainer(docker, image, `${name}-${i}`, network);
+      await exec(docker, follower.c, followerScript(address, `follower${i}`), { PW: password });
     }
     if (nodes > 1) {
       const streaming = "SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'";
