@@ -371,11 +371,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
     const spec = found?.info ?? nodeOfLabels(volumes[0]?.Labels);
     if (!spec) throw new NodeRuntimeError('NODE_NOT_FOUND', `node ${nodeId} does not exist`, { nodeId });
     const { name } = await ensureNet(spec.clusterId);
-    const address = found ? (await found.c.inspect()).NetworkSettings.Networks[name]?.IPAddress : undefined;
+    const address = found ? await containerAddress(found.c, found.info).catch(() => undefined) : undefined;
     await found?.c.remove({ force: true });
     const next = { clusterId: spec.clusterId, nodeId, major, port: spec.port };
     const binds = [repoBind(pitrRepo)];
-    await createNodeContainer(docker, next, options.image, name, binds, part?.publishOn, address || undefined);
+    await createNodeContainer(docker, next, options.image, name, binds, part?.publishOn, address);
     return up(nodeId);
   }
 
