@@ -125,6 +125,21 @@ describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
       });
     }
 
+    // The read-only URL serves both followers, round robin, whichever host holds them: with the writes
+    // above, the gateways (containers on the first host) reached nodes of both hosts.
+    const readOnly = await t!.cli('cluster', 'url', 'mhe', '--readonly');
+    expect(readOnly.code, readOnly.stderr).toBe(0);
+    const served = new Set<string>();
+    await waitFor('both followers through the read-only URL', () => {
+      try {
+        served.add(psql(readOnly.stdout.trim(), "SELECT host(inet_server_addr()) || ' ' || pg_is_in_recovery()"));
+      } catch {
+        // a follower not yet marked up by the gateway's health check
+      }
+      return served.size === 2 || undefined;
+    });
+    expect([...served].every((s) => s.endsWith(' true'))).toBe(true);
+
     const deleted = await t!.cli('cluster', 'delete', 'mhe');
     expect(deleted.code, deleted.stderr).toBe(0);
     await waitFor('nothing of the cluster on either host', async () => {

@@ -18,7 +18,7 @@ import {
   LABEL,
   removeNetworkIfUnused,
 } from './containers.js';
-import { bridgeName } from './containers.js';
+import { bridgeName, networkName } from './containers.js';
 import type { NetworkIsolation } from './isolation.js';
 
 /** Another Docker host of the runtime: where its nodes' ports are published. */
@@ -205,13 +205,21 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
     if (!found?.State.Running) await start(name);
   };
 
-  /** Where the gateways reach a node: by its host name on this host, else on its host's published port. */
+  /**
+   * Where the gateways reach a node: on this host by its host name (port 5432), else on its host's
+   * address and published port. With several hosts, a node of this host by its address on the
+   * network instead: the engines of one machine share the DNS server's files, where the cluster's
+   * network has the same name on every host, so the name may not resolve here.
+   */
   const backend = async (clusterId: string, nodeId: string, port: number) => {
     const rid = runtimeNodeId(clusterId, nodeId);
-    for (const other of options.others ?? []) {
+    const others = options.others ?? [];
+    for (const other of others) {
       if ((await containersOfNode(other.docker, rid)).length > 0) return { host: other.address, port };
     }
-    return { host: nodeHostName(rid), port: IN_CONTAINER.port };
+    const [here] = others.length > 0 ? await containersOfNode(docker, rid) : [];
+    const address = here?.NetworkSettings?.Networks?.[networkName(clusterId)]?.IPAddress;
+    return { host: address || nodeHostName(rid), port: IN_CONTAINER.port };
   };
 
   /** The running gateway container, or undefined (none, or stopped: it runs no HAProxy). */
