@@ -88,8 +88,8 @@ afterAll(async () => {
 }, 180_000);
 
 describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
-  it('a business cluster is spread over both, NodePlaced saying where; its followers replicate across hosts; ' +
-    'delete clears both', async () => {
+  it('a business cluster is spread over both, NodePlaced saying where, its gateways on distinct hosts ' +
+    '(GatewayPlaced), both in its URL; its followers replicate across hosts; delete clears both', async () => {
     const created = await t!.cli('cluster', 'create', 'mhe', '--plan', 'business-1024');
     expect(created.code, created.stderr + created.stdout).toBe(0);
     const urlOut = await t!.cli('cluster', 'url', 'mhe');
@@ -106,7 +106,20 @@ describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
     await client.connect();
     const sql = `SELECT data FROM pgfleet_eventstore.events WHERE stream_id = $1 AND type = 'NodePlaced'`;
     const placed = (await client.query(sql, [`cluster-${shown.clusterId}`])).rows.map((r) => r.data);
+    const gatewaysSql = `SELECT data FROM pgfleet_eventstore.events WHERE stream_id = $1 AND type = 'GatewayPlaced'`;
+    const gatewaysPlaced: { gatewayId: string; host: string }[] = (
+      await client.query(gatewaysSql, [`gateway-${shown.clusterId}`])
+    ).rows.map((r) => r.data);
     await client.end();
+    // The gateways on distinct hosts, each one's container on the host recorded; the URL names both.
+    expect(new Set(gatewaysPlaced.map((g) => g.host))).toEqual(new Set(hosts));
+    expect(gatewaysPlaced.map((g) => g.gatewayId).sort()).toEqual(['gw1', 'gw2']);
+    const gatewayOn = (host: string) => dockerHosts(t!.home, t!.env)[hosts.indexOf(host)]!.docker;
+    for (const g of gatewaysPlaced) {
+      const name = `pgfleet-${shown.clusterId}-gw-${g.gatewayId}`;
+      expect((await gatewayOn(g.host).getContainer(name).inspect()).State.Running).toBe(true);
+    }
+    expect(url).toMatch(/@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/app\?target_session_attrs=read-write$/);
     expect(placed.sort((a, b) => a.nodeId.localeCompare(b.nodeId))).toEqual(
       shown.nodes.map((n) => ({ nodeId: n.nodeId, host: n.host })).sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
     );
@@ -126,7 +139,7 @@ describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
     }
 
     // The read-only URL serves both followers, round robin, whichever host holds them: with the writes
-    // above, the gateways (containers on the first host) reached nodes of both hosts.
+    // above, the gateway the URL names first reached nodes of both hosts.
     const readOnly = await t!.cli('cluster', 'url', 'mhe', '--readonly');
     expect(readOnly.code, readOnly.stderr).toBe(0);
     const served = new Set<string>();
@@ -139,6 +152,11 @@ describe('PGFLEET_DOCKER_HOSTS with two hosts', () => {
       return served.size === 2 || undefined;
     });
     expect([...served].every((s) => s.endsWith(' true'))).toBe(true);
+
+    // A gateway's host lost (its container killed): the URL's other address serves the writes.
+    const first = gatewaysPlaced.find((g) => g.gatewayId === 'gw1')!;
+    await gatewayOn(first.host).getContainer(`pgfleet-${shown.clusterId}-gw-gw1`).kill();
+    expect(psql(url, 'INSERT INTO t VALUES (101) RETURNING id')).toBe('101');
 
     const deleted = await t!.cli('cluster', 'delete', 'mhe');
     expect(deleted.code, deleted.stderr).toBe(0);

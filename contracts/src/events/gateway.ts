@@ -4,9 +4,16 @@ import { Id } from '../names.js';
 /** Events of the `gateway-{clusterId}` stream: the networking service owns them. */
 export const gatewayEvents = {
   /**
-   * A gateway process serves the cluster on host:port (two gateways of a Business cluster share one
-   * address), and its read-only endpoint (the followers, round robin) on host:readOnlyPort.
-   * `readOnlyPort` is absent in events recorded before the read-only endpoint existed.
+   * Placement put this gateway on a host of the runtime (a docker runtime with several local hosts:
+   * a Business cluster's two gateways on distinct hosts, least loaded first), before it started there.
+   */
+  GatewayPlaced: z.object({ gatewayId: Id, host: z.string().min(1).max(300) }),
+  /**
+   * A gateway process serves the cluster on host:port, and its read-only endpoint (the followers,
+   * round robin) on host:readOnlyPort. Gateways on one host share one address (two gateways of a
+   * Business cluster on one machine); gateways placed on distinct hosts each have their own, and
+   * the cluster's URL names them all. `readOnlyPort` is absent in events recorded before the
+   * read-only endpoint existed.
    */
   GatewayStarted: z.object({
     gatewayId: Id,

@@ -5,6 +5,8 @@ import type { EventEnvelope, EventOfType } from '../index.js';
 export interface GatewaysState {
   /** Started and not removed, by gateway id; `readOnlyPort` once recorded (absent in older events). */
   gateways: { gatewayId: string; host: string; port: number; readOnlyPort?: number }[];
+  /** The runtime host each gateway was placed on (GatewayPlaced; only runtimes with several hosts record it). */
+  placed: { gatewayId: string; host: string }[];
   /** The node every gateway forwards to, as last recorded; none while a failover fenced it. */
   leader?: string;
   /** Nodes every gateway keeps out since a failover fenced them, until they rejoined. */
@@ -22,6 +24,7 @@ export interface GatewaysState {
 
 export const initialGatewaysState = (): GatewaysState => ({
   gateways: [],
+  placed: [],
   fenced: [],
   removed: false,
   tlsForced: false,
@@ -30,6 +33,7 @@ export const initialGatewaysState = (): GatewaysState => ({
 });
 
 export type GatewayEvent = EventOfType<
+  | 'GatewayPlaced'
   | 'GatewayStarted'
   | 'GatewayLeaderSet'
   | 'GatewayRemoved'
@@ -46,6 +50,7 @@ export type GatewayEvent = EventOfType<
 export type FoldableGatewayEvent = GatewayEvent | (EventEnvelope & GatewayEvent);
 
 const GATEWAY_EVENT_TYPES: ReadonlySet<string> = new Set<GatewayEvent['type']>([
+  'GatewayPlaced',
   'GatewayStarted',
   'GatewayLeaderSet',
   'GatewayRemoved',
@@ -64,6 +69,10 @@ export const isGatewayEvent = (event: { type: string }): event is GatewayEvent =
 export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent): GatewaysState {
   const next = { ...state, version_: state.version_ + 1 };
   switch (event.type) {
+    case 'GatewayPlaced': {
+      const { gatewayId, host } = event.data;
+      return { ...next, placed: [...next.placed.filter((p) => p.gatewayId !== gatewayId), { gatewayId, host }] };
+    }
     case 'GatewayStarted': {
       const d = event.data;
       return {
@@ -82,8 +91,14 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
     }
     case 'GatewayLeaderSet':
       return { ...next, leader: event.data.leader };
-    case 'GatewayRemoved':
-      return { ...next, gateways: next.gateways.filter((g) => g.gatewayId !== event.data.gatewayId) };
+    case 'GatewayRemoved': {
+      const gone = event.data.gatewayId;
+      return {
+        ...next,
+        gateways: next.gateways.filter((g) => g.gatewayId !== gone),
+        placed: next.placed.filter((p) => p.gatewayId !== gone),
+      };
+    }
     case 'GatewayNodeFenced': {
       const { nodeId } = event.data;
       return {
@@ -103,7 +118,7 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
     case 'ClusterUnexposed':
       return { ...next, exposed: undefined };
     case 'GatewaysRemoved':
-      return { ...next, gateways: [], leader: undefined, fenced: [], removed: true, exposed: undefined };
+      return { ...next, gateways: [], placed: [], leader: undefined, fenced: [], removed: true, exposed: undefined };
     case 'CertificatesRotated': {
       const renewed = new Set(event.data.nodes);
       return { ...next, expiring: next.expiring.filter((w) => !renewed.has(w.nodeId)) };
@@ -131,9 +146,32 @@ export const gatewayIds = (count: number) => Array.from({ length: count }, (_, i
 
 /** The address the cluster's gateways serve: the one recorded, else none yet (the worker picks a free port once). */
 export function entryPoint(state: GatewaysState): { host: string; port: number } | undefined {
-  const g = state.gateways[0];
-  return g ? { host: g.host, port: g.port } : undefined;
+  return entryPoints(state)[0];
 }
+
+const byGatewayId = (state: GatewaysState) =>
+  [...state.gateways].sort((a, b) => a.gatewayId.localeCompare(b.gatewayId));
+const distinct = (addresses: { host: string; port: number }[]) =>
+  addresses.filter((a, i) => addresses.findIndex((b) => b.host === a.host && b.port === a.port) === i);
+
+/**
+ * Every address the cluster's gateways serve, in gateway order: one when they share it (one host),
+ * one per gateway when placement put them on distinct hosts (the URL names them all).
+ */
+export function entryPoints(state: GatewaysState): { host: string; port: number }[] {
+  return distinct(byGatewayId(state).map((g) => ({ host: g.host, port: g.port })));
+}
+
+/** Every address of the read-only endpoint, in gateway order (see `entryPoints`). */
+export function readOnlyEntryPoints(state: GatewaysState): { host: string; port: number }[] {
+  return distinct(
+    byGatewayId(state).flatMap((g) => (g.readOnlyPort !== undefined ? [{ host: g.host, port: g.readOnlyPort }] : [])),
+  );
+}
+
+/** The host a gateway was placed on (GatewayPlaced), if the runtime placed it. */
+export const gatewayHost = (state: GatewaysState, gatewayId: string): string | undefined =>
+  state.placed.find((p) => p.gatewayId === gatewayId)?.host;
 
 /**
  * The address of the cluster's read-only endpoint (the followers, round robin): the entry point's
@@ -141,6 +179,5 @@ export function entryPoint(state: GatewaysState): { host: string; port: number }
  * at their next reconciliation).
  */
 export function readOnlyEntryPoint(state: GatewaysState): { host: string; port: number } | undefined {
-  const g = state.gateways.find((x) => x.readOnlyPort !== undefined);
-  return g?.readOnlyPort !== undefined ? { host: g.host, port: g.readOnlyPort } : undefined;
+  return readOnlyEntryPoints(state)[0];
 }

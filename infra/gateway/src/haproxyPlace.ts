@@ -9,6 +9,9 @@ export interface GatewayRef {
   gatewayId: string;
 }
 
+/** A gateway's config spec as a place gets it: `placedOn`, the host of the place it runs on, when it has several. */
+export type PlacedSpec = Omit<HaproxyConfigSpec, 'runDir'> & { placedOn?: string };
+
 /** What a run of `haproxy` printed and how it exited. */
 export interface HaproxyRun {
   code: number;
@@ -25,7 +28,7 @@ export interface HaproxyPlace {
    * Made ready for the gateway of `spec` (its container created and running, say), before its
    * config is rendered; returns the spec its HAProxy serves (addresses as seen from the place).
    */
-  prepare?(gateway: GatewayRef, spec: Omit<HaproxyConfigSpec, 'runDir'>): Promise<Omit<HaproxyConfigSpec, 'runDir'>>;
+  prepare?(gateway: GatewayRef, spec: PlacedSpec): Promise<PlacedSpec>;
   /** Run haproxy with `args` there (with `-D` it returns once the daemon forked). */
   run(gateway: GatewayRef, args: readonly string[]): Promise<HaproxyRun>;
   /** The live haproxy processes started with `-f config`, ascending. */

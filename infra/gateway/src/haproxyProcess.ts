@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { withFileLock } from '@pgfleet/postgres';
 import { GatewayError } from './errors.js';
 import { gatewayDir, gatewayFiles, type GatewayFiles } from './gatewayFiles.js';
-import { renderHaproxyConfig, type HaproxyConfigSpec } from './haproxyConfig.js';
-import { localPlace, type HaproxyPlace } from './haproxyPlace.js';
+import { renderHaproxyConfig } from './haproxyConfig.js';
+import { localPlace, type HaproxyPlace, type PlacedSpec } from './haproxyPlace.js';
 import { HaproxyRuntimeApi } from './runtimeApi.js';
 
 export interface HaproxyGatewaysOptions {
@@ -14,10 +14,20 @@ export interface HaproxyGatewaysOptions {
   haproxyBin?: string;
   /** Where the gateways' HAProxy processes run (a container per gateway, say); default this machine. */
   place?: HaproxyPlace;
+  /** The hosts the place can run gateways on, when it has a choice (see `HaproxyGateways.hosts`). */
+  hosts?: GatewayHosts;
 }
 
-/** A gateway's config spec; its run directory follows from the home and ids. */
-export type GatewaySpec = Omit<HaproxyConfigSpec, 'runDir'>;
+/**
+ * A gateway's config spec; its run directory follows from the home and ids. `placedOn`: the host
+ * of the place it runs on (GatewayPlaced), when the place has several (`HaproxyGateways.hosts`).
+ */
+export type GatewaySpec = PlacedSpec;
+
+/** The hosts a place runs gateways on, with the number of gateways (of every cluster) each holds now. */
+export interface GatewayHosts {
+  loads(): Promise<{ host: string; nodes: number }[]>;
+}
 
 export type GatewayProcessState = 'running' | 'stopped' | 'missing';
 
@@ -52,6 +62,8 @@ export interface GatewayStartOptions {
 }
 
 export interface HaproxyGateways {
+  /** Where gateways can run when there is a choice (a docker runtime with several local hosts); none otherwise. */
+  hosts?: GatewayHosts;
   files(clusterId: string, gatewayId: string): GatewayFiles;
   /** Start the gateway, or reload it seamlessly if its config changed; never a second serving process. */
   start(spec: GatewaySpec, options?: GatewayStartOptions): Promise<GatewayStartResult>;
@@ -150,6 +162,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
   };
 
   return {
+    ...(options.hosts ? { hosts: options.hosts } : {}),
     files,
     status,
     runtimeApi: (clusterId, gatewayId) => new HaproxyRuntimeApi(files(clusterId, gatewayId).socket),
@@ -162,7 +175,7 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
       if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
       if (dirname(f.socket) !== f.dir) mkdirSync(dirname(f.socket), { recursive: true, mode: 0o700 });
       return withFileLock(f.lock, async () => {
-        const served = place.prepare ? await place.prepare(g, spec) : spec;
+        const { placedOn: _placedOn, ...served } = place.prepare ? await place.prepare(g, spec) : spec;
         const config = renderHaproxyConfig({ ...served, runDir: f.dir });
         const old = await livePid(g);
         const current = existsSync(f.config) ? readFileSync(f.config, 'utf8') : undefined;

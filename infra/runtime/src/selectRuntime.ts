@@ -3,6 +3,7 @@ import { createHaproxyGateways, type HaproxyGateways } from '@pgfleet/gateway';
 import { bridgeName, LABEL } from './docker/containers.js';
 import { createDockerRuntime } from './docker/dockerRuntime.js';
 import { containerGatewayPlace } from './docker/gatewayContainers.js';
+import { gatewaysOnHosts } from './docker/gatewayHosts.js';
 import { networkIsolation } from './docker/isolation.js';
 import { addressOf, createMultiHostRuntime, isLocal } from './docker/multiHost.js';
 import { ensureNodeImage, nodeImageTag } from './docker/images.js';
@@ -85,31 +86,39 @@ const containerOf = (c: Docker.ContainerInfo) => (c.Names[0] ?? c.Id).replace(/^
 
 /**
  * The gateways the environment asks for: HAProxy processes on this machine (`process` runtime), or
- * a container per gateway on the first Docker host (`docker` runtime; a local engine, since the
- * gateways' run directories are bind mounts), reaching the nodes of other hosts on their published ports.
+ * a container per gateway on a local Docker host (`docker` runtime; their run directories are bind
+ * mounts of this machine's), reaching the nodes of other hosts on their published ports. With
+ * several local hosts, each gateway runs on the host placement chose (`hosts`, GatewayPlaced);
+ * `tcp://` hosts hold nodes only.
  */
 export function createGateways(options: Pick<NodeRuntimeOptions, 'home' | 'env' | 'log'>): HaproxyGateways {
   const { home, env = process.env, log = (line: string) => console.warn(line) } = options;
   if (runtimeKind(env) === 'process') return createHaproxyGateways({ home });
-  const [first, ...others] = dockerHosts(home, env);
-  if (!first || !isLocal(first.docker)) {
-    throw new RuntimeSelectionError(
-      'PGFLEET_DOCKER_HOSTS: the first host runs the gateways and must be a unix:// socket',
-    );
+  const hosts = dockerHosts(home, env);
+  if (!hosts[0] || !isLocal(hosts[0].docker)) {
+    throw new RuntimeSelectionError('PGFLEET_DOCKER_HOSTS: the first host runs gateways and must be a unix:// socket');
   }
-  const siblings = (clusterId: string) =>
-    others.flatMap((o) => (isLocal(o.docker) ? [bridgeName(clusterId, o.name)] : []));
-  const place = containerGatewayPlace({
-    home,
-    docker: first.docker,
-    image: nodeImageTag(),
-    beforeCreate: async () => {
-      await ensureNodeImage(first.docker, { onProgress: log });
-    },
-    isolation: networkIsolation(first.docker, log),
-    siblings,
-    others: others.map((o) => ({ docker: o.docker, address: addressOf(o, isLocal(o.docker)) })),
-    log,
-  });
-  return createHaproxyGateways({ home, place });
+  // The first host keeps the bridge names of a runtime with one host (as the node runtime's).
+  const bridgeOf = (index: number, clusterId: string) =>
+    index === 0 ? bridgeName(clusterId) : bridgeName(clusterId, hosts[index]!.name);
+  const local = hosts.flatMap((h, index) => (isLocal(h.docker) ? [{ h, index }] : []));
+  const onHosts = local.map(({ h, index }) => ({
+    name: h.name,
+    docker: h.docker,
+    place: containerGatewayPlace({
+      home,
+      docker: h.docker,
+      image: nodeImageTag(),
+      beforeCreate: async () => {
+        await ensureNodeImage(h.docker, { onProgress: log });
+      },
+      isolation: networkIsolation(h.docker, log),
+      bridge: (clusterId) => bridgeOf(index, clusterId),
+      siblings: (clusterId) => local.flatMap((o) => (o.index !== index ? [bridgeOf(o.index, clusterId)] : [])),
+      others: hosts.filter((o) => o !== h).map((o) => ({ docker: o.docker, address: addressOf(o, isLocal(o.docker)) })),
+      log,
+    }),
+  }));
+  if (onHosts.length === 1) return createHaproxyGateways({ home, place: onHosts[0]!.place });
+  return createHaproxyGateways({ home, ...gatewaysOnHosts(onHosts) });
 }

@@ -37,6 +37,8 @@ export interface GatewayContainersOptions {
   /** Before a gateway's container is first created (the image made sure of). */
   beforeCreate?: () => Promise<void>;
   isolation: NetworkIsolation;
+  /** The name of a cluster's bridge on this host; default `bridgeName(clusterId)` (a runtime's first host). */
+  bridge?: (clusterId: string) => string;
   /** The same cluster's bridges of the other local hosts (a multi-host runtime), which the gateways reach. */
   siblings?: (clusterId: string) => string[];
   /** The runtime's other hosts: a node found on one is reached on its address and published port. */
@@ -53,6 +55,19 @@ const PUBLISH_LABEL = 'pgfleet.publish';
 export const gatewayNetName = (clusterId: string) => `pgfleet-${clusterId}-gw`;
 export const gatewayContainerName = (clusterId: string, gatewayId: string) => `pgfleet-${clusterId}-gw-${gatewayId}`;
 
+/** The gateway containers on an engine: of a cluster, of one of its gateways, or all. */
+export const gatewayContainersOn = (docker: Docker, clusterId?: string, gatewayId?: string) =>
+  docker.listContainers({
+    all: true,
+    filters: {
+      label: [
+        `${LABEL.role}=${ROLE.gateway}`,
+        ...(clusterId !== undefined ? [`${LABEL.cluster}=${clusterId}`] : []),
+        ...(gatewayId !== undefined ? [`${GATEWAY_LABEL}=${gatewayId}`] : []),
+      ],
+    },
+  });
+
 const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
 
 /** The host addresses a spec's binds publish, one entry per port: `{port: [host ips]}`, sorted. */
@@ -68,8 +83,9 @@ const inside = (binds: readonly GatewayBind[]): GatewayBind[] =>
   [...new Set(binds.map((b) => b.port))].map((port) => ({ host: '0.0.0.0', port }));
 
 /**
- * The docker runtime's gateways: each gateway's HAProxy runs in a container of its own, on the
- * engine of the runtime's first host. A cluster's gateways share one network namespace, held by a
+ * The docker runtime's gateways on one local host (`docker`): each gateway's HAProxy runs in a
+ * container of its own (`gatewaysOnHosts` picks the host of each when there are several). The
+ * cluster's gateways on this host share one network namespace, held by a
  * small container on the cluster's private network (`pgfleet-{cluster}-gw`, a pod's infra
  * container): the only containers that publish a port on the host, on the addresses the
  * gateways' binds name (loopback; the outside address once exposed). Both gateways of a Business
@@ -84,6 +100,7 @@ const inside = (binds: readonly GatewayBind[]): GatewayBind[] =>
  */
 export function containerGatewayPlace(options: GatewayContainersOptions): HaproxyPlace {
   const { docker, home } = options;
+  const bridgeOf = options.bridge ?? ((clusterId: string) => bridgeName(clusterId));
   const log = options.log ?? ((line: string) => console.warn(line));
   let agentWarned = false;
   const network = (clusterId: string) => {
@@ -107,11 +124,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
         if (!isStatus(error, 404)) throw error;
       });
   };
-  const gatewaysOf = async (clusterId: string) =>
-    docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL.cluster}=${clusterId}`, `${LABEL.role}=${ROLE.gateway}`] },
-    });
+  const gatewaysOf = (clusterId: string) => gatewayContainersOn(docker, clusterId);
 
   /** One holder check at a time per cluster: the gateways of a cluster are started together. */
   const netLocks = new Map<string, Promise<void>>();
@@ -145,7 +158,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
     }
     if (!found) {
       await options.beforeCreate?.();
-      const net = await ensureNetwork(docker, clusterId, network(clusterId), bridgeName(clusterId));
+      const net = await ensureNetwork(docker, clusterId, network(clusterId), bridgeOf(clusterId));
       await docker
         .createContainer({
           name,
@@ -168,7 +181,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
       found = await inspect(name);
     }
     if (!found?.State.Running) {
-      await network(clusterId).add(bridgeName(clusterId)); // gone after a reboot of the host
+      await network(clusterId).add(bridgeOf(clusterId)); // gone after a reboot of the host
       await start(name);
       // Its gateways' namespace was the old one: they join the new one.
       for (const g of await gatewaysOf(clusterId)) await removeContainer(g.Id);
@@ -235,7 +248,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
       const nodes = await Promise.all(
         spec.nodes.map(async (n) => ({ nodeId: n.nodeId, ...(await backend(ref.clusterId, n.nodeId, n.port)) })),
       );
-      const { agent, ...rest } = spec;
+      const { agent, placedOn: _placedOn, ...rest } = spec;
       if (agent && isLoopback(agent.host) && !agentWarned) {
         agentWarned = true;
         log(
@@ -290,7 +303,7 @@ export function containerGatewayPlace(options: GatewayContainersOptions): Haprox
       if ((await gatewaysOf(ref.clusterId)).length > 0) return;
       netLocks.delete(ref.clusterId);
       await removeContainer(gatewayNetName(ref.clusterId));
-      await removeNetworkIfUnused(docker, ref.clusterId, network(ref.clusterId), bridgeName(ref.clusterId));
+      await removeNetworkIfUnused(docker, ref.clusterId, network(ref.clusterId), bridgeOf(ref.clusterId));
     },
   };
 }

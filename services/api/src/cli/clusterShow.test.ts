@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { foldDisk, type EventEnvelope } from '@pgfleet/contracts';
+import { foldDisk, foldGateways, type EventEnvelope } from '@pgfleet/contracts';
 import { type LiveNode, showCluster } from '../http/clusterShown.js';
 import { applyToClusters, type ClusterEntry } from '../http/projection.js';
 import { renderCluster } from './clusterShow.js';
@@ -303,6 +303,32 @@ describe('cluster show on the docker runtime', () => {
     const text = renderCluster(shown);
     expect(text).toContain('placement: (closest spread: 3 nodes on 2 hosts)');
     expect(text).toContain('  node2 on unix:///h2/podman.sock, container pgfleet-c1-c1--node2');
+  });
+
+  it('names the host (GatewayPlaced) and address of every gateway placed, and the closest spread', () => {
+    const entry = fold(NODES.map((nodeId): [string, unknown] => ['NodePlaced', { nodeId, host: 'unix:///h1/p.sock' }]));
+    const gateways = foldGateways([
+      { type: 'GatewayPlaced', data: { gatewayId: 'gw2', host: 'unix:///h2/p.sock' } },
+      { type: 'GatewayPlaced', data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock' } },
+      { type: 'GatewayStarted', data: { gatewayId: 'gw1', host: '127.0.0.1', port: 7000, readOnlyPort: 7001 } },
+      { type: 'GatewayStarted', data: { gatewayId: 'gw2', host: '127.0.0.1', port: 7002 } },
+    ]);
+    const shown = showCluster(entry.summary, entry.view, { error: 'x' }, undefined, gateways);
+    expect(shown.gateways).toEqual([
+      { gatewayId: 'gw1', address: '127.0.0.1:7000', readOnlyAddress: '127.0.0.1:7001', host: 'unix:///h1/p.sock' },
+      { gatewayId: 'gw2', address: '127.0.0.1:7002', host: 'unix:///h2/p.sock' },
+    ]);
+    const text = renderCluster(shown);
+    expect(text).toContain('placement: (closest spread: 3 nodes on 1 host)');
+    expect(text).toContain('gateways:\n  gw1 on unix:///h1/p.sock, serving 127.0.0.1:7000\n  gw2 on unix:///h2/p.sock');
+    const together = foldGateways([
+      { type: 'GatewayPlaced', data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock' } },
+      { type: 'GatewayPlaced', data: { gatewayId: 'gw2', host: 'unix:///h1/p.sock' } },
+      { type: 'GatewayStarted', data: { gatewayId: 'gw1', host: '127.0.0.1', port: 7000 } },
+      { type: 'GatewayStarted', data: { gatewayId: 'gw2', host: '127.0.0.1', port: 7000 } },
+    ]);
+    const one = renderCluster(showCluster(entry.summary, entry.view, { error: 'x' }, undefined, together));
+    expect(one).toContain('gateways: (closest spread: 2 gateways on 1 host)');
   });
 
   it('prints no placement on the process runtime', () => {

@@ -31,20 +31,28 @@ function lagOf(n: NodeShown, leader: string | undefined): string {
   return n.nodeId === leader ? '' : 'unknown';
 }
 
-/** Where the nodes run, on a runtime with hosts (docker): `node1 on unix:///…/podman.sock, container pgfleet-…`. */
+/** ` (closest spread: 3 nodes on 2 hosts)` when fewer hosts than things placed. */
+function spreadOf(count: number, hosts: number, what: string): string {
+  if (count <= 1 || hosts >= count) return '';
+  return ` (closest spread: ${count} ${what} on ${hosts} host${hosts === 1 ? '' : 's'})`;
+}
+
+/**
+ * Where the nodes and gateways run, on a runtime with hosts (docker): `node1 on unix:///…/podman.sock,
+ * container pgfleet-…`, `gw1 on unix:///…, serving 127.0.0.1:7000` (gateways once placed).
+ */
 function placementLines(c: ClusterShown): string[] {
   const placed = c.nodes.filter((n) => n.host !== undefined || n.container !== undefined);
   if (placed.length === 0) return [];
-  const hosts = new Set(placed.map((n) => n.host)).size;
-  const spread =
-    placed.length > 1 && hosts < placed.length
-      ? ` (closest spread: ${placed.length} nodes on ${hosts} host${hosts === 1 ? '' : 's'})`
-      : '';
+  const gateways = c.gateways.filter((g) => g.host !== undefined);
+  const gatewayHosts = new Set(gateways.map((g) => g.host)).size;
   return [
-    `placement:${spread}`,
+    `placement:${spreadOf(placed.length, new Set(placed.map((n) => n.host)).size, 'nodes')}`,
     ...placed.map(
       (n) => `  ${n.nodeId} on ${n.host ?? 'unknown host'}${n.container ? `, container ${n.container}` : ''}`,
     ),
+    ...(gateways.length > 0 ? [`gateways:${spreadOf(gateways.length, gatewayHosts, 'gateways')}`] : []),
+    ...gateways.map((g) => `  ${g.gatewayId} on ${g.host}, serving ${g.address}`),
   ];
 }
 

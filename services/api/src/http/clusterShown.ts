@@ -3,10 +3,13 @@ import {
   Durability,
   findOperation,
   findPlan,
+  gatewayHost,
+  initialGatewaysState,
   NodeHealth,
   type ClusterNode,
   type ClusterView,
   type DiskState,
+  type GatewaysState,
   type NodeHealth as Health,
 } from '@pgfleet/contracts';
 import type { ClusterSummary } from './projection.js';
@@ -124,6 +127,16 @@ export const ClusterShown = z.object({
     .record(z.string(), z.string())
     .describe('the extensions the platform enabled (`pgfleet extension enable`): name -> version'),
   nodes: z.array(NodeShown),
+  gateways: z
+    .array(
+      z.object({
+        gatewayId: z.string(),
+        address: z.string().describe('host:port it serves (the URL names every distinct one)'),
+        readOnlyAddress: z.string().optional(),
+        host: z.string().optional().describe('the Docker host it was placed on (GatewayPlaced; several hosts only)'),
+      }),
+    )
+    .describe('the gateways serving the cluster, as the networking service recorded them (GatewayStarted)'),
   nodeStatusError: z.string().optional().describe('why the live node status is missing (nodes are as recorded)'),
   handlingFailures: z
     .array(
@@ -236,6 +249,7 @@ export function showCluster(
   view: ClusterView,
   live: readonly LiveNode[] | { error: string },
   disk: DiskState = { over: false, version: 0 },
+  gateways: GatewaysState = initialGatewaysState(),
 ): ClusterShown {
   const liveNodes = 'error' in live ? undefined : new Map(live.map((n) => [n.nodeId, n]));
   const lastFailover = lastFailoverOf(view);
@@ -253,6 +267,17 @@ export function showCluster(
     disk: diskShown(row.plan, disk),
     extensions: view.extensions,
     nodes,
+    gateways: [...gateways.gateways]
+      .sort((a, b) => a.gatewayId.localeCompare(b.gatewayId))
+      .map((g) => {
+        const host = gatewayHost(gateways, g.gatewayId);
+        return {
+          gatewayId: g.gatewayId,
+          address: `${g.host}:${g.port}`,
+          ...(g.readOnlyPort !== undefined ? { readOnlyAddress: `${g.host}:${g.readOnlyPort}` } : {}),
+          ...(host !== undefined ? { host } : {}),
+        };
+      }),
     ...('error' in live ? { nodeStatusError: live.error } : {}),
     // Events a service gave up on after its last retry are parked and shown here (HandlingFailed).
     ...(handlingFailures.length > 0 ? { handlingFailures } : {}),

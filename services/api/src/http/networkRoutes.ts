@@ -4,7 +4,7 @@ import { findCluster, requestMeta } from './clusterLookup.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { entryPoint, foldGateways, Id, parseWith, readOnlyEntryPoint, streamIds } from '@pgfleet/contracts';
+import { entryPoints, foldGateways, Id, parseWith, readOnlyEntryPoints, streamIds } from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { clusterCaFiles, clusterTlsDir } from '@pgfleet/postgres';
@@ -31,28 +31,45 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const clusterCaFile = (home: string, clusterId: string) => clusterCaFiles(clusterTlsDir(home, clusterId)).certFile;
 
 /**
- * The address of a cluster's gateway(s), as the networking service recorded it; waits up to
- * `waitMs` for it (a cluster that just became ready gets its gateway a moment later). `readonly`:
- * the read-only endpoint instead (the followers, round robin), recorded as each gateway's
- * `readOnlyPort`; gateways recorded before it existed get one at their next reconciliation.
+ * The addresses of a cluster's gateway(s), as the networking service recorded them: one when they
+ * share it, one per gateway when they run on distinct hosts. Waits up to `waitMs` for them (a
+ * cluster that just became ready gets its gateways a moment later). `readonly`: the read-only
+ * endpoint instead (the followers, round robin), recorded as each gateway's `readOnlyPort`;
+ * gateways recorded before it existed get one at their next reconciliation.
  */
-export async function gatewayEndpoint(
+export async function gatewayEndpoints(
   store: EventStore,
   clusterId: string,
   waitMs = 0,
   gateways = 1,
   readonly = false,
-): Promise<{ host: string; port: number } | undefined> {
+): Promise<{ host: string; port: number }[] | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const state = foldGateways((await store.readStream(streamIds.gateway(clusterId))).events);
     // The entry point is ready once every gateway of the plan serves it (two for Business).
     const serving = readonly ? state.gateways.filter((g) => g.readOnlyPort !== undefined) : state.gateways;
     const at =
-      state.removed || serving.length < gateways ? undefined : readonly ? readOnlyEntryPoint(state) : entryPoint(state);
-    if (at || Date.now() >= deadline) return at;
+      state.removed || serving.length < gateways ? [] : readonly ? readOnlyEntryPoints(state) : entryPoints(state);
+    if (at.length > 0) return at;
+    if (Date.now() >= deadline) return undefined;
     await sleep(100);
   }
+}
+
+/**
+ * A cluster's URL: `host:port`, or every gateway's address when they run on distinct hosts (libpq
+ * tries them in turn: a gateway whose host is down is passed over), the writes' URL then asking
+ * for the session that takes writes (`target_session_attrs=read-write`).
+ */
+export function clusterUrl(
+  c: { user: string; password: string; database: string },
+  at: readonly { host: string; port: number }[],
+  readonly: boolean,
+): string {
+  const hosts = at.map((a) => `${a.host}:${a.port}`).join(',');
+  const attrs = at.length > 1 && !readonly ? '?target_session_attrs=read-write' : '';
+  return `postgresql://${c.user}:${encodeURIComponent(c.password)}@${hosts}/${c.database}${attrs}`;
 }
 
 /** The TLS parameters a client adds to the URL to verify the node behind the gateway. */

@@ -1,7 +1,15 @@
 import Fastify from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
-import { findPlan, foldClusterView, foldDisk, parseWith, querySubject, streamIds } from '@pgfleet/contracts';
+import {
+  findPlan,
+  foldClusterView,
+  foldDisk,
+  foldGateways,
+  parseWith,
+  querySubject,
+  streamIds,
+} from '@pgfleet/contracts';
 import { sendCommand } from '@pgfleet/bus';
 import type { EventStore } from '@pgfleet/eventstore';
 import { openSecretStore } from '@pgfleet/postgres';
@@ -11,7 +19,7 @@ import { registerAuthentication } from './authentication.js';
 import { registerBackupRoutes } from './backupRoutes.js';
 import { registerBillingRoutes } from './billingRoutes.js';
 import { type LiveNode, showCluster } from './clusterShown.js';
-import { gatewayEndpoint, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
+import { clusterUrl, gatewayEndpoints, registerNetworkRoutes, tlsParams } from './networkRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { reject } from './rejections.js';
 import { registerJsonBody } from './jsonBody.js';
@@ -104,11 +112,12 @@ export async function startApiServer(opts: ApiServerOptions) {
     if (!row) return;
     const view = projection.viewOf(row.clusterId);
     if (!view) return reject(reply, { code: 'CLUSTER_NOT_FOUND', message: `no cluster named ${row.name}` });
-    const [live, disk] = await Promise.all([
+    const [live, disk, gateways] = await Promise.all([
       liveNodes(opts.nc, row.clusterId),
       opts.store.readStream(streamIds.disk(row.clusterId)),
+      opts.store.readStream(streamIds.gateway(row.clusterId)),
     ]);
-    return showCluster(row, view, live, foldDisk(disk.events));
+    return showCluster(row, view, live, foldDisk(disk.events), foldGateways(gateways.events));
   });
 
   app.get('/v1/clusters/:name/url', async (req, reply) => {
@@ -137,15 +146,17 @@ export async function startApiServer(opts: ApiServerOptions) {
       return reject(reply, { code: 'NO_FOLLOWER', message });
     }
     const gateways = findPlan(row.plan)?.gateways ?? 1;
-    const gw = await gatewayEndpoint(opts.store, row.clusterId, 30_000, gateways, readonly);
-    if (!gw) {
+    const at = await gatewayEndpoints(opts.store, row.clusterId, 30_000, gateways, readonly);
+    const gw = at?.[0];
+    if (!at || !gw) {
       const what = readonly ? 'read-only endpoint' : 'gateway';
       return reject(reply, { code: 'NOT_READY', message: `the ${what} of cluster ${row.name} is not started yet` });
     }
-    const c = { ...ready.data, ...gw };
-    const url = `postgresql://${c.user}:${encodeURIComponent(password)}@${c.host}:${c.port}/${c.database}`;
+    const { user, database } = ready.data;
+    const url = clusterUrl({ user, password, database }, at, readonly);
     const tls = tlsParams(opts.home, row.clusterId);
-    return { url, host: c.host, port: c.port, database: c.database, user: c.user, tls, readonly };
+    // host and port: the first gateway's; hosts: every address the URL names (one per host the gateways run on).
+    return { url, host: gw.host, port: gw.port, hosts: at, database, user, tls, readonly };
   });
 
   app.delete('/v1/clusters/:name', async (req, reply) => {

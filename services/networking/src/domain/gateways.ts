@@ -2,6 +2,7 @@ import {
   entryPoint,
   evolveGateways,
   foldGateways,
+  gatewayHost,
   gatewayIds,
   initialGatewaysState,
   readOnlyEntryPoint,
@@ -12,7 +13,7 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { tlsNotForced } from './tls.js';
 
-export { entryPoint, foldGateways, gatewayIds, initialGatewaysState, readOnlyEntryPoint };
+export { entryPoint, foldGateways, gatewayHost, gatewayIds, initialGatewaysState, readOnlyEntryPoint };
 export type { GatewayEvent, GatewaysState };
 
 // ---- what the worker should do ----------------------------------------------------------------
@@ -85,7 +86,12 @@ export function decideGateways(
  * stale worker records nothing.
  */
 export type GatewaysCommand =
-  /** A gateway runs on the cluster's one address (and serves reads on `readOnlyPort`). */
+  /** Placement chose this runtime host for the gateway (a runtime with several hosts), before it starts there. */
+  | { type: 'PlaceGateway'; gatewayId: string; host: string }
+  /**
+   * A gateway runs on the address its host's gateways share (and serves reads on `readOnlyPort`):
+   * the cluster's one address, unless placement put its gateways on distinct hosts.
+   */
   | { type: 'StartGateway'; gatewayId: string; host: string; port: number; readOnlyPort?: number }
   /** Every running gateway forwards to this leader. */
   | { type: 'SetGatewayLeader'; leader: string; gatewayIds: string[] }
@@ -114,20 +120,54 @@ type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { t
 const removedAlready = (): GatewaysDecision =>
   reject('NOT_READY', 'the gateways of this cluster were removed: it is deleted', { field: 'clusterId' });
 
+function decidePlace(cmd: CommandOf<'PlaceGateway'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const placed = gatewayHost(state, cmd.gatewayId);
+  if (placed === cmd.host) return accept();
+  if (placed !== undefined) {
+    const message = `gateway ${cmd.gatewayId} is placed on ${placed}, not ${cmd.host}`;
+    return reject('GATEWAY_PLACED', message, { field: 'host', host: placed });
+  }
+  if (state.gateways.some((g) => g.gatewayId === cmd.gatewayId)) {
+    const message = `gateway ${cmd.gatewayId} already runs where it was started: it is not placed again`;
+    return reject('GATEWAY_PLACED', message, { field: 'gatewayId' });
+  }
+  return accept({ type: 'GatewayPlaced', data: { gatewayId: cmd.gatewayId, host: cmd.host } });
+}
+
+/**
+ * A gateway's addresses are decided once: gateways on one host share the address (and read-only
+ * port) recorded first there; a gateway on another host (GatewayPlaced) has its own, which no
+ * gateway of another host may also claim.
+ */
 function decideStart(cmd: CommandOf<'StartGateway'>, state: GatewaysState): GatewaysDecision {
   if (state.removed) return removedAlready();
   const known = state.gateways.find((g) => g.gatewayId === cmd.gatewayId);
   const sameReadOnly = cmd.readOnlyPort === undefined || known?.readOnlyPort === cmd.readOnlyPort;
   if (known && known.host === cmd.host && known.port === cmd.port && sameReadOnly) return accept();
-  const entry = entryPoint(state);
+  const placedOn = gatewayHost(state, cmd.gatewayId);
+  const here = state.gateways.filter((g) => gatewayHost(state, g.gatewayId) === placedOn);
+  const entry = here[0];
   if (entry && (entry.host !== cmd.host || entry.port !== cmd.port)) {
     const message = `the gateways of this cluster serve ${entry.host}:${entry.port}, not ${cmd.host}:${cmd.port}`;
     return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: entry.host, port: entry.port });
   }
-  const readOnly = readOnlyEntryPoint(state);
-  if (readOnly && cmd.readOnlyPort !== readOnly.port) {
-    const message = `the read-only endpoint of this cluster is on port ${readOnly.port}, not ${cmd.readOnlyPort}`;
-    return reject('ENTRY_POINT_RECORDED', message, { field: 'readOnlyPort', port: readOnly.port });
+  const readOnly = here.find((g) => g.readOnlyPort !== undefined)?.readOnlyPort;
+  if (readOnly !== undefined && cmd.readOnlyPort !== readOnly) {
+    const message = `the read-only endpoint of this cluster is on port ${readOnly}, not ${cmd.readOnlyPort}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'readOnlyPort', port: readOnly });
+  }
+  const wanted = [cmd.port, ...(cmd.readOnlyPort !== undefined ? [cmd.readOnlyPort] : [])];
+  const taken = state.gateways.find(
+    (g) =>
+      !here.includes(g) &&
+      g.host === cmd.host &&
+      [g.port, g.readOnlyPort].some((p) => p !== undefined && wanted.includes(p)),
+  );
+  if (taken) {
+    const ports = wanted.join(', ');
+    const message = `gateway ${taken.gatewayId}, on another host, already serves a port of ${cmd.host}:${ports}`;
+    return reject('ENTRY_POINT_TAKEN', message, { field: 'port', gatewayId: taken.gatewayId });
   }
   const { gatewayId, host, port, readOnlyPort } = cmd;
   return accept({
@@ -186,6 +226,8 @@ function decideExposeCommand(cmd: CommandOf<'Expose'>, state: GatewaysState): Ga
 
 export function decideGatewaysCommand(cmd: GatewaysCommand, state: GatewaysState): GatewaysDecision {
   switch (cmd.type) {
+    case 'PlaceGateway':
+      return decidePlace(cmd, state);
     case 'StartGateway':
       return decideStart(cmd, state);
     case 'SetGatewayLeader':
