@@ -4,10 +4,18 @@ import { Id } from '../names.js';
 /** Events of the `gateway-{clusterId}` stream: the networking service owns them. */
 export const gatewayEvents = {
   /**
-   * Placement put this gateway on a host of the runtime (a docker runtime with several local hosts:
-   * a Business cluster's two gateways on distinct hosts, least loaded first), before it started there.
+   * Where this gateway will run, decided before it is made (on a runtime whose gateways are made
+   * ahead of their start: docker): the address and ports it will serve, and, on a runtime with
+   * several hosts, the `host` placement chose (a Business cluster's two gateways on distinct
+   * hosts, least loaded first). Its GatewayStarted serves these.
    */
-  GatewayPlaced: z.object({ gatewayId: Id, host: z.string().min(1).max(300) }),
+  GatewayPlaced: z.object({
+    gatewayId: Id,
+    host: z.string().min(1).max(300).optional(),
+    address: z.string().min(1),
+    port: z.number().int().positive(),
+    readOnlyPort: z.number().int().positive(),
+  }),
   /**
    * A gateway process serves the cluster on host:port, and its read-only endpoint (the followers,
    * round robin) on host:readOnlyPort. Gateways on one host share one address (two gateways of a

@@ -5,8 +5,11 @@ import type { EventEnvelope, EventOfType } from '../index.js';
 export interface GatewaysState {
   /** Started and not removed, by gateway id; `readOnlyPort` once recorded (absent in older events). */
   gateways: { gatewayId: string; host: string; port: number; readOnlyPort?: number }[];
-  /** The runtime host each gateway was placed on (GatewayPlaced; only runtimes with several hosts record it). */
-  placed: { gatewayId: string; host: string }[];
+  /**
+   * Where each gateway was placed before it was made (GatewayPlaced; runtimes whose gateways are
+   * made ahead of their start): the runtime host (several hosts only), the address and ports.
+   */
+  placed: GatewayPlacement[];
   /** The node every gateway forwards to, as last recorded; none while a failover fenced it. */
   leader?: string;
   /** Nodes every gateway keeps out since a failover fenced them, until they rejoined. */
@@ -20,6 +23,14 @@ export interface GatewaysState {
   expiring: { nodeId: string; notAfter: string; reason: string }[];
   /** Number of events folded: the expected version for the next append. */
   version_: number;
+}
+
+export interface GatewayPlacement {
+  gatewayId: string;
+  host?: string;
+  address: string;
+  port: number;
+  readOnlyPort: number;
 }
 
 export const initialGatewaysState = (): GatewaysState => ({
@@ -70,8 +81,9 @@ export function evolveGateways(state: GatewaysState, event: FoldableGatewayEvent
   const next = { ...state, version_: state.version_ + 1 };
   switch (event.type) {
     case 'GatewayPlaced': {
-      const { gatewayId, host } = event.data;
-      return { ...next, placed: [...next.placed.filter((p) => p.gatewayId !== gatewayId), { gatewayId, host }] };
+      const { gatewayId, host, address, port, readOnlyPort } = event.data;
+      const placement = { gatewayId, ...(host !== undefined ? { host } : {}), address, port, readOnlyPort };
+      return { ...next, placed: [...next.placed.filter((p) => p.gatewayId !== gatewayId), placement] };
     }
     case 'GatewayStarted': {
       const d = event.data;
@@ -169,9 +181,13 @@ export function readOnlyEntryPoints(state: GatewaysState): { host: string; port:
   );
 }
 
-/** The host a gateway was placed on (GatewayPlaced), if the runtime placed it. */
+/** The runtime host a gateway was placed on (GatewayPlaced), if the runtime has several. */
 export const gatewayHost = (state: GatewaysState, gatewayId: string): string | undefined =>
-  state.placed.find((p) => p.gatewayId === gatewayId)?.host;
+  gatewayPlacement(state, gatewayId)?.host;
+
+/** Where a gateway was placed (GatewayPlaced), if it was. */
+export const gatewayPlacement = (state: GatewaysState, gatewayId: string): GatewayPlacement | undefined =>
+  state.placed.find((p) => p.gatewayId === gatewayId);
 
 /**
  * The address of the cluster's read-only endpoint (the followers, round robin): the entry point's

@@ -65,6 +65,11 @@ export interface HaproxyGateways {
   /** Where gateways can run when there is a choice (a docker runtime with several local hosts); none otherwise. */
   hosts?: GatewayHosts;
   files(clusterId: string, gatewayId: string): GatewayFiles;
+  /**
+   * Make ready where the gateway of `spec` will run (its container made and started, say), ahead of
+   * its first start, with no HAProxy yet; present when the place has something to make (idempotent).
+   */
+  prepare?(spec: GatewaySpec): Promise<void>;
   /** Start the gateway, or reload it seamlessly if its config changed; never a second serving process. */
   start(spec: GatewaySpec, options?: GatewayStartOptions): Promise<GatewayStartResult>;
   /** fast: SIGTERM (sessions cut at once), waits until gone; graceful: SIGUSR1 (stop listening, finish sessions). */
@@ -89,6 +94,14 @@ const sameButStates = (a: string, b: string) => {
   const structure = (cfg: string) => cfg.replace(/^( {2}server .*) disabled$/gm, '$1');
   return structure(a) === structure(b);
 };
+
+/** A gateway's run directory (and its short socket's), before its place or HAProxy uses them. */
+function makeRunDir(f: GatewayFiles): void {
+  // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
+  mkdirSync(dirname(f.dir), { recursive: true });
+  if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
+  if (dirname(f.socket) !== f.dir) mkdirSync(dirname(f.socket), { recursive: true, mode: 0o700 });
+}
 
 async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -167,13 +180,22 @@ export function createHaproxyGateways(options: HaproxyGatewaysOptions): HaproxyG
     status,
     runtimeApi: (clusterId, gatewayId) => new HaproxyRuntimeApi(files(clusterId, gatewayId).socket),
 
+    ...(place.prepare
+      ? {
+          async prepare(spec: GatewaySpec) {
+            const g = gw(spec.clusterId, spec.gatewayId);
+            makeRunDir(g.f);
+            await withFileLock(g.f.lock, async () => {
+              await place.prepare?.(g, spec);
+            });
+          },
+        }
+      : {}),
+
     async start(spec, options = {}) {
       const g = gw(spec.clusterId, spec.gatewayId);
       const f = g.f;
-      // Parents keep the default mode: PostgreSQL nodes (another OS user) live under the same cluster dir.
-      mkdirSync(dirname(f.dir), { recursive: true });
-      if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
-      if (dirname(f.socket) !== f.dir) mkdirSync(dirname(f.socket), { recursive: true, mode: 0o700 });
+      makeRunDir(f);
       return withFileLock(f.lock, async () => {
         const { placedOn: _placedOn, ...served } = place.prepare ? await place.prepare(g, spec) : spec;
         const config = renderHaproxyConfig({ ...served, runDir: f.dir });

@@ -308,8 +308,14 @@ describe('cluster show on the docker runtime', () => {
   it('names the host (GatewayPlaced) and address of every gateway placed, and the closest spread', () => {
     const entry = fold(NODES.map((nodeId): [string, unknown] => ['NodePlaced', { nodeId, host: 'unix:///h1/p.sock' }]));
     const gateways = foldGateways([
-      { type: 'GatewayPlaced', data: { gatewayId: 'gw2', host: 'unix:///h2/p.sock' } },
-      { type: 'GatewayPlaced', data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock' } },
+      {
+        type: 'GatewayPlaced',
+        data: { gatewayId: 'gw2', host: 'unix:///h2/p.sock', address: '127.0.0.1', port: 7002, readOnlyPort: 7003 },
+      },
+      {
+        type: 'GatewayPlaced',
+        data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock', address: '127.0.0.1', port: 7000, readOnlyPort: 7001 },
+      },
       { type: 'GatewayStarted', data: { gatewayId: 'gw1', host: '127.0.0.1', port: 7000, readOnlyPort: 7001 } },
       { type: 'GatewayStarted', data: { gatewayId: 'gw2', host: '127.0.0.1', port: 7002 } },
     ]);
@@ -322,8 +328,14 @@ describe('cluster show on the docker runtime', () => {
     expect(text).toContain('placement: (closest spread: 3 nodes on 1 host)');
     expect(text).toContain('gateways:\n  gw1 on unix:///h1/p.sock, serving 127.0.0.1:7000\n  gw2 on unix:///h2/p.sock');
     const together = foldGateways([
-      { type: 'GatewayPlaced', data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock' } },
-      { type: 'GatewayPlaced', data: { gatewayId: 'gw2', host: 'unix:///h1/p.sock' } },
+      {
+        type: 'GatewayPlaced',
+        data: { gatewayId: 'gw1', host: 'unix:///h1/p.sock', address: '127.0.0.1', port: 7000, readOnlyPort: 7001 },
+      },
+      {
+        type: 'GatewayPlaced',
+        data: { gatewayId: 'gw2', host: 'unix:///h1/p.sock', address: '127.0.0.1', port: 7000, readOnlyPort: 7001 },
+      },
       { type: 'GatewayStarted', data: { gatewayId: 'gw1', host: '127.0.0.1', port: 7000 } },
       { type: 'GatewayStarted', data: { gatewayId: 'gw2', host: '127.0.0.1', port: 7000 } },
     ]);

@@ -5,15 +5,24 @@ import { foldGateways, gatewayHost, gatewaysDecider, type GatewayEvent, type Gat
 
 /** Gateways placed on distinct hosts of a runtime (GatewayPlaced), each with its own address. */
 const spec = deciderSpec(gatewaysDecider);
-const placed = (gatewayId: string, host: string): GatewayEvent => ({
+/** gw1 on 127.0.0.1:7000 (read-only 7001), gw2 on 7002 (7003), unless told. */
+const at = (gatewayId: string) => (gatewayId === 'gw1' ? [7000, 7001] : [7002, 7003]) as [number, number];
+const placed = (gatewayId: string, host?: string, [port, readOnlyPort] = at(gatewayId)): GatewayEvent => ({
   type: 'GatewayPlaced',
-  data: { gatewayId, host },
+  data: { gatewayId, ...(host !== undefined ? { host } : {}), address: '127.0.0.1', port, readOnlyPort },
 });
 const started = (gatewayId: string, port: number, readOnlyPort: number): GatewayEvent => ({
   type: 'GatewayStarted',
   data: { gatewayId, host: '127.0.0.1', port, readOnlyPort },
 });
-const place = (gatewayId: string, host: string): GatewaysCommand => ({ type: 'PlaceGateway', gatewayId, host });
+const place = (gatewayId: string, host?: string, [port, readOnlyPort] = at(gatewayId)): GatewaysCommand => ({
+  type: 'PlaceGateway',
+  gatewayId,
+  ...(host !== undefined ? { host } : {}),
+  address: '127.0.0.1',
+  port,
+  readOnlyPort,
+});
 const start = (gatewayId: string, port: number, readOnlyPort: number): GatewaysCommand => ({
   type: 'StartGateway',
   gatewayId,
@@ -36,7 +45,30 @@ describe('gateway placement', () => {
     spec
       .given([placed('gw1', 'a')])
       .when(place('gw1', 'b'))
-      .thenRejects('GATEWAY_PLACED', /gw1 is placed on a, not b/);
+      .thenRejects('GATEWAY_PLACED', /gw1 is placed on a, 127\.0\.0\.1:7000/);
+    spec
+      .given([placed('gw1', 'a')])
+      .when(place('gw1', 'a', [7004, 7001]))
+      .thenRejects('GATEWAY_PLACED', /placed on a, 127\.0\.0\.1:7000/);
+  });
+
+  it('one host (no host named): the gateways are placed on one address, which their starts keep to', () => {
+    spec
+      .given([placed('gw1')])
+      .when(place('gw2', undefined, [7000, 7001]))
+      .then([placed('gw2', undefined, [7000, 7001])]);
+    spec
+      .given([placed('gw1')])
+      .when(place('gw2'))
+      .thenRejects('ENTRY_POINT_RECORDED', /serve 127\.0\.0\.1:7000, not 127\.0\.0\.1:7002/);
+    spec
+      .given([placed('gw1')])
+      .when(start('gw1', 7000, 7001))
+      .then([started('gw1', 7000, 7001)]);
+    spec
+      .given([placed('gw1')])
+      .when(start('gw1', 7000, 7005))
+      .thenRejects('ENTRY_POINT_RECORDED', /gw1 was placed on 127\.0\.0\.1:7000 \(read-only 7001\)/);
   });
 
   it('a gateway already started where it is is not placed again, nor one of a deleted cluster', () => {
@@ -58,24 +90,29 @@ describe('gateway placement', () => {
     spec
       .given([...onTwoHosts, started('gw1', 7000, 7001), started('gw2', 7002, 7003)])
       .when(start('gw2', 7004, 7005))
-      .thenRejects('ENTRY_POINT_RECORDED', /serve 127\.0\.0\.1:7002, not 127\.0\.0\.1:7004/);
+      .thenRejects('ENTRY_POINT_RECORDED', /gw2 was placed on 127\.0\.0\.1:7002/);
   });
 
-  it('a gateway of another host claiming a port of the same address is refused', () => {
+  it('a gateway of another host claiming a port of the same address is refused, placed or started', () => {
     spec
-      .given([...onTwoHosts, started('gw1', 7000, 7001)])
+      .given([placed('gw1', 'a')])
+      .when(place('gw2', 'b', [7000, 7003]))
+      .thenRejects('ENTRY_POINT_TAKEN', /gw1, on another host/);
+    // A gateway started before the runtime placed gateways runs apart from those placed since.
+    spec
+      .given([placed('gw1', 'a'), started('gw1', 7000, 7001)])
       .when(start('gw2', 7000, 7003))
       .thenRejects('ENTRY_POINT_TAKEN', /gw1, on another host/);
     spec
-      .given([...onTwoHosts, started('gw1', 7000, 7001)])
+      .given([placed('gw1', 'a'), started('gw1', 7000, 7001)])
       .when(start('gw2', 7002, 7001))
       .thenRejects('ENTRY_POINT_TAKEN', /gw1/);
   });
 
-  it('gateways placed on one host still share its address', () => {
+  it('gateways placed on one host share its address', () => {
     spec
-      .given([placed('gw1', 'a'), placed('gw2', 'a'), started('gw1', 7000, 7001)])
-      .when(start('gw2', 7002, 7003))
+      .given([placed('gw1', 'a'), started('gw1', 7000, 7001)])
+      .when(place('gw2', 'a'))
       .thenRejects('ENTRY_POINT_RECORDED', /serve 127\.0\.0\.1:7000/);
   });
 

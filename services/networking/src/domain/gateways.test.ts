@@ -42,9 +42,9 @@ const ready: DomainEvent = {
 };
 
 describe('gateways, given/when/then', () => {
-  it('nothing to do before the cluster is ready', () => {
+  it('while the cluster is provisioned: its gateways are prepared, nothing more', () => {
     const cluster = foldClusterView([requested, provisioned('node1', 5001)]);
-    expect(decideGateways(cluster, 2, initialGatewaysState())).toEqual({ kind: 'none' });
+    expect(decideGateways(cluster, 2, initialGatewaysState())).toEqual({ kind: 'prepare', gatewayIds: ['gw1', 'gw2'] });
   });
 
   it('a ready cluster: every gateway of the plan, forwarding to the leader, over the provisioned nodes', () => {

@@ -4,6 +4,7 @@ import {
   foldGateways,
   gatewayHost,
   gatewayIds,
+  gatewayPlacement,
   initialGatewaysState,
   readOnlyEntryPoint,
   type ClusterView,
@@ -13,7 +14,15 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { tlsNotForced } from './tls.js';
 
-export { entryPoint, foldGateways, gatewayHost, gatewayIds, initialGatewaysState, readOnlyEntryPoint };
+export {
+  entryPoint,
+  foldGateways,
+  gatewayHost,
+  gatewayIds,
+  gatewayPlacement,
+  initialGatewaysState,
+  readOnlyEntryPoint,
+};
 export type { GatewayEvent, GatewaysState };
 
 // ---- what the worker should do ----------------------------------------------------------------
@@ -38,12 +47,15 @@ export type GatewayAction =
       /** Gateways recorded beyond the plan's (it has fewer now): stopped and removed. */
       surplus: string[];
     }
+  /** The cluster is being provisioned: its gateways can be placed and made ahead of their start. */
+  | { kind: 'prepare'; gatewayIds: string[] }
   | { kind: 'remove'; gatewayIds: string[] }
   | { kind: 'none' };
 
 /**
  * What the gateways of a cluster should be, given the cluster and what was recorded. Pure.
- * A ready cluster: every gateway of its plan running, writes to the leader, reads to the other
+ * A cluster being provisioned: its gateways prepared (made ahead of their start, where the runtime
+ * does that). A ready cluster: every gateway of its plan running, writes to the leader, reads to the other
  * nodes; a node a failover fenced (FailoverStarted) takes neither until it rejoined, even when a
  * LeaderChanged names it. A deleted (or deleting) cluster: no gateway. Anything else: leave them
  * as they are.
@@ -56,6 +68,8 @@ export function decideGateways(
   if (cluster.status === 'deleted' || cluster.status === 'deleting') {
     return state.removed ? { kind: 'none' } : { kind: 'remove', gatewayIds: gatewayIds(gatewayCount) };
   }
+  if (cluster.status === 'provisioning' && !state.removed)
+    return { kind: 'prepare', gatewayIds: gatewayIds(gatewayCount) };
   if (cluster.status !== 'ready' || !cluster.leader) return { kind: 'none' };
   const nodes = cluster.nodes.flatMap((n) => (n.port !== undefined ? [{ nodeId: n.nodeId, port: n.port }] : []));
   if (!nodes.some((n) => n.nodeId === cluster.leader)) return { kind: 'none' };
@@ -86,8 +100,11 @@ export function decideGateways(
  * stale worker records nothing.
  */
 export type GatewaysCommand =
-  /** Placement chose this runtime host for the gateway (a runtime with several hosts), before it starts there. */
-  | { type: 'PlaceGateway'; gatewayId: string; host: string }
+  /**
+   * Where the gateway will run, before it is made: its address and ports, and the runtime host
+   * placement chose (a runtime with several hosts).
+   */
+  | { type: 'PlaceGateway'; gatewayId: string; host?: string; address: string; port: number; readOnlyPort: number }
   /**
    * A gateway runs on the address its host's gateways share (and serves reads on `readOnlyPort`):
    * the cluster's one address, unless placement put its gateways on distinct hosts.
@@ -120,55 +137,103 @@ type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { t
 const removedAlready = (): GatewaysDecision =>
   reject('NOT_READY', 'the gateways of this cluster were removed: it is deleted', { field: 'clusterId' });
 
-function decidePlace(cmd: CommandOf<'PlaceGateway'>, state: GatewaysState): GatewaysDecision {
-  if (state.removed) return removedAlready();
-  const placed = gatewayHost(state, cmd.gatewayId);
-  if (placed === cmd.host) return accept();
-  if (placed !== undefined) {
-    const message = `gateway ${cmd.gatewayId} is placed on ${placed}, not ${cmd.host}`;
-    return reject('GATEWAY_PLACED', message, { field: 'host', host: placed });
-  }
-  if (state.gateways.some((g) => g.gatewayId === cmd.gatewayId)) {
-    const message = `gateway ${cmd.gatewayId} already runs where it was started: it is not placed again`;
-    return reject('GATEWAY_PLACED', message, { field: 'gatewayId' });
-  }
-  return accept({ type: 'GatewayPlaced', data: { gatewayId: cmd.gatewayId, host: cmd.host } });
+/** An address and ports a gateway serves, or will (recorded by GatewayStarted, else GatewayPlaced). */
+interface Claim {
+  gatewayId: string;
+  host: string;
+  port: number;
+  readOnlyPort?: number;
+}
+
+/** Every gateway's claim: as started, else as placed. */
+function claims(state: GatewaysState): Claim[] {
+  const started: Claim[] = state.gateways;
+  const placedOnly = state.placed.filter((p) => !state.gateways.some((g) => g.gatewayId === p.gatewayId));
+  return [
+    ...started,
+    ...placedOnly.map(({ gatewayId, address, port, readOnlyPort }) => ({
+      gatewayId,
+      host: address,
+      port,
+      readOnlyPort,
+    })),
+  ];
 }
 
 /**
- * A gateway's addresses are decided once: gateways on one host share the address (and read-only
- * port) recorded first there; a gateway on another host (GatewayPlaced) has its own, which no
- * gateway of another host may also claim.
+ * A gateway's addresses are decided once: the gateways of one runtime host share the address (and
+ * read-only port) claimed first there; a gateway of another host (GatewayPlaced) has its own,
+ * which no gateway of another host may also claim. Undefined: `claim` keeps to that.
  */
+function refusedAddress(
+  claim: Claim,
+  runtimeHost: string | undefined,
+  state: GatewaysState,
+): GatewaysDecision | undefined {
+  const all = claims(state);
+  const here = all.filter((g) => gatewayHost(state, g.gatewayId) === runtimeHost);
+  const entry = here[0];
+  if (entry && (entry.host !== claim.host || entry.port !== claim.port)) {
+    const message = `the gateways of this cluster serve ${entry.host}:${entry.port}, not ${claim.host}:${claim.port}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: entry.host, port: entry.port });
+  }
+  const readOnly = here.find((g) => g.readOnlyPort !== undefined)?.readOnlyPort;
+  if (readOnly !== undefined && claim.readOnlyPort !== readOnly) {
+    const message = `the read-only endpoint of this cluster is on port ${readOnly}, not ${claim.readOnlyPort}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'readOnlyPort', port: readOnly });
+  }
+  const wanted = [claim.port, ...(claim.readOnlyPort !== undefined ? [claim.readOnlyPort] : [])];
+  const taken = all.find(
+    (g) =>
+      !here.includes(g) &&
+      g.host === claim.host &&
+      [g.port, g.readOnlyPort].some((p) => p !== undefined && wanted.includes(p)),
+  );
+  if (!taken) return undefined;
+  const ports = wanted.join(', ');
+  const message = `gateway ${taken.gatewayId}, on another host, already serves a port of ${claim.host}:${ports}`;
+  return reject('ENTRY_POINT_TAKEN', message, { field: 'port', gatewayId: taken.gatewayId });
+}
+
+function decidePlace(cmd: CommandOf<'PlaceGateway'>, state: GatewaysState): GatewaysDecision {
+  if (state.removed) return removedAlready();
+  const { gatewayId, host, address, port, readOnlyPort } = cmd;
+  const placed = gatewayPlacement(state, gatewayId);
+  if (placed) {
+    const same =
+      placed.host === host &&
+      placed.address === address &&
+      placed.port === port &&
+      placed.readOnlyPort === readOnlyPort;
+    if (same) return accept();
+    const where = `${placed.host ? `${placed.host}, ` : ''}${placed.address}:${placed.port}`;
+    return reject('GATEWAY_PLACED', `gateway ${gatewayId} is placed on ${where}`, { field: 'host', host: placed.host });
+  }
+  if (state.gateways.some((g) => g.gatewayId === gatewayId)) {
+    const message = `gateway ${gatewayId} already runs where it was started: it is not placed again`;
+    return reject('GATEWAY_PLACED', message, { field: 'gatewayId' });
+  }
+  const refused = refusedAddress({ gatewayId, host: address, port, readOnlyPort }, host, state);
+  if (refused) return refused;
+  const data = { gatewayId, ...(host !== undefined ? { host } : {}), address, port, readOnlyPort };
+  return accept({ type: 'GatewayPlaced', data });
+}
+
+/** A gateway starts on the address it was placed on, else on the one its host's gateways share (`refusedAddress`). */
 function decideStart(cmd: CommandOf<'StartGateway'>, state: GatewaysState): GatewaysDecision {
   if (state.removed) return removedAlready();
   const known = state.gateways.find((g) => g.gatewayId === cmd.gatewayId);
   const sameReadOnly = cmd.readOnlyPort === undefined || known?.readOnlyPort === cmd.readOnlyPort;
   if (known && known.host === cmd.host && known.port === cmd.port && sameReadOnly) return accept();
-  const placedOn = gatewayHost(state, cmd.gatewayId);
-  const here = state.gateways.filter((g) => gatewayHost(state, g.gatewayId) === placedOn);
-  const entry = here[0];
-  if (entry && (entry.host !== cmd.host || entry.port !== cmd.port)) {
-    const message = `the gateways of this cluster serve ${entry.host}:${entry.port}, not ${cmd.host}:${cmd.port}`;
-    return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: entry.host, port: entry.port });
+  const placed = gatewayPlacement(state, cmd.gatewayId);
+  const readOnlyMoved = cmd.readOnlyPort !== undefined && cmd.readOnlyPort !== placed?.readOnlyPort;
+  if (placed && (placed.address !== cmd.host || placed.port !== cmd.port || readOnlyMoved)) {
+    const where = `${placed.address}:${placed.port} (read-only ${placed.readOnlyPort})`;
+    const message = `gateway ${cmd.gatewayId} was placed on ${where}`;
+    return reject('ENTRY_POINT_RECORDED', message, { field: 'port', host: placed.address, port: placed.port });
   }
-  const readOnly = here.find((g) => g.readOnlyPort !== undefined)?.readOnlyPort;
-  if (readOnly !== undefined && cmd.readOnlyPort !== readOnly) {
-    const message = `the read-only endpoint of this cluster is on port ${readOnly}, not ${cmd.readOnlyPort}`;
-    return reject('ENTRY_POINT_RECORDED', message, { field: 'readOnlyPort', port: readOnly });
-  }
-  const wanted = [cmd.port, ...(cmd.readOnlyPort !== undefined ? [cmd.readOnlyPort] : [])];
-  const taken = state.gateways.find(
-    (g) =>
-      !here.includes(g) &&
-      g.host === cmd.host &&
-      [g.port, g.readOnlyPort].some((p) => p !== undefined && wanted.includes(p)),
-  );
-  if (taken) {
-    const ports = wanted.join(', ');
-    const message = `gateway ${taken.gatewayId}, on another host, already serves a port of ${cmd.host}:${ports}`;
-    return reject('ENTRY_POINT_TAKEN', message, { field: 'port', gatewayId: taken.gatewayId });
-  }
+  const refused = refusedAddress(cmd, gatewayHost(state, cmd.gatewayId), state);
+  if (refused) return refused;
   const { gatewayId, host, port, readOnlyPort } = cmd;
   return accept({
     type: 'GatewayStarted',

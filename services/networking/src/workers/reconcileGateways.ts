@@ -1,21 +1,9 @@
-import { findPlan, foldClusterView, placeNodes, streamIds } from '@pgfleet/contracts';
+import { findPlan, foldClusterView, streamIds } from '@pgfleet/contracts';
 import type { EventStore } from '@pgfleet/eventstore';
-import {
-  GatewayError,
-  type GatewayAgent,
-  type GatewayBind,
-  type GatewayRoutes,
-  type HaproxyGateways,
-} from '@pgfleet/gateway';
+import { GatewayError, type GatewayAgent, type GatewayRoutes, type HaproxyGateways } from '@pgfleet/gateway';
 import type { CommandContext, Logger } from '@pgfleet/kit';
-import { freePort } from '@pgfleet/postgres';
-import {
-  decideGateways,
-  gatewayHost,
-  type GatewayAction,
-  type GatewaysCommand,
-  type GatewaysState,
-} from '../domain/gateways.js';
+import { decideGateways, type GatewayAction, type GatewaysCommand, type GatewaysState } from '../domain/gateways.js';
+import { gatewayBinds, gatewayPlaces } from './gatewayPlaces.js';
 import { loadGateways, NETWORKING_ACTOR, recordGateways } from './recordGateways.js';
 
 export interface ReconcileGatewaysDeps {
@@ -79,6 +67,8 @@ async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Pr
       deps.log.info({ clusterId }, 'gateways removed');
       return true;
     }
+    case 'prepare':
+      return prepareGateways(deps, clusterId, action.gatewayIds, state, record);
     case 'ensure':
       return ensureGateways(deps, clusterId, action, state, record);
     default: {
@@ -86,6 +76,30 @@ async function reconcileOnce(deps: ReconcileGatewaysDeps, clusterId: string): Pr
       return never;
     }
   }
+}
+
+/**
+ * While the cluster is provisioned, on a runtime whose gateways are made ahead of their start
+ * (`gateways.prepare`: a container each on docker): each gateway placed (recorded) and made, with
+ * no HAProxy yet, so that the start at ClusterReady only runs it. Nothing on the process runtime.
+ */
+async function prepareGateways(
+  deps: ReconcileGatewaysDeps,
+  clusterId: string,
+  gatewayIds: readonly string[],
+  state: GatewaysState,
+  record: (command: GatewaysCommand) => Promise<boolean>,
+): Promise<boolean> {
+  const prepare = deps.gateways.prepare;
+  if (!prepare) return true;
+  const places = await gatewayPlaces(deps, gatewayIds, state, record);
+  if (!places) return false;
+  await Promise.all(
+    gatewayIds.map((gatewayId) =>
+      prepare({ clusterId, gatewayId, ...gatewayBinds(places.get(gatewayId)!, state.exposed, []), nodes: [] }),
+    ),
+  );
+  return true;
 }
 
 type Ensure = Extract<GatewayAction, { kind: 'ensure' }>;
@@ -132,30 +146,17 @@ async function ensureGateways(
     if (allRecorded && !(await recordFences())) return false;
   }
 
-  const placement = await placeGateways(deps, gatewayIds, state, record);
-  if (!placement) return false;
-  const addresses = await gatewayAddresses(deps.host ?? '127.0.0.1', gatewayIds, state, placement);
-  // Loopback always; the outside address too while the cluster is exposed (TLS forced).
-  const bindsOn = (host: string, port: number): GatewayBind[] =>
-    state.exposed
-      ? [
-          { host, port },
-          { host: state.exposed.address, port },
-        ]
-      : [{ host, port }];
+  const places = await gatewayPlaces(deps, gatewayIds, state, record);
+  if (!places) return false;
   // Every gateway at once (a container each on the docker runtime: seconds apart otherwise), then recorded in order.
   await Promise.all(
     gatewayIds.map(async (gatewayId) => {
-      const { host, port, readOnlyPort } = addresses.get(gatewayId)!;
-      const placedOn = placement.get(gatewayId);
       await deps.gateways.start(
         {
           clusterId,
           gatewayId,
-          ...(placedOn ? { placedOn } : {}),
+          ...gatewayBinds(places.get(gatewayId)!, state.exposed, action.readOnly),
           ...(leader ? { leaderNodeId: leader } : {}),
-          binds: bindsOn(host, port),
-          readOnly: { binds: bindsOn(host, readOnlyPort), nodeIds: action.readOnly },
           nodes: action.nodes.map((n) => ({ nodeId: n.nodeId, host: '127.0.0.1', port: n.port })),
           ...(deps.agent ? { agent: deps.agent } : {}),
         },
@@ -165,7 +166,8 @@ async function ensureGateways(
     }),
   );
   for (const gatewayId of gatewayIds) {
-    if (!(await record({ type: 'StartGateway', gatewayId, ...addresses.get(gatewayId)! }))) return false;
+    const { host, port, readOnlyPort } = places.get(gatewayId)!;
+    if (!(await record({ type: 'StartGateway', gatewayId, host, port, readOnlyPort }))) return false;
   }
 
   // A plan with fewer gateways now (Business -> Starter): the ones beyond it go, once the others serve.
@@ -205,74 +207,4 @@ async function routeKnown(api: ReturnType<HaproxyGateways['runtimeApi']>, routes
       readOnly = readOnly.filter((n) => n !== unknown);
     }
   }
-}
-
-/**
- * Where each gateway runs when the gateways have several hosts to run on (`gateways.hosts`):
- * the host recorded (GatewayPlaced), else placement's choice, recorded before it starts there (a
- * Business cluster's two gateways on distinct hosts, least loaded first). A gateway recorded as
- * started before the runtime had hosts stays unplaced, where it runs. Undefined when a placement
- * was refused (another worker placed it meanwhile); an empty map without hosts.
- */
-async function placeGateways(
-  deps: ReconcileGatewaysDeps,
-  gatewayIds: readonly string[],
-  state: GatewaysState,
-  record: (command: GatewaysCommand) => Promise<boolean>,
-): Promise<Map<string, string> | undefined> {
-  const placement = new Map(state.placed.map((p) => [p.gatewayId, p.host]));
-  const unplaced = gatewayIds.filter((id) => !placement.has(id) && !state.gateways.some((g) => g.gatewayId === id));
-  if (!deps.gateways.hosts || unplaced.length === 0) return placement;
-  const placed = [...placement].map(([nodeId, host]) => ({ nodeId, host }));
-  for (const { nodeId: gatewayId, host } of placeNodes(unplaced, await deps.gateways.hosts.loads(), placed)) {
-    if (!(await record({ type: 'PlaceGateway', gatewayId, host }))) return undefined;
-    deps.log.info({ gatewayId, host }, 'gateway placed');
-    placement.set(gatewayId, host);
-  }
-  return placement;
-}
-
-interface GatewayAddress {
-  host: string;
-  port: number;
-  readOnlyPort: number;
-}
-
-/**
- * Each gateway's addresses: the ones recorded for it, else those of a gateway on the same host
- * (gateways of one host share them, SO_REUSEPORT), else free ports on `host`: one address for all
- * the gateways of one machine, one per host when they are placed on distinct hosts.
- */
-async function gatewayAddresses(
-  host: string,
-  gatewayIds: readonly string[],
-  state: GatewaysState,
-  placement: ReadonlyMap<string, string>,
-): Promise<Map<string, GatewayAddress>> {
-  const decided = new Map<string, GatewayAddress>();
-  const taken = new Set(
-    state.gateways.flatMap((g) => [g.port, ...(g.readOnlyPort !== undefined ? [g.readOnlyPort] : [])]),
-  );
-  const free = async () => {
-    for (;;) {
-      const port = await freePort();
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
-    }
-  };
-  const placedOn = (id: string) => placement.get(id) ?? gatewayHost(state, id);
-  for (const gatewayId of gatewayIds) {
-    const peers = state.gateways.filter((g) => placedOn(g.gatewayId) === placedOn(gatewayId));
-    const known = peers.find((g) => g.gatewayId === gatewayId) ?? peers[0];
-    const sibling = [...decided].find(([id]) => placedOn(id) === placedOn(gatewayId))?.[1];
-    const readOnlyPort = peers.find((g) => g.readOnlyPort !== undefined)?.readOnlyPort ?? sibling?.readOnlyPort;
-    decided.set(gatewayId, {
-      host: known?.host ?? sibling?.host ?? host,
-      port: known?.port ?? sibling?.port ?? (await free()),
-      readOnlyPort: readOnlyPort ?? (await free()),
-    });
-  }
-  return decided;
 }
