@@ -1,4 +1,4 @@
-import { placeNodes } from '@pgfleet/contracts';
+import { placeNodes, type ClusterNode } from '@pgfleet/contracts';
 import type { NodeRuntime } from '@pgfleet/runtime';
 import type { ClusterProgress } from './record.js';
 
@@ -20,3 +20,9 @@ export async function placeClusterNodes(runtime: NodeRuntime, cluster: ClusterPr
   );
   for (const { nodeId, host } of decided) await cluster.record({ type: 'RecordNodePlaced', nodeId, host });
 }
+
+/** The host placement chose for the node (NodePlaced), as a NodeSpec's `host`; none on a runtime without hosts. */
+export const placedOn = (cluster: ClusterProgress, node: ClusterNode): { host?: string } => {
+  const host = cluster.view.nodes.find((n) => n.nodeId === node.nodeId)?.host;
+  return host === undefined ? {} : { host };
+};

@@ -26,7 +26,8 @@ import {
 } from '@pgfleet/postgres';
 import { nodeSetupOf, type NodeRuntime, type NodeSetup, type UpstreamLeader } from '@pgfleet/runtime';
 import { appSecretRef, onNames, replicationSecretRef } from '../commands.js';
-import { placeClusterNodes } from './placement.js';
+import { copyLeader, makeFollowers } from './coldCopy.js';
+import { placeClusterNodes, placedOn } from './placement.js';
 import { ClusterProgress, fromStore, PROVISIONING_ACTOR, StaleOutcome, StoreUnavailable } from './record.js';
 
 export interface ReconcileDeps {
@@ -121,9 +122,15 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
   const makeLeader = from
     ? () => restoreLeader(deps, rid(leader), from, setupOf(leader), tlsReady)
     : async () => {
-        await deps.runtime.initialize(rid(leader), setupOf(leader));
-        if (coldCopy)
-          copies = await copyLeader(deps, cluster, followers, rid(leader), major, setupOf, await upstream());
+        // The followers' storage is made while the leader's initdb runs (a container each on docker).
+        const made = coldCopy ? makeFollowers(deps, cluster, followers, major) : undefined;
+        try {
+          await deps.runtime.initialize(rid(leader), setupOf(leader));
+        } finally {
+          await made; // settled: never left running for the next attempt to meet
+        }
+        if (made)
+          copies = await copyLeader(deps, cluster, followers, rid(leader), setupOf, await upstream(), await made);
       };
   // The stanza the nodes archive into exists before the cluster is ready (idempotent; the pitr
   // service owns its backups): an archive_command failing for a missing stanza would hold every
@@ -199,41 +206,6 @@ async function provision(deps: ReconcileDeps, cluster: ClusterProgress): Promise
     user: APP_USER,
   });
   deps.log.info({ clusterId }, 'cluster ready');
-}
-
-/**
- * The followers of a new cluster made as copies of its leader's data directory, between the
- * leader's initdb and its first start. Returns them with their ports, provisioned (their
- * NodeProvisioned is recorded after the leader's: a crash before leaves them to be cloned instead).
- */
-async function copyLeader(
-  deps: ReconcileDeps,
-  cluster: ClusterProgress,
-  followers: readonly ClusterNode[],
-  leaderRid: string,
-  major: number,
-  setupOf: (node: ClusterNode) => NodeSetup,
-  leader: UpstreamLeader,
-): Promise<ClusterNode[]> {
-  const made = await Promise.allSettled(
-    followers.map(async (f) => {
-      const rid = runtimeNodeId(cluster.clusterId, f.nodeId);
-      await deps.runtime.remove(rid).catch(() => undefined);
-      const port = await freePort();
-      await deps.runtime.create({ clusterId: cluster.clusterId, nodeId: rid, major, port, ...placedOn(cluster, f) });
-      const slot = slotName(f.nodeId);
-      await deps.runtime.copyStopped(rid, { ...setupOf(f), sourceNodeId: leaderRid, leader, slotName: slot });
-      return { ...f, port, provisioned: true };
-    }),
-  );
-  const failure = made.find((r) => r.status === 'rejected');
-  if (failure === undefined) return made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  // Not a failure of the cluster: the followers are cloned from the running leader instead.
-  const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
-  deps.log.warn({ clusterId: cluster.clusterId, reason }, 'copying the new leader failed; cloning its followers');
-  for (const f of followers)
-    await deps.runtime.remove(runtimeNodeId(cluster.clusterId, f.nodeId)).catch(() => undefined);
-  return [];
 }
 
 /**
@@ -322,12 +294,6 @@ export async function ensureRunning(
   };
   await afterBoth(recordStart(), steps.running?.() ?? Promise.resolve());
 }
-
-/** The host placement chose for the node (NodePlaced), as a NodeSpec's `host`; none on a runtime without hosts. */
-const placedOn = (cluster: ClusterProgress, node: ClusterNode): { host?: string } => {
-  const host = cluster.view.nodes.find((n) => n.nodeId === node.nodeId)?.host;
-  return host === undefined ? {} : { host };
-};
 
 /** Once both settled: the value of `step`; the failure of `recording` first, else that of `step`. */
 async function afterBoth<T>(recording: Promise<unknown>, step: Promise<T>): Promise<T> {
