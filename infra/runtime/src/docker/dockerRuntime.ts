@@ -177,7 +177,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): DockerNodeRu
         const message = `a container for node ${spec.nodeId} already exists: ${(error as Error).message}`;
         throw new NodeRuntimeError('NODE_EXISTS', message, { nodeId: spec.nodeId });
       }
-      return (await need(spec.nodeId)).info;
+      // Its container runs from here (PostgreSQL does not): a node made while another one's initdb runs
+      // (a new cluster's followers) is ready for its copy by then.
+      const made = await need(spec.nodeId);
+      await startContainer(made.c, made.info);
+      return made.info;
     },
 
     async start(nodeId) {
