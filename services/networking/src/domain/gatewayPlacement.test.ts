@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { entryPoints, readOnlyEntryPoints } from '@pgfleet/contracts';
+import { entryPoints, gatewayHost, readOnlyEntryPoints } from '@pgfleet/contracts';
 import { deciderSpec } from '@pgfleet/kit/testing';
-import { foldGateways, gatewayHost, gatewaysDecider, type GatewayEvent, type GatewaysCommand } from './gateways.js';
+import { foldGateways, gatewaysDecider, type GatewayEvent, type GatewaysCommand } from './gateways.js';
 
 /** Gateways placed on distinct hosts of a runtime (GatewayPlaced), each with its own address. */
 const spec = deciderSpec(gatewaysDecider);

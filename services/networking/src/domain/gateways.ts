@@ -14,15 +14,7 @@ import {
 import { accept, reject, type Decider, type Decision } from '@pgfleet/kit';
 import { tlsNotForced } from './tls.js';
 
-export {
-  entryPoint,
-  foldGateways,
-  gatewayHost,
-  gatewayIds,
-  gatewayPlacement,
-  initialGatewaysState,
-  readOnlyEntryPoint,
-};
+export { entryPoint, foldGateways, gatewayIds, initialGatewaysState, readOnlyEntryPoint };
 export type { GatewayEvent, GatewaysState };
 
 // ---- what the worker should do ----------------------------------------------------------------

@@ -1,8 +1,8 @@
-import { placeNodes } from '@pgfleet/contracts';
+import { gatewayHost, gatewayPlacement, placeNodes } from '@pgfleet/contracts';
 import type { GatewayBind, GatewaySpec, HaproxyGateways } from '@pgfleet/gateway';
 import type { Logger } from '@pgfleet/kit';
 import { freePort } from '@pgfleet/postgres';
-import { gatewayHost, gatewayPlacement, type GatewaysCommand, type GatewaysState } from '../domain/gateways.js';
+import type { GatewaysCommand, GatewaysState } from '../domain/gateways.js';
 
 /** Where a gateway runs: its address and ports, and the runtime host it was placed on (several hosts only). */
 export interface GatewayPlace {
