@@ -1,11 +1,11 @@
 import type Docker from 'dockerode';
 import { createHaproxyGateways, type HaproxyGateways } from '@pgfleet/gateway';
-import { bridgeName, LABEL } from './docker/containers.js';
+import { LABEL } from './docker/containers.js';
 import { createDockerRuntime } from './docker/dockerRuntime.js';
 import { containerGatewayPlace } from './docker/gatewayContainers.js';
 import { gatewaysOnHosts } from './docker/gatewayHosts.js';
 import { networkIsolation } from './docker/isolation.js';
-import { addressOf, createMultiHostRuntime, isLocal } from './docker/multiHost.js';
+import { addressOf, createMultiHostRuntime, hostBridges, isLocal } from './docker/multiHost.js';
 import { ensureNodeImage, nodeImageTag } from './docker/images.js';
 import { dockerHosts, RuntimeSelectionError, runtimeKind, type DockerHost } from './dockerHosts.js';
 import type { NodeRuntime, RuntimeHosts } from './port.js';
@@ -98,9 +98,8 @@ export function createGateways(options: Pick<NodeRuntimeOptions, 'home' | 'env' 
   if (!hosts[0] || !isLocal(hosts[0].docker)) {
     throw new RuntimeSelectionError('PGFLEET_DOCKER_HOSTS: the first host runs gateways and must be a unix:// socket');
   }
-  // The first host keeps the bridge names of a runtime with one host (as the node runtime's).
-  const bridgeOf = (index: number, clusterId: string) =>
-    index === 0 ? bridgeName(clusterId) : bridgeName(clusterId, hosts[index]!.name);
+  // The bridges the node runtime's hosts give the cluster.
+  const bridges = hostBridges(hosts);
   const local = hosts.flatMap((h, index) => (isLocal(h.docker) ? [{ h, index }] : []));
   const onHosts = local.map(({ h, index }) => ({
     name: h.name,
@@ -113,8 +112,8 @@ export function createGateways(options: Pick<NodeRuntimeOptions, 'home' | 'env' 
         await ensureNodeImage(h.docker, { onProgress: log });
       },
       isolation: networkIsolation(h.docker, log),
-      bridge: (clusterId) => bridgeOf(index, clusterId),
-      siblings: (clusterId) => local.flatMap((o) => (o.index !== index ? [bridgeOf(o.index, clusterId)] : [])),
+      bridge: (clusterId) => bridges.bridge(index, clusterId),
+      siblings: (clusterId) => bridges.siblings(index, clusterId),
       others: hosts.filter((o) => o !== h).map((o) => ({ docker: o.docker, address: addressOf(o, isLocal(o.docker)) })),
       log,
     }),

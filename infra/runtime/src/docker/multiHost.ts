@@ -40,6 +40,21 @@ interface Host {
   driver: DockerNodeRuntime;
 }
 
+/**
+ * The bridge of a cluster on each of `hosts` (the first keeps the name of a runtime with one host;
+ * several local hosts share one kernel, so each gets its own), and the same cluster's bridges of
+ * the other local hosts, which its isolation lets it reach. Nodes and gateways name them alike.
+ */
+export function hostBridges(hosts: readonly { name: string; docker: Docker }[]) {
+  const bridge = (index: number, clusterId: string) =>
+    index === 0 ? bridgeName(clusterId) : bridgeName(clusterId, hosts[index]!.name);
+  const siblings = (index: number, clusterId: string) =>
+    isLocal(hosts[index]!.docker)
+      ? hosts.flatMap((o, i) => (i !== index && isLocal(o.docker) ? [bridge(i, clusterId)] : []))
+      : [];
+  return { bridge, siblings };
+}
+
 /** What marks the lines this runtime writes into a container's /etc/hosts. */
 const PEER_MARK = '# pgfleet peer';
 
@@ -113,17 +128,14 @@ export function createMultiHostRuntime(options: MultiHostRuntimeOptions): NodeRu
   if (listed.length === 0) throw new Error('a multi-host docker runtime needs at least one host');
   const located = new Map<string, Host>();
   let runtime: NodeRuntime;
-  // The first host keeps the bridge names of a runtime with one host.
-  const bridgeOf = (index: number, clusterId: string) =>
-    index === 0 ? bridgeName(clusterId) : bridgeName(clusterId, listed[index]!.name);
+  const bridges = hostBridges(listed);
   const peers = [...new Set(listed.map((h) => `${addressOf(h, isLocal(h.docker))}/32`))];
   const hosts: Host[] = listed.map((h, index) => {
     const local = isLocal(h.docker);
     const address = addressOf(h, local);
     const part: DockerHostPart = {
-      bridge: (clusterId) => bridgeOf(index, clusterId),
-      siblings: (clusterId) =>
-        local ? listed.flatMap((o, i) => (i !== index && isLocal(o.docker) ? [bridgeOf(i, clusterId)] : [])) : [],
+      bridge: (clusterId) => bridges.bridge(index, clusterId),
+      siblings: (clusterId) => bridges.siblings(index, clusterId),
       publishOn: [address],
       peers,
       nodes: {
