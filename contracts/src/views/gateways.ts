@@ -185,6 +185,23 @@ export function readOnlyEntryPoints(state: GatewaysState): { host: string; port:
 export const gatewayHost = (state: GatewaysState, gatewayId: string): string | undefined =>
   gatewayPlacement(state, gatewayId)?.host;
 
+/** An address and ports a gateway serves, or will. */
+export interface GatewayClaim {
+  gatewayId: string;
+  host: string;
+  port: number;
+  readOnlyPort?: number;
+}
+
+/** What every gateway serves, or will: as started (GatewayStarted), else as placed (GatewayPlaced). */
+export function gatewayClaims(state: GatewaysState): GatewayClaim[] {
+  const placedOnly = state.placed.filter((p) => !state.gateways.some((g) => g.gatewayId === p.gatewayId));
+  return [
+    ...state.gateways,
+    ...placedOnly.map((p) => ({ gatewayId: p.gatewayId, host: p.address, port: p.port, readOnlyPort: p.readOnlyPort })),
+  ];
+}
+
 /** Where a gateway was placed (GatewayPlaced), if it was. */
 export const gatewayPlacement = (state: GatewaysState, gatewayId: string): GatewayPlacement | undefined =>
   state.placed.find((p) => p.gatewayId === gatewayId);

@@ -2,12 +2,14 @@ import {
   entryPoint,
   evolveGateways,
   foldGateways,
+  gatewayClaims,
   gatewayHost,
   gatewayIds,
   gatewayPlacement,
   initialGatewaysState,
   readOnlyEntryPoint,
   type ClusterView,
+  type GatewayClaim,
   type GatewayEvent,
   type GatewaysState,
 } from '@pgfleet/contracts';
@@ -129,40 +131,17 @@ type CommandOf<T extends GatewaysCommand['type']> = Extract<GatewaysCommand, { t
 const removedAlready = (): GatewaysDecision =>
   reject('NOT_READY', 'the gateways of this cluster were removed: it is deleted', { field: 'clusterId' });
 
-/** An address and ports a gateway serves, or will (recorded by GatewayStarted, else GatewayPlaced). */
-interface Claim {
-  gatewayId: string;
-  host: string;
-  port: number;
-  readOnlyPort?: number;
-}
-
-/** Every gateway's claim: as started, else as placed. */
-function claims(state: GatewaysState): Claim[] {
-  const started: Claim[] = state.gateways;
-  const placedOnly = state.placed.filter((p) => !state.gateways.some((g) => g.gatewayId === p.gatewayId));
-  return [
-    ...started,
-    ...placedOnly.map(({ gatewayId, address, port, readOnlyPort }) => ({
-      gatewayId,
-      host: address,
-      port,
-      readOnlyPort,
-    })),
-  ];
-}
-
 /**
  * A gateway's addresses are decided once: the gateways of one runtime host share the address (and
  * read-only port) claimed first there; a gateway of another host (GatewayPlaced) has its own,
  * which no gateway of another host may also claim. Undefined: `claim` keeps to that.
  */
 function refusedAddress(
-  claim: Claim,
+  claim: GatewayClaim,
   runtimeHost: string | undefined,
   state: GatewaysState,
 ): GatewaysDecision | undefined {
-  const all = claims(state);
+  const all = gatewayClaims(state);
   const here = all.filter((g) => gatewayHost(state, g.gatewayId) === runtimeHost);
   const entry = here[0];
   if (entry && (entry.host !== claim.host || entry.port !== claim.port)) {

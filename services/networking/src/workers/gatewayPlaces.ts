@@ -1,4 +1,4 @@
-import { gatewayHost, gatewayPlacement, placeNodes } from '@pgfleet/contracts';
+import { gatewayClaims, gatewayPlacement, placeNodes } from '@pgfleet/contracts';
 import type { GatewayBind, GatewaySpec, HaproxyGateways } from '@pgfleet/gateway';
 import type { Logger } from '@pgfleet/kit';
 import { freePort } from '@pgfleet/postgres';
@@ -43,7 +43,7 @@ export async function gatewayPlaces(
     const placed = [...chosen].map(([nodeId, host]) => ({ nodeId, host }));
     for (const { nodeId, host } of placeNodes(unplaced, await hosts.loads(), placed)) chosen.set(nodeId, host);
   }
-  const placedOn = (id: string) => chosen.get(id) ?? gatewayHost(state, id);
+  const placedOn = (id: string) => chosen.get(id);
   const addresses = await gatewayAddresses(deps.host ?? '127.0.0.1', gatewayIds, state, placedOn);
   for (const gatewayId of unplaced) {
     const { host: address, port, readOnlyPort } = addresses.get(gatewayId)!;
@@ -75,13 +75,7 @@ async function gatewayAddresses(
   state: GatewaysState,
   placedOn: (gatewayId: string) => string | undefined,
 ): Promise<Map<string, Address>> {
-  // What every gateway serves, or will: as started, else as placed.
-  const claimed: { gatewayId: string; host: string; port: number; readOnlyPort?: number }[] = [
-    ...state.gateways,
-    ...state.placed
-      .filter((p) => !state.gateways.some((g) => g.gatewayId === p.gatewayId))
-      .map((p) => ({ gatewayId: p.gatewayId, host: p.address, port: p.port, readOnlyPort: p.readOnlyPort })),
-  ];
+  const claimed = gatewayClaims(state);
   const taken = new Set(claimed.flatMap((g) => [g.port, ...(g.readOnlyPort !== undefined ? [g.readOnlyPort] : [])]));
   const free = async () => {
     for (;;) {
