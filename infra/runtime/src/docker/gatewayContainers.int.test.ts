@@ -178,4 +178,38 @@ describe('gateways as containers on a Podman API service', () => {
     expect(left).toEqual(['node']);
     expect((await gateways.status(cluster, 'gw1')).state).toBe('missing');
   });
+
+  it('prepare makes the containers ahead, no HAProxy; the start runs HAProxy in the same container', async () => {
+    const [at, readOnlyAt] = [await freePort(), await freePort()];
+    const made: GatewaySpec = {
+      clusterId: other,
+      gatewayId: 'gw1',
+      binds: [{ host: '127.0.0.1', port: at }],
+      readOnly: { binds: [{ host: '127.0.0.1', port: readOnlyAt }], nodeIds: [] },
+      nodes: [],
+    };
+    await gateways.prepare!(made);
+    await gateways.prepare!(made); // idempotent
+    const prepared = await docker.getContainer(gatewayContainerName(other, 'gw1')).inspect();
+    expect(prepared.State.Running).toBe(true);
+    expect((await docker.getContainer(gatewayNetName(other)).inspect()).State.Running).toBe(true);
+    expect((await gateways.status(other, 'gw1')).state).toBe('missing');
+
+    const nodes = [{ nodeId: 'node1', host: '127.0.0.1', port: nodePorts[o1]! }];
+    expect(await gateways.start({ ...made, nodes, leaderNodeId: 'node1' })).toMatchObject({ action: 'started' });
+    expect((await docker.getContainer(gatewayContainerName(other, 'gw1')).inspect()).Id).toBe(prepared.Id);
+    const endpoint = await runtime.endpoint(o1);
+    const served = await eventually(
+      () =>
+        withClient({ ...endpoint, host: '127.0.0.1', port: at }, async (q) => {
+          const rows = await q.query<{ addr: string }>('SELECT host(inet_server_addr()) AS addr');
+          return rows.rows[0]!.addr;
+        }),
+      () => true,
+    );
+    // The node of the other cluster, at its address on that cluster's network.
+    expect(served).toBe(endpoint.host);
+    await gateways.remove(other, 'gw1');
+    expect((await containersOf(other)).map((c) => c.Labels[LABEL.role])).toEqual(['node']);
+  });
 });
